@@ -1,0 +1,416 @@
+/*
+ * prange.h — libprange: Numba-style parallel loops, deterministic reductions and
+ * NUMA-aware arrays for numeric C code.
+ *
+ * This is the only public header. Every symbol is documented where it is declared.
+ *
+ * Conventions (stated once, followed everywhere)
+ * ----------------------------------------------
+ * - Errors: functions returning `int` return 0 on success or a negative error code
+ *   PRANGE_E* (see PRANGE_ERRNO_MAP); prange_strerror() names it. Nothing is run and
+ *   nothing is written when argument validation fails.
+ * - Pointer-returning functions return NULL and set errno.
+ * - Kernels returning a double return NaN and set errno = EINVAL on bad input.
+ * - Ranges are half-open [begin, end) of int64_t. Any pair with begin <= end is valid,
+ *   including INT64_MIN .. INT64_MAX; no arithmetic in the library overflows.
+ * - Thread safety: every function may be called concurrently from any number of user
+ *   threads unless its documentation says otherwise. A call made from inside a loop body
+ *   runs serially on the calling worker.
+ * - Environment variables (PRANGE_*, OMP_NUM_THREADS) are read once, at the first call;
+ *   see docs/environment.md or run `prange-info`.
+ * - Precedence for every setting, highest first: per-call prange_opts > prange_set_*()
+ *   > environment > topology default.
+ */
+#ifndef PRANGE_H
+#define PRANGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(PRANGE_BUILDING) && defined(__GNUC__)
+#define PRANGE_API __attribute__((visibility("default")))
+#else
+#define PRANGE_API
+#endif
+
+/* ======================================================================================
+ * Version
+ * ==================================================================================== */
+
+#define PRANGE_VERSION_MAJOR 0
+#define PRANGE_VERSION_MINOR 1
+#define PRANGE_VERSION_PATCH 0
+/** The version as one number: major * 10000 + minor * 100 + patch. */
+#define PRANGE_VERSION \
+    (PRANGE_VERSION_MAJOR * 10000 + PRANGE_VERSION_MINOR * 100 + PRANGE_VERSION_PATCH)
+
+/**
+ * prange_version_string - the version of the library actually linked, "MAJOR.MINOR.PATCH".
+ *
+ * Returns: a static string; never NULL. Thread-safe.
+ */
+PRANGE_API const char *prange_version_string(void);
+
+/* ======================================================================================
+ * Errors
+ * ==================================================================================== */
+
+/*
+ * Every error code with its name and message, in one list (libuv style). The values are
+ * the negated Linux errno values, so a code can also be passed to strerror(-code).
+ */
+#define PRANGE_ERRNO_MAP(XX)                                                      \
+    XX(EINVAL, -22, "invalid argument")                                           \
+    XX(ENOMEM, -12, "out of memory")                                              \
+    XX(ERANGE, -34, "value out of range")                                         \
+    XX(EOVERFLOW, -75, "size arithmetic overflows")                               \
+    XX(ECANCELED, -125, "operation canceled")                                     \
+    XX(ENOSYS, -38, "not supported on this system")                               \
+    XX(EIO, -5, "system query failed")
+
+/** Error codes. All are negative; 0 is success. */
+typedef enum prange_errno {
+#define PRANGE__ERR_ENUM(name, value, msg) PRANGE_##name = (value),
+    PRANGE_ERRNO_MAP(PRANGE__ERR_ENUM)
+#undef PRANGE__ERR_ENUM
+} prange_errno;
+
+/**
+ * prange_strerror - a message for an error code.
+ * @err: 0 or a PRANGE_E* code (any int is accepted).
+ *
+ * Returns: a static string: "success" for 0, the code's message for a known code,
+ * "unknown error" otherwise. Never NULL. Thread-safe.
+ */
+PRANGE_API const char *prange_strerror(int err);
+
+/**
+ * prange_err_name - the symbolic name of an error code, e.g. "PRANGE_EINVAL".
+ * @err: 0 or a PRANGE_E* code.
+ *
+ * Returns: a static string ("0" for success, "PRANGE_EUNKNOWN" otherwise). Thread-safe.
+ */
+PRANGE_API const char *prange_err_name(int err);
+
+/* ======================================================================================
+ * Loops
+ * ==================================================================================== */
+
+/** Loop schedules. AUTO lets the scheduler choose (currently STATIC). */
+typedef enum prange_schedule {
+    PRANGE_SCHEDULE_AUTO = 0,
+    /** One contiguous, balanced block per thread: thread t of T runs
+     *  [t*q + min(t, r), (t+1)*q + min(t+1, r)) with q = n / T, r = n % T. */
+    PRANGE_SCHEDULE_STATIC = 1,
+    /** Chunks of `chunk` iterations handed out in order from a shared counter. */
+    PRANGE_SCHEDULE_DYNAMIC = 2,
+    /** Like DYNAMIC, each chunk max(chunk, remaining / (2 * threads)). */
+    PRANGE_SCHEDULE_GUIDED = 3
+} prange_schedule;
+
+/** Flag for prange_opts.flags: run the loop inline on the calling thread. */
+#define PRANGE_SERIAL (1u << 0)
+/** Flag for prange_opts.flags (reductions): allow a faster result that may depend on the
+ *  thread count. Currently accepted and ignored: the deterministic path measured as fast
+ *  (see docs/performance.md), so it is always used. */
+#define PRANGE_NONDETERMINISTIC (1u << 1)
+/** All flags defined by this version; any other bit is PRANGE_EINVAL. */
+#define PRANGE_FLAGS_ALL (PRANGE_SERIAL | PRANGE_NONDETERMINISTIC)
+
+/** The largest team libprange will run (prange_set_num_threads, PRANGE_NUM_THREADS). */
+#define PRANGE_MAX_THREADS 1024
+
+/**
+ * Per-call options. Zero-initialise (`prange_opts o = {0};`): every zero field means
+ * "automatic", and a NULL pointer where a prange_opts is expected means all automatic.
+ */
+typedef struct prange_opts {
+    int64_t grain;     /**< minimum iterations per chunk; 0 = PRANGE_GRAIN (default 1) */
+    int threads;       /**< upper bound on the team size; 0 = the process budget */
+    prange_schedule schedule; /**< 0 = AUTO: PRANGE_SCHEDULE, else STATIC */
+    double cost_ns;    /**< estimated ns per iteration; 0 = learned from earlier calls */
+    unsigned flags;    /**< PRANGE_SERIAL, PRANGE_NONDETERMINISTIC */
+} prange_opts;
+
+/**
+ * prange_body_fn - a chunk body: runs iterations [begin, end) of the loop.
+ * Called concurrently from several threads with disjoint ranges; begin < end always.
+ */
+typedef void (*prange_body_fn)(void *ctx, int64_t begin, int64_t end);
+
+/**
+ * prange_until_fn - a chunk body that may stop the loop: return 0 to go on, anything
+ * else to cancel every chunk that has not started yet.
+ */
+typedef int (*prange_until_fn)(void *ctx, int64_t begin, int64_t end);
+
+/**
+ * prange_for - run body over [begin, end) in parallel with the automatic plan.
+ * Same as prange_for_opts(begin, end, body, ctx, NULL).
+ */
+PRANGE_API int prange_for(int64_t begin, int64_t end, prange_body_fn body, void *ctx);
+
+/**
+ * prange_for_opts - run body over [begin, end) with per-call options.
+ * @begin, @end: the half-open range; begin == end is a successful no-op.
+ * @body: called with disjoint sub-ranges whose union is [begin, end), each exactly once.
+ * @ctx:  passed to body unchanged.
+ * @opts: NULL or options; see prange_opts.
+ *
+ * Whether the loop runs in parallel, on how many threads and in which chunks is exactly
+ * what prange_plan_for() reports. The loop runs inline on the caller when the plan says
+ * serial: a call from inside a body, from inside a user's OpenMP parallel region, in a
+ * child after fork(), under PRANGE_SERIAL, or when threads would not pay.
+ *
+ * Returns: 0; PRANGE_EINVAL (and runs nothing) for begin > end, body == NULL, a negative
+ * grain or threads, threads > PRANGE_MAX_THREADS, an unknown schedule or flag, or a
+ * negative or non-finite cost_ns. Thread-safe.
+ */
+PRANGE_API int prange_for_opts(int64_t begin, int64_t end, prange_body_fn body, void *ctx,
+                               const prange_opts *opts);
+
+/**
+ * prange_for_until - like prange_for_opts, with early stop.
+ * @body: returns 0 to continue; a non-zero value cancels the chunks not yet started.
+ *
+ * Chunks already running finish (cancellation is cooperative, at chunk boundaries; each
+ * thread's share is cut into chunks of about 1/16 of it, at least grain, so a stop takes
+ * effect quickly). Run serially, chunks run in order and the first non-zero stops it.
+ *
+ * Returns: 0 when every chunk returned 0; otherwise the first non-zero value returned by
+ * a body (in time, so with several stopping chunks in parallel which one wins may vary);
+ * PRANGE_EINVAL for bad arguments as prange_for_opts. Thread-safe.
+ */
+PRANGE_API int prange_for_until(int64_t begin, int64_t end, prange_until_fn body, void *ctx,
+                                const prange_opts *opts);
+
+/**
+ * prange_thread_id - the calling worker's index inside a body, 0 .. team-1.
+ * Returns 0 outside a body and in a serial loop. Inside a nested (serial) call it keeps
+ * the outer worker's index, so per-thread scratch indexed by it stays exclusive.
+ */
+PRANGE_API int prange_thread_id(void);
+
+/**
+ * prange_num_threads - inside a body, the size of the running team (1 when serial);
+ * outside, the default maximum team size: the thread budget (see docs/scheduling.md).
+ */
+PRANGE_API int prange_num_threads(void);
+
+/**
+ * prange_set_num_threads - set the process-wide maximum team size.
+ * @n: 1 .. PRANGE_MAX_THREADS, or 0 to restore the default (environment, then topology).
+ *
+ * The budget is still capped by the CPUs this process may use and its cgroup CPU quota
+ * unless n is larger, in which case n is used (oversubscription on request).
+ * Returns: 0, or PRANGE_EINVAL for n < 0 or n > PRANGE_MAX_THREADS (nothing changes).
+ * Thread-safe; loops already running are not affected.
+ */
+PRANGE_API int prange_set_num_threads(int n);
+
+/* ======================================================================================
+ * Plans: what a loop will do, without running it
+ * ==================================================================================== */
+
+/** The scheduler's decision for one loop. */
+typedef struct prange_plan {
+    int threads;              /**< team size; 1 when serial */
+    int serial;               /**< 1 when the loop runs inline on the caller */
+    int64_t chunk;            /**< STATIC: largest block; DYNAMIC/GUIDED: (minimum) chunk */
+    prange_schedule schedule; /**< resolved schedule, never AUTO */
+    const char *reason;       /**< static string: why this plan (e.g. "work below fork-join cost") */
+    int64_t n;                /**< iterations planned for (saturated to INT64_MAX) */
+    int budget;               /**< the thread budget the plan started from */
+    double cost_ns;           /**< ns per iteration used by the model */
+    double work_ns;           /**< estimated serial time, n * cost_ns */
+    double fork_ns;           /**< measured fork-join cost of the team */
+} prange_plan;
+
+/**
+ * prange_plan_for - the plan prange_for_opts() would use for n iterations.
+ * @n:    iterations, >= 0.
+ * @opts: NULL or the options the loop would get.
+ * @out:  filled on success; untouched on error.
+ *
+ * With opts->cost_ns == 0 the model uses the default cost (0.5 ns per iteration); a loop
+ * whose body already ran may use a learned cost instead, which prange_plan_for_body()
+ * includes. Returns: 0 or PRANGE_EINVAL (n < 0, out NULL, bad opts). Thread-safe.
+ */
+PRANGE_API int prange_plan_for(int64_t n, const prange_opts *opts, prange_plan *out);
+
+/**
+ * prange_plan_for_body - like prange_plan_for, including what was learned about body's
+ * cost per iteration at sizes like n. body may be NULL (same as prange_plan_for).
+ */
+PRANGE_API int prange_plan_for_body(int64_t n, prange_body_fn body, const prange_opts *opts,
+                                    prange_plan *out);
+
+/**
+ * prange_plan_format - write a plan as one line of text, e.g.
+ * "n=100000000 threads=2 schedule=static chunk=50000000 cost=0.50ns work=50.0ms
+ *  fork=1.2us reason=parallel".
+ * @buf, @size: destination; always NUL-terminated when size > 0.
+ * Returns: the length the full line needs (as snprintf), or PRANGE_EINVAL.
+ */
+PRANGE_API int prange_plan_format(const prange_plan *plan, char *buf, size_t size);
+
+/**
+ * prange_threads_for - the team size the scheduler would use for n iterations of cost_ns
+ * each, for existing OpenMP code:
+ *     int t = prange_threads_for(n, 2.0);
+ *     #pragma omp parallel for num_threads(t) if(t > 1)
+ * Returns: >= 1 (1 means run serially); 1 for n <= 0 or a bad cost. Thread-safe.
+ */
+PRANGE_API int prange_threads_for(int64_t n, double cost_ns);
+
+/** prange_schedule_name - "auto", "static", "dynamic", "guided", or "?" */
+PRANGE_API const char *prange_schedule_name(prange_schedule s);
+
+/* ======================================================================================
+ * Reductions
+ * ==================================================================================== */
+
+/**
+ * A reducer: an accumulator type of `size` bytes with an identity and an associative
+ * combine. Deterministic: for the same inputs, range, grain and reducer, the result is
+ * bitwise identical for every thread count, schedule and run (see docs/reductions.md).
+ * combine need not be commutative: the left operand always covers lower indices.
+ *
+ * identity_sized/combine_sized are an extension used by array reducers: when non-NULL
+ * they are called (with `size`) instead of identity/combine. Zero-initialise the struct.
+ */
+typedef struct prange_reducer {
+    size_t size;                                    /**< bytes of one accumulator */
+    void (*identity)(void *acc);                    /**< write the identity element */
+    void (*combine)(void *acc, const void *rhs);    /**< acc = acc (+) rhs */
+    void (*identity_sized)(void *acc, size_t size); /**< optional sized identity */
+    void (*combine_sized)(void *acc, const void *rhs, size_t size); /**< optional */
+} prange_reducer;
+
+/** Folds iterations [begin, end) into acc (which holds a partial result). */
+typedef void (*prange_reduce_fn)(void *ctx, int64_t begin, int64_t end, void *acc);
+
+/**
+ * prange_reduce - deterministic parallel reduction over [begin, end).
+ * @r:      the reducer; r->size in 1 .. 2^30.
+ * @body:   folds a block of iterations into the accumulator it is given.
+ * @ctx:    passed to body.
+ * @result: receives the result (r->size bytes); the identity for an empty range.
+ *          Must not overlap ctx data that body reads.
+ * @opts:   NULL or options; grain is the minimum block size.
+ *
+ * The range is cut into blocks whose boundaries depend only on the range, the grain and
+ * r->size; each block is folded from the identity and block results are combined along
+ * one canonical tree, so the result does not depend on the thread count or schedule.
+ * Returns: 0; PRANGE_EINVAL (nothing run or written) for NULL r/body/result, a reducer
+ * without identity or combine, size 0 or > 2^30, begin > end, or bad opts;
+ * PRANGE_ENOMEM when per-thread scratch could not be allocated (first use only).
+ * Thread-safe.
+ */
+PRANGE_API int prange_reduce(int64_t begin, int64_t end, const prange_reducer *r,
+                             prange_reduce_fn body, void *ctx, void *result,
+                             const prange_opts *opts);
+
+/** A value with its index, for min/max with index. */
+typedef struct prange_loc_f64 {
+    double value;
+    int64_t index;
+} prange_loc_f64;
+
+/** A value with its index (integers). */
+typedef struct prange_loc_i64 {
+    int64_t value;
+    int64_t index;
+} prange_loc_i64;
+
+/*
+ * Built-in reducers (constant objects; pass their address). Accumulator types:
+ *   sum/prod/min/max _f64: double; _f32: float; _i64: int64_t (wrapping arithmetic)
+ *   minloc/maxloc _f64: prange_loc_f64; _i64: prange_loc_i64
+ *   and/or/xor _u64: uint64_t; land/lor: int (0 or 1)
+ * min/max _f64 propagate NaN (any NaN makes the result NaN). minloc/maxloc: ties go to
+ * the lowest index; a NaN counts as the extreme value, so the first NaN wins (as NumPy's
+ * argmin/argmax); the identity has index INT64_MAX and value +inf (minloc) / -inf.
+ */
+PRANGE_API extern const prange_reducer prange_reducer_sum_f64;
+PRANGE_API extern const prange_reducer prange_reducer_sum_f32;
+PRANGE_API extern const prange_reducer prange_reducer_sum_i64;
+PRANGE_API extern const prange_reducer prange_reducer_prod_f64;
+PRANGE_API extern const prange_reducer prange_reducer_prod_f32;
+PRANGE_API extern const prange_reducer prange_reducer_prod_i64;
+PRANGE_API extern const prange_reducer prange_reducer_min_f64;
+PRANGE_API extern const prange_reducer prange_reducer_max_f64;
+PRANGE_API extern const prange_reducer prange_reducer_min_i64;
+PRANGE_API extern const prange_reducer prange_reducer_max_i64;
+PRANGE_API extern const prange_reducer prange_reducer_minloc_f64;
+PRANGE_API extern const prange_reducer prange_reducer_maxloc_f64;
+PRANGE_API extern const prange_reducer prange_reducer_minloc_i64;
+PRANGE_API extern const prange_reducer prange_reducer_maxloc_i64;
+PRANGE_API extern const prange_reducer prange_reducer_and_u64;
+PRANGE_API extern const prange_reducer prange_reducer_or_u64;
+PRANGE_API extern const prange_reducer prange_reducer_xor_u64;
+PRANGE_API extern const prange_reducer prange_reducer_land;
+PRANGE_API extern const prange_reducer prange_reducer_lor;
+
+/**
+ * prange_reducer_array_sum_f64 / _i64 - a reducer whose accumulator is an array of
+ * `count` doubles / int64_t summed element-wise (histograms, group-by, centroids).
+ * Each block gets a private zeroed copy; copies are combined along the canonical tree.
+ * Returns the reducer by value; size is 0 (rejected by prange_reduce) when count is 0 or
+ * count * element size exceeds 2^30 bytes.
+ */
+PRANGE_API prange_reducer prange_reducer_array_sum_f64(size_t count);
+PRANGE_API prange_reducer prange_reducer_array_sum_i64(size_t count);
+
+/* ======================================================================================
+ * Kernels
+ * ==================================================================================== */
+
+/**
+ * prange_sum_f64 - sum of x[0..n), deterministic, pairwise-accurate.
+ * Error bound: |s - exact| <= (24 + ceil(log2(max(1, n / 2048)))) * 2^-53 * sum|x[i]|
+ * (see docs/reductions.md). Returns NaN and sets errno = EINVAL for n < 0 or x == NULL
+ * with n > 0; 0.0 for n == 0. Thread-safe.
+ */
+PRANGE_API double prange_sum_f64(const double *x, int64_t n);
+
+/** prange_sum_f32 - sum of floats, accumulated in double; bad input as prange_sum_f64. */
+PRANGE_API double prange_sum_f32(const float *x, int64_t n);
+
+/** prange_dot_f64 - sum of x[i] * y[i], deterministic; bad input as prange_sum_f64. */
+PRANGE_API double prange_dot_f64(const double *x, const double *y, int64_t n);
+
+/**
+ * prange_nrm2_f64 - Euclidean norm sqrt(sum x[i]^2) without spurious overflow or
+ * underflow: nrm2({1e200, 1e200}) = 1.414e200, nrm2({1e-200, 1e-200}) = 1.414e-200.
+ * Any NaN gives NaN; otherwise any infinity gives +inf. Bad input as prange_sum_f64.
+ */
+PRANGE_API double prange_nrm2_f64(const double *x, int64_t n);
+
+/**
+ * prange_minloc_f64 / prange_maxloc_f64 - the smallest / largest element and its index.
+ * Ties go to the lowest index; the first NaN wins (as NumPy's argmin). For n == 0 the
+ * result is {NaN, -1}; for bad input {NaN, -1} with errno = EINVAL. Thread-safe.
+ */
+PRANGE_API prange_loc_f64 prange_minloc_f64(const double *x, int64_t n);
+PRANGE_API prange_loc_f64 prange_maxloc_f64(const double *x, int64_t n);
+
+/* ======================================================================================
+ * Configuration and diagnostics
+ * ==================================================================================== */
+
+/**
+ * prange_print_config - print the version, build, topology, every option with its value
+ * and source, and the plans for n = 10^1 .. 10^9 to `out` (a FILE *, NULL = stderr).
+ * This is what `prange-info` prints. Returns 0 or PRANGE_EIO on a write error.
+ */
+PRANGE_API int prange_print_config(void *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* PRANGE_H */

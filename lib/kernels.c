@@ -1,0 +1,178 @@
+/*
+ * kernels.c — typed reductions over contiguous arrays: sum, dot, nrm2, min/max with index.
+ *
+ * Each runs through prange_reduce, so it is deterministic for any thread count. Inside a
+ * block, sums are pairwise with a base case of 8 independent accumulators over at most
+ * 128 elements (the NumPy scheme): the accumulators hide the FP-add latency so one core
+ * streams at memory bandwidth, and the error grows with log2(n), not n.
+ */
+#include <errno.h>
+#include <math.h>
+
+#include "prange_lib.h"
+
+/* Pairwise sum of TERM(i) over [0, n), base case <= 128 terms in 8 lanes. Every term lands
+ * in a lane, the tail too, so a term sees at most 16 + 3 additions in the base case. */
+#define PAIRWISE(name, ARGS, CALL, OFFSET, TERM)                                            \
+    static double name(ARGS, int64_t n)                                                     \
+    {                                                                                       \
+        if (n > 128) {                                                                      \
+            int64_t m = (n / 2 + 7) & ~(int64_t)7;                                          \
+            return name(CALL, m) + name(OFFSET(m), n - m);                                  \
+        }                                                                                   \
+        double a[8] = {0, 0, 0, 0, 0, 0, 0, 0};                                             \
+        int64_t i = 0;                                                                      \
+        for (; i + 8 <= n; i += 8)                                                          \
+            for (int k = 0; k < 8; k++) a[k] += TERM(i + k);                                \
+        for (int k = 0; i + k < n; k++) a[k] += TERM(i + k);                                \
+        return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));         \
+    }
+
+#define X1(m) x + (m)
+#define X2(m) x + (m), y + (m)
+#define XS(m) x + (m), s
+#define T_SUM(i) x[i]
+#define T_SUMF(i) (double)x[i]
+#define T_DOT(i) (x[i] * y[i])
+#define T_SQ(i) (x[i] * x[i])
+#define T_SSQ(i) ((x[i] * s) * (x[i] * s))
+#define A1 const double *x
+#define A1F const float *x
+#define A2 const double *x, const double *y
+#define AS const double *x, double s
+#define C1 x
+#define C2 x, y
+#define CS x, s
+
+PAIRWISE(pw_sum, A1, C1, X1, T_SUM)
+PAIRWISE(pw_sumf, A1F, C1, X1, T_SUMF)
+PAIRWISE(pw_dot, A2, C2, X2, T_DOT)
+PAIRWISE(pw_sq, A1, C1, X1, T_SQ)
+PAIRWISE(pw_ssq, AS, CS, XS, T_SSQ)
+
+typedef struct {
+    const double *x, *y;
+    const float *xf;
+    double scale;
+} arrays;
+
+/* Block bodies: acc holds the identity (0) on entry, so += leaves the block's own sum. */
+static void b_sum(void *c, int64_t b, int64_t e, void *acc) { *(double *)acc += pw_sum(((arrays *)c)->x + b, e - b); }
+static void b_sumf(void *c, int64_t b, int64_t e, void *acc) { *(double *)acc += pw_sumf(((arrays *)c)->xf + b, e - b); }
+static void b_dot(void *c, int64_t b, int64_t e, void *acc)
+{
+    arrays *a = c;
+    *(double *)acc += pw_dot(a->x + b, a->y + b, e - b);
+}
+static void b_sq(void *c, int64_t b, int64_t e, void *acc) { *(double *)acc += pw_sq(((arrays *)c)->x + b, e - b); }
+static void b_ssq(void *c, int64_t b, int64_t e, void *acc)
+{
+    arrays *a = c;
+    *(double *)acc += pw_ssq(a->x + b, a->scale, e - b);
+}
+static void b_maxabs(void *c, int64_t b, int64_t e, void *acc)
+{
+    const double *x = ((arrays *)c)->x;
+    double m = *(double *)acc;
+    for (int64_t i = b; i < e; i++) {
+        double v = fabs(x[i]);
+        m = v > m ? v : m;
+    }
+    *(double *)acc = m;
+}
+
+static int bad_input(const void *x, int64_t n) { return n < 0 || (n > 0 && !x); }
+
+static double run_sum(prange_reduce_fn body, arrays *a, int64_t n)
+{
+    double s = 0;
+    if (prange_reduce(0, n, &prange_reducer_sum_f64, body, a, &s, NULL) != 0) {
+        errno = ENOMEM;
+        return NAN;
+    }
+    return s;
+}
+
+double prange_sum_f64(const double *x, int64_t n)
+{
+    if (bad_input(x, n)) return errno = EINVAL, NAN;
+    arrays a = {.x = x};
+    return run_sum(b_sum, &a, n);
+}
+
+double prange_sum_f32(const float *x, int64_t n)
+{
+    if (bad_input(x, n)) return errno = EINVAL, NAN;
+    arrays a = {.xf = x};
+    return run_sum(b_sumf, &a, n);
+}
+
+double prange_dot_f64(const double *x, const double *y, int64_t n)
+{
+    if (bad_input(x, n) || bad_input(y, n)) return errno = EINVAL, NAN;
+    arrays a = {.x = x, .y = y};
+    return run_sum(b_dot, &a, n);
+}
+
+/*
+ * nrm2: one fast pass of plain squares. Its result is exact enough whenever it is finite
+ * and not below 2^-900 (squares that underflowed then weigh < n * 2^-174 relative). Else
+ * (overflow, or everything tiny) a second, scaled pass: s = 2^-e with e the exponent of
+ * max|x|, so x*s is exact and the largest square is in [1, 4).
+ */
+double prange_nrm2_f64(const double *x, int64_t n)
+{
+    if (bad_input(x, n)) return errno = EINVAL, NAN;
+    if (n == 0) return 0.0;
+    arrays a = {.x = x};
+    double ss = run_sum(b_sq, &a, n);
+    if (isnan(ss)) return ss;
+    if (ss < INFINITY && ss >= 0x1p-900) return sqrt(ss);
+    double maxabs = 0;
+    if (prange_reduce(0, n, &prange_reducer_max_f64, b_maxabs, &a, &maxabs, NULL) != 0) return errno = ENOMEM, NAN;
+    if (maxabs == 0 || isinf(maxabs)) return maxabs;
+    int e = ilogb(maxabs);
+    a.scale = ldexp(1.0, -e);
+    return ldexp(sqrt(run_sum(b_ssq, &a, n)), e);
+}
+
+/* Scan a block for the extreme value; strict comparisons keep the lowest index on ties,
+ * and once a NaN is held nothing replaces it (the first NaN wins). */
+#define LOC_BODY(name, CMP)                                                                   \
+    static void name(void *c, int64_t b, int64_t e, void *acc)                                \
+    {                                                                                         \
+        const double *x = ((arrays *)c)->x;                                                   \
+        prange_loc_f64 *r = acc;                                                              \
+        double best = r->value;                                                               \
+        int64_t at = r->index;                                                                \
+        for (int64_t i = b; i < e; i++) {                                                     \
+            double v = x[i];                                                                  \
+            if (at == INT64_MAX || (best == best && (v CMP best || v != v))) {                 \
+                best = v;                                                                     \
+                at = i;                                                                       \
+            }                                                                                 \
+        }                                                                                     \
+        r->value = best;                                                                      \
+        r->index = at;                                                                        \
+    }
+LOC_BODY(b_minloc, <)
+LOC_BODY(b_maxloc, >)
+
+static prange_loc_f64 run_loc(const prange_reducer *r, prange_reduce_fn body, const double *x, int64_t n)
+{
+    prange_loc_f64 out = {NAN, -1};
+    if (bad_input(x, n)) {
+        errno = EINVAL;
+        return out;
+    }
+    if (n == 0) return out;
+    arrays a = {.x = x};
+    if (prange_reduce(0, n, r, body, &a, &out, NULL) != 0) {
+        errno = ENOMEM;
+        return (prange_loc_f64){NAN, -1};
+    }
+    return out;
+}
+
+prange_loc_f64 prange_minloc_f64(const double *x, int64_t n) { return run_loc(&prange_reducer_minloc_f64, b_minloc, x, n); }
+prange_loc_f64 prange_maxloc_f64(const double *x, int64_t n) { return run_loc(&prange_reducer_maxloc_f64, b_maxloc, x, n); }

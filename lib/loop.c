@@ -1,0 +1,175 @@
+/*
+ * loop.c — executes loop plans: inline on the caller, or on an OpenMP team.
+ *
+ * The hot path takes no lock and allocates nothing: the loop descriptor lives on the
+ * caller's stack, dynamic and guided chunks are claimed with one compare-and-swap on a
+ * shared counter, and early stop is one atomic flag read between chunks.
+ *
+ * Offsets are unsigned: a range may span INT64_MIN .. INT64_MAX, whose length (2^64 - 1)
+ * only fits in a uint64_t; begin + offset is computed modulo 2^64 and is always in range.
+ */
+#include <omp.h>
+
+#include "prange_lib.h"
+
+typedef struct loop {
+    prange_body_fn body;   /* exactly one of body / until is set */
+    prange_until_fn until;
+    void *ctx;
+    int64_t begin;
+    uint64_t n;
+    const prange_plan *plan;
+    int64_t grain;          /* the caller's minimum piece size for early stop */
+    _Atomic(uint64_t) next; /* DYNAMIC / GUIDED: first offset not yet handed out */
+    atomic_int stop;        /* until: the first non-zero value a body returned */
+    int sample;             /* time the caller's share to learn the cost */
+    uint64_t timed_iters;
+    uint64_t timed_ns;
+} loop;
+
+/* Run [lo, hi) (offsets). Returns the body's stop value (0 = go on). */
+static inline int run_range(loop *L, uint64_t lo, uint64_t hi)
+{
+    int64_t b = prange__at(L->begin, lo), e = prange__at(L->begin, hi);
+    if (!L->until) {
+        L->body(L->ctx, b, e);
+        return 0;
+    }
+    int r = L->until(L->ctx, b, e);
+    if (r != 0) {
+        int zero = 0;
+        atomic_compare_exchange_strong(&L->stop, &zero, r);
+    }
+    return r;
+}
+
+static inline int stopped(loop *L)
+{
+    return L->until && atomic_load_explicit(&L->stop, memory_order_relaxed) != 0;
+}
+
+/* Early stop needs chunk boundaries to check at: cut a block into about 16 pieces. */
+static uint64_t piece_size(uint64_t len, int64_t grain)
+{
+    uint64_t p = (len + 15) / 16;
+    if (p < (uint64_t)grain) p = (uint64_t)grain;
+    return p ? p : 1;
+}
+
+/* Run [lo, hi), in pieces when the body can stop the loop. Returns iterations run. */
+static uint64_t run_block(loop *L, uint64_t lo, uint64_t hi, int64_t grain)
+{
+    if (!L->until) {
+        if (lo < hi) run_range(L, lo, hi);
+        return hi - lo;
+    }
+    uint64_t piece = piece_size(hi - lo, grain), done = 0;
+    while (lo < hi && !stopped(L)) {
+        uint64_t e = hi - lo > piece ? lo + piece : hi;
+        done += e - lo;
+        if (run_range(L, lo, e) != 0) break;
+        lo = e;
+    }
+    return done;
+}
+
+/* Claim the next DYNAMIC / GUIDED chunk; 0 when none is left. */
+static int claim(loop *L, int team, uint64_t *lo, uint64_t *hi)
+{
+    uint64_t chunk = (uint64_t)L->plan->chunk, cur = atomic_load_explicit(&L->next, memory_order_relaxed);
+    uint64_t end;
+    do {
+        if (cur >= L->n) return 0;
+        uint64_t left = L->n - cur, size = chunk;
+        if (L->plan->schedule == PRANGE_SCHEDULE_GUIDED) {
+            uint64_t g = left / (2 * (uint64_t)team);
+            if (g > size) size = g;
+        }
+        end = left > size ? cur + size : L->n;
+    } while (!atomic_compare_exchange_weak_explicit(&L->next, &cur, end, memory_order_relaxed,
+                                                    memory_order_relaxed));
+    *lo = cur;
+    *hi = end;
+    return 1;
+}
+
+/* One worker's share of a parallel loop. */
+static void work(loop *L, int tid, int team)
+{
+    prange__tls_t saved = prange__tls;
+    prange__tls = (prange__tls_t){.depth = saved.depth + 1, .tid = tid, .team = team};
+    prange__bind_worker_if_asked(tid);
+    uint64_t t0 = (L->sample && tid == 0) ? prange__now_ns() : 0, iters = 0;
+    if (L->plan->schedule == PRANGE_SCHEDULE_STATIC) {
+        uint64_t lo, hi;
+        prange__split(L->n, team, tid, &lo, &hi);
+        iters = run_block(L, lo, hi, L->grain);
+    } else {
+        uint64_t lo, hi;
+        while (!stopped(L) && claim(L, team, &lo, &hi)) iters += run_block(L, lo, hi, L->plan->chunk);
+    }
+    if (t0) {
+        L->timed_ns = prange__now_ns() - t0;
+        L->timed_iters = iters;
+    }
+    prange__tls = saved;
+}
+
+/* Run inline: the serial plan. Keeps an enclosing loop's worker index. */
+static void run_serial(loop *L)
+{
+    prange__tls_t saved = prange__tls;
+    if (saved.depth == 0) prange__tls = (prange__tls_t){.depth = 1, .tid = 0, .team = 1};
+    else prange__tls.depth++;
+    uint64_t t0 = L->sample ? prange__now_ns() : 0;
+    uint64_t iters = run_block(L, 0, L->n, L->grain);
+    if (t0) {
+        L->timed_ns = prange__now_ns() - t0;
+        L->timed_iters = iters;
+    }
+    prange__tls = saved;
+}
+
+static int run_loop(loop *L, const prange_opts *opts, const void *key)
+{
+    prange_plan plan;
+    prange__plan(L->n, opts, key, &plan);
+    L->plan = &plan;
+    if (prange__verbose() >= 2) prange__log_plan("loop", &plan);
+    if (L->n == 0) return 0;
+    /* Learn only where the caller gave no cost; sampling keeps the timer off most calls. */
+    L->sample = !(opts && opts->cost_ns > 0) && prange__cost_should_sample(key, L->n);
+    L->grain = opts && opts->grain > 0 ? opts->grain : 1;
+    if (plan.serial) {
+        run_serial(L);
+    } else {
+        atomic_store_explicit(&prange__pool_started, 1, memory_order_relaxed);
+#pragma omp parallel num_threads(plan.threads)
+        work(L, omp_get_thread_num(), omp_get_num_threads());
+    }
+    if (L->sample) prange__cost_record(key, L->n, L->timed_iters, (double)L->timed_ns);
+    return L->until ? atomic_load(&L->stop) : 0;
+}
+
+int prange_for_opts(int64_t begin, int64_t end, prange_body_fn body, void *ctx, const prange_opts *opts)
+{
+    if (begin > end || !body || prange__opts_check(opts) != 0) return PRANGE_EINVAL;
+    loop L = {.body = body, .ctx = ctx, .begin = begin, .n = prange__len(begin, end)};
+    return run_loop(&L, opts, (const void *)body);
+}
+
+int prange_for(int64_t begin, int64_t end, prange_body_fn body, void *ctx)
+{
+    return prange_for_opts(begin, end, body, ctx, NULL);
+}
+
+int prange_for_until(int64_t begin, int64_t end, prange_until_fn body, void *ctx, const prange_opts *opts)
+{
+    if (begin > end || !body || prange__opts_check(opts) != 0) return PRANGE_EINVAL;
+    loop L = {.until = body, .ctx = ctx, .begin = begin, .n = prange__len(begin, end)};
+    return run_loop(&L, opts, (const void *)body);
+}
+
+int prange_thread_id(void) { return prange__tls.depth > 0 ? prange__tls.tid : 0; }
+
+int prange_num_threads(void) { return prange__tls.depth > 0 ? prange__tls.team : prange__budget(); }

@@ -1,0 +1,37 @@
+/*
+ * lib.h — internal helpers shared by the execution layer (lib/).
+ */
+#ifndef PRANGE_LIB_H
+#define PRANGE_LIB_H
+
+#include <stdint.h>
+
+#include "../sched/prange_sched.h"
+
+/* Length of [begin, end), begin <= end: fits uint64_t for every int64_t pair. */
+static inline uint64_t prange__len(int64_t begin, int64_t end) { return (uint64_t)end - (uint64_t)begin; }
+
+/* begin + off, modulo 2^64 (gcc and clang define the conversion back as wrapping). */
+static inline int64_t prange__at(int64_t begin, uint64_t off) { return (int64_t)((uint64_t)begin + off); }
+
+/*
+ * Balanced static split of n iterations over `team` threads: thread t gets
+ * [t*q + min(t, r), (t+1)*q + min(t+1, r)) with q = n / team, r = n % team.
+ * The first r threads get one more iteration. No product exceeds n, so nothing overflows.
+ *
+ *   n = 10, team = 4:  q = 2, r = 2  ->  [0,3) [3,6) [6,8) [8,10)
+ *   n =  3, team = 4:  q = 0, r = 3  ->  [0,1) [1,2) [2,3) [3,3)
+ */
+static inline void prange__split(uint64_t n, int team, int t, uint64_t *lo, uint64_t *hi)
+{
+    uint64_t T = (uint64_t)team, q = n / T, r = n % T, k = (uint64_t)t;
+    *lo = k * q + (k < r ? k : r);
+    *hi = *lo + q + (k < r ? 1 : 0);
+}
+
+static inline void prange__bind_worker_if_asked(int tid)
+{
+    if (prange__state_get()->opt[PRANGE__OPT_BIND].value != 0) prange__bind_worker(tid);
+}
+
+#endif

@@ -1,0 +1,252 @@
+/*
+ * reduce.c — deterministic parallel reduction.
+ *
+ * The range is cut into nb blocks of B iterations, where B depends only on n, the grain
+ * and the accumulator size (never on the thread count). Each block is folded from the
+ * identity. Block results are combined along one canonical tree: the binary tree over
+ * block indices whose node (level L, index i) covers blocks [i*2^L, (i+1)*2^L).
+ *
+ * A thread owning blocks [a, b) folds them left to right with a "binary counter" stack:
+ * pushing node (L, i) with i odd onto a stack whose top is (L, i-1) combines the two into
+ * (L+1, i/2), and so on up. What remains are the maximal aligned subtrees inside [a, b).
+ * After a barrier the caller pushes every thread's pieces, in block order, through the same
+ * rule, which rebuilds exactly the stack one thread would have built over [0, nb). That
+ * stack (the binary decomposition of nb) is folded right to left. Hence the result is the
+ * same bits for every thread count and every assignment of blocks to threads.
+ *
+ *   nb = 6, blocks b0..b5:  one thread: ((b0+b1)+(b2+b3)) + (b4+b5)
+ *   3 threads [0,2)[2,4)[4,6): pieces (1,0) | (1,1) | (1,2) -> merge (1,0)+(1,1) = (2,0),
+ *   then fold (2,0) + (1,2): the same two combines in the same order.
+ *
+ * Memory: at most 64 stack entries per thread (nb <= 2^16), in a per-thread scratch buffer
+ * that is allocated on first use and reused: no allocation per call in steady state.
+ */
+#include <omp.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "prange_lib.h"
+
+#define MAX_BLOCKS (INT64_C(1) << 16)
+#define MAX_DEPTH 40 /* a thread's stack: <= 2 * 17 + 1 entries; the merge stack: <= 18 */
+
+typedef struct stack {
+    int count;
+    int8_t level[MAX_DEPTH];
+    int64_t index[MAX_DEPTH];
+    unsigned char *slots; /* MAX_DEPTH accumulators of `stride` bytes */
+} stack;
+
+typedef struct red {
+    const prange_reducer *r;
+    prange_reduce_fn body;
+    void *ctx;
+    int64_t begin;
+    uint64_t n, B, nb;
+    size_t stride;
+    stack *pieces[PRANGE_MAX_THREADS];
+    atomic_int failed;
+    int sample;
+    uint64_t timed_iters, timed_ns;
+} red;
+
+/* ---- per-thread scratch: [stack own][stack merge][slots own][slots merge] ---------- */
+
+typedef struct scratch {
+    unsigned char *p;
+    size_t cap;
+} scratch;
+
+/* One buffer per nesting depth: a reduction started inside a body must not reuse the
+ * buffer its enclosing reduction is still folding into on the same thread. */
+#define SCRATCH_LEVELS 8
+static _Thread_local scratch t_scratch[SCRATCH_LEVELS];
+static pthread_key_t g_key;
+static pthread_once_t g_key_once = PTHREAD_ONCE_INIT;
+
+static void scratch_free(void *p)
+{
+    scratch *s = p;
+    for (int i = 0; i < SCRATCH_LEVELS; i++) {
+        free(s[i].p);
+        s[i] = (scratch){0};
+    }
+}
+static void make_key(void) { pthread_key_create(&g_key, scratch_free); }
+
+static size_t round64(size_t x) { return (x + 63) & ~(size_t)63; }
+
+/* Two stacks with MAX_DEPTH slots each of `stride` bytes, for nesting depth `level`;
+ * NULL when out of memory or nested deeper than SCRATCH_LEVELS. */
+static stack *scratch_get(size_t stride, int level)
+{
+    if (level < 0 || level >= SCRATCH_LEVELS) return NULL;
+    size_t head = round64(sizeof(stack));
+    size_t need = 2 * head + 2 * (size_t)MAX_DEPTH * stride;
+    scratch *s = &t_scratch[level];
+    if (s->cap < need) {
+        pthread_once(&g_key_once, make_key);
+        unsigned char *p = aligned_alloc(64, round64(need));
+        if (!p) return NULL;
+        free(s->p);
+        s->p = p;
+        s->cap = need;
+        pthread_setspecific(g_key, t_scratch); /* freed when the thread exits */
+    }
+    stack *own = (stack *)s->p, *merge = (stack *)(s->p + head);
+    own->slots = s->p + 2 * head;
+    merge->slots = own->slots + (size_t)MAX_DEPTH * stride;
+    own->count = merge->count = 0;
+    return own;
+}
+
+static inline void *slot(const red *R, stack *s, int k) { return s->slots + (size_t)k * R->stride; }
+
+static inline void r_identity(const prange_reducer *r, void *acc)
+{
+    if (r->identity_sized) r->identity_sized(acc, r->size);
+    else r->identity(acc);
+}
+
+static inline void r_combine(const prange_reducer *r, void *acc, const void *rhs)
+{
+    if (r->combine_sized) r->combine_sized(acc, rhs, r->size);
+    else r->combine(acc, rhs);
+}
+
+/* The top entry was just written as node (level, index): combine it with left siblings. */
+static void settle(const red *R, stack *s)
+{
+    while (s->count >= 2) {
+        int t = s->count - 1;
+        int64_t i = s->index[t];
+        int8_t l = s->level[t];
+        if (!(i & 1) || s->level[t - 1] != l || s->index[t - 1] != i - 1) break;
+        r_combine(R->r, slot(R, s, t - 1), slot(R, s, t));
+        s->level[t - 1] = (int8_t)(l + 1);
+        s->index[t - 1] = i >> 1;
+        s->count--;
+    }
+}
+
+/* Fold blocks [a, b) onto stack s. */
+static void fold_blocks(red *R, stack *s, uint64_t a, uint64_t b)
+{
+    for (uint64_t k = a; k < b; k++) {
+        uint64_t lo = k * R->B, hi = (R->n - lo > R->B) ? lo + R->B : R->n;
+        int t = s->count++;
+        void *acc = slot(R, s, t);
+        r_identity(R->r, acc);
+        R->body(R->ctx, prange__at(R->begin, lo), prange__at(R->begin, hi), acc);
+        s->level[t] = 0;
+        s->index[t] = (int64_t)k;
+        settle(R, s);
+    }
+}
+
+/* Push a piece (copied) onto the merge stack. */
+static void push_piece(const red *R, stack *m, const stack *from, int k)
+{
+    int t = m->count++;
+    memcpy(slot(R, m, t), from->slots + (size_t)k * R->stride, R->r->size);
+    m->level[t] = from->level[k];
+    m->index[t] = from->index[k];
+    settle(R, m);
+}
+
+/* Fold the final stack right to left into its first slot. */
+static void *fold_right(const red *R, stack *s)
+{
+    for (int t = s->count - 2; t >= 0; t--) r_combine(R->r, slot(R, s, t), slot(R, s, t + 1));
+    return slot(R, s, 0);
+}
+
+static void worker(red *R, int tid, int team, void *result)
+{
+    prange__tls_t saved = prange__tls;
+    stack *own = scratch_get(R->stride, saved.depth);
+    prange__tls = (prange__tls_t){.depth = saved.depth + 1, .tid = tid, .team = team};
+    prange__bind_worker_if_asked(tid);
+    uint64_t a = 0, b = 0;
+    if (!own) {
+        atomic_store(&R->failed, 1);
+    } else {
+        uint64_t t0 = (R->sample && tid == 0) ? prange__now_ns() : 0;
+        prange__split(R->nb, team, tid, &a, &b);
+        fold_blocks(R, own, a, b);
+        if (t0) {
+            R->timed_ns = prange__now_ns() - t0;
+            uint64_t hi = b * R->B < R->n ? b * R->B : R->n;
+            R->timed_iters = hi - a * R->B;
+        }
+    }
+    R->pieces[tid] = own;
+#pragma omp barrier
+    if (tid == 0 && !atomic_load(&R->failed)) {
+        stack *m = (stack *)((unsigned char *)own + round64(sizeof(stack)));
+        for (int t = 0; t < team; t++)
+            for (int k = 0; k < R->pieces[t]->count; k++) push_piece(R, m, R->pieces[t], k);
+        memcpy(result, fold_right(R, m), R->r->size);
+    }
+    prange__tls = saved;
+}
+
+/* Block size: >= grain; >= 2048 iterations so a block's cost hides the identity and
+ * combine calls, more for big accumulators (an array reducer combines O(size) per block);
+ * and large enough that nb <= 2^16 (bounded stacks). Depends on nothing else. */
+static uint64_t block_size(uint64_t n, int64_t grain, size_t size)
+{
+    uint64_t B = 2048;
+    if (size / 2 > B) B = size / 2;
+    if (grain > 0 && (uint64_t)grain > B) B = (uint64_t)grain;
+    uint64_t by_count = (n - 1) / (uint64_t)MAX_BLOCKS + 1;
+    return by_count > B ? by_count : B;
+}
+
+int prange_reduce(int64_t begin, int64_t end, const prange_reducer *r, prange_reduce_fn body, void *ctx,
+                  void *result, const prange_opts *opts)
+{
+    if (!r || !body || !result || begin > end || prange__opts_check(opts) != 0) return PRANGE_EINVAL;
+    if (r->size == 0 || r->size > ((size_t)1 << 30)) return PRANGE_EINVAL;
+    if (!(r->identity || r->identity_sized) || !(r->combine || r->combine_sized)) return PRANGE_EINVAL;
+
+    red R = {.r = r, .body = body, .ctx = ctx, .begin = begin, .n = prange__len(begin, end)};
+    R.stride = round64(r->size);
+    if (R.n == 0) {
+        r_identity(r, result);
+        return 0;
+    }
+    R.B = block_size(R.n, opts ? opts->grain : 0, r->size);
+    R.nb = (R.n - 1) / R.B + 1;
+
+    prange_opts o = opts ? *opts : (prange_opts){0};
+    o.grain = (int64_t)(R.B < (uint64_t)INT64_MAX ? R.B : (uint64_t)INT64_MAX); /* whole blocks */
+    prange_plan plan;
+    prange__plan(R.n, &o, (const void *)body, &plan);
+    if (prange__verbose() >= 2) prange__log_plan("reduce", &plan);
+    R.sample = !(opts && opts->cost_ns > 0) && prange__cost_should_sample((const void *)body, R.n);
+
+    if (plan.serial) {
+        stack *s = scratch_get(R.stride, prange__tls.depth);
+        if (!s) return PRANGE_ENOMEM;
+        prange__tls_t saved = prange__tls;
+        if (saved.depth == 0) prange__tls = (prange__tls_t){.depth = 1, .tid = 0, .team = 1};
+        else prange__tls.depth++;
+        uint64_t t0 = R.sample ? prange__now_ns() : 0;
+        fold_blocks(&R, s, 0, R.nb);
+        if (t0) {
+            R.timed_ns = prange__now_ns() - t0;
+            R.timed_iters = R.n;
+        }
+        prange__tls = saved;
+        memcpy(result, fold_right(&R, s), r->size);
+    } else {
+        atomic_store_explicit(&prange__pool_started, 1, memory_order_relaxed);
+#pragma omp parallel num_threads(plan.threads)
+        worker(&R, omp_get_thread_num(), omp_get_num_threads(), result);
+        if (atomic_load(&R.failed)) return PRANGE_ENOMEM;
+    }
+    if (R.sample) prange__cost_record((const void *)body, R.n, R.timed_iters, (double)R.timed_ns);
+    return 0;
+}

@@ -1,0 +1,100 @@
+/*
+ * cost.c — cost per iteration learned from the calls themselves.
+ *
+ * A loop without a cost hint is timed (the whole call when serial, the caller's own share
+ * when parallel) and the ns per iteration is kept per (body, size class). Size classes
+ * are powers of 4 of n, because the same body costs less per iteration when its data sit
+ * in cache. The table is fixed-size and lock-free: a slot is claimed with one CAS, and a
+ * full table simply stops learning new keys (the default cost applies).
+ */
+#include <math.h>
+#include <string.h>
+#include <time.h>
+
+#include "prange_sched.h"
+
+#define SLOTS 512  /* power of two */
+#define PROBES 8
+#define WARM_SAMPLES 8  /* calls timed before sampling drops to 1 in 64 */
+
+typedef struct {
+    _Atomic(uintptr_t) key;    /* body pointer ^ size class, 0 = free */
+    _Atomic(uint64_t) cost;    /* double bits of ns per iteration */
+    atomic_uint samples;
+} slot;
+
+static slot g_slots[SLOTS];
+
+static unsigned size_class(uint64_t n)
+{
+    unsigned c = 0;
+    while (n >= 4) { n >>= 2; c++; }
+    return c; /* 0 .. 31 */
+}
+
+static uintptr_t make_key(const void *key, uint64_t n)
+{
+    /* Function pointers are at least 2-aligned on every ABI we build for; the class sits
+     * in the top bits, which user-space code addresses do not use. */
+    return (uintptr_t)key ^ ((uintptr_t)(size_class(n) + 1) << 56);
+}
+
+static slot *find(uintptr_t k, int claim)
+{
+    uint64_t h = (uint64_t)k * UINT64_C(0x9E3779B97F4A7C15);
+    for (unsigned p = 0; p < PROBES; p++) {
+        slot *s = &g_slots[((h >> 40) + p) & (SLOTS - 1)];
+        uintptr_t cur = atomic_load_explicit(&s->key, memory_order_acquire);
+        if (cur == k) return s;
+        if (cur == 0) {
+            if (!claim) return NULL;
+            uintptr_t expect = 0;
+            if (atomic_compare_exchange_strong(&s->key, &expect, k) || expect == k) return s;
+        }
+    }
+    return NULL;
+}
+
+double prange__cost_lookup(const void *key, uint64_t n)
+{
+    if (!key) return 0;
+    slot *s = find(make_key(key, n), 0);
+    if (!s || atomic_load_explicit(&s->samples, memory_order_relaxed) == 0) return 0;
+    uint64_t bits = atomic_load_explicit(&s->cost, memory_order_relaxed);
+    double c;
+    memcpy(&c, &bits, sizeof c);
+    return c;
+}
+
+int prange__cost_should_sample(const void *key, uint64_t n)
+{
+    static _Thread_local unsigned tick;
+    if (!key) return 0;
+    slot *s = find(make_key(key, n), 0);
+    if (!s || atomic_load_explicit(&s->samples, memory_order_relaxed) < WARM_SAMPLES) return 1;
+    return (++tick & 63) == 0;
+}
+
+void prange__cost_record(const void *key, uint64_t n, uint64_t iters, double ns)
+{
+    if (!key || iters == 0 || !(ns >= 0)) return;
+    slot *s = find(make_key(key, n), 1);
+    if (!s) return;
+    double sample = ns / (double)iters;
+    unsigned k = atomic_fetch_add_explicit(&s->samples, 1, memory_order_relaxed);
+    uint64_t bits = atomic_load_explicit(&s->cost, memory_order_relaxed);
+    double old;
+    memcpy(&old, &bits, sizeof old);
+    /* The first call pays for cold caches and page faults: the second replaces it, then
+     * an exponential average with weight 1/4 follows drift without jumping on outliers. */
+    double next = k < 2 ? sample : old + (sample - old) * 0.25;
+    memcpy(&bits, &next, sizeof bits);
+    atomic_store_explicit(&s->cost, bits, memory_order_relaxed);
+}
+
+uint64_t prange__now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}

@@ -1,0 +1,95 @@
+/*
+ * log.c — diagnostics: the one output function, and the configuration report that
+ * PRANGE_VERBOSE=1 and `prange-info` print (what a user pastes into a bug report).
+ */
+#include <hwloc.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "prange_sched.h"
+
+#ifndef PRANGE_BUILD_INFO
+#define PRANGE_BUILD_INFO "unknown"
+#endif
+
+void prange__log(const char *fmt, ...)
+{
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof line - 1, fmt, ap);
+    va_end(ap);
+    if (n < 0) return;
+    if ((size_t)n > sizeof line - 2) n = (int)sizeof line - 2;
+    line[n] = '\n';
+    line[n + 1] = '\0';
+    /* One fputs: lines from concurrent threads do not interleave mid-line. */
+    fprintf(stderr, "prange: %s", line);
+}
+
+void prange__log_plan(const char *what, const prange_plan *plan)
+{
+    char line[320];
+    prange_plan_format(plan, line, sizeof line);
+    prange__log("%s: %s", what, line);
+}
+
+static void fmt_bytes(char *buf, size_t size, int64_t b)
+{
+    if (b <= 0) snprintf(buf, size, "?");
+    else if (b >= (INT64_C(1) << 20)) snprintf(buf, size, "%lld MiB", (long long)(b >> 20));
+    else snprintf(buf, size, "%lld KiB", (long long)(b >> 10));
+}
+
+int prange_print_config(void *out)
+{
+    FILE *f = out ? (FILE *)out : stderr;
+    const prange__state *st = prange__state_get();
+    const prange__topo *t = &st->topo;
+    unsigned hv = hwloc_get_api_version();
+    char l1[32], l2[32], l3[32];
+    fmt_bytes(l1, sizeof l1, t->l1d);
+    fmt_bytes(l2, sizeof l2, t->l2);
+    fmt_bytes(l3, sizeof l3, t->l3);
+
+    fprintf(f, "libprange %s\n", prange_version_string());
+    fprintf(f, "build:     %s; compiler %s; OpenMP %d; hwloc API %u.%u.%u (headers %s)\n",
+            PRANGE_BUILD_INFO, __VERSION__, _OPENMP, hv >> 16, (hv >> 8) & 0xff, hv & 0xff,
+            HWLOC_VERSION);
+    fprintf(f, "topology:  %d cores, %d PUs (cpuset %s), %d NUMA node%s, %d package%s; L1d %s, L2 %s, L3 %s; %s%s%s\n",
+            t->cores, t->pus, t->cpuset, t->numa_nodes, t->numa_nodes == 1 ? "" : "s", t->packages,
+            t->packages == 1 ? "" : "s", l1, l2, l3,
+            t->from_hwloc ? (t->this_system ? "from hwloc" : "from hwloc (synthetic/XML: not this system)")
+                          : "from the affinity mask: ",
+            t->from_hwloc ? "" : t->why, "");
+    if (st->quota > 0) fprintf(f, "cgroup:    CPU quota %.2f CPUs\n", st->quota);
+    else fprintf(f, "cgroup:    no CPU quota\n");
+    fprintf(f, "budget:    %d threads%s\n", prange__budget(),
+            prange__budget_overridden() ? " (prange_set_num_threads)" : "");
+    fprintf(f, "options:\n");
+    for (int i = 0; i < PRANGE__OPT_COUNT; i++) {
+        const prange__opt_desc *d = &prange__opt_table[i];
+        prange__opt_val v = st->opt[i];
+        char val[64];
+        const char *src = v.src == PRANGE__SRC_ENV ? "environment" : "default";
+        if (i == PRANGE__OPT_NUM_THREADS && prange__budget_overridden()) {
+            v.value = prange__budget();
+            src = "call";
+        }
+        prange__opt_format((prange__opt_id)i, &v, val, sizeof val);
+        fprintf(f, "  %-20s %-12s %-12s %s%s%s\n", d->name, val, src, d->doc,
+                v.from && strcmp(v.from, d->name) != 0 ? "; set from " : "",
+                v.from && strcmp(v.from, d->name) != 0 ? v.from : "");
+    }
+    fprintf(f, "plans (no cost hint, default cost):\n");
+    int64_t n = 10;
+    for (int k = 1; k <= 9; k++, n *= 10) {
+        prange_plan p;
+        char line[256];
+        prange_plan_for(n, NULL, &p);
+        prange_plan_format(&p, line, sizeof line);
+        fprintf(f, "  %s\n", line);
+    }
+    return ferror(f) ? PRANGE_EIO : 0;
+}

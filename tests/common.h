@@ -1,0 +1,37 @@
+/* common.h — helpers shared by the Criterion tests. */
+#ifndef PRANGE_TESTS_COMMON_H
+#define PRANGE_TESTS_COMMON_H
+
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "prange.h"
+
+/* Deterministic pseudo-random stream (splitmix64): test vectors are reproducible. */
+static inline uint64_t t_rand(uint64_t *s)
+{
+    uint64_t z = (*s += UINT64_C(0x9E3779B97F4A7C15));
+    z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
+    z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
+    return z ^ (z >> 31);
+}
+
+/* Uniform in [-1, 1). */
+static inline double t_unit(uint64_t *s) { return (double)(t_rand(s) >> 11) * 0x1p-52 - 1.0; }
+
+/* Options that force a parallel plan of exactly `threads` (budget permitting): a cost
+ * high enough that the model always pays for the fork. */
+static inline prange_opts t_parallel_opts(int threads, prange_schedule s, int64_t grain)
+{
+    prange_opts o = {0};
+    o.threads = threads;
+    o.schedule = s;
+    o.grain = grain;
+    o.cost_ns = 1e6;
+    return o;
+}
+
+static const int t_thread_counts[] = {1, 2, 3, 4, 7, 8, 16};
+#define T_NTHREADS (int)(sizeof t_thread_counts / sizeof t_thread_counts[0])
+
+#endif

@@ -1,0 +1,31 @@
+#!/bin/sh
+# env_cli.sh PRANGE_INFO EXAMPLE RUNTIME — as a user would: each variable set to a bad
+# value gives exactly one warning naming it and a working program.
+# RUNTIME is libgomp or libomp: LLVM's libomp aborts the program itself on a bad
+# OMP_NUM_THREADS before main() runs, so that variable is only checked with libgomp.
+set -u
+info=$1; example=$2; runtime=${3:-libgomp}
+fail=0
+vars="PRANGE_NUM_THREADS PRANGE_GRAIN PRANGE_SCHEDULE PRANGE_SERIAL PRANGE_BIND PRANGE_FORK_NS PRANGE_VERBOSE"
+[ "$runtime" = libgomp ] && vars="$vars OMP_NUM_THREADS"
+for var in $vars; do
+  for val in abc -3 1e99 '' 7x; do
+    err=$(env "$var=$val" "$example" 100000 2>&1 >/dev/null)
+    rc=$?
+    n=$(printf '%s\n' "$err" | grep -c "prange: warning: $var=\"$val\"")
+    total=$(printf '%s\n' "$err" | grep -c 'prange: warning')
+    if [ $rc -ne 0 ] || [ "$n" -ne 1 ] || [ "$total" -ne 1 ]; then
+      echo "FAIL $var='$val': rc=$rc warnings naming it=$n total=$total"; printf '%s\n' "$err"; fail=1
+    fi
+  done
+done
+# Verbose levels: 1 prints the configuration once, 2 also every loop's plan.
+out=$(PRANGE_VERBOSE=1 "$example" 100000 2>&1 >/dev/null)
+[ "$(printf '%s\n' "$out" | grep -c '^libprange ')" -eq 1 ] || { echo "FAIL PRANGE_VERBOSE=1 did not print the configuration once"; fail=1; }
+out=$(PRANGE_VERBOSE=2 PRANGE_NUM_THREADS=2 "$example" 100000000 2>&1 >/dev/null)
+printf '%s\n' "$out" | grep -q 'prange: reduce: n=100000000 threads=2 .*reason=' || { echo "FAIL PRANGE_VERBOSE=2 did not print the plan of a 10^8 reduction on every core:"; printf '%s\n' "$out"; fail=1; }
+out=$(PRANGE_SERIAL=1 PRANGE_VERBOSE=2 "$example" 100000000 2>&1 >/dev/null)
+printf '%s\n' "$out" | grep -q 'threads=1 .*reason=PRANGE_SERIAL=1' || { echo "FAIL PRANGE_SERIAL=1 did not run inline"; fail=1; }
+"$info" >/dev/null || { echo "FAIL prange-info"; fail=1; }
+[ $fail -eq 0 ] && echo "env_cli: every bad value warned once; verbose and serial modes work"
+exit $fail

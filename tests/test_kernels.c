@@ -1,0 +1,159 @@
+/* test_kernels.c — sum, dot, nrm2, min/max with index against serial references. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <math.h>
+#include <string.h>
+
+#include "common.h"
+
+/* The documented bound: |s - exact| <= (26 + ceil(log2(max(1, n/2048)))) u sum|x|. */
+static double bound(const double *x, int64_t n)
+{
+    long double abs = 0;
+    for (int64_t i = 0; i < n; i++) abs += fabsl((long double)x[i]);
+    double blocks = n > 2048 ? ceil(log2((double)n / 2048)) : 0;
+    return (26 + blocks) * 0x1p-53 * (double)abs;
+}
+
+/* Compensated (Neumaier) reference in long double: far below the bound above. */
+static long double ref_sum(const double *x, const double *y, int64_t n)
+{
+    long double s = 0, c = 0;
+    for (int64_t i = 0; i < n; i++) {
+        long double v = y ? (long double)x[i] * (long double)y[i] : (long double)x[i];
+        long double t = s + v;
+        c += fabsl(s) >= fabsl(v) ? (s - t) + v : (v - t) + s;
+        s = t;
+    }
+    return s + c;
+}
+
+Test(kernels, sum_within_documented_bound)
+{
+    static const int64_t sizes[] = {0, 1, 3, 8, 9, 127, 128, 129, 1000, 2048, 2049, 65537, 1000003};
+    int64_t nmax = 1000003;
+    double *x = malloc((size_t)nmax * sizeof *x);
+    uint64_t seed = 1;
+    for (int64_t i = 0; i < nmax; i++) x[i] = t_unit(&seed) * pow(10, (double)(i % 9) - 4);
+    for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
+        int64_t n = sizes[k];
+        double s = prange_sum_f64(x, n);
+        double err = fabs((double)((long double)s - ref_sum(x, NULL, n)));
+        cr_assert_leq(err, bound(x, n), "n=%lld err=%g bound=%g", (long long)n, err, bound(x, n));
+    }
+    /* Cancellation: 1e16, 1, -1e16 repeated sums to exactly the ones within the bound. */
+    for (int64_t i = 0; i < nmax; i++) x[i] = (i % 3 == 0) ? 1e16 : (i % 3 == 1) ? 1.0 : -1e16;
+    double s = prange_sum_f64(x, 300000);
+    cr_assert_leq(fabs(s - 100000.0), bound(x, 300000));
+    free(x);
+}
+
+Test(kernels, sum_f32_and_dot)
+{
+    int64_t n = 100003;
+    float *f = malloc((size_t)n * sizeof *f);
+    double *x = malloc((size_t)n * sizeof *x), *y = malloc((size_t)n * sizeof *y);
+    uint64_t seed = 2;
+    for (int64_t i = 0; i < n; i++) {
+        f[i] = (float)t_unit(&seed);
+        x[i] = t_unit(&seed);
+        y[i] = t_unit(&seed);
+    }
+    long double fr = 0;
+    for (int64_t i = 0; i < n; i++) fr += f[i];
+    cr_assert_float_eq(prange_sum_f32(f, n), (double)fr, 1e-9);
+    double d = prange_dot_f64(x, y, n);
+    cr_assert_float_eq(d, (double)ref_sum(x, y, n), 1e-10);
+    cr_assert_eq(prange_dot_f64(x, y, 0), 0.0);
+    free(f);
+    free(x);
+    free(y);
+}
+
+Test(kernels, nrm2_no_spurious_overflow_or_underflow)
+{
+    double big[2] = {1e200, 1e200}, tiny[2] = {1e-200, 1e-200}, mixed[3] = {3e-300, 4e-300, 0};
+    cr_assert_float_eq(prange_nrm2_f64(big, 2), sqrt(2.0) * 1e200, 1e186);
+    cr_assert_float_eq(prange_nrm2_f64(tiny, 2), sqrt(2.0) * 1e-200, 1e-214);
+    cr_assert_float_eq(prange_nrm2_f64(mixed, 3), 5e-300, 1e-313);
+    double zeros[5] = {0};
+    cr_assert_eq(prange_nrm2_f64(zeros, 5), 0.0);
+    cr_assert_eq(prange_nrm2_f64(zeros, 0), 0.0);
+    double inf[3] = {1, INFINITY, 2}, nan[3] = {INFINITY, NAN, 1};
+    cr_assert(isinf(prange_nrm2_f64(inf, 3)));
+    cr_assert(isnan(prange_nrm2_f64(nan, 3)));
+    int64_t n = 100000;
+    double *x = malloc((size_t)n * sizeof *x);
+    for (int64_t i = 0; i < n; i++) x[i] = (i % 2 ? 1e300 : -1e300);
+    cr_assert_float_eq(prange_nrm2_f64(x, n), 1e300 * sqrt((double)n), 1e287);
+    for (int64_t i = 0; i < n; i++) x[i] = 3.0;
+    cr_assert_float_eq(prange_nrm2_f64(x, n), 3.0 * sqrt((double)n), 1e-10);
+    free(x);
+}
+
+Test(kernels, minloc_maxloc)
+{
+    int64_t n = 200003;
+    double *x = malloc((size_t)n * sizeof *x);
+    uint64_t seed = 5;
+    for (int64_t i = 0; i < n; i++) x[i] = t_unit(&seed);
+    x[150000] = -5;
+    x[170000] = -5;
+    x[5] = 7;
+    x[199999] = 7;
+    prange_loc_f64 mn = prange_minloc_f64(x, n), mx = prange_maxloc_f64(x, n);
+    cr_assert_eq(mn.index, 150000);
+    cr_assert_eq(mn.value, -5);
+    cr_assert_eq(mx.index, 5);
+    cr_assert_eq(mx.value, 7);
+    x[100] = NAN;
+    x[90000] = NAN;
+    mn = prange_minloc_f64(x, n);
+    cr_assert_eq(mn.index, 100, "first NaN wins");
+    cr_assert(isnan(mn.value));
+    cr_assert_eq(prange_maxloc_f64(x, n).index, 100);
+    double one = INFINITY;
+    cr_assert_eq(prange_minloc_f64(&one, 1).index, 0);
+    prange_loc_f64 e = prange_minloc_f64(x, 0);
+    cr_assert_eq(e.index, -1);
+    cr_assert(isnan(e.value));
+    free(x);
+}
+
+Test(kernels, bad_input_is_nan_and_einval)
+{
+    double x[2] = {1, 2};
+    errno = 0;
+    cr_assert(isnan(prange_sum_f64(NULL, 3)));
+    cr_assert_eq(errno, EINVAL);
+    errno = 0;
+    cr_assert(isnan(prange_sum_f64(x, -1)));
+    cr_assert_eq(errno, EINVAL);
+    errno = 0;
+    cr_assert(isnan(prange_dot_f64(x, NULL, 2)));
+    cr_assert_eq(errno, EINVAL);
+    errno = 0;
+    cr_assert(isnan(prange_nrm2_f64(NULL, 1)));
+    cr_assert_eq(errno, EINVAL);
+    errno = 0;
+    cr_assert(isnan(prange_sum_f32(NULL, 1)));
+    cr_assert_eq(errno, EINVAL);
+    errno = 0;
+    prange_loc_f64 l = prange_minloc_f64(NULL, 2);
+    cr_assert_eq(l.index, -1);
+    cr_assert_eq(errno, EINVAL);
+    cr_assert_eq(prange_sum_f64(NULL, 0), 0.0, "n == 0 with NULL is an empty sum");
+}
+
+Test(errors, names_and_messages)
+{
+    cr_assert_str_eq(prange_strerror(0), "success");
+    cr_assert_str_eq(prange_strerror(PRANGE_EINVAL), "invalid argument");
+    cr_assert_str_eq(prange_strerror(PRANGE_ENOMEM), "out of memory");
+    cr_assert_str_eq(prange_strerror(12345), "unknown error");
+    cr_assert_str_eq(prange_err_name(PRANGE_ECANCELED), "PRANGE_ECANCELED");
+    cr_assert_str_eq(prange_err_name(-99999), "PRANGE_EUNKNOWN");
+    cr_assert_eq(PRANGE_EINVAL, -EINVAL);
+    cr_assert_eq(PRANGE_ENOMEM, -ENOMEM);
+    cr_assert_str_eq(prange_version_string(), "0.1.0");
+}

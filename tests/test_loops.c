@@ -1,0 +1,361 @@
+/* test_loops.c — prange_for / prange_for_opts / prange_for_until: coverage, thread ids,
+ * nesting, early stop, limits of int64_t, bad arguments, concurrency, fork. */
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <math.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common.h"
+
+typedef struct {
+    int64_t base;
+    _Atomic(unsigned char) *seen;
+    atomic_int max_tid, bad_team, calls;
+    int team_expected;
+} cover_ctx;
+
+static void cover_body(void *p, int64_t b, int64_t e)
+{
+    cover_ctx *c = p;
+    atomic_fetch_add(&c->calls, 1);
+    int tid = prange_thread_id(), team = prange_num_threads();
+    if (tid < 0 || tid >= team || team > c->team_expected) atomic_store(&c->bad_team, 1);
+    int m = atomic_load(&c->max_tid);
+    while (tid > m && !atomic_compare_exchange_weak(&c->max_tid, &m, tid)) {}
+    for (int64_t i = b; i < e; i++) atomic_fetch_add(&c->seen[i - c->base], 1);
+}
+
+static void check_cover(int64_t n, int threads, prange_schedule s, int64_t grain)
+{
+    cover_ctx c = {.base = 5, .team_expected = threads};
+    c.seen = calloc((size_t)n + 1, 1);
+    prange_opts o = t_parallel_opts(threads, s, grain);
+    cr_assert_eq(prange_for_opts(5, 5 + n, cover_body, &c, &o), 0);
+    for (int64_t i = 0; i < n; i++)
+        cr_assert_eq(c.seen[i], 1, "n=%lld threads=%d sched=%d grain=%lld: index %lld ran %d times",
+                     (long long)n, threads, s, (long long)grain, (long long)i, c.seen[i]);
+    cr_assert_eq(c.bad_team, 0, "thread id outside the team");
+    cr_assert_lt(c.max_tid, threads > 0 ? threads : 1);
+    free(c.seen);
+}
+
+Test(loops, every_iteration_exactly_once)
+{
+    prange_set_num_threads(16); /* oversubscribe so 16-thread teams are real */
+    static const int64_t sizes[] = {0, 1, 2, 3, 7, 64, 97, 1000, 4099, 100003};
+    static const int64_t grains[] = {0, 1, 7, 1000};
+    for (size_t a = 0; a < sizeof sizes / sizeof *sizes; a++)
+        for (int t = 0; t < T_NTHREADS; t++)
+            for (int s = PRANGE_SCHEDULE_AUTO; s <= PRANGE_SCHEDULE_GUIDED; s++)
+                for (size_t g = 0; g < sizeof grains / sizeof *grains; g++)
+                    check_cover(sizes[a], t_thread_counts[t], (prange_schedule)s, grains[g]);
+}
+
+Test(loops, plain_prange_for_covers_large_range)
+{
+    int64_t n = 3000017;
+    cover_ctx c = {.base = 0, .team_expected = PRANGE_MAX_THREADS};
+    c.seen = calloc((size_t)n, 1);
+    cr_assert_eq(prange_for(0, n, cover_body, &c), 0);
+    for (int64_t i = 0; i < n; i++) cr_assert_eq(c.seen[i], 1);
+    free(c.seen);
+}
+
+/* Ranges near the int64 limits: chunks must tile [begin, end) exactly. */
+typedef struct {
+    _Atomic(uint64_t) total;
+    atomic_int bad;
+    int64_t begin, end;
+} span_ctx;
+
+static void span_body(void *p, int64_t b, int64_t e)
+{
+    span_ctx *c = p;
+    if (!(b < e) || b < c->begin || e > c->end) atomic_store(&c->bad, 1);
+    atomic_fetch_add(&c->total, (uint64_t)e - (uint64_t)b);
+}
+
+Test(loops, int64_limits_do_not_overflow)
+{
+    prange_set_num_threads(8);
+    const int64_t cases[][2] = {
+        {INT64_MAX - 1000, INT64_MAX}, {INT64_MIN, INT64_MIN + 1000}, {INT64_MIN, INT64_MAX},
+        {-5, INT64_MAX}, {INT64_MIN, 0}, {INT64_MAX, INT64_MAX}, {INT64_MIN, INT64_MIN}};
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++)
+        for (int s = PRANGE_SCHEDULE_STATIC; s <= PRANGE_SCHEDULE_GUIDED; s++) {
+            span_ctx c = {.begin = cases[k][0], .end = cases[k][1]};
+            prange_opts o = t_parallel_opts(8, (prange_schedule)s, 1);
+            if (s != PRANGE_SCHEDULE_STATIC) o.grain = INT64_C(1) << 40; /* few chunks */
+            cr_assert_eq(prange_for_opts(c.begin, c.end, span_body, &c, &o), 0);
+            cr_assert_eq(c.bad, 0, "case %zu: chunk outside the range", k);
+            cr_assert_eq(c.total, (uint64_t)c.end - (uint64_t)c.begin, "case %zu sched %d", k, s);
+        }
+}
+
+/* Thread ids: as many distinct workers as the plan says, ids within the team. */
+typedef struct {
+    atomic_int used[PRANGE_MAX_THREADS];
+    atomic_int team;
+} ids_ctx;
+
+static void ids_body(void *p, int64_t b, int64_t e)
+{
+    (void)b;
+    (void)e;
+    ids_ctx *c = p;
+    atomic_store(&c->used[prange_thread_id()], 1);
+    atomic_store(&c->team, prange_num_threads());
+}
+
+Test(loops, plan_matches_what_runs)
+{
+    prange_set_num_threads(4);
+    prange_opts o = {.cost_ns = 100};
+    prange_plan plan;
+    cr_assert_eq(prange_plan_for(1000000, &o, &plan), 0);
+    cr_assert_eq(plan.serial, 0);
+    cr_assert_eq(plan.threads, 4);
+    ids_ctx c = {0};
+    cr_assert_eq(prange_for_opts(0, 1000000, ids_body, &c, &o), 0);
+    int distinct = 0;
+    for (int i = 0; i < PRANGE_MAX_THREADS; i++) distinct += c.used[i];
+    cr_assert_eq(distinct, plan.threads, "static plan of %d threads ran on %d", plan.threads, distinct);
+    cr_assert_eq(c.team, plan.threads);
+
+    /* 100 iterations with no hint: inline on the caller. */
+    cr_assert_eq(prange_plan_for(100, NULL, &plan), 0);
+    cr_assert_eq(plan.serial, 1);
+    ids_ctx d = {0};
+    cr_assert_eq(prange_for(0, 100, ids_body, &d), 0);
+    cr_assert_eq(d.used[0], 1);
+    cr_assert_eq(d.team, 1);
+}
+
+Test(loops, outside_a_body)
+{
+    cr_assert_eq(prange_thread_id(), 0);
+    cr_assert_eq(prange_set_num_threads(3), 0);
+    cr_assert_eq(prange_num_threads(), 3);
+    cr_assert_eq(prange_set_num_threads(0), 0);
+    cr_assert_geq(prange_num_threads(), 1);
+    cr_assert_eq(prange_set_num_threads(-1), PRANGE_EINVAL);
+    cr_assert_eq(prange_set_num_threads(PRANGE_MAX_THREADS + 1), PRANGE_EINVAL);
+}
+
+/* Nested calls run serially on the calling worker and keep its id. */
+typedef struct {
+    atomic_int bad, inner_calls;
+    _Atomic(int64_t) inner_iters;
+} nest_ctx;
+
+typedef struct {
+    nest_ctx *outer;
+    int tid;
+} inner_arg;
+
+static void inner_body(void *p, int64_t b, int64_t e)
+{
+    inner_arg *a = p;
+    if (prange_thread_id() != a->tid) atomic_store(&a->outer->bad, 1);
+    atomic_fetch_add(&a->outer->inner_calls, 1);
+    atomic_fetch_add(&a->outer->inner_iters, e - b);
+}
+
+static void outer_body(void *p, int64_t b, int64_t e)
+{
+    nest_ctx *c = p;
+    for (int64_t i = b; i < e; i++) {
+        inner_arg a = {c, prange_thread_id()};
+        prange_opts o = t_parallel_opts(0, PRANGE_SCHEDULE_DYNAMIC, 1);
+        prange_plan plan;
+        prange_plan_for(1000, &o, &plan);
+        if (!plan.serial || strcmp(plan.reason, "nested call") != 0) atomic_store(&c->bad, 2);
+        int before = atomic_load(&c->inner_calls);
+        prange_for_opts(0, 1000, inner_body, &a, &o);
+        if (atomic_load(&c->inner_calls) - before < 1) atomic_store(&c->bad, 3);
+    }
+}
+
+Test(loops, nested_calls_run_serially)
+{
+    prange_set_num_threads(4);
+    nest_ctx c = {0};
+    prange_opts o = t_parallel_opts(4, PRANGE_SCHEDULE_STATIC, 1);
+    cr_assert_eq(prange_for_opts(0, 16, outer_body, &c, &o), 0);
+    cr_assert_eq(c.bad, 0, "nested call misbehaved (%d)", c.bad);
+    cr_assert_eq(c.inner_iters, 16 * 1000);
+    /* Serial inner loops with one body call each: 16 outer iterations -> 16 calls. */
+    cr_assert_eq(c.inner_calls, 16);
+}
+
+/* Early stop. */
+typedef struct {
+    int64_t stop_at;
+    _Atomic(int64_t) ran;
+} stop_ctx;
+
+static int stop_body(void *p, int64_t b, int64_t e)
+{
+    stop_ctx *c = p;
+    atomic_fetch_add(&c->ran, e - b);
+    return (c->stop_at >= b && c->stop_at < e) ? 42 : 0;
+}
+
+Test(loops, early_stop_cancels_and_returns_its_value)
+{
+    prange_set_num_threads(4);
+    for (int s = PRANGE_SCHEDULE_STATIC; s <= PRANGE_SCHEDULE_GUIDED; s++) {
+        stop_ctx c = {.stop_at = 10};
+        prange_opts o = t_parallel_opts(4, (prange_schedule)s, 100);
+        int64_t n = 10000000;
+        cr_assert_eq(prange_for_until(0, n, stop_body, &c, &o), 42, "schedule %d", s);
+        cr_assert_lt(c.ran, n, "schedule %d: nothing was cancelled", s);
+    }
+    /* Serially, chunks run in order and the first non-zero stops it. */
+    stop_ctx c = {.stop_at = 0};
+    prange_opts o = {.flags = PRANGE_SERIAL};
+    cr_assert_eq(prange_for_until(0, 1600, stop_body, &c, &o), 42);
+    cr_assert_eq(c.ran, 100); /* the first of 16 pieces */
+    stop_ctx none = {.stop_at = -1};
+    cr_assert_eq(prange_for_until(0, 5000, stop_body, &none, NULL), 0);
+    cr_assert_eq(none.ran, 5000);
+}
+
+static atomic_int g_called;
+static void count_body(void *p, int64_t b, int64_t e)
+{
+    (void)p;
+    (void)b;
+    (void)e;
+    atomic_fetch_add(&g_called, 1);
+}
+static int count_until(void *p, int64_t b, int64_t e)
+{
+    count_body(p, b, e);
+    return 0;
+}
+
+Test(loops, bad_arguments_run_nothing)
+{
+    const prange_opts bad[] = {
+        {.grain = -1}, {.threads = -1}, {.threads = PRANGE_MAX_THREADS + 1}, {.schedule = (prange_schedule)7},
+        {.schedule = (prange_schedule)-1}, {.cost_ns = -1}, {.cost_ns = NAN}, {.cost_ns = INFINITY},
+        {.flags = 1u << 7}};
+    cr_assert_eq(prange_for(10, 9, count_body, NULL), PRANGE_EINVAL);
+    cr_assert_eq(prange_for(INT64_MAX, INT64_MIN, count_body, NULL), PRANGE_EINVAL);
+    cr_assert_eq(prange_for(0, 10, NULL, NULL), PRANGE_EINVAL);
+    cr_assert_eq(prange_for_until(0, 10, NULL, NULL, NULL), PRANGE_EINVAL);
+    cr_assert_eq(prange_for_until(5, 4, count_until, NULL, NULL), PRANGE_EINVAL);
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        cr_assert_eq(prange_for_opts(0, 10, count_body, NULL, &bad[i]), PRANGE_EINVAL, "case %zu", i);
+        cr_assert_eq(prange_for_until(0, 10, count_until, NULL, &bad[i]), PRANGE_EINVAL, "case %zu", i);
+        prange_plan p;
+        cr_assert_eq(prange_plan_for(10, &bad[i], &p), PRANGE_EINVAL, "case %zu", i);
+    }
+    cr_assert_eq(g_called, 0);
+    cr_assert_eq(prange_for(3, 3, count_body, NULL), 0); /* empty: success, no call */
+    cr_assert_eq(g_called, 0);
+}
+
+/* Several user threads issuing loops at once. */
+typedef struct {
+    int id;
+    int errors;
+} user_arg;
+
+typedef struct {
+    int64_t *out;
+    int64_t mul;
+} fill_ctx;
+
+static void fill_body(void *p, int64_t b, int64_t e)
+{
+    fill_ctx *c = p;
+    for (int64_t i = b; i < e; i++) c->out[i] = i * c->mul;
+}
+
+static void *user_thread(void *p)
+{
+    user_arg *a = p;
+    int64_t n = 20000 + a->id * 17;
+    int64_t *out = malloc((size_t)n * sizeof *out);
+    for (int rep = 0; rep < 200; rep++) {
+        fill_ctx c = {out, a->id + rep};
+        prange_opts o = t_parallel_opts(2, (prange_schedule)(rep % 4), 0);
+        if (prange_for_opts(0, n, fill_body, &c, &o) != 0) a->errors++;
+        for (int64_t i = 0; i < n; i++)
+            if (out[i] != i * c.mul) {
+                a->errors++;
+                break;
+            }
+    }
+    free(out);
+    return NULL;
+}
+
+Test(loops, concurrent_user_threads)
+{
+    prange_set_num_threads(2);
+    pthread_t th[4];
+    user_arg args[4];
+    for (int i = 0; i < 4; i++) {
+        args[i] = (user_arg){i, 0};
+        pthread_create(&th[i], NULL, user_thread, &args[i]);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        cr_assert_eq(args[i].errors, 0, "user thread %d saw wrong results", i);
+    }
+}
+
+/* After fork() the child completes its loops (serially) instead of hanging. */
+Test(loops, child_after_fork_completes, .timeout = 30)
+{
+    prange_set_num_threads(2);
+    int64_t n = 1000000;
+    int64_t *out = malloc((size_t)n * sizeof *out);
+    fill_ctx c = {out, 3};
+    prange_opts o = t_parallel_opts(2, PRANGE_SCHEDULE_STATIC, 0);
+    cr_assert_eq(prange_for_opts(0, n, fill_body, &c, &o), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        alarm(10); /* a hang kills the child with SIGALRM */
+        fill_ctx d = {out, 5};
+        prange_plan p;
+        prange_plan_for(n, &o, &p);
+        if (prange_for_opts(0, n, fill_body, &d, &o) != 0) _exit(2);
+        for (int64_t i = 0; i < n; i++)
+            if (out[i] != i * 5) _exit(3);
+        _exit(p.serial && strcmp(p.reason, "child after fork") == 0 ? 0 : 4);
+    }
+    int status = 0;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status), "child did not finish (signal %d)", WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+    cr_assert_eq(WEXITSTATUS(status), 0, "child failed with %d", WEXITSTATUS(status));
+    /* The parent still runs in parallel. */
+    cr_assert_eq(prange_for_opts(0, n, fill_body, &c, &o), 0);
+    free(out);
+}
+
+/* From inside a user's own OpenMP region: serial, no hang, correct. */
+Test(loops, inside_user_openmp_region)
+{
+    prange_set_num_threads(2);
+    int errors = 0;
+#pragma omp parallel num_threads(2) reduction(+ : errors)
+    {
+        int64_t out[1000];
+        fill_ctx c = {out, 7};
+        prange_plan p;
+        prange_opts o = t_parallel_opts(2, PRANGE_SCHEDULE_STATIC, 0);
+        prange_plan_for(1000, &o, &p);
+        if (!p.serial) errors++;
+        if (prange_for_opts(0, 1000, fill_body, &c, &o) != 0) errors++;
+        for (int i = 0; i < 1000; i++) errors += out[i] != i * 7;
+    }
+    cr_assert_eq(errors, 0);
+}

@@ -1,0 +1,287 @@
+/* test_plan.c — scheduler decisions, checked without timing anything: a fixed fork-join
+ * cost (PRANGE_FORK_NS) and synthetic hwloc topologies stand in for the machine. */
+#include <criterion/criterion.h>
+#include <hwloc.h>
+#include <stdio.h>
+#include <math.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common.h"
+#include "prange_sched.h"
+
+/* Each Criterion test runs in its own process, so the environment set here is what the
+ * library's one-time initialisation reads. */
+static void fixed_machine(const char *synthetic)
+{
+    setenv("PRANGE_FORK_NS", "1000", 1);
+    if (synthetic) setenv("HWLOC_SYNTHETIC", synthetic, 1);
+}
+
+Test(plan, small_serial_large_whole_budget)
+{
+    fixed_machine("pack:2 core:32 pu:2");
+    prange_plan p;
+    cr_assert_eq(prange_plan_for(100, NULL, &p), 0);
+    cr_assert_eq(p.serial, 1);
+    cr_assert_eq(p.threads, 1);
+    cr_assert_str_eq(p.reason, "work below fork-join cost");
+    cr_assert_eq(prange_plan_for(100000000, NULL, &p), 0);
+    cr_assert_eq(p.serial, 0);
+    cr_assert_eq(p.budget, 64, "2 sockets x 32 cores: budget %d", p.budget);
+    cr_assert_eq(p.threads, 64);
+    cr_assert_eq(p.schedule, PRANGE_SCHEDULE_STATIC);
+    cr_assert_eq(p.chunk, (100000000 + 63) / 64);
+    cr_assert_str_eq(p.reason, "parallel");
+    cr_assert_eq(prange_num_threads(), 64);
+}
+
+Test(plan, fewer_threads_when_work_is_small)
+{
+    fixed_machine("pack:2 core:32 pu:2");
+    prange_plan p;
+    /* 10^4 x 0.5 ns = 5 us of work, 1 us per fork: at most 5 threads pay. */
+    cr_assert_eq(prange_plan_for(10000, NULL, &p), 0);
+    cr_assert_eq(p.serial, 0);
+    cr_assert_eq(p.threads, 5);
+    cr_assert_str_eq(p.reason, "threads limited by work");
+    /* A cost hint changes the decision: 1000 x 20 ns = 20 us -> 20 threads. */
+    prange_opts o = {.cost_ns = 20};
+    cr_assert_eq(prange_plan_for(1000, &o, &p), 0);
+    cr_assert_eq(p.threads, 20);
+    cr_assert_eq(p.work_ns, 20000);
+    cr_assert_eq(p.fork_ns, 1000);
+    /* Grain caps the team: 1000 iterations, grain 300 -> 3 threads. */
+    o.grain = 300;
+    cr_assert_eq(prange_plan_for(1000, &o, &p), 0);
+    cr_assert_eq(p.threads, 3);
+    cr_assert_str_eq(p.reason, "threads limited by grain");
+    o.grain = 600;
+    cr_assert_eq(prange_plan_for(1000, &o, &p), 0);
+    cr_assert_eq(p.serial, 1);
+    cr_assert_str_eq(p.reason, "fewer than 2 x grain iterations");
+}
+
+Test(plan, per_call_threads_and_flags)
+{
+    fixed_machine("pack:1 core:8 pu:1");
+    prange_plan p;
+    prange_opts o = {.threads = 3};
+    cr_assert_eq(prange_plan_for(100000000, &o, &p), 0);
+    cr_assert_eq(p.threads, 3);
+    o.threads = 100; /* an upper bound: the budget still applies */
+    cr_assert_eq(prange_plan_for(100000000, &o, &p), 0);
+    cr_assert_eq(p.threads, 8);
+    o.threads = 1;
+    cr_assert_eq(prange_plan_for(100000000, &o, &p), 0);
+    cr_assert_str_eq(p.reason, "budget is 1 thread");
+    o = (prange_opts){.flags = PRANGE_SERIAL};
+    cr_assert_eq(prange_plan_for(100000000, &o, &p), 0);
+    cr_assert_str_eq(p.reason, "flag PRANGE_SERIAL");
+    cr_assert_eq(prange_plan_for(0, NULL, &p), 0);
+    cr_assert_str_eq(p.reason, "empty range");
+    /* prange_set_num_threads sits between per-call options and the environment. */
+    cr_assert_eq(prange_set_num_threads(5), 0);
+    cr_assert_eq(prange_plan_for(100000000, NULL, &p), 0);
+    cr_assert_eq(p.threads, 5);
+    cr_assert_eq(prange_set_num_threads(0), 0);
+    cr_assert_eq(prange_plan_for(100000000, NULL, &p), 0);
+    cr_assert_eq(p.threads, 8);
+}
+
+Test(plan, schedules_and_chunks)
+{
+    fixed_machine("pack:1 core:4 pu:1");
+    prange_plan p;
+    prange_opts o = {.schedule = PRANGE_SCHEDULE_DYNAMIC};
+    cr_assert_eq(prange_plan_for(6400000, &o, &p), 0);
+    cr_assert_eq(p.schedule, PRANGE_SCHEDULE_DYNAMIC);
+    cr_assert_eq(p.chunk, 6400000 / (4 * 16));
+    o.grain = 1000000;
+    cr_assert_eq(prange_plan_for(6400000, &o, &p), 0);
+    cr_assert_eq(p.chunk, 1000000);
+    o = (prange_opts){.schedule = PRANGE_SCHEDULE_GUIDED, .grain = 64};
+    cr_assert_eq(prange_plan_for(6400000, &o, &p), 0);
+    cr_assert_eq(p.schedule, PRANGE_SCHEDULE_GUIDED);
+    cr_assert_eq(p.chunk, 64);
+}
+
+Test(plan, env_schedule_applies_to_auto_only)
+{
+    fixed_machine("pack:1 core:4 pu:1");
+    setenv("PRANGE_SCHEDULE", "dynamic,500", 1);
+    prange_plan p;
+    cr_assert_eq(prange_plan_for(6400000, NULL, &p), 0);
+    cr_assert_eq(p.schedule, PRANGE_SCHEDULE_DYNAMIC);
+    cr_assert_eq(p.chunk, 500);
+    prange_opts o = {.schedule = PRANGE_SCHEDULE_STATIC};
+    cr_assert_eq(prange_plan_for(6400000, &o, &p), 0);
+    cr_assert_eq(p.schedule, PRANGE_SCHEDULE_STATIC);
+}
+
+Test(plan, env_serial_runs_everything_inline)
+{
+    fixed_machine(NULL);
+    setenv("PRANGE_SERIAL", "1", 1);
+    prange_plan p;
+    cr_assert_eq(prange_plan_for(100000000, NULL, &p), 0);
+    cr_assert_eq(p.serial, 1);
+    cr_assert_str_eq(p.reason, "PRANGE_SERIAL=1");
+}
+
+Test(plan, env_num_threads_and_omp_num_threads)
+{
+    fixed_machine("pack:1 core:8 pu:2");
+    setenv("OMP_NUM_THREADS", "6,2", 1);
+    cr_assert_eq(prange_num_threads(), 6);
+}
+
+Test(plan, prange_num_threads_wins_over_omp)
+{
+    fixed_machine("pack:1 core:8 pu:2");
+    setenv("OMP_NUM_THREADS", "6", 1);
+    setenv("PRANGE_NUM_THREADS", "12", 1); /* > cores: hyper-threads on request */
+    cr_assert_eq(prange_num_threads(), 12);
+}
+
+Test(plan, env_request_capped_by_hardware_threads)
+{
+    fixed_machine("pack:1 core:8 pu:2");
+    setenv("PRANGE_NUM_THREADS", "1000", 1);
+    cr_assert_eq(prange_num_threads(), 16);
+}
+
+Test(plan, threads_for_existing_openmp_code)
+{
+    fixed_machine("pack:1 core:8 pu:1");
+    cr_assert_eq(prange_threads_for(100, 0.5), 1);
+    cr_assert_eq(prange_threads_for(100000000, 1.0), 8);
+    cr_assert_eq(prange_threads_for(1000, 2.0), 1); /* 1 + 2/2 us is not < 2 us */
+    cr_assert_eq(prange_threads_for(1500, 2.0), 3);
+    cr_assert_eq(prange_threads_for(-1, 1.0), 1);
+    cr_assert_eq(prange_threads_for(1000, NAN), 1);
+}
+
+Test(plan, format_and_bad_arguments)
+{
+    fixed_machine(NULL);
+    prange_plan p;
+    cr_assert_eq(prange_plan_for(-1, NULL, &p), PRANGE_EINVAL);
+    cr_assert_eq(prange_plan_for(1, NULL, NULL), PRANGE_EINVAL);
+    cr_assert_eq(prange_plan_for(100, NULL, &p), 0);
+    char line[256];
+    int len = prange_plan_format(&p, line, sizeof line);
+    cr_assert_gt(len, 0);
+    cr_assert(strstr(line, "reason=work below fork-join cost") != NULL, "%s", line);
+    cr_assert(strstr(line, "n=100 ") != NULL, "%s", line);
+    cr_assert_eq(prange_plan_format(NULL, line, sizeof line), PRANGE_EINVAL);
+    char tiny[4];
+    cr_assert_eq(prange_plan_format(&p, tiny, sizeof tiny), len);
+    cr_assert_eq(strlen(tiny), 3);
+}
+
+/* ---- budgets, topologies and quotas, through the pure functions ------------------ */
+
+static prange__topo summarize(const char *synthetic, const char *bind_list)
+{
+    hwloc_topology_t t;
+    cr_assert_eq(hwloc_topology_init(&t), 0);
+    cr_assert_eq(hwloc_topology_set_synthetic(t, synthetic), 0);
+    cr_assert_eq(hwloc_topology_load(t), 0);
+    hwloc_bitmap_t set = NULL;
+    if (bind_list) {
+        set = hwloc_bitmap_alloc();
+        hwloc_bitmap_list_sscanf(set, bind_list);
+    }
+    prange__topo out;
+    cr_assert_eq(prange__topo_summarize(t, set, &out), 0);
+    hwloc_bitmap_free(set);
+    hwloc_topology_destroy(t);
+    return out;
+}
+
+Test(topology, two_sockets_hyperthreads)
+{
+    prange__topo t = summarize("pack:2 core:32 pu:2", NULL);
+    cr_assert_eq(t.cores, 64);
+    cr_assert_eq(t.pus, 128);
+    cr_assert_eq(t.packages, 2);
+    cr_assert_eq(prange__budget_from(t.cores, t.pus, 0, 0), 64, "hyper-threads only when asked");
+    cr_assert_eq(prange__budget_from(t.cores, t.pus, 100, 0), 100);
+    cr_assert_eq(prange__budget_from(t.cores, t.pus, 200, 0), 128);
+}
+
+Test(topology, four_numa_nodes)
+{
+    prange__topo t = summarize("pack:2 numa:2 core:8 pu:1", NULL);
+    cr_assert_eq(t.numa_nodes, 4);
+    cr_assert_eq(t.cores, 32);
+    /* Bound to the first 12 PUs: nodes 0 and 1 only. */
+    prange__topo b = summarize("pack:2 numa:2 core:8 pu:1", "0-11");
+    cr_assert_eq(b.cores, 12);
+    cr_assert_eq(b.numa_nodes, 2);
+    cr_assert_str_eq(b.cpuset, "0-11");
+}
+
+Test(topology, taskset_restricted_cpuset)
+{
+    /* taskset -c 0-5 on 4 cores x 2 hyper-threads: PUs 0-5 are cores 0, 1, 2. */
+    prange__topo t = summarize("pack:1 core:4 pu:2", "0-5");
+    cr_assert_eq(t.pus, 6);
+    cr_assert_eq(t.cores, 3);
+    cr_assert_eq(prange__budget_from(t.cores, t.pus, 0, 0), 3);
+}
+
+Test(topology, quota_caps_the_budget)
+{
+    cr_assert_eq(prange__budget_from(64, 128, 0, 1.5), 2);
+    cr_assert_eq(prange__budget_from(64, 128, 0, 6), 6);
+    cr_assert_eq(prange__budget_from(64, 128, 0, 0.5), 1, "0.5 CPU gives 1 thread, not 0");
+    cr_assert_eq(prange__budget_from(64, 128, 32, 6), 6);
+    cr_assert_eq(prange__budget_from(4, 4, 0, 100), 4);
+    cr_assert_eq(prange__budget_from(0, 0, 0, 0), 1);
+}
+
+Test(topology, affinity_fallback)
+{
+    prange__topo t;
+    prange__topo_from_affinity(&t, "test");
+    cr_assert_geq(t.cores, 1);
+    cr_assert_eq(t.from_hwloc, 0);
+    cr_assert_str_eq(t.why, "test");
+    cr_assert_neq(t.cpuset[0], '\0');
+}
+
+Test(topology, garbage_hwloc_xml_falls_back)
+{
+    char path[] = "/tmp/prange-junk-XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(write(fd, "not xml at all", 14), 14);
+    close(fd);
+    setenv("HWLOC_XMLFILE", path, 1);
+    setenv("HWLOC_THISSYSTEM", "1", 1);
+    prange_plan p;
+    cr_assert_eq(prange_plan_for(1000, NULL, &p), 0);
+    cr_assert_geq(prange_num_threads(), 1);
+    unlink(path);
+}
+
+/* A topology that cannot load: the affinity mask stands in, loops still run. */
+static void fill_body(void *c, int64_t b, int64_t e)
+{
+    for (int64_t i = b; i < e; i++) ((int64_t *)c)[i] = i;
+}
+
+Test(topology, failed_hwloc_load_uses_affinity_mask)
+{
+    setenv("HWLOC_COMPONENTS", "stop", 1); /* no discovery component: load fails */
+    const prange__state *st = prange__state_get();
+    cr_assert_eq(st->topo.from_hwloc, 0);
+    cr_assert(strstr(st->topo.why, "hwloc_topology_load failed") != NULL, "%s", st->topo.why);
+    cr_assert_geq(prange_num_threads(), 1);
+    int64_t out[100000];
+    prange_opts o = t_parallel_opts(2, PRANGE_SCHEDULE_STATIC, 0);
+    cr_assert_eq(prange_for_opts(0, 100000, fill_body, out, &o), 0);
+    for (int64_t i = 0; i < 100000; i++) cr_assert_eq(out[i], i);
+}

@@ -1,0 +1,412 @@
+/* test_reduce.c — prange_reduce and the built-in reducers: bitwise identical results for
+ * every thread count and schedule, exact integers, min/max with index, user reducers,
+ * array reducers, and bad input. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <string.h>
+
+#include "common.h"
+
+static const prange_schedule k_scheds[] = {PRANGE_SCHEDULE_AUTO, PRANGE_SCHEDULE_STATIC, PRANGE_SCHEDULE_DYNAMIC,
+                                           PRANGE_SCHEDULE_GUIDED};
+
+typedef struct {
+    const double *x;
+} vec;
+
+static void sum_body(void *c, int64_t b, int64_t e, void *acc)
+{
+    const double *x = ((vec *)c)->x;
+    double s = *(double *)acc;
+    for (int64_t i = b; i < e; i++) s += x[i];
+    *(double *)acc = s;
+}
+
+static uint64_t bits(double d)
+{
+    uint64_t u;
+    memcpy(&u, &d, sizeof u);
+    return u;
+}
+
+/* Reduce x with every thread count and schedule; all results must be the same bits. */
+static double same_everywhere(const double *x, int64_t n, int64_t grain)
+{
+    vec v = {x};
+    double first = 0;
+    for (int t = 0; t < T_NTHREADS; t++)
+        for (size_t s = 0; s < 4; s++) {
+            prange_opts o = t_parallel_opts(t_thread_counts[t], k_scheds[s], grain);
+            double r = -1;
+            cr_assert_eq(prange_reduce(0, n, &prange_reducer_sum_f64, sum_body, &v, &r, &o), 0);
+            if (t == 0 && s == 0) first = r;
+            cr_assert_eq(bits(r), bits(first), "n=%lld threads=%d sched=%d: %.17g != %.17g", (long long)n,
+                         t_thread_counts[t], k_scheds[s], r, first);
+            /* The typed kernel too, under the same thread count. */
+            prange_set_num_threads(t_thread_counts[t]);
+            double k = prange_sum_f64(x, n);
+            static double kfirst;
+            if (t == 0 && s == 0) kfirst = k;
+            cr_assert_eq(bits(k), bits(kfirst), "prange_sum_f64 n=%lld threads=%d", (long long)n, t_thread_counts[t]);
+        }
+    return first;
+}
+
+Test(reduce, bitwise_identical_random_and_adversarial)
+{
+    prange_set_num_threads(16);
+    static const int64_t sizes[] = {0, 1, 2, 7, 2047, 2048, 2049, 4095, 4096, 4097, 6 * 2048 + 3, 100003, 1000000};
+    int64_t nmax = 1000000;
+    double *x = malloc((size_t)nmax * sizeof *x), *y = malloc((size_t)nmax * sizeof *y);
+    uint64_t seed = 42;
+    for (int64_t i = 0; i < nmax; i++) {
+        x[i] = t_unit(&seed) * 1e3;
+        /* huge, tiny and cancelling values */
+        y[i] = (i % 3 == 0) ? 1e16 : (i % 3 == 1) ? -1e16 : 1e-3 * t_unit(&seed);
+    }
+    for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
+        same_everywhere(x, sizes[k], 0);
+        same_everywhere(y, sizes[k], 0);
+        same_everywhere(x, sizes[k], 5000);
+    }
+    double z = -1;
+    vec v = {x};
+    cr_assert_eq(prange_reduce(0, 0, &prange_reducer_sum_f64, sum_body, &v, &z, NULL), 0);
+    cr_assert_eq(bits(z), bits(0.0), "empty range gives the identity");
+    free(x);
+    free(y);
+}
+
+/* Large n without memory: the terms are computed from the index. Exercises block sizes
+ * above 2048 (n > 2^27) and many blocks. */
+static void index_body(void *c, int64_t b, int64_t e, void *acc)
+{
+    (void)c;
+    double s = *(double *)acc;
+    for (int64_t i = b; i < e; i++) s += 1.0 / (double)(i + 1);
+    *(double *)acc = s;
+}
+
+Test(reduce, many_blocks_identical, .timeout = 120)
+{
+    prange_set_num_threads(16);
+    int64_t n = (INT64_C(1) << 27) + 12345;
+    double first = 0;
+    for (int t = 0; t < T_NTHREADS; t += 2) {
+        prange_opts o = t_parallel_opts(t_thread_counts[t], PRANGE_SCHEDULE_AUTO, 0);
+        double r;
+        cr_assert_eq(prange_reduce(0, n, &prange_reducer_sum_f64, index_body, NULL, &r, &o), 0);
+        if (t == 0) first = r;
+        cr_assert_eq(bits(r), bits(first), "threads=%d", t_thread_counts[t]);
+    }
+    cr_assert_float_eq(first, log((double)n) + 0.5772156649015329, 1e-6);
+}
+
+static void isum_body(void *c, int64_t b, int64_t e, void *acc)
+{
+    const int64_t *x = c;
+    int64_t s = *(int64_t *)acc;
+    for (int64_t i = b; i < e; i++) s += x[i];
+    *(int64_t *)acc = s;
+}
+
+static void bits_body(void *c, int64_t b, int64_t e, void *acc)
+{
+    const int64_t *x = c;
+    uint64_t s = *(uint64_t *)acc;
+    for (int64_t i = b; i < e; i++) s ^= (uint64_t)x[i];
+    *(uint64_t *)acc = s;
+}
+
+Test(reduce, integers_exact)
+{
+    prange_set_num_threads(8);
+    int64_t n = 300007;
+    int64_t *x = malloc((size_t)n * sizeof *x);
+    uint64_t seed = 7;
+    int64_t ref = 0;
+    uint64_t xref = 0;
+    for (int64_t i = 0; i < n; i++) {
+        x[i] = (int64_t)(t_rand(&seed) >> 20) - (INT64_C(1) << 43);
+        ref += x[i];
+        xref ^= (uint64_t)x[i];
+    }
+    for (int t = 0; t < T_NTHREADS; t++) {
+        prange_opts o = t_parallel_opts(t_thread_counts[t], PRANGE_SCHEDULE_DYNAMIC, 0);
+        int64_t s = 0;
+        uint64_t xs = 0;
+        cr_assert_eq(prange_reduce(0, n, &prange_reducer_sum_i64, isum_body, x, &s, &o), 0);
+        cr_assert_eq(s, ref);
+        cr_assert_eq(prange_reduce(0, n, &prange_reducer_xor_u64, bits_body, x, &xs, &o), 0);
+        cr_assert_eq(xs, xref);
+    }
+    free(x);
+}
+
+/* Built-in combines, checked directly on their algebra. */
+Test(reduce, builtin_identities_and_combines)
+{
+    double d;
+    prange_reducer_prod_f64.identity(&d);
+    cr_assert_eq(d, 1.0);
+    double two = 2.0;
+    d = 3.0;
+    prange_reducer_prod_f64.combine(&d, &two);
+    cr_assert_eq(d, 6.0);
+    prange_reducer_min_f64.identity(&d);
+    cr_assert(isinf(d) && d > 0);
+    double nan = NAN, one = 1.0;
+    d = 5.0;
+    prange_reducer_min_f64.combine(&d, &nan);
+    cr_assert(isnan(d), "min propagates NaN");
+    d = 5.0;
+    prange_reducer_max_f64.combine(&d, &one);
+    cr_assert_eq(d, 5.0);
+    int64_t i = 5, j = -2;
+    prange_reducer_min_i64.combine(&i, &j);
+    cr_assert_eq(i, -2);
+    prange_reducer_max_i64.identity(&i);
+    cr_assert_eq(i, INT64_MIN);
+    int64_t big = INT64_MAX, o1 = 1;
+    prange_reducer_sum_i64.combine(&big, &o1);
+    cr_assert_eq(big, INT64_MIN, "integer sums wrap");
+    int64_t p = 3, q = 4;
+    prange_reducer_prod_i64.combine(&p, &q);
+    cr_assert_eq(p, 12);
+    uint64_t u, m = 0xF0;
+    prange_reducer_and_u64.identity(&u);
+    cr_assert_eq(u, ~UINT64_C(0));
+    prange_reducer_and_u64.combine(&u, &m);
+    cr_assert_eq(u, 0xF0);
+    prange_reducer_or_u64.identity(&u);
+    prange_reducer_or_u64.combine(&u, &m);
+    cr_assert_eq(u, 0xF0);
+    int l, t = 1, f = 0;
+    prange_reducer_land.identity(&l);
+    cr_assert_eq(l, 1);
+    prange_reducer_land.combine(&l, &f);
+    cr_assert_eq(l, 0);
+    prange_reducer_lor.identity(&l);
+    cr_assert_eq(l, 0);
+    prange_reducer_lor.combine(&l, &t);
+    cr_assert_eq(l, 1);
+    float fs = 1.5f, ft = 2.0f;
+    prange_reducer_sum_f32.combine(&fs, &ft);
+    cr_assert_eq(fs, 3.5f);
+    prange_reducer_prod_f32.combine(&fs, &ft);
+    cr_assert_eq(fs, 7.0f);
+    prange_reducer_sum_f32.identity(&fs);
+    cr_assert_eq(fs, 0.0f);
+}
+
+static void minloc_body(void *c, int64_t b, int64_t e, void *acc)
+{
+    const double *x = c;
+    for (int64_t i = b; i < e; i++) {
+        prange_loc_f64 one = {x[i], i};
+        prange_reducer_minloc_f64.combine(acc, &one);
+    }
+}
+
+Test(reduce, minloc_ties_nan_all_equal)
+{
+    prange_set_num_threads(7);
+    int64_t n = 50001;
+    double *x = malloc((size_t)n * sizeof *x);
+    for (int64_t i = 0; i < n; i++) x[i] = 3.0;
+    for (int t = 0; t < T_NTHREADS; t++) {
+        prange_opts o = t_parallel_opts(t_thread_counts[t], PRANGE_SCHEDULE_GUIDED, 0);
+        prange_loc_f64 r;
+        cr_assert_eq(prange_reduce(0, n, &prange_reducer_minloc_f64, minloc_body, x, &r, &o), 0);
+        cr_assert_eq(r.index, 0, "all equal: lowest index");
+    }
+    x[40000] = -1;
+    x[30000] = -1;
+    prange_opts o = t_parallel_opts(7, PRANGE_SCHEDULE_STATIC, 0);
+    prange_loc_f64 r;
+    cr_assert_eq(prange_reduce(0, n, &prange_reducer_minloc_f64, minloc_body, x, &r, &o), 0);
+    cr_assert_eq(r.index, 30000);
+    cr_assert_eq(r.value, -1);
+    x[45000] = NAN;
+    x[20000] = NAN;
+    cr_assert_eq(prange_reduce(0, n, &prange_reducer_minloc_f64, minloc_body, x, &r, &o), 0);
+    cr_assert_eq(r.index, 20000, "first NaN wins");
+    cr_assert(isnan(r.value));
+    cr_assert_eq(prange_reduce(0, 1, &prange_reducer_minloc_f64, minloc_body, x, &r, &o), 0);
+    cr_assert_eq(r.index, 0);
+    free(x);
+}
+
+Test(reduce, loc_combines_i64_and_max)
+{
+    prange_loc_i64 a, b = {5, 9}, c = {5, 2}, d = {7, 20};
+    prange_reducer_minloc_i64.identity(&a);
+    prange_reducer_minloc_i64.combine(&a, &b);
+    prange_reducer_minloc_i64.combine(&a, &c);
+    cr_assert_eq(a.index, 2, "tie goes to the lowest index");
+    prange_reducer_maxloc_i64.identity(&a);
+    prange_reducer_maxloc_i64.combine(&a, &b);
+    prange_reducer_maxloc_i64.combine(&a, &d);
+    cr_assert_eq(a.value, 7);
+    prange_loc_f64 f, g = {INFINITY, 4};
+    prange_reducer_minloc_f64.identity(&f);
+    prange_reducer_minloc_f64.combine(&f, &g);
+    cr_assert_eq(f.index, 4, "+inf element beats the identity");
+    prange_loc_f64 h = {-1.0, 8}, nan = {NAN, 12};
+    prange_reducer_maxloc_f64.identity(&f);
+    prange_reducer_maxloc_f64.combine(&f, &h);
+    prange_reducer_maxloc_f64.combine(&f, &nan);
+    cr_assert_eq(f.index, 12);
+}
+
+/* A user reducer on a struct whose combine is not commutative: count, mean and M2
+ * (Chan et al.), where the left operand covers lower indices. */
+typedef struct {
+    double count, mean, m2;
+    int64_t first; /* lowest index seen: checks left-to-right order */
+} stats;
+
+static void stats_id(void *a) { *(stats *)a = (stats){0, 0, 0, INT64_MAX}; }
+static void stats_combine(void *a, const void *b)
+{
+    stats *l = a;
+    const stats *r = b;
+    if (r->count == 0) return;
+    if (l->count == 0) {
+        *l = *r;
+        return;
+    }
+    double n = l->count + r->count, d = r->mean - l->mean;
+    l->m2 += r->m2 + d * d * l->count * r->count / n;
+    l->mean += d * r->count / n;
+    l->count = n;
+    if (r->first < l->first) l->first = -1; /* order violated */
+}
+
+static void stats_body(void *c, int64_t b, int64_t e, void *acc)
+{
+    const double *x = c;
+    for (int64_t i = b; i < e; i++) {
+        stats one = {1, x[i], 0, i};
+        stats_combine(acc, &one);
+    }
+}
+
+Test(reduce, user_struct_reducer)
+{
+    prange_set_num_threads(8);
+    prange_reducer r = {sizeof(stats), stats_id, stats_combine, NULL, NULL};
+    int64_t n = 123457;
+    double *x = malloc((size_t)n * sizeof *x);
+    uint64_t seed = 3;
+    long double sum = 0, sq = 0;
+    for (int64_t i = 0; i < n; i++) {
+        x[i] = 10 + t_unit(&seed);
+        sum += x[i];
+    }
+    long double mean = sum / n;
+    for (int64_t i = 0; i < n; i++) sq += (x[i] - mean) * (x[i] - mean);
+    stats first;
+    for (int t = 0; t < T_NTHREADS; t++) {
+        prange_opts o = t_parallel_opts(t_thread_counts[t], PRANGE_SCHEDULE_AUTO, 0);
+        stats s;
+        cr_assert_eq(prange_reduce(0, n, &r, stats_body, x, &s, &o), 0);
+        cr_assert_neq(s.first, -1, "combine saw a right operand before its left");
+        cr_assert_eq(s.count, (double)n);
+        cr_assert_float_eq(s.mean, (double)mean, 1e-12);
+        cr_assert_float_eq(s.m2, (double)sq, 1e-6 * (double)sq);
+        if (t == 0) first = s;
+        cr_assert_eq(memcmp(&s, &first, sizeof s), 0, "threads=%d", t_thread_counts[t]);
+    }
+    free(x);
+}
+
+/* Histogram through the array reducer equals a serial histogram exactly. */
+#define BINS 97
+typedef struct {
+    const uint32_t *v;
+} hist_ctx;
+
+static void hist_body(void *c, int64_t b, int64_t e, void *acc)
+{
+    const uint32_t *v = ((hist_ctx *)c)->v;
+    int64_t *h = acc;
+    for (int64_t i = b; i < e; i++) h[v[i] % BINS]++;
+}
+
+Test(reduce, array_histogram_exact)
+{
+    prange_set_num_threads(16);
+    int64_t n = 1000003;
+    uint32_t *v = malloc((size_t)n * sizeof *v);
+    uint64_t seed = 11;
+    int64_t ref[BINS] = {0};
+    for (int64_t i = 0; i < n; i++) {
+        v[i] = (uint32_t)t_rand(&seed);
+        ref[v[i] % BINS]++;
+    }
+    prange_reducer r = prange_reducer_array_sum_i64(BINS);
+    cr_assert_eq(r.size, BINS * sizeof(int64_t));
+    hist_ctx c = {v};
+    for (int t = 0; t < T_NTHREADS; t++) {
+        int64_t h[BINS];
+        prange_opts o = t_parallel_opts(t_thread_counts[t], PRANGE_SCHEDULE_DYNAMIC, 0);
+        cr_assert_eq(prange_reduce(0, n, &r, hist_body, &c, h, &o), 0);
+        cr_assert_eq(memcmp(h, ref, sizeof ref), 0, "threads=%d", t_thread_counts[t]);
+    }
+    cr_assert_eq(prange_reducer_array_sum_f64(0).size, 0);
+    cr_assert_eq(prange_reducer_array_sum_f64(SIZE_MAX / 4).size, 0);
+    free(v);
+}
+
+Test(reduce, bad_input_writes_nothing)
+{
+    double x[4] = {1, 2, 3, 4};
+    vec v = {x};
+    double r = 123.0;
+    prange_reducer zero = prange_reducer_sum_f64;
+    zero.size = 0;
+    prange_reducer noid = {8, NULL, prange_reducer_sum_f64.combine, NULL, NULL};
+    prange_reducer nocomb = {8, prange_reducer_sum_f64.identity, NULL, NULL, NULL};
+    prange_reducer huge = prange_reducer_sum_f64;
+    huge.size = ((size_t)1 << 30) + 1;
+    prange_opts bad = {.grain = -5};
+    cr_assert_eq(prange_reduce(0, 4, NULL, sum_body, &v, &r, NULL), PRANGE_EINVAL);
+    cr_assert_eq(prange_reduce(0, 4, &zero, sum_body, &v, &r, NULL), PRANGE_EINVAL);
+    cr_assert_eq(prange_reduce(0, 4, &noid, sum_body, &v, &r, NULL), PRANGE_EINVAL);
+    cr_assert_eq(prange_reduce(0, 4, &nocomb, sum_body, &v, &r, NULL), PRANGE_EINVAL);
+    cr_assert_eq(prange_reduce(0, 4, &huge, sum_body, &v, &r, NULL), PRANGE_EINVAL);
+    cr_assert_eq(prange_reduce(0, 4, &prange_reducer_sum_f64, NULL, &v, &r, NULL), PRANGE_EINVAL);
+    cr_assert_eq(prange_reduce(0, 4, &prange_reducer_sum_f64, sum_body, &v, NULL, NULL), PRANGE_EINVAL);
+    cr_assert_eq(prange_reduce(4, 0, &prange_reducer_sum_f64, sum_body, &v, &r, NULL), PRANGE_EINVAL);
+    cr_assert_eq(prange_reduce(0, 4, &prange_reducer_sum_f64, sum_body, &v, &r, &bad), PRANGE_EINVAL);
+    cr_assert_eq(r, 123.0, "nothing written on error");
+    cr_assert_eq(prange_reduce(0, 4, &prange_reducer_sum_f64, sum_body, &v, &r, NULL), 0);
+    cr_assert_eq(r, 10.0);
+}
+
+/* A reduction inside a reduction's body: runs serially, uses its own scratch. */
+static void inner_sum(void *c, int64_t b, int64_t e, void *acc)
+{
+    (void)c;
+    for (int64_t i = b; i < e; i++) *(double *)acc += (double)i;
+}
+
+static void outer_sum(void *c, int64_t b, int64_t e, void *acc)
+{
+    (void)c;
+    for (int64_t i = b; i < e; i++) {
+        double s = 0;
+        prange_reduce(0, 5000, &prange_reducer_sum_f64, inner_sum, NULL, &s, NULL);
+        *(double *)acc += s;
+    }
+}
+
+Test(reduce, nested_reduction)
+{
+    prange_set_num_threads(4);
+    prange_opts o = t_parallel_opts(4, PRANGE_SCHEDULE_AUTO, 1);
+    double r = 0;
+    cr_assert_eq(prange_reduce(0, 6000, &prange_reducer_sum_f64, outer_sum, NULL, &r, &o), 0);
+    cr_assert_eq(r, 6000.0 * (4999.0 * 5000.0 / 2));
+}
