@@ -29,6 +29,16 @@ static inline void prange__split(uint64_t n, int team, int t, uint64_t *lo, uint
     *hi = *lo + q + (k < r ? 1 : 0);
 }
 
+/* A polite spin-wait hint. */
+static inline void prange__cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ volatile("yield");
+#endif
+}
+
 static inline void prange__bind_worker_if_asked(int tid)
 {
     if (prange__state_get()->opt[PRANGE__OPT_BIND].value != 0) prange__bind_worker(tid);

@@ -9,7 +9,7 @@
  * A thread owning blocks [a, b) folds them left to right with a "binary counter" stack:
  * pushing node (L, i) with i odd onto a stack whose top is (L, i-1) combines the two into
  * (L+1, i/2), and so on up. What remains are the maximal aligned subtrees inside [a, b).
- * After a barrier the caller pushes every thread's pieces, in block order, through the same
+ * Once every thread has published, the caller pushes every thread's pieces, in block order, through the same
  * rule, which rebuilds exactly the stack one thread would have built over [0, nb). That
  * stack (the binary decomposition of nb) is folded right to left. Hence the result is the
  * same bits for every thread count and every assignment of blocks to threads.
@@ -46,6 +46,7 @@ typedef struct red {
     uint64_t n, B, nb;
     size_t stride;
     stack *pieces[PRANGE_MAX_THREADS];
+    atomic_int published; /* workers whose pieces are ready for the caller */
     atomic_int failed;
     int sample;
     uint64_t timed_iters, timed_ns;
@@ -61,7 +62,7 @@ typedef struct scratch {
 /* One buffer per nesting depth: a reduction started inside a body must not reuse the
  * buffer its enclosing reduction is still folding into on the same thread. */
 #define SCRATCH_LEVELS 8
-static _Thread_local scratch t_scratch[SCRATCH_LEVELS];
+static PRANGE__TLS scratch t_scratch[SCRATCH_LEVELS];
 static pthread_key_t g_key;
 static pthread_once_t g_key_once = PTHREAD_ONCE_INIT;
 
@@ -182,12 +183,18 @@ static void worker(red *R, int tid, int team, void *result)
         }
     }
     R->pieces[tid] = own;
-#pragma omp barrier
-    if (tid == 0 && !atomic_load(&R->failed)) {
-        stack *m = (stack *)((unsigned char *)own + round64(sizeof(stack)));
-        for (int t = 0; t < team; t++)
-            for (int k = 0; k < R->pieces[t]->count; k++) push_piece(R, m, R->pieces[t], k);
-        memcpy(result, fold_right(R, m), R->r->size);
+    if (tid != 0) {
+        /* Publish and leave: the region's closing barrier is the only full barrier. */
+        atomic_fetch_add_explicit(&R->published, 1, memory_order_release);
+    } else {
+        /* The caller waits for the pieces alone (a spin on one counter), then merges. */
+        while (atomic_load_explicit(&R->published, memory_order_acquire) < team - 1) prange__cpu_relax();
+        if (!atomic_load(&R->failed)) {
+            stack *m = (stack *)((unsigned char *)own + round64(sizeof(stack)));
+            for (int t = 0; t < team; t++)
+                for (int k = 0; k < R->pieces[t]->count; k++) push_piece(R, m, R->pieces[t], k);
+            memcpy(result, fold_right(R, m), R->r->size);
+        }
     }
     prange__tls = saved;
 }
@@ -211,8 +218,17 @@ int prange_reduce(int64_t begin, int64_t end, const prange_reducer *r, prange_re
     if (r->size == 0 || r->size > ((size_t)1 << 30)) return PRANGE_EINVAL;
     if (!(r->identity || r->identity_sized) || !(r->combine || r->combine_sized)) return PRANGE_EINVAL;
 
-    red R = {.r = r, .body = body, .ctx = ctx, .begin = begin, .n = prange__len(begin, end)};
+    /* Field by field: an initialiser would zero the 8 KiB pieces[] on every call. */
+    red R;
+    R.r = r;
+    R.body = body;
+    R.ctx = ctx;
+    R.begin = begin;
+    R.n = prange__len(begin, end);
     R.stride = round64(r->size);
+    atomic_init(&R.published, 0);
+    atomic_init(&R.failed, 0);
+    R.timed_iters = R.timed_ns = 0;
     if (R.n == 0) {
         r_identity(r, result);
         return 0;

@@ -68,7 +68,7 @@ double prange__cost_lookup(const void *key, uint64_t n)
 
 int prange__cost_should_sample(const void *key, uint64_t n)
 {
-    static _Thread_local unsigned tick;
+    static PRANGE__TLS unsigned tick;
     if (!key) return 0;
     slot *s = find(make_key(key, n), 0);
     if (!s || atomic_load_explicit(&s->samples, memory_order_relaxed) < WARM_SAMPLES) return 1;

@@ -46,6 +46,18 @@ static void load_topology(prange__state *st)
     hwloc_bitmap_t bind = hwloc_bitmap_alloc();
     int have_bind = bind && hwloc_topology_is_thissystem(t) &&
                     hwloc_get_cpubind(t, bind, HWLOC_CPUBIND_PROCESS) == 0;
+    /* With OMP_PROC_BIND, libgomp pins the initial thread to its first place before main(),
+     * so the process binding shows one CPU. The CPUs OpenMP may use are all its places. */
+    if (have_bind && omp_get_proc_bind() != omp_proc_bind_false && omp_get_num_places() > 0) {
+        hwloc_bitmap_zero(bind);
+        int ids[1024];
+        for (int p = 0; p < omp_get_num_places(); p++) {
+            int k = omp_get_place_num_procs(p);
+            if (k > 1024) k = 1024;
+            omp_get_place_proc_ids(p, ids);
+            for (int i = 0; i < k; i++) hwloc_bitmap_set(bind, (unsigned)ids[i]);
+        }
+    }
     if (prange__topo_summarize(t, have_bind ? bind : NULL, &st->topo) != 0) {
         hwloc_topology_destroy(t);
         prange__topo_from_affinity(&st->topo, "hwloc topology has no usable PU");

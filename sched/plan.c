@@ -19,7 +19,7 @@
 
 #include "prange_sched.h"
 
-_Thread_local prange__tls_t prange__tls;
+PRANGE__TLS prange__tls_t prange__tls;
 
 /* Assumed cost of an iteration nobody has measured: a cheap streaming body. */
 #define DEFAULT_COST_NS 0.5

@@ -13,6 +13,11 @@
 
 #include "prange.h"
 
+/* Thread-locals on the hot path use the initial-exec model: a plain %fs-relative load
+ * instead of a __tls_get_addr call per access from the shared library. They total a few
+ * hundred bytes, well inside the static TLS surplus glibc keeps for dlopen()ed libraries. */
+#define PRANGE__TLS _Thread_local __attribute__((tls_model("initial-exec")))
+
 /* ---- options table (sched/options.c) ---------------------------------------------- */
 
 typedef enum { PRANGE__KIND_INT, PRANGE__KIND_BOOL, PRANGE__KIND_ENUM, PRANGE__KIND_SCHED } prange__opt_kind;
@@ -142,7 +147,7 @@ typedef struct prange__tls_t {
     int tid;   /* worker index of the outermost running loop */
     int team;  /* its team size */
 } prange__tls_t;
-extern _Thread_local prange__tls_t prange__tls;
+extern PRANGE__TLS prange__tls_t prange__tls;
 
 /* ---- learned cost per iteration (sched/cost.c) --------------------------------------- */
 

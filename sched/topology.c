@@ -83,7 +83,7 @@ void prange__topo_from_affinity(prange__topo *out, const char *why)
  */
 void prange__bind_worker(int tid)
 {
-    static _Thread_local int bound_as = -1;
+    static PRANGE__TLS int bound_as = -1;
     const prange__state *st = prange__state_get();
     int mode = (int)st->opt[PRANGE__OPT_BIND].value;
     if (mode == 0 || !st->hwloc || !st->topo.this_system || bound_as == tid) return;

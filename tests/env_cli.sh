@@ -27,5 +27,10 @@ printf '%s\n' "$out" | grep -q 'prange: reduce: n=100000000 threads=2 .*reason='
 out=$(PRANGE_SERIAL=1 PRANGE_VERBOSE=2 "$example" 100000000 2>&1 >/dev/null)
 printf '%s\n' "$out" | grep -q 'threads=1 .*reason=PRANGE_SERIAL=1' || { echo "FAIL PRANGE_SERIAL=1 did not run inline"; fail=1; }
 "$info" >/dev/null || { echo "FAIL prange-info"; fail=1; }
+# OMP_PROC_BIND pins the initial thread to one CPU before main(): the budget must still
+# count every CPU OpenMP may use.
+plain=$("$info" | grep '^budget:')
+bound=$(OMP_PROC_BIND=true "$info" | grep '^budget:')
+[ "$plain" = "$bound" ] || { echo "FAIL OMP_PROC_BIND=true changed the budget: '$plain' vs '$bound'"; fail=1; }
 [ $fail -eq 0 ] && echo "env_cli: every bad value warned once; verbose and serial modes work"
 exit $fail
