@@ -1,0 +1,1021 @@
+/*
+ * bench.c — the perf suite's measuring program: serial vs hand-written OpenMP vs libprange
+ * (and oneTBB when built with it), side by side in one run, at production sizes.
+ *
+ * Methodology (docs/benchmarking.md): each (kernel, size) runs every variant interleaved
+ * rep by rep, so drift hits all alike; the first call of each variant is reported apart;
+ * a sample is a batch of calls long enough to time (>= --min-batch-us), divided by its
+ * call count; we report min, p10, median, p90, p99. Every variant's result is checked
+ * against the serial reference before its time counts.
+ *
+ * Output: a table on stdout, a JSON artifact (--json) and the sweep as TSV (--tsv).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <omp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/utsname.h>
+#include <time.h>
+
+#include <hwloc.h>
+
+#include "prange.h"
+#include "prange_sched.h"
+
+#ifdef HAVE_TBB
+#include "tbb_variants.h"
+#endif
+
+#ifndef BENCH_CFLAGS
+#define BENCH_CFLAGS "?"
+#endif
+
+/* ---- data ----------------------------------------------------------------------- */
+
+static double *A, *B, *C;      /* STREAM arrays and reduction inputs, NMAX each */
+static uint32_t *H;            /* histogram input */
+static int64_t NMAX;
+static int g_threads;          /* team size for this configuration */
+static const double SCALAR = 3.0;
+static volatile double g_sink; /* keeps results alive */
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* Deterministic inputs: values in [0.5, 1.5), so sums have no cancellation surprises. */
+static void fill_inputs(int64_t n)
+{
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n; i++) {
+        uint64_t z = (uint64_t)i * UINT64_C(0x9E3779B97F4A7C15);
+        z ^= z >> 29;
+        A[i] = 0.5 + (double)(z >> 11) * 0x1p-53;
+        B[i] = 1.0 + (double)(i % 1000) * 1e-3;
+        C[i] = 0;
+        H[i] = (uint32_t)(z >> 32);
+    }
+}
+
+/* Checksum of an output array: the deterministic sum, so equal arrays give equal bits. */
+static double checksum(const double *x, int64_t n) { return prange_sum_f64(x, n); }
+
+/* ---- STREAM: copy c=a, scale b=s*c, add c=a+b, triad a=b+s*c (McCalpin) ------------ */
+/* We keep inputs intact: copy C=A, scale C=s*A, add C=A+B, triad C=A+s*B. Same traffic. */
+
+typedef struct {
+    int op;
+} stream_ctx;
+
+static void stream_body(void *p, int64_t b, int64_t e)
+{
+    int op = ((stream_ctx *)p)->op;
+    double *restrict c = C;
+    const double *restrict a = A, *restrict bb = B;
+    switch (op) {
+    case 0: for (int64_t i = b; i < e; i++) c[i] = a[i]; break;
+    case 1: for (int64_t i = b; i < e; i++) c[i] = SCALAR * a[i]; break;
+    case 2: for (int64_t i = b; i < e; i++) c[i] = a[i] + bb[i]; break;
+    default: for (int64_t i = b; i < e; i++) c[i] = a[i] + SCALAR * bb[i]; break;
+    }
+}
+
+#define STREAM_FNS(name, op)                                                                   \
+    static double name##_serial(int64_t n)                                                     \
+    {                                                                                          \
+        stream_ctx c = {op};                                                                   \
+        stream_body(&c, 0, n);                                                                 \
+        return 0;                                                                              \
+    }                                                                                          \
+    static double name##_omp(int64_t n)                                                        \
+    {                                                                                          \
+        double *restrict c = C;                                                                \
+        const double *restrict a = A, *restrict bb = B;                                        \
+        (void)bb;                                                                              \
+        _Pragma("omp parallel for schedule(static) num_threads(g_threads)")                    \
+        for (int64_t i = 0; i < n; i++) c[i] = STREAM_EXPR_##op;                             \
+        return 0;                                                                              \
+    }                                                                                          \
+    static double name##_prange(int64_t n)                                                     \
+    {                                                                                          \
+        stream_ctx c = {op};                                                                   \
+        prange_for(0, n, stream_body, &c);                                                     \
+        return 0;                                                                              \
+    }
+#define STREAM_EXPR_0 a[i]
+#define STREAM_EXPR_1 SCALAR * a[i]
+#define STREAM_EXPR_2 a[i] + bb[i]
+#define STREAM_EXPR_3 a[i] + SCALAR * bb[i]
+STREAM_FNS(copy, 0)
+STREAM_FNS(scale, 1)
+STREAM_FNS(add, 2)
+STREAM_FNS(triad, 3)
+
+static double triad_prange_hint(int64_t n)
+{
+    stream_ctx c = {3};
+    prange_opts o = {.cost_ns = 0.5};
+    prange_for_opts(0, n, stream_body, &c, &o);
+    return 0;
+}
+
+/* ---- reductions -------------------------------------------------------------------- */
+
+static double sum_serial(int64_t n)
+{
+    double s = 0;
+    for (int64_t i = 0; i < n; i++) s += A[i];
+    return s;
+}
+
+static double sum_omp(int64_t n)
+{
+    double s = 0;
+    const double *a = A;
+#pragma omp parallel for schedule(static) reduction(+ : s) num_threads(g_threads)
+    for (int64_t i = 0; i < n; i++) s += a[i];
+    return s;
+}
+
+/* The best hand-written OpenMP sum: 8 accumulators per thread break the add chain. */
+static double sum_omp_multi(int64_t n)
+{
+    double s = 0;
+    const double *a = A;
+#pragma omp parallel num_threads(g_threads) reduction(+ : s)
+    {
+        int t = omp_get_thread_num(), T = omp_get_num_threads();
+        int64_t lo = n * t / T, hi = n * (t + 1) / T, i = lo;
+        double acc[8] = {0};
+        for (; i + 8 <= hi; i += 8)
+            for (int k = 0; k < 8; k++) acc[k] += a[i + k];
+        for (; i < hi; i++) acc[0] += a[i];
+        s += ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+    }
+    return s;
+}
+
+static double sum_prange(int64_t n) { return prange_sum_f64(A, n); }
+
+static void sum_body(void *ctx, int64_t b, int64_t e, void *acc)
+{
+    (void)ctx;
+    double s = *(double *)acc;
+    for (int64_t i = b; i < e; i++) s += A[i];
+    *(double *)acc = s;
+}
+
+/* A user-written prange_reduce with a naive body: what a user gets without our kernel. */
+static double sum_prange_reduce(int64_t n)
+{
+    double s = 0;
+    prange_reduce(0, n, &prange_reducer_sum_f64, sum_body, NULL, &s, NULL);
+    return s;
+}
+
+static double dot_serial(int64_t n)
+{
+    double s = 0;
+    for (int64_t i = 0; i < n; i++) s += A[i] * B[i];
+    return s;
+}
+static double dot_omp(int64_t n)
+{
+    double s = 0;
+    const double *a = A, *b = B;
+#pragma omp parallel for schedule(static) reduction(+ : s) num_threads(g_threads)
+    for (int64_t i = 0; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+static double dot_prange(int64_t n) { return prange_dot_f64(A, B, n); }
+
+static double nrm2_serial(int64_t n)
+{
+    double s = 0;
+    for (int64_t i = 0; i < n; i++) s += A[i] * A[i];
+    return sqrt(s);
+}
+static double nrm2_omp(int64_t n)
+{
+    double s = 0;
+    const double *a = A;
+#pragma omp parallel for schedule(static) reduction(+ : s) num_threads(g_threads)
+    for (int64_t i = 0; i < n; i++) s += a[i] * a[i];
+    return sqrt(s);
+}
+static double nrm2_prange(int64_t n) { return prange_nrm2_f64(A, n); }
+
+/* min with index: value*1e12 + index folds both into one checked number. */
+static double minloc_serial(int64_t n)
+{
+    double best = INFINITY;
+    int64_t at = -1;
+    for (int64_t i = 0; i < n; i++)
+        if (A[i] < best) {
+            best = A[i];
+            at = i;
+        }
+    return best * 1e12 + (double)at;
+}
+static double minloc_omp(int64_t n)
+{
+    double best = INFINITY;
+    int64_t at = -1;
+    const double *a = A;
+#pragma omp parallel num_threads(g_threads)
+    {
+        double b = INFINITY;
+        int64_t k = -1;
+#pragma omp for schedule(static) nowait
+        for (int64_t i = 0; i < n; i++)
+            if (a[i] < b) {
+                b = a[i];
+                k = i;
+            }
+#pragma omp critical
+        if (b < best || (b == best && k < at)) {
+            best = b;
+            at = k;
+        }
+    }
+    return best * 1e12 + (double)at;
+}
+static double minloc_prange(int64_t n)
+{
+    prange_loc_f64 r = prange_minloc_f64(A, n);
+    return r.value * 1e12 + (double)r.index;
+}
+
+/* ---- row sums of a row-major matrix (n elements, 1000 columns) -------------------- */
+
+#define ROW_COLS 1000
+static void rows_body(void *ctx, int64_t b, int64_t e)
+{
+    (void)ctx;
+    for (int64_t r = b; r < e; r++) {
+        const double *row = A + r * ROW_COLS;
+        double s = 0;
+        for (int k = 0; k < ROW_COLS; k++) s += row[k];
+        C[r] = s;
+    }
+}
+static double rows_serial(int64_t n)
+{
+    rows_body(NULL, 0, n / ROW_COLS);
+    return 0;
+}
+static double rows_omp(int64_t n)
+{
+#pragma omp parallel for schedule(static) num_threads(g_threads)
+    for (int64_t r = 0; r < n / ROW_COLS; r++) rows_body(NULL, r, r + 1);
+    return 0;
+}
+static double rows_prange(int64_t n)
+{
+    prange_for(0, n / ROW_COLS, rows_body, NULL);
+    return 0;
+}
+
+/* ---- compute-bound map: about 20 ns per element --------------------------------------- */
+
+static inline double heavy(double v) { return exp(sin(v)) * sqrt(v + 1.0) + cos(v); }
+static void map_body(void *ctx, int64_t b, int64_t e)
+{
+    (void)ctx;
+    for (int64_t i = b; i < e; i++) C[i] = heavy(A[i]);
+}
+static double map_serial(int64_t n)
+{
+    map_body(NULL, 0, n);
+    return 0;
+}
+static double map_omp(int64_t n)
+{
+#pragma omp parallel for schedule(static) num_threads(g_threads)
+    for (int64_t i = 0; i < n; i++) C[i] = heavy(A[i]);
+    return 0;
+}
+static double map_prange(int64_t n)
+{
+    prange_for(0, n, map_body, NULL);
+    return 0;
+}
+static double map_prange_hint(int64_t n)
+{
+    prange_opts o = {.cost_ns = 20};
+    prange_for_opts(0, n, map_body, NULL, &o);
+    return 0;
+}
+
+/* ---- 2-D 5-point Jacobi sweep on an m x m grid, m = sqrt(n) ------------------------ */
+
+static int64_t side(int64_t n)
+{
+    int64_t m = (int64_t)sqrt((double)n);
+    return m < 3 ? 3 : m;
+}
+static int64_t g_m;
+static void jacobi_body(void *ctx, int64_t b, int64_t e)
+{
+    (void)ctx;
+    int64_t m = g_m;
+    for (int64_t i = b; i < e; i++)
+        for (int64_t j = 1; j < m - 1; j++)
+            C[i * m + j] = 0.25 * (A[(i - 1) * m + j] + A[(i + 1) * m + j] + A[i * m + j - 1] + A[i * m + j + 1]);
+}
+static double jacobi_serial(int64_t n)
+{
+    g_m = side(n);
+    jacobi_body(NULL, 1, g_m - 1);
+    return 0;
+}
+static double jacobi_omp(int64_t n)
+{
+    g_m = side(n);
+#pragma omp parallel for schedule(static) num_threads(g_threads)
+    for (int64_t i = 1; i < g_m - 1; i++) jacobi_body(NULL, i, i + 1);
+    return 0;
+}
+static double jacobi_prange(int64_t n)
+{
+    g_m = side(n);
+    prange_opts o = {.cost_ns = 0.5 * (double)g_m};
+    prange_for_opts(1, g_m - 1, jacobi_body, NULL, &o);
+    return 0;
+}
+
+/* ---- tiled transpose C = A^T on an m x m matrix ---------------------------------------- */
+
+#define TILE 32
+static void transpose_body(void *ctx, int64_t b, int64_t e)
+{
+    (void)ctx;
+    int64_t m = g_m;
+    for (int64_t ti = b * TILE; ti < e * TILE && ti < m; ti += TILE)
+        for (int64_t tj = 0; tj < m; tj += TILE)
+            for (int64_t i = ti; i < ti + TILE && i < m; i++)
+                for (int64_t j = tj; j < tj + TILE && j < m; j++) C[j * m + i] = A[i * m + j];
+}
+static int64_t tiles(int64_t n)
+{
+    g_m = side(n);
+    return (g_m + TILE - 1) / TILE;
+}
+static double transpose_serial(int64_t n)
+{
+    transpose_body(NULL, 0, tiles(n));
+    return 0;
+}
+static double transpose_omp(int64_t n)
+{
+    int64_t t = tiles(n);
+#pragma omp parallel for schedule(static) num_threads(g_threads)
+    for (int64_t k = 0; k < t; k++) transpose_body(NULL, k, k + 1);
+    return 0;
+}
+static double transpose_prange(int64_t n)
+{
+    int64_t t = tiles(n);
+    prange_opts o = {.cost_ns = 1.0 * TILE * (double)g_m};
+    prange_for_opts(0, t, transpose_body, NULL, &o);
+    return 0;
+}
+
+/* ---- histogram of n uint32 into 256 bins -------------------------------------------- */
+
+#define BINS 256
+static double hist_digest(const int64_t *h)
+{
+    double d = 0;
+    for (int k = 0; k < BINS; k++) d += (double)h[k] * (double)(k + 1);
+    return d;
+}
+static double hist_serial(int64_t n)
+{
+    int64_t h[BINS] = {0};
+    for (int64_t i = 0; i < n; i++) h[H[i] & (BINS - 1)]++;
+    return hist_digest(h);
+}
+static double hist_omp(int64_t n)
+{
+    int64_t h[BINS] = {0};
+    const uint32_t *v = H;
+#pragma omp parallel num_threads(g_threads)
+    {
+        int64_t mine[BINS] = {0};
+#pragma omp for schedule(static) nowait
+        for (int64_t i = 0; i < n; i++) mine[v[i] & (BINS - 1)]++;
+#pragma omp critical
+        for (int k = 0; k < BINS; k++) h[k] += mine[k];
+    }
+    return hist_digest(h);
+}
+static void hist_body(void *ctx, int64_t b, int64_t e, void *acc)
+{
+    (void)ctx;
+    int64_t *h = acc;
+    for (int64_t i = b; i < e; i++) h[H[i] & (BINS - 1)]++;
+}
+static double hist_prange(int64_t n)
+{
+    int64_t h[BINS];
+    prange_reducer r = prange_reducer_array_sum_i64(BINS);
+    prange_reduce(0, n, &r, hist_body, NULL, h, NULL);
+    return hist_digest(h);
+}
+
+/* ---- the kernel table ------------------------------------------------------------------- */
+
+typedef double (*run_fn)(int64_t n);
+typedef struct {
+    const char *name;
+    run_fn fn;
+} variant;
+
+enum { MAXV = 8 };
+typedef struct kernel {
+    const char *name;
+    double bytes;       /* bytes moved per element (for GB/s); 0 = compute-bound */
+    int output;         /* 1: result is the array C (checked by checksum); 0: the return */
+    int stream;         /* counts toward the measured bandwidth limit */
+    int sweep;          /* part of the size sweep */
+    int64_t (*size)(int64_t nmax); /* production size for this kernel */
+    variant v[MAXV];
+} kernel;
+
+static int64_t size_full(int64_t nmax) { return nmax; }
+static int64_t size_map(int64_t nmax) { return nmax / 16 > 1 ? nmax / 16 : nmax; } /* ~20 ns each */
+
+#ifdef HAVE_TBB
+#define TBB_SUM {"tbb", tbb_sum}, {"tbb-det", tbb_sum_det},
+#define TBB_TRIAD {"tbb", tbb_triad_c},
+#define TBB_MAP {"tbb", tbb_map_c},
+static double tbb_sum(int64_t n) { return bench_tbb_sum(A, n, 0); }
+static double tbb_sum_det(int64_t n) { return bench_tbb_sum(A, n, 1); }
+static double tbb_triad_c(int64_t n) { bench_tbb_triad(C, A, B, SCALAR, n); return 0; }
+static double tbb_map_c(int64_t n) { bench_tbb_map(C, A, n); return 0; }
+#else
+#define TBB_SUM
+#define TBB_TRIAD
+#define TBB_MAP
+#endif
+
+static const kernel KERNELS[] = {
+    {"copy", 16, 1, 1, 0, size_full, {{"serial", copy_serial}, {"omp", copy_omp}, {"prange", copy_prange}}},
+    {"scale", 16, 1, 1, 0, size_full, {{"serial", scale_serial}, {"omp", scale_omp}, {"prange", scale_prange}}},
+    {"add", 24, 1, 1, 0, size_full, {{"serial", add_serial}, {"omp", add_omp}, {"prange", add_prange}}},
+    {"triad", 24, 1, 1, 1, size_full,
+     {{"serial", triad_serial}, {"omp", triad_omp}, {"prange", triad_prange}, {"prange-hint", triad_prange_hint}, TBB_TRIAD}},
+    {"sum", 8, 0, 0, 1, size_full,
+     {{"serial", sum_serial}, {"omp", sum_omp}, {"omp-multiacc", sum_omp_multi}, {"prange", sum_prange},
+      {"prange-reduce", sum_prange_reduce}, TBB_SUM}},
+    {"dot", 16, 0, 0, 0, size_full, {{"serial", dot_serial}, {"omp", dot_omp}, {"prange", dot_prange}}},
+    {"nrm2", 8, 0, 0, 0, size_full, {{"serial", nrm2_serial}, {"omp", nrm2_omp}, {"prange", nrm2_prange}}},
+    {"minloc", 8, 0, 0, 0, size_full, {{"serial", minloc_serial}, {"omp", minloc_omp}, {"prange", minloc_prange}}},
+    {"rowsums", 8, 1, 0, 0, size_full, {{"serial", rows_serial}, {"omp", rows_omp}, {"prange", rows_prange}}},
+    {"map", 0, 1, 0, 1, size_map,
+     {{"serial", map_serial}, {"omp", map_omp}, {"prange", map_prange}, {"prange-hint", map_prange_hint}, TBB_MAP}},
+    {"jacobi", 16, 1, 0, 0, size_full, {{"serial", jacobi_serial}, {"omp", jacobi_omp}, {"prange", jacobi_prange}}},
+    {"histogram", 4, 0, 0, 0, size_full, {{"serial", hist_serial}, {"omp", hist_omp}, {"prange", hist_prange}}},
+    {"transpose", 16, 1, 0, 0, size_full, {{"serial", transpose_serial}, {"omp", transpose_omp}, {"prange", transpose_prange}}},
+};
+#define NKERNELS (int)(sizeof KERNELS / sizeof KERNELS[0])
+
+/* ---- statistics ----------------------------------------------------------------------- */
+
+typedef struct {
+    double first, min, p10, median, p90, p99, mean;
+    double result, error; /* result and its relative error against serial */
+    int ok, samples;
+    int64_t batch;
+} stats;
+
+static int cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Nearest-rank percentile of a sorted array. */
+static double pct(const double *s, int n, double p)
+{
+    int k = (int)ceil(p / 100.0 * n) - 1;
+    if (k < 0) k = 0;
+    if (k >= n) k = n - 1;
+    return s[k];
+}
+
+/* ---- options ---------------------------------------------------------------------------- */
+
+typedef struct {
+    int quick, reps;
+    double min_batch_s;
+    const char *kernels, *json, *tsv, *git, *sizes;
+    int threads[16], nthreads;
+    int64_t nmax;
+    int sweep;
+} config;
+
+static int in_list(const char *list, const char *name)
+{
+    if (!list || !*list || strcmp(list, "all") == 0) return 1;
+    size_t n = strlen(name);
+    for (const char *p = list; *p;) {
+        const char *c = strchr(p, ',');
+        size_t len = c ? (size_t)(c - p) : strlen(p);
+        if (len == n && strncmp(p, name, n) == 0) return 1;
+        if (!c) break;
+        p = c + 1;
+    }
+    return 0;
+}
+
+/* Parse "1,4,16" or "1e6" style positive integers; returns count. */
+static int parse_sizes(const char *s, int64_t *out, int max)
+{
+    int k = 0;
+    while (s && *s && k < max) {
+        char *end;
+        double v = strtod(s, &end);
+        if (end == s || v < 1 || v > 1e12) return -1;
+        out[k++] = (int64_t)v;
+        if (*end == ',') end++;
+        else if (*end) return -1;
+        s = end;
+    }
+    return k;
+}
+
+/* ---- JSON ------------------------------------------------------------------------------- */
+
+static FILE *J;
+static int j_first_row = 1;
+
+static void json_str(const char *k, const char *v, int comma)
+{
+    fprintf(J, "\"%s\": \"", k);
+    for (const char *p = v ? v : ""; *p; p++) {
+        if (*p == '"' || *p == '\\') fputc('\\', J);
+        if ((unsigned char)*p >= 0x20) fputc(*p, J);
+    }
+    fprintf(J, "\"%s", comma ? ", " : "");
+}
+
+static void read_line_of(const char *path, const char *key, char *out, size_t size)
+{
+    out[0] = '\0';
+    FILE *f = fopen(path, "r");
+    if (!f) return;
+    char line[512];
+    while (fgets(line, sizeof line, f)) {
+        if (key && strncmp(line, key, strlen(key)) != 0) continue;
+        char *v = key ? strchr(line, ':') : line;
+        if (!v) continue;
+        if (key) v++;
+        while (*v == ' ' || *v == '\t') v++;
+        v[strcspn(v, "\n")] = '\0';
+        size_t len = strlen(v);
+        if (len >= size) len = size - 1;
+        memcpy(out, v, len);
+        out[len] = '\0';
+        break;
+    }
+    fclose(f);
+}
+
+static void json_metadata(const config *cfg)
+{
+    const prange__state *st = prange__state_get();
+    struct utsname u;
+    uname(&u);
+    char cpu[256], gov[64], kern[300];
+    read_line_of("/proc/cpuinfo", "model name", cpu, sizeof cpu);
+    read_line_of("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor", NULL, gov, sizeof gov);
+    snprintf(kern, sizeof kern, "%s %s %s", u.sysname, u.release, u.machine);
+    unsigned hv = hwloc_get_api_version();
+    char hwloc_v[32];
+    snprintf(hwloc_v, sizeof hwloc_v, "%u.%u.%u", hv >> 16, (hv >> 8) & 0xff, hv & 0xff);
+    char date[64];
+    time_t now = time(NULL);
+    strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+    fprintf(J, "{\n\"schema\": 1,\n\"meta\": {");
+    json_str("date", date, 1);
+    json_str("git", cfg->git ? cfg->git : "unknown", 1);
+    json_str("cpu", cpu, 1);
+    json_str("kernel", kern, 1);
+    json_str("governor", gov[0] ? gov : "unreadable", 1);
+    fprintf(J, "\"cores\": %d, \"pus\": %d, \"numa_nodes\": %d, \"packages\": %d, ", st->topo.cores, st->topo.pus,
+            st->topo.numa_nodes, st->topo.packages);
+    fprintf(J, "\"l1d\": %lld, \"l2\": %lld, \"l3\": %lld, \"cgroup_quota\": %g, ", (long long)st->topo.l1d,
+            (long long)st->topo.l2, (long long)st->topo.l3, st->quota);
+    json_str("cpuset", st->topo.cpuset, 1);
+    json_str("compiler", "gcc " __VERSION__, 1);
+    json_str("cflags", BENCH_CFLAGS, 1);
+    fprintf(J, "\"openmp\": %d, ", _OPENMP);
+    json_str("hwloc", hwloc_v, 1);
+#ifdef HAVE_TBB
+    json_str("tbb", bench_tbb_version(), 1);
+#else
+    json_str("tbb", "absent", 1);
+#endif
+    json_str("libprange", prange_version_string(), 1);
+    fprintf(J, "\"quick\": %d, \"reps\": %d, \"min_batch_us\": %g, \"nmax\": %lld, \"options\": {", cfg->quick,
+            cfg->reps, cfg->min_batch_s * 1e6, (long long)cfg->nmax);
+    for (int i = 0; i < PRANGE__OPT_COUNT; i++) {
+        char v[64];
+        prange__opt_format((prange__opt_id)i, &st->opt[i], v, sizeof v);
+        json_str(prange__opt_table[i].name, v, i + 1 < PRANGE__OPT_COUNT);
+    }
+    fprintf(J, "}},\n\"rows\": [\n");
+}
+
+/* ---- measuring ----------------------------------------------------------------------------- */
+
+/* Calls per sample so a sample lasts >= min_batch (1 for large n). */
+static int64_t pick_batch(run_fn f, int64_t n, double min_batch)
+{
+    int64_t k = 1;
+    for (;;) {
+        double t0 = now_s();
+        for (int64_t i = 0; i < k; i++) g_sink = f(n);
+        double t = now_s() - t0;
+        if (t >= min_batch || k >= (INT64_C(1) << 24)) return k;
+        k = t > 0 ? (int64_t)ceil((double)k * min_batch / t * 1.2) : k * 10;
+        if (k < 2) k = 2;
+    }
+}
+
+static double result_of(const kernel *K, run_fn f, int64_t n)
+{
+    if (!K->output) return f(n);
+    memset(C, 0, (size_t)n * sizeof *C);
+    f(n);
+    return checksum(C, n);
+}
+
+typedef struct {
+    double t[256];
+} samples;
+
+static int is_tbb(const variant *v) { return strncmp(v->name, "tbb", 3) == 0; }
+
+/*
+ * Measure every variant of K at n; returns the number of variants. Variants run
+ * interleaved rep by rep (the order rotates), so drift hits all alike. The oneTBB peers
+ * run as a second group after a pause: libgomp's idle workers spin for milliseconds after
+ * a region, and on a small machine they would steal the cores from TBB's (and TBB's from
+ * libgomp's) if the two runtimes alternated call by call.
+ */
+static int measure(const kernel *K, int64_t n, const config *cfg, stats *out)
+{
+    int nv = 0;
+    while (nv < MAXV && K->v[nv].fn) nv++;
+    static samples S[MAXV];
+    int64_t batch[MAXV];
+    double ref = 0;
+    int reps = cfg->reps > 256 ? 256 : cfg->reps;
+    for (int group = 0; group < 2; group++) {
+        int members[MAXV], nm = 0;
+        for (int v = 0; v < nv; v++)
+            if (is_tbb(&K->v[v]) == group) members[nm++] = v;
+        if (nm == 0) continue;
+        if (group == 1) nanosleep(&(struct timespec){0, 50000000}, NULL);
+        for (int m = 0; m < nm; m++) {
+            int v = members[m];
+            stats *s = &out[v];
+            memset(s, 0, sizeof *s);
+            double t0 = now_s();
+            g_sink = K->v[v].fn(n); /* first call: cold caches, page faults, team start */
+            s->first = now_s() - t0;
+            s->result = result_of(K, K->v[v].fn, n);
+            if (v == 0) ref = s->result;
+            double denom = fabs(ref) > 0 ? fabs(ref) : 1;
+            s->error = fabs(s->result - ref) / denom;
+            /* Reductions may differ in the last bits (another summation order); maps must
+             * match exactly (each element is computed the same way). */
+            s->ok = K->output ? (s->result == ref) : (s->error <= 1e-9);
+            batch[v] = pick_batch(K->v[v].fn, n, cfg->min_batch_s);
+            s->batch = batch[v];
+        }
+        /* Long calls get fewer reps: the median of 5 is already stable at 100 ms. */
+        if (group == 0 && out[0].first > 0.3 && reps > 5) reps = 5;
+        for (int r = 0; r < reps; r++)
+            for (int k = 0; k < nm; k++) {
+                int v = members[(k + r) % nm]; /* rotate the order too */
+                double t0 = now_s();
+                for (int64_t i = 0; i < batch[v]; i++) g_sink = K->v[v].fn(n);
+                S[v].t[r] = (now_s() - t0) / (double)batch[v];
+            }
+    }
+    for (int v = 0; v < nv; v++) {
+        stats *s = &out[v];
+        qsort(S[v].t, (size_t)reps, sizeof(double), cmp_d);
+        s->samples = reps;
+        s->min = S[v].t[0];
+        s->p10 = pct(S[v].t, reps, 10);
+        s->median = pct(S[v].t, reps, 50);
+        s->p90 = pct(S[v].t, reps, 90);
+        s->p99 = pct(S[v].t, reps, 99);
+        double sum = 0;
+        for (int r = 0; r < reps; r++) sum += S[v].t[r];
+        s->mean = sum / reps;
+    }
+    return nv;
+}
+
+/* Bytes moved by one call at n (matrix kernels use m x m). */
+static double bytes_of(const kernel *K, int64_t n)
+{
+    if (strcmp(K->name, "jacobi") == 0 || strcmp(K->name, "transpose") == 0) {
+        int64_t m = side(n);
+        return K->bytes * (double)(m * m);
+    }
+    if (strcmp(K->name, "rowsums") == 0) return K->bytes * (double)(n / ROW_COLS * ROW_COLS);
+    return K->bytes * (double)n;
+}
+
+static double g_bw_limit; /* best GB/s of the STREAM kernels at the largest size */
+
+static void report(const kernel *K, int64_t n, int threads, const char *phase, const stats *s, int nv)
+{
+    double best_ref = INFINITY;
+    for (int v = 0; v < nv; v++)
+        if (strcmp(K->v[v].name, "serial") == 0 || strncmp(K->v[v].name, "omp", 3) == 0)
+            if (s[v].median < best_ref) best_ref = s[v].median;
+    double bytes = bytes_of(K, n);
+    for (int v = 0; v < nv; v++) {
+        double gbs = K->bytes > 0 ? bytes / s[v].median / 1e9 : 0;
+        if (K->stream && strcmp(phase, "production") == 0 && gbs > g_bw_limit) g_bw_limit = gbs;
+        double ratio = s[v].median / best_ref;
+        printf("%-10s %-11s %3d %12lld %-13s %11.3f %11.3f %11.3f %8.2f %6.3f %s\n", phase, K->name, threads,
+               (long long)n, K->v[v].name, s[v].median * 1e6, s[v].p10 * 1e6, s[v].p90 * 1e6, gbs, ratio,
+               s[v].ok ? "" : "WRONG RESULT");
+        if (!J) continue;
+        fprintf(J, "%s{\"phase\": \"%s\", \"kernel\": \"%s\", \"variant\": \"%s\", \"threads\": %d, \"n\": %lld, ",
+                j_first_row ? "" : ",\n", phase, K->name, K->v[v].name, threads, (long long)n);
+        fprintf(J, "\"first_s\": %.9g, \"min_s\": %.9g, \"p10_s\": %.9g, \"median_s\": %.9g, \"p90_s\": %.9g, "
+                   "\"p99_s\": %.9g, \"mean_s\": %.9g, \"samples\": %d, \"batch\": %lld, ",
+                s[v].first, s[v].min, s[v].p10, s[v].median, s[v].p90, s[v].p99, s[v].mean, s[v].samples,
+                (long long)s[v].batch);
+        fprintf(J, "\"bytes\": %.17g, \"gbs\": %.6g, \"ratio_vs_best_ref\": %.6g, \"result\": %.17g, "
+                   "\"rel_error\": %.3g, \"ok\": %s}",
+                bytes, gbs, ratio, s[v].result, s[v].error, s[v].ok ? "true" : "false");
+        j_first_row = 0;
+    }
+}
+
+/* ---- per-call overhead (EPCC syncbench style) ---------------------------------------------- */
+
+static void empty_body(void *c, int64_t b, int64_t e)
+{
+    (void)c;
+    (void)b;
+    (void)e;
+    __asm__ volatile("" ::: "memory");
+}
+static void one_body(void *c, int64_t b, int64_t e, void *acc)
+{
+    (void)c;
+    *(double *)acc += (double)(e - b);
+}
+
+static double ovh_omp_for(int64_t n)
+{
+#pragma omp parallel for schedule(static) num_threads(g_threads)
+    for (int64_t i = 0; i < n; i++) __asm__ volatile("" ::: "memory");
+    return 0;
+}
+static double ovh_prange_for(int64_t n)
+{
+    prange_opts o = {.cost_ns = 1e9}; /* force the team: this measures the team's cost */
+    prange_for_opts(0, n, empty_body, NULL, &o);
+    return 0;
+}
+static double ovh_serial_for(int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) __asm__ volatile("" ::: "memory");
+    return 0;
+}
+static double ovh_omp_red(int64_t n)
+{
+    double s = 0;
+#pragma omp parallel for schedule(static) reduction(+ : s) num_threads(g_threads)
+    for (int64_t i = 0; i < n; i++) s += 1.0;
+    return s;
+}
+static double ovh_prange_red(int64_t n)
+{
+    prange_opts o = {.cost_ns = 1e9, .grain = 1};
+    double s = 0;
+    prange_reduce(0, n * 4096, &prange_reducer_sum_f64, one_body, NULL, &s, &o); /* >= 2 blocks per thread */
+    return s / 4096;
+}
+static double ovh_serial_red(int64_t n)
+{
+    double s = 0;
+    for (int64_t i = 0; i < n; i++) s += 1.0;
+    return s;
+}
+
+static void overhead(const config *cfg, int threads)
+{
+    /* n = 2 x threads iterations (and an empty loop of 1 iteration per thread). */
+    static const kernel OV[] = {
+        {"ovh-for", 0, 0, 0, 0, size_full, {{"serial", ovh_serial_for}, {"omp", ovh_omp_for}, {"prange", ovh_prange_for}}},
+        {"ovh-reduce", 0, 0, 0, 0, size_full, {{"serial", ovh_serial_red}, {"omp", ovh_omp_red}, {"prange", ovh_prange_red}}},
+    };
+    for (int k = 0; k < 2; k++) {
+        if (!in_list(cfg->kernels, "overhead")) return;
+        stats s[MAXV];
+        int64_t n = 2 * (int64_t)threads;
+        int nv = measure(&OV[k], n, cfg, s);
+        report(&OV[k], n, threads, "overhead", s, nv);
+        printf("%-10s %-11s %3d   overhead vs serial: omp %.3f us, prange %.3f us (ratio %.2f)\n", "overhead",
+               OV[k].name, threads, (s[1].median - s[0].median) * 1e6, (s[2].median - s[0].median) * 1e6,
+               (s[2].median - s[0].median) / (s[1].median - s[0].median));
+        (void)nv;
+    }
+}
+
+/* ---- main ---------------------------------------------------------------------------------- */
+
+static void usage(void)
+{
+    fprintf(stderr,
+            "usage: prange-bench [--quick] [--sizes N,N,..] [--kernels a,b|all] [--threads T,T,..]\n"
+            "                    [--reps R] [--nmax N] [--no-sweep] [--json FILE] [--tsv FILE] [--git REV]\n"
+            "kernels:");
+    for (int k = 0; k < NKERNELS; k++) fprintf(stderr, " %s", KERNELS[k].name);
+    fprintf(stderr, " overhead\n");
+}
+
+static int64_t default_nmax(int quick)
+{
+    if (quick) return INT64_C(1) << 20;
+    /* About 1 GiB per array, or a quarter of available memory over the 3.5 arrays. */
+    int64_t n = INT64_C(1) << 27;
+    FILE *f = fopen("/proc/meminfo", "r");
+    if (f) {
+        char line[256];
+        long long kb;
+        while (fgets(line, sizeof line, f))
+            if (sscanf(line, "MemAvailable: %lld kB", &kb) == 1) {
+                int64_t cap = (int64_t)(kb * 1024LL / 4 / 8);
+                if (cap < n) n = cap;
+            }
+        fclose(f);
+    }
+    return n;
+}
+
+int main(int argc, char **argv)
+{
+    config cfg = {.reps = 0, .min_batch_s = 0};
+    int64_t user_sizes[64];
+    int nuser = 0;
+    cfg.sweep = 1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--quick") == 0) cfg.quick = 1;
+        else if (strcmp(a, "--no-sweep") == 0) cfg.sweep = 0;
+        else if (strcmp(a, "--kernels") == 0 && val) cfg.kernels = argv[++i];
+        else if (strcmp(a, "--json") == 0 && val) cfg.json = argv[++i];
+        else if (strcmp(a, "--tsv") == 0 && val) cfg.tsv = argv[++i];
+        else if (strcmp(a, "--git") == 0 && val) cfg.git = argv[++i];
+        else if (strcmp(a, "--reps") == 0 && val) cfg.reps = atoi(argv[++i]);
+        else if (strcmp(a, "--nmax") == 0 && val) cfg.nmax = (int64_t)strtod(argv[++i], NULL);
+        else if (strcmp(a, "--sizes") == 0 && val) {
+            if ((nuser = parse_sizes(argv[++i], user_sizes, 64)) <= 0) {
+                fprintf(stderr, "prange-bench: bad --sizes '%s'\n", argv[i]);
+                return 2;
+            }
+        } else if (strcmp(a, "--threads") == 0 && val) {
+            int64_t t[16];
+            int k = parse_sizes(argv[++i], t, 16);
+            if (k <= 0) {
+                fprintf(stderr, "prange-bench: bad --threads '%s'\n", argv[i]);
+                return 2;
+            }
+            for (int j = 0; j < k; j++) cfg.threads[j] = (int)(t[j] > PRANGE_MAX_THREADS ? PRANGE_MAX_THREADS : t[j]);
+            cfg.nthreads = k;
+        } else {
+            usage();
+            return strcmp(a, "--help") == 0 ? 0 : 2;
+        }
+    }
+    if (cfg.reps <= 0) cfg.reps = cfg.quick ? 5 : 15;
+    cfg.min_batch_s = cfg.quick ? 200e-6 : 2e-3;
+
+    /* The first call of the process: topology load, options, fork-join calibration. */
+    double t0 = now_s();
+    prange_opts force = {.cost_ns = 1e9};
+    prange_for_opts(0, 64, empty_body, NULL, &force);
+    double first_call = now_s() - t0;
+
+    if (cfg.nmax <= 0) cfg.nmax = default_nmax(cfg.quick);
+    for (int i = 0; i < nuser; i++)
+        if (user_sizes[i] > cfg.nmax) cfg.nmax = user_sizes[i];
+    /* The sweep goes to 10^8 where memory allows (full mode). */
+    int64_t sweep[32];
+    int nsweep = 0;
+    for (int64_t n = 1; n <= cfg.nmax && nsweep < 31; n *= 4) sweep[nsweep++] = n;
+    if (!cfg.quick && cfg.nmax >= 100000000) sweep[nsweep++] = 100000000;
+    NMAX = cfg.nmax;
+    /* Arrays start 0, 1 and 2 KiB past a page boundary (STREAM's OFFSET): with equal page
+     * offsets every store to C[i] would 4K-alias the load of A[i] and make run-to-run
+     * timings depend on the allocator's luck rather than on the loop. */
+    static double *base[3];
+    for (int k = 0; k < 3; k++) base[k] = aligned_alloc(4096, (size_t)NMAX * 8 + 4096);
+    H = aligned_alloc(64, (size_t)NMAX * 4);
+    if (!base[0] || !base[1] || !base[2] || !H) {
+        fprintf(stderr, "prange-bench: cannot allocate %lld elements per array\n", (long long)NMAX);
+        return 1;
+    }
+    A = base[0];
+    B = base[1] + 128;
+    C = base[2] + 256;
+    fill_inputs(NMAX);
+
+    if (cfg.nthreads == 0) cfg.threads[cfg.nthreads++] = prange_num_threads();
+    if (cfg.json && !(J = fopen(cfg.json, "w"))) {
+        fprintf(stderr, "prange-bench: cannot write %s: %s\n", cfg.json, strerror(errno));
+        return 1;
+    }
+    FILE *T = cfg.tsv ? fopen(cfg.tsv, "w") : NULL;
+    if (T) fprintf(T, "kernel\tvariant\tthreads\tn\tmedian_s\tp10_s\tp90_s\tns_per_elem\n");
+    if (J) json_metadata(&cfg);
+
+    printf("libprange perf: nmax=%lld per array, reps=%d, min batch %.0f us, first call %.1f us\n",
+           (long long)NMAX, cfg.reps, cfg.min_batch_s * 1e6, first_call * 1e6);
+    printf("%-10s %-11s %3s %12s %-13s %11s %11s %11s %8s %6s\n", "phase", "kernel", "thr", "n", "variant",
+           "median_us", "p10_us", "p90_us", "GB/s", "ratio");
+    int wrong = 0;
+    for (int ti = 0; ti < cfg.nthreads; ti++) {
+        int threads = cfg.threads[ti];
+        g_threads = threads;
+        prange_set_num_threads(threads);
+#ifdef HAVE_TBB
+        bench_tbb_set_threads(threads);
+#endif
+        for (int k = 0; k < NKERNELS; k++) {
+            const kernel *K = &KERNELS[k];
+            if (!in_list(cfg.kernels, K->name)) continue;
+            int64_t sizes[64];
+            int ns = 0;
+            if (nuser) {
+                for (int i = 0; i < nuser; i++) sizes[ns++] = user_sizes[i];
+            } else {
+                sizes[ns++] = K->size(NMAX);
+            }
+            for (int i = 0; i < ns; i++) {
+                stats s[MAXV];
+                fprintf(stderr, "[perf] %s n=%lld threads=%d\n", K->name, (long long)sizes[i], threads);
+                int nv = measure(K, sizes[i], &cfg, s);
+                report(K, sizes[i], threads, nuser ? "sizes" : "production", s, nv);
+                for (int v = 0; v < nv; v++) wrong += !s[v].ok;
+            }
+        }
+        overhead(&cfg, threads);
+        if (!cfg.sweep || nuser) continue;
+        for (int k = 0; k < NKERNELS; k++) {
+            const kernel *K = &KERNELS[k];
+            if (!K->sweep || !in_list(cfg.kernels, K->name)) continue;
+            for (int i = 0; i < nsweep; i++) {
+                stats s[MAXV];
+                fprintf(stderr, "[perf] sweep %s n=%lld threads=%d\n", K->name, (long long)sweep[i], threads);
+                int nv = measure(K, sweep[i], &cfg, s);
+                report(K, sweep[i], threads, "sweep", s, nv);
+                for (int v = 0; v < nv; v++) {
+                    wrong += !s[v].ok;
+                    if (T)
+                        fprintf(T, "%s\t%s\t%d\t%lld\t%.9g\t%.9g\t%.9g\t%.6g\n", K->name, K->v[v].name, threads,
+                                (long long)sweep[i], s[v].median, s[v].p10, s[v].p90, s[v].median / (double)sweep[i] * 1e9);
+                }
+            }
+        }
+    }
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    double data_bytes = (double)NMAX * 28;
+    printf("bandwidth limit (best STREAM kernel): %.2f GB/s; peak RSS %.1f MiB (data %.1f MiB)\n", g_bw_limit,
+           (double)ru.ru_maxrss / 1024, data_bytes / 1048576);
+    if (J) {
+        fprintf(J, "\n],\n\"first_call_s\": %.9g, \"bandwidth_limit_gbs\": %.6g, \"peak_rss_bytes\": %lld, "
+                   "\"data_bytes\": %.0f, \"wrong_results\": %d\n}\n",
+                first_call, g_bw_limit, (long long)ru.ru_maxrss * 1024, data_bytes, wrong);
+        fclose(J);
+    }
+    if (T) fclose(T);
+    for (int k = 0; k < 3; k++) free(base[k]);
+    free(H);
+    if (wrong) fprintf(stderr, "prange-bench: %d variant(s) gave a wrong result\n", wrong);
+    return wrong ? 1 : 0;
+}

@@ -1,0 +1,209 @@
+#!/usr/bin/env python3
+"""report.py — read prange-bench JSON artifacts.
+
+  report.py summary RUN.json            targets met/missed, bandwidth fractions, overheads
+  report.py compare BASE.json NEW.json [--tol T]
+                                        exit 1 where a libprange ratio regressed beyond the band
+
+Targets (../shared/design.md): at every sweep size, prange <= 1.10 x min(serial, OpenMP)
++ 50 ns; bandwidth-bound kernels >= 95% of the run's measured limit at production size;
+the deterministic sum >= 0.95 x the best OpenMP sum; per-call overhead <= 1.15 x libgomp's.
+"""
+import json
+import sys
+from collections import defaultdict
+
+BANDWIDTH_BOUND = ("copy", "scale", "add", "triad", "sum", "dot", "nrm2")
+
+
+def load(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def groups(run):
+    g = defaultdict(dict)
+    for r in run["rows"]:
+        g[(r["phase"], r["kernel"], r["threads"], r["n"])][r["variant"]] = r
+    return g
+
+
+def best_ref(vs):
+    refs = [r["median_s"] for v, r in vs.items() if v == "serial" or v.startswith("omp")]
+    return min(refs) if refs else None
+
+
+def fmt_t(s):
+    if s < 1e-6:
+        return "%.0fns" % (s * 1e9)
+    if s < 1e-3:
+        return "%.2fus" % (s * 1e6)
+    return "%.2fms" % (s * 1e3)
+
+
+def summary(path):
+    run = load(path)
+    g = groups(run)
+    met = missed = 0
+    misses = []
+    m = run["meta"]
+    print("\n== summary of %s" % path)
+    print("machine: %s, %d cores, %d NUMA node(s), governor %s; libprange %s (%s), gcc, hwloc %s, tbb %s"
+          % (m["cpu"], m["cores"], m["numa_nodes"], m["governor"], m["libprange"], m["git"], m["hwloc"], m["tbb"]))
+    if m["governor"] not in ("performance", "unreadable"):
+        print("warning: CPU frequency governor is '%s', not 'performance': timings may drift" % m["governor"])
+    limit = run.get("bandwidth_limit_gbs") or 0
+    print("first call (topology, options, calibration): %s; bandwidth limit (best STREAM kernel this run): %.1f GB/s; "
+          "peak RSS %.0f MiB for %.0f MiB of data" % (fmt_t(run["first_call_s"]), limit,
+                                                       run["peak_rss_bytes"] / 2**20, run["data_bytes"] / 2**20))
+
+    # 1. the size sweep against the never-slower target
+    sweep = sorted(k for k in g if k[0] == "sweep")
+    if sweep:
+        print("\nsize sweep: median per call; target prange <= 1.10 x min(serial, omp) + 50 ns")
+        print("%-7s %4s %11s %10s %10s %10s %10s %7s  %s" % ("kernel", "thr", "n", "serial", "omp", "prange",
+                                                                "hint", "ratio", "target"))
+        for key in sweep:
+            vs = g[key]
+            ref = best_ref(vs)
+            line = []
+            for v in ("prange", "prange-hint"):
+                if v not in vs:
+                    continue
+                ok = vs[v]["median_s"] <= 1.10 * ref + 50e-9
+                met += ok
+                missed += not ok
+                if not ok:
+                    misses.append("sweep %s n=%d %s: %s vs %s" % (key[1], key[3], v, fmt_t(vs[v]["median_s"]), fmt_t(ref)))
+                line.append("ok" if ok else "MISS(%s)" % v)
+            p = vs.get("prange", {}).get("median_s")
+            h = vs.get("prange-hint", {}).get("median_s")
+            print("%-7s %4d %11d %10s %10s %10s %10s %7.3f  %s" % (
+                key[1], key[2], key[3], fmt_t(vs["serial"]["median_s"]), fmt_t(vs["omp"]["median_s"]),
+                fmt_t(p) if p else "-", fmt_t(h) if h else "-", (p / ref) if p else 0, " ".join(line)))
+
+    # 2. bandwidth at production size
+    prod = sorted(k for k in g if k[0] in ("production", "sizes"))
+    if prod and limit > 0:
+        print("\nproduction sizes: GB/s and fraction of the measured limit (%.1f GB/s); target >= 0.95 for "
+              "bandwidth-bound kernels" % limit)
+        for key in prod:
+            vs = g[key]
+            ref = best_ref(vs)
+            cells = " ".join("%s=%s" % (v, fmt_t(r["median_s"])) for v, r in vs.items())
+            p = vs.get("prange")
+            frac = p["gbs"] / limit if p and p["gbs"] > 0 else None
+            verdict = ""
+            if key[1] in BANDWIDTH_BOUND and frac is not None and key[0] == "production":
+                ok = frac >= 0.95
+                met += ok
+                missed += not ok
+                verdict = "ok" if ok else "MISS"
+                if not ok:
+                    misses.append("bandwidth %s: %.0f%% of limit" % (key[1], 100 * frac))
+            print("  %-10s n=%-11d ratio=%.3f %s %s  %s" % (key[1], key[3], p["median_s"] / ref if p else 0,
+                                                            ("bw=%.0f%%" % (100 * frac)) if frac else "",
+                                                            verdict, cells))
+
+    # 3. deterministic sum vs the best OpenMP sum, at the largest size
+    sums = [k for k in prod if k[1] == "sum"]
+    if sums:
+        key = max(sums, key=lambda k: k[3])
+        vs = g[key]
+        omp = min(r["median_s"] for v, r in vs.items() if v.startswith("omp"))
+        speed = omp / vs["prange"]["median_s"]
+        ok = speed >= 0.95
+        met += ok
+        missed += not ok
+        if not ok:
+            misses.append("deterministic sum at %.2f x the best OpenMP sum" % speed)
+        extra = ""
+        if "tbb-det" in vs and "tbb" in vs:
+            extra = "; oneTBB deterministic/plain = %.2f" % (vs["tbb-det"]["median_s"] / vs["tbb"]["median_s"])
+        print("\ndeterministic prange_sum_f64 at n=%d: %.2f x the speed of the best OpenMP sum (target >= 0.95) %s%s"
+              % (key[3], speed, "ok" if ok else "MISS", extra))
+
+    # 4. per-call overhead (EPCC style): time minus the serial time of the same work
+    for key in sorted(k for k in g if k[0] == "overhead"):
+        vs = g[key]
+        so, po, oo = vs["serial"]["median_s"], vs["prange"]["median_s"], vs["omp"]["median_s"]
+        ratio = (po - so) / (oo - so) if oo > so else float("inf")
+        ok = ratio <= 1.15
+        met += ok
+        missed += not ok
+        if not ok:
+            misses.append("overhead %s: %.2f x libgomp" % (key[1], ratio))
+        print("overhead %-10s threads=%d: libgomp %s, libprange %s, ratio %.2f (target <= 1.15) %s"
+              % (key[1], key[2], fmt_t(oo - so), fmt_t(po - so), ratio, "ok" if ok else "MISS"))
+
+    wrong = run.get("wrong_results", 0)
+    print("\ntargets: %d met, %d missed; wrong results: %d" % (met, missed, wrong))
+    for line in misses[:40]:
+        print("  missed: " + line)
+    return 0 if wrong == 0 else 1
+
+
+def compare(base_path, new_path, tol):
+    base, new = load(base_path), load(new_path)
+    gb, gn = groups(base), groups(new)
+    regressions, checked, missing = [], 0, 0
+    print("\n== compare %s -> %s (tolerance %.0f%% on within-run ratios)" % (base_path, new_path, 100 * tol))
+    print("%-10s %-9s %4s %11s %-12s %8s %8s  %s" % ("phase", "kernel", "thr", "n", "variant", "base", "new", ""))
+    for key, vs in sorted(gb.items()):
+        if key not in gn:
+            missing += 1
+            continue
+        ref_b, ref_n = best_ref(vs), best_ref(gn[key])
+        for v, rb in vs.items():
+            if not v.startswith("prange") or v not in gn[key]:
+                continue
+            rn = gn[key][v]
+            checked += 1
+            a, b = rb["median_s"] / ref_b, rn["median_s"] / ref_n
+            # A band on the ratio plus an absolute slack: at tiny n a few ns of jitter move
+            # the ratio a lot without meaning anything.
+            bad = b > a * (1 + tol) + 0.05 and rn["median_s"] - ref_n > 200e-9
+            if not rn.get("ok", True):
+                bad = True
+            if bad:
+                regressions.append((key, v, a, b))
+            if bad or abs(b - a) > 0.5 * tol * a:
+                print("%-10s %-9s %4d %11d %-12s %8.3f %8.3f  %s" % (key[0], key[1], key[2], key[3], v, a, b,
+                                                                     "REGRESSED" if bad else "moved"))
+    lb, ln = base.get("bandwidth_limit_gbs") or 0, new.get("bandwidth_limit_gbs") or 0
+    if lb > 0 and ln > 0:
+        for key, vs in sorted(gb.items()):
+            if key[0] != "production" or key[1] not in BANDWIDTH_BOUND or key not in gn:
+                continue
+            if "prange" not in vs or "prange" not in gn[key]:
+                continue
+            fb, fn = vs["prange"]["gbs"] / lb, gn[key]["prange"]["gbs"] / ln
+            checked += 1
+            if fn < fb * (1 - tol):
+                regressions.append((key, "bandwidth", fb, fn))
+                print("%-10s %-9s %4d %11d %-12s %7.0f%% %7.0f%%  REGRESSED" % (key[0], key[1], key[2], key[3],
+                                                                               "bw-fraction", 100 * fb, 100 * fn))
+    if new.get("wrong_results", 0):
+        regressions.append((("run",), "wrong results", 0, new["wrong_results"]))
+    print("compare: %d checks, %d regressions, %d baseline rows absent from the new run"
+          % (checked, len(regressions), missing))
+    if checked == 0:
+        print("compare: nothing comparable (different sizes or kernels?)")
+        return 1
+    return 1 if regressions else 0
+
+
+def main(argv):
+    if len(argv) >= 2 and argv[0] == "summary":
+        return summary(argv[1])
+    if len(argv) >= 3 and argv[0] == "compare":
+        tol = 0.35
+        if "--tol" in argv:
+            tol = float(argv[argv.index("--tol") + 1])
+        return compare(argv[1], argv[2], tol)
+    print(__doc__)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
