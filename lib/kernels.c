@@ -110,6 +110,13 @@ static int bad_input(const void *x, int64_t n) { return n < 0 || (n > 0 && !x); 
 static double run_sum(prange_reduce_fn body, arrays *a, int64_t n)
 {
     double s = 0;
+    /* One block (n <= 2048, the smallest block size): prange_reduce would fold it from the
+     * identity and return it unchanged, so call the block body directly; same bits, ~20 ns
+     * less. PRANGE_VERBOSE=2 keeps the full path so every call's plan is printed. */
+    if (n <= 2048 && prange__verbose() < 2) {
+        body(a, 0, n, &s);
+        return s;
+    }
     if (prange_reduce(0, n, &prange_reducer_sum_f64, body, a, &s, NULL) != 0) {
         errno = ENOMEM;
         return NAN;

@@ -12,18 +12,22 @@
 
 #include "prange_lib.h"
 
+/* The descriptor every worker reads. The fields workers need sit in the first cache line
+ * (one transfer from the caller's core per worker); the shared counters, written only by
+ * DYNAMIC / GUIDED / early-stop loops, sit in the next, and the caller's timing after. */
 typedef struct loop {
-    prange_body_fn body;   /* exactly one of body / until is set */
+    _Alignas(64) prange_body_fn body; /* exactly one of body / until is set */
     prange_until_fn until;
     void *ctx;
     int64_t begin;
     uint64_t n;
-    const prange_plan *plan;
-    int64_t grain;          /* the caller's minimum piece size for early stop */
-    _Atomic(uint64_t) next; /* DYNAMIC / GUIDED: first offset not yet handed out */
-    atomic_int stop;        /* until: the first non-zero value a body returned */
-    int sample;             /* time the caller's share to learn the cost */
-    uint64_t timed_iters;
+    int64_t chunk;             /* the plan's chunk */
+    int64_t grain;             /* the caller's minimum piece size for early stop */
+    prange_schedule schedule;  /* the plan's schedule */
+    int sample;                /* time the caller's share to learn the cost */
+    _Alignas(64) _Atomic(uint64_t) next; /* DYNAMIC / GUIDED: first offset not handed out */
+    atomic_int stop;           /* until: the first non-zero value a body returned */
+    _Alignas(64) uint64_t timed_iters;
     uint64_t timed_ns;
 } loop;
 
@@ -76,12 +80,12 @@ static uint64_t run_block(loop *L, uint64_t lo, uint64_t hi, int64_t grain)
 /* Claim the next DYNAMIC / GUIDED chunk; 0 when none is left. */
 static int claim(loop *L, int team, uint64_t *lo, uint64_t *hi)
 {
-    uint64_t chunk = (uint64_t)L->plan->chunk, cur = atomic_load_explicit(&L->next, memory_order_relaxed);
+    uint64_t chunk = (uint64_t)L->chunk, cur = atomic_load_explicit(&L->next, memory_order_relaxed);
     uint64_t end;
     do {
         if (cur >= L->n) return 0;
         uint64_t left = L->n - cur, size = chunk;
-        if (L->plan->schedule == PRANGE_SCHEDULE_GUIDED) {
+        if (L->schedule == PRANGE_SCHEDULE_GUIDED) {
             uint64_t g = left / (2 * (uint64_t)team);
             if (g > size) size = g;
         }
@@ -100,13 +104,13 @@ static void work(loop *L, int tid, int team)
     prange__tls = (prange__tls_t){.depth = saved.depth + 1, .tid = tid, .team = team};
     prange__bind_worker_if_asked(tid);
     uint64_t t0 = (L->sample && tid == 0) ? prange__now_ns() : 0, iters = 0;
-    if (L->plan->schedule == PRANGE_SCHEDULE_STATIC) {
+    if (L->schedule == PRANGE_SCHEDULE_STATIC) {
         uint64_t lo, hi;
         prange__split(L->n, team, tid, &lo, &hi);
         iters = run_block(L, lo, hi, L->grain);
     } else {
         uint64_t lo, hi;
-        while (!stopped(L) && claim(L, team, &lo, &hi)) iters += run_block(L, lo, hi, L->plan->chunk);
+        while (!stopped(L) && claim(L, team, &lo, &hi)) iters += run_block(L, lo, hi, L->chunk);
     }
     if (t0) {
         L->timed_ns = prange__now_ns() - t0;
@@ -134,7 +138,8 @@ static int run_loop(loop *L, const prange_opts *opts, const void *key)
 {
     prange_plan plan;
     prange__plan(L->n, opts, key, &plan);
-    L->plan = &plan;
+    L->chunk = plan.chunk;
+    L->schedule = plan.schedule;
     if (prange__verbose() >= 2) prange__log_plan("loop", &plan);
     if (L->n == 0) return 0;
     /* Learn only where the caller gave no cost; sampling keeps the timer off most calls. */

@@ -200,12 +200,13 @@ static void worker(red *R, int tid, int team, void *result)
 }
 
 /* Block size: >= grain; >= 2048 iterations so a block's cost hides the identity and
- * combine calls, more for big accumulators (an array reducer combines O(size) per block);
- * and large enough that nb <= 2^16 (bounded stacks). Depends on nothing else. */
+ * combine calls; >= 4 iterations per accumulator byte for big accumulators (an array
+ * reducer zeroes and combines O(size) per block: a 256-bin histogram gets 8192); and
+ * large enough that nb <= 2^16 (bounded stacks). Depends on nothing else. */
 static uint64_t block_size(uint64_t n, int64_t grain, size_t size)
 {
     uint64_t B = 2048;
-    if (size / 2 > B) B = size / 2;
+    if ((uint64_t)size * 4 > B) B = (uint64_t)size * 4;
     if (grain > 0 && (uint64_t)grain > B) B = (uint64_t)grain;
     uint64_t by_count = (n - 1) / (uint64_t)MAX_BLOCKS + 1;
     return by_count > B ? by_count : B;

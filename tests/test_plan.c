@@ -156,7 +156,7 @@ Test(plan, threads_for_existing_openmp_code)
     fixed_machine("pack:1 core:8 pu:1");
     cr_assert_eq(prange_threads_for(100, 0.5), 1);
     cr_assert_eq(prange_threads_for(100000000, 1.0), 8);
-    cr_assert_eq(prange_threads_for(1000, 2.0), 1); /* 1 + 2/2 us is not < 2 us */
+    cr_assert_eq(prange_threads_for(1000, 2.0), 1); /* 1 + 2/2 us is not < 0.85 x 2 us */
     cr_assert_eq(prange_threads_for(1500, 2.0), 3);
     cr_assert_eq(prange_threads_for(-1, 1.0), 1);
     cr_assert_eq(prange_threads_for(1000, NAN), 1);
