@@ -29,7 +29,7 @@ def groups(run):
 
 
 def best_ref(vs):
-    refs = [r["median_s"] for v, r in vs.items() if v == "serial" or v.startswith("omp")]
+    refs = [r["median_s"] for v, r in vs.items() if v == "serial" or (v.startswith("omp") and "threads_for" not in v)]
     return min(refs) if refs else None
 
 

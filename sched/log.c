@@ -91,5 +91,8 @@ int prange_print_config(void *out)
         prange_plan_format(&p, line, sizeof line);
         fprintf(f, "  %s\n", line);
     }
+    char fj[256];
+    prange__fork_describe(fj, sizeof fj);
+    fprintf(f, "fork-join: %s\n", fj);
     return ferror(f) ? PRANGE_EIO : 0;
 }

@@ -94,6 +94,12 @@ void prange__plan(uint64_t n, const prange_opts *o, const void *key, prange_plan
     int t = cap;
     const char *why = "parallel";
     double by_work = floor(work / fork);
+    if ((double)t > by_work && by_work >= 2) {
+        /* A smaller team forks faster: refine once with its own figure. */
+        fork = prange__fork_ns((int)by_work);
+        p->fork_ns = fork;
+        by_work = floor(work / fork);
+    }
     if ((double)t > by_work) { t = (int)by_work; why = "threads limited by work"; }
     if ((uint64_t)t > n / (uint64_t)grain) { t = (int)(n / (uint64_t)grain); why = "threads limited by grain"; }
     if (t < 2 || !(fork + work / t < PARALLEL_GAIN * work)) {

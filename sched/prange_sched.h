@@ -112,8 +112,20 @@ int prange__budget_overridden(void);
 extern atomic_int prange__after_fork;
 /* Set once the OpenMP team has been started by libprange (for fork detection). */
 extern atomic_int prange__pool_started;
-/* Measured (or PRANGE_FORK_NS) fork-join cost of a team of `threads`, in ns. */
+/* ---- fork-join cost (sched/calibrate.c) ------------------------------------------------ */
+
+/* Fork-join cost of a team of `threads` in ns: PRANGE_FORK_NS, else the tuning cache,
+ * else measured once per team size (lazily, at the first plan that needs it). */
 double prange__fork_ns(int threads);
+/* Where the figures came from: "PRANGE_FORK_NS", "tuning cache" or "measured". */
+const char *prange__fork_source(void);
+/* The source and the figures, e.g. "measured: 2 threads 561 ns, 4 threads 790 ns". */
+void prange__fork_describe(char *buf, size_t size);
+/* The tuning cache path: $XDG_CACHE_HOME/libprange/tuning or ~/.cache/libprange/tuning. */
+int prange__tuning_path(char *buf, size_t size);
+/* Measure carefully (201 regions per size) and write the tuning cache to `path` (NULL =
+ * the default path); print a line to `report` when non-NULL. 0 or PRANGE_EIO/EINVAL. */
+int prange__calibrate(const char *path, FILE *report);
 
 /* ---- cgroup CPU quota (sched/cgroup.c) ------------------------------------------------ */
 
@@ -129,6 +141,9 @@ double prange__cgroup_quota(const char *root, const char *proc_cgroup);
 int prange__topo_summarize(void *topology, const void *binding, prange__topo *out);
 /* Fallback without hwloc: the process affinity mask, one core per CPU. */
 void prange__topo_from_affinity(prange__topo *out, const char *why);
+/* Where PRANGE_BIND mode (1 core, 2 numa) puts worker `tid`: writes its cpuset into `set`
+ * (a hwloc_bitmap_t) from `topology` (a hwloc_topology_t). 0, or -1 for none. Pure. */
+int prange__bind_target(void *topology, int mode, int tid, void *set);
 /* Pin the calling worker `tid` of a team per PRANGE_BIND (once per thread). */
 void prange__bind_worker(int tid);
 

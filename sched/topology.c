@@ -78,37 +78,55 @@ void prange__topo_from_affinity(prange__topo *out, const char *why)
 /*
  * PRANGE_BIND: worker t goes to the t-th allowed core in hwloc's logical order (compact:
  * consecutive workers share a NUMA node, matching the contiguous static partition that
- * first-touch placement relies on), or to that core's NUMA node. Rebinds only when a
- * pooled thread comes back with another index.
+ * first-touch placement relies on), or to that core's NUMA node. Cores beyond the team
+ * wrap around (t mod cores).
+ *
+ *   2 NUMA nodes x 4 cores, 6 workers, core: w0..w3 -> node 0 cores 0-3, w4, w5 -> node 1
+ *                                       numa: w0..w3 -> node 0's PUs,   w4, w5 -> node 1's
  */
-void prange__bind_worker(int tid)
+int prange__bind_target(void *topology, int mode, int tid, void *set)
 {
-    static PRANGE__TLS int bound_as = -1;
-    const prange__state *st = prange__state_get();
-    int mode = (int)st->opt[PRANGE__OPT_BIND].value;
-    if (mode == 0 || !st->hwloc || !st->topo.this_system || bound_as == tid) return;
-    hwloc_topology_t t = st->hwloc;
+    hwloc_topology_t t = topology;
+    hwloc_bitmap_t out = set;
+    if (mode == 0 || tid < 0) return -1;
     hwloc_const_cpuset_t allowed = hwloc_topology_get_allowed_cpuset(t);
-    int ncores = st->topo.cores > 0 ? st->topo.cores : 1;
+    int ncores = 0;
+    for (hwloc_obj_t o = NULL; (o = hwloc_get_next_obj_by_type(t, HWLOC_OBJ_CORE, o)) != NULL;)
+        ncores += hwloc_bitmap_intersects(o->cpuset, allowed);
+    if (ncores == 0) return -1;
     int want = tid % ncores, k = 0;
     hwloc_obj_t core = NULL;
     for (hwloc_obj_t o = NULL; (o = hwloc_get_next_obj_by_type(t, HWLOC_OBJ_CORE, o)) != NULL;) {
         if (!hwloc_bitmap_intersects(o->cpuset, allowed)) continue;
         if (k++ == want) { core = o; break; }
     }
-    if (!core) return;
-    hwloc_cpuset_t set = hwloc_bitmap_dup(core->cpuset);
-    if (!set) return;
+    if (!core) return -1;
+    hwloc_bitmap_copy(out, core->cpuset);
     if (mode == 2) {
-        hwloc_obj_t node = NULL;
         for (hwloc_obj_t o = NULL; (o = hwloc_get_next_obj_by_type(t, HWLOC_OBJ_NUMANODE, o)) != NULL;)
-            if (hwloc_bitmap_isincluded(core->cpuset, o->cpuset)) { node = o; break; }
-        if (node) hwloc_bitmap_copy(set, node->cpuset);
+            if (hwloc_bitmap_isincluded(core->cpuset, o->cpuset)) {
+                hwloc_bitmap_copy(out, o->cpuset);
+                break;
+            }
     }
-    hwloc_bitmap_and(set, set, allowed);
-    /* Tried once per (thread, index): a refused bind is not retried on every loop. */
-    if (hwloc_set_cpubind(t, set, HWLOC_CPUBIND_THREAD) != 0 && bound_as == -1 && prange__verbose() >= 1)
-        prange__log("PRANGE_BIND: could not bind worker %d", tid);
+    hwloc_bitmap_and(out, out, allowed);
+    return hwloc_bitmap_iszero(out) ? -1 : 0;
+}
+
+/* Pin the calling worker once per (thread, index): a pooled thread that comes back with
+ * another index is re-pinned; a refused bind is not retried on every loop. */
+void prange__bind_worker(int tid)
+{
+    static PRANGE__TLS int bound_as = -1;
+    const prange__state *st = prange__state_get();
+    int mode = (int)st->opt[PRANGE__OPT_BIND].value;
+    if (mode == 0 || !st->hwloc || !st->topo.this_system || bound_as == tid) return;
+    hwloc_bitmap_t set = hwloc_bitmap_alloc();
+    if (!set) return;
+    if (prange__bind_target(st->hwloc, mode, tid, set) != 0 ||
+        hwloc_set_cpubind(st->hwloc, set, HWLOC_CPUBIND_THREAD) != 0) {
+        if (bound_as == -1 && prange__verbose() >= 1) prange__log("PRANGE_BIND: could not bind worker %d", tid);
+    }
     bound_as = tid;
     hwloc_bitmap_free(set);
 }

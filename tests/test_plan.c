@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <math.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common.h"
@@ -284,4 +285,135 @@ Test(topology, failed_hwloc_load_uses_affinity_mask)
     prange_opts o = t_parallel_opts(2, PRANGE_SCHEDULE_STATIC, 0);
     cr_assert_eq(prange_for_opts(0, 100000, fill_body, out, &o), 0);
     for (int64_t i = 0; i < 100000; i++) cr_assert_eq(out[i], i);
+}
+
+/* ---- binding maps on synthetic machines ------------------------------------------------ */
+
+static hwloc_topology_t synthetic(const char *desc)
+{
+    hwloc_topology_t t;
+    cr_assert_eq(hwloc_topology_init(&t), 0);
+    cr_assert_eq(hwloc_topology_set_synthetic(t, desc), 0);
+    cr_assert_eq(hwloc_topology_load(t), 0);
+    return t;
+}
+
+static void expect_bind(hwloc_topology_t t, int mode, int tid, const char *want)
+{
+    hwloc_bitmap_t set = hwloc_bitmap_alloc();
+    cr_assert_eq(prange__bind_target(t, mode, tid, set), 0);
+    char got[128];
+    hwloc_bitmap_list_snprintf(got, sizeof got, set);
+    cr_assert_str_eq(got, want, "mode %d worker %d: got %s, want %s", mode, tid, got, want);
+    hwloc_bitmap_free(set);
+}
+
+Test(binding, compact_cores_then_wrap)
+{
+    /* 2 NUMA nodes x 4 cores x 2 PUs: core k owns PUs 2k, 2k+1. */
+    hwloc_topology_t t = synthetic("pack:2 numa:1 core:4 pu:2");
+    expect_bind(t, 1, 0, "0-1");
+    expect_bind(t, 1, 3, "6-7");
+    expect_bind(t, 1, 4, "8-9"); /* the second NUMA node starts at worker 4 */
+    expect_bind(t, 1, 7, "14-15");
+    expect_bind(t, 1, 8, "0-1"); /* more workers than cores: wrap around */
+    expect_bind(t, 2, 0, "0-7");
+    expect_bind(t, 2, 5, "8-15");
+    hwloc_bitmap_t set = hwloc_bitmap_alloc();
+    cr_assert_eq(prange__bind_target(t, 0, 0, set), -1, "mode none binds nothing");
+    hwloc_bitmap_free(set);
+    hwloc_topology_destroy(t);
+}
+
+Test(binding, four_numa_nodes_two_sockets)
+{
+    hwloc_topology_t t = synthetic("pack:2 numa:2 core:16 pu:2");
+    /* 64 cores: workers 0-15 on node 0, 16-31 node 1, 32-47 node 2, 48-63 node 3. */
+    expect_bind(t, 2, 15, "0-31");
+    expect_bind(t, 2, 16, "32-63");
+    expect_bind(t, 2, 40, "64-95");
+    expect_bind(t, 2, 63, "96-127");
+    expect_bind(t, 1, 63, "126-127");
+    hwloc_topology_destroy(t);
+}
+
+/* ---- learned cost ----------------------------------------------------------------------- */
+
+static void spin_body(void *c, int64_t b, int64_t e)
+{
+    double per = *(const double *)c;
+    uint64_t until = prange__now_ns() + (uint64_t)(per * (double)(e - b));
+    while (prange__now_ns() < until) {}
+}
+
+Test(learning, converges_on_a_known_cost)
+{
+    setenv("PRANGE_FORK_NS", "2000", 1);
+    double per = 200.0; /* ns per iteration */
+    prange_plan p;
+    cr_assert_eq(prange_plan_for_body(3000, spin_body, NULL, &p), 0);
+    cr_assert_eq(p.cost_ns, 0.5, "before any call: the default cost");
+    for (int i = 0; i < 4; i++) cr_assert_eq(prange_for(0, 3000, spin_body, &per), 0);
+    cr_assert_eq(prange_plan_for_body(3000, spin_body, NULL, &p), 0);
+    cr_assert(p.cost_ns > per * 0.7 && p.cost_ns < per * 2.0, "learned %.1f ns for a %.0f ns body", p.cost_ns, per);
+    cr_assert_eq(p.serial, 0, "600 us of work runs in parallel");
+    /* Another size class has not been learned; the plan query without a body neither. */
+    cr_assert_eq(prange_plan_for(3000, NULL, &p), 0);
+    cr_assert_eq(p.cost_ns, 0.5);
+    /* A hint always wins over what was learned. */
+    prange_opts o = {.cost_ns = 1.0};
+    cr_assert_eq(prange_plan_for_body(3000, spin_body, &o, &p), 0);
+    cr_assert_eq(p.cost_ns, 1.0);
+}
+
+/* ---- tuning cache ---------------------------------------------------------------------- */
+
+Test(calibration, cache_is_written_and_read_back)
+{
+    char dir[] = "/tmp/prange-cache-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    setenv("XDG_CACHE_HOME", dir, 1);
+    char path[512];
+    cr_assert_eq(prange__tuning_path(path, sizeof path), 0);
+    cr_assert(strstr(path, dir) == path);
+    cr_assert_eq(prange__calibrate(NULL, NULL), 0);
+    /* Keep the fingerprint, replace the figures: the process must use the file's. */
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f);
+    char fp[512] = {0}, line[512];
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, "fingerprint ", 12) == 0) snprintf(fp, sizeof fp, "%s", line);
+    fclose(f);
+    cr_assert_neq(fp[0], '\0');
+    f = fopen(path, "w");
+    fprintf(f, "%sfork 2 123456\nfork 64 234567\n", fp);
+    fclose(f);
+    cr_assert_eq(prange__fork_ns(2), 123456);
+    cr_assert_eq(prange__fork_ns(3), 234567, "a team of 3 uses the next measured size up");
+    cr_assert_str_eq(prange__fork_source(), "tuning cache");
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    cr_assert_eq(system(cmd), 0);
+}
+
+Test(calibration, foreign_cache_is_ignored)
+{
+    char dir[] = "/tmp/prange-cache-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    setenv("XDG_CACHE_HOME", dir, 1);
+    char path[512];
+    cr_assert_eq(prange__tuning_path(path, sizeof path), 0);
+    char sub[600];
+    snprintf(sub, sizeof sub, "%s/libprange", dir);
+    mkdir(sub, 0755);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fprintf(f, "fingerprint cores=999 pus=999 numa=9 cpuset=0-998 budget=999\nfork 2 123456\n");
+    fclose(f);
+    double ns = prange__fork_ns(2);
+    cr_assert_neq(ns, 123456, "a cache from another machine must not be used");
+    cr_assert_str_eq(prange__fork_source(), "measured");
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    cr_assert_eq(system(cmd), 0);
 }

@@ -3,6 +3,8 @@
  * topology, cgroup quota, every option with its value and source, and the plans for
  * n = 10^1 .. 10^9. Paste its output into bug reports.
  * --markdown prints the options table that docs/environment.md embeds.
+ * --calibrate [FILE] measures the fork-join cost per team size and writes the tuning
+ * cache (default $XDG_CACHE_HOME/libprange/tuning) that later processes read.
  */
 #include <stdio.h>
 #include <string.h>
@@ -40,11 +42,17 @@ int main(int argc, char **argv)
             print_markdown();
             return 0;
         }
+        if (strcmp(argv[i], "--calibrate") == 0) {
+            const char *path = i + 1 < argc ? argv[i + 1] : NULL;
+            int rc = prange__calibrate(path, stdout);
+            if (rc != 0) fprintf(stderr, "prange-info: calibration failed: %s\n", prange_strerror(rc));
+            return rc == 0 ? 0 : 1;
+        }
         if (strcmp(argv[i], "--version") == 0) {
             printf("%s\n", prange_version_string());
             return 0;
         }
-        fprintf(stderr, "usage: %s [--version | --markdown]\n%s\n", argv[0],
+        fprintf(stderr, "usage: %s [--version | --markdown | --calibrate [FILE]]\n%s\n", argv[0],
                 strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0 ? ""
                                                                              : "unknown argument");
         return strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0 ? 0 : 2;
