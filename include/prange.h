@@ -400,6 +400,76 @@ PRANGE_API prange_loc_f64 prange_minloc_f64(const double *x, int64_t n);
 PRANGE_API prange_loc_f64 prange_maxloc_f64(const double *x, int64_t n);
 
 /* ======================================================================================
+ * NUMA-aware arrays
+ * ==================================================================================== */
+
+/** Where the pages of an allocation go. */
+typedef enum prange_mem_policy {
+    PRANGE_MEM_DEFAULT = 0,     /**< PRANGE_MEM (default first_touch) */
+    PRANGE_MEM_FIRST_TOUCH = 1, /**< each page on the node of the thread whose static block
+                                     covers it (the partition prange_for uses) */
+    PRANGE_MEM_INTERLEAVE = 2,  /**< pages round-robin over the NUMA nodes of the allowed cpuset */
+    PRANGE_MEM_LOCAL = 3,       /**< every page on the calling thread's node */
+    PRANGE_MEM_BIND = 4         /**< every page on node prange_mem_opts.node */
+} prange_mem_policy;
+
+/** Flags for prange_alloc_opts.flags. */
+#define PRANGE_MEM_HUGEPAGES (1u << 0)    /**< advise transparent huge pages (>= 2 MiB blocks) */
+#define PRANGE_MEM_NO_HUGEPAGES (1u << 1) /**< never advise huge pages (overrides PRANGE_HUGEPAGES) */
+#define PRANGE_MEM_STRICT (1u << 2)       /**< fail when the policy cannot be applied (else best effort) */
+#define PRANGE_MEM_ALIGN_HUGE (1u << 3)   /**< 2 MiB-aligned pointer even without huge pages or when small */
+#define PRANGE_MEM_FLAGS_ALL (PRANGE_MEM_HUGEPAGES | PRANGE_MEM_NO_HUGEPAGES | PRANGE_MEM_STRICT | PRANGE_MEM_ALIGN_HUGE)
+
+/** Options for prange_alloc_opts(); zero-initialised = the defaults of prange_alloc(). */
+typedef struct prange_mem_opts {
+    prange_mem_policy policy; /**< 0 = PRANGE_MEM */
+    int node;                 /**< PRANGE_MEM_BIND: the OS index of the NUMA node */
+    unsigned flags;           /**< PRANGE_MEM_* flags; huge pages default to PRANGE_HUGEPAGES */
+} prange_mem_opts;
+
+/**
+ * prange_alloc - a zeroed array of count elements of elem_size bytes, at least 64-byte
+ * aligned, whose pages were first touched in parallel by the same static partition that
+ * prange_for(0, count, ...) uses with the default plan (see docs/memory.md).
+ *
+ * Blocks of 1 MiB and more are their own mappings, 2 MiB-aligned and advised for huge
+ * pages (PRANGE_HUGEPAGES; page-aligned without). Smaller blocks come from
+ * the C allocator (their pages are shared with other data, so no placement applies).
+ * count == 0 or elem_size == 0 gives a valid, freeable, empty block.
+ *
+ * Returns: the block, or NULL with errno = EINVAL (count < 0), ENOMEM (count * elem_size
+ * overflows or memory is exhausted). Thread-safe.
+ */
+PRANGE_API void *prange_alloc(int64_t count, size_t elem_size);
+
+/**
+ * prange_alloc_opts - prange_alloc with a placement policy and flags.
+ * @opts: NULL or options.
+ * Returns: as prange_alloc; also NULL with errno = EINVAL for an unknown policy or flag or
+ * a node that does not exist; with PRANGE_MEM_STRICT, NULL with errno = ENOSYS / EXDEV /
+ * EPERM when the system refuses the placement (without it placement is best effort).
+ */
+PRANGE_API void *prange_alloc_opts(int64_t count, size_t elem_size, const prange_mem_opts *opts);
+
+/**
+ * prange_free - release a block from prange_alloc / prange_alloc_opts. NULL is a no-op.
+ * Passing any other pointer is undefined; a pointer whose header is not libprange's is
+ * reported on stderr and aborts (a cheap check that catches most mistakes). Thread-safe.
+ */
+PRANGE_API void prange_free(void *p);
+
+/**
+ * prange_mem_location - on which NUMA nodes the pages of [p, p + nbytes) are.
+ * @pages_per_node: receives, for each OS node index below max_nodes, the number of pages
+ *                  resident there (pages never touched are not counted); may be NULL.
+ * @max_nodes: entries in pages_per_node.
+ * Works on any memory, not only prange_alloc's.
+ * Returns: the number of resident pages found (>= 0); PRANGE_EINVAL (p NULL with
+ * nbytes > 0, or max_nodes < 0); PRANGE_ENOSYS where the system cannot say. Thread-safe.
+ */
+PRANGE_API int64_t prange_mem_location(const void *p, size_t nbytes, int64_t *pages_per_node, int max_nodes);
+
+/* ======================================================================================
  * Configuration and diagnostics
  * ==================================================================================== */
 

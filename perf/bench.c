@@ -38,6 +38,7 @@
 /* ---- data ----------------------------------------------------------------------- */
 
 static double *A, *B, *C;      /* STREAM arrays and reduction inputs, NMAX each */
+static double *PA, *PB, *PC;   /* the same from prange_alloc (first-touched in parallel) */
 static uint32_t *H;            /* histogram input */
 static int64_t NMAX;
 static int g_threads;          /* team size for this configuration */
@@ -118,6 +119,52 @@ STREAM_FNS(copy, 0)
 STREAM_FNS(scale, 1)
 STREAM_FNS(add, 2)
 STREAM_FNS(triad, 3)
+
+/* The same loop on arrays from prange_alloc: only the memory differs. */
+static void triad_palloc_body(void *p, int64_t b, int64_t e)
+{
+    (void)p;
+    double *restrict c = PC;
+    const double *restrict a = PA, *restrict bb = PB;
+    for (int64_t i = b; i < e; i++) c[i] = a[i] + SCALAR * bb[i];
+}
+static double triad_prange_alloc(int64_t n)
+{
+    prange_for(0, n, triad_palloc_body, NULL);
+    return 0;
+}
+
+/* ---- allocate, first-touch and free n doubles ------------------------------------------ */
+
+static double alloc_calloc_serial(int64_t n)
+{
+    volatile double *p = calloc((size_t)n, sizeof(double));
+    for (int64_t i = 0; i < n; i += 512) p[i] = 0; /* touch every 4 KiB page */
+    double r = p[n - 1];
+    free((void *)p);
+    return r;
+}
+static double alloc_omp_memset(int64_t n)
+{
+    double *p = aligned_alloc(64, ((size_t)n * sizeof(double) + 63) & ~(size_t)63);
+    int T = g_threads;
+#pragma omp parallel num_threads(T)
+    {
+        int t = omp_get_thread_num(), k = omp_get_num_threads();
+        int64_t lo = n * t / k, hi = n * (t + 1) / k;
+        memset(p + lo, 0, (size_t)(hi - lo) * sizeof(double));
+    }
+    double r = p[n - 1];
+    free(p);
+    return r;
+}
+static double alloc_prange(int64_t n)
+{
+    double *p = prange_alloc(n, sizeof(double));
+    double r = p[n - 1];
+    prange_free(p);
+    return r;
+}
 
 /* Existing OpenMP code with prange_threads_for() in num_threads()/if(): issue #6's path. */
 static double triad_omp_threads_for(int64_t n)
@@ -460,6 +507,7 @@ typedef double (*run_fn)(int64_t n);
 typedef struct {
     const char *name;
     run_fn fn;
+    double **out; /* where an output kernel writes; NULL = C */
 } variant;
 
 enum { MAXV = 8 };
@@ -496,7 +544,8 @@ static const kernel KERNELS[] = {
     {"add", 24, 1, 1, 0, size_full, {{"serial", add_serial}, {"omp", add_omp}, {"prange", add_prange}}},
     {"triad", 24, 1, 1, 1, size_full,
      {{"serial", triad_serial}, {"omp", triad_omp}, {"prange", triad_prange}, {"prange-hint", triad_prange_hint},
-      {"callback", triad_serial_fnptr}, {"omp+threads_for", triad_omp_threads_for}, TBB_TRIAD}},
+      {"callback", triad_serial_fnptr}, {"omp+threads_for", triad_omp_threads_for},
+      {"prange+alloc", triad_prange_alloc, &PC}, TBB_TRIAD}},
     {"sum", 8, 0, 0, 1, size_full,
      {{"serial", sum_serial}, {"omp", sum_omp}, {"omp-multiacc", sum_omp_multi}, {"prange", sum_prange},
       {"prange-reduce", sum_prange_reduce}, TBB_SUM}},
@@ -509,6 +558,8 @@ static const kernel KERNELS[] = {
     {"jacobi", 16, 1, 0, 0, size_full, {{"serial", jacobi_serial}, {"omp", jacobi_omp}, {"prange", jacobi_prange}}},
     {"histogram", 4, 0, 0, 0, size_full, {{"serial", hist_serial}, {"omp", hist_omp}, {"prange", hist_prange}}},
     {"transpose", 16, 1, 0, 0, size_full, {{"serial", transpose_serial}, {"omp", transpose_omp}, {"prange", transpose_prange}}},
+    {"alloc", 8, 0, 0, 0, size_full,
+     {{"serial", alloc_calloc_serial}, {"omp", alloc_omp_memset}, {"prange", alloc_prange}}},
 };
 #define NKERNELS (int)(sizeof KERNELS / sizeof KERNELS[0])
 
@@ -676,12 +727,13 @@ static int64_t pick_batch(run_fn f, int64_t n, double min_batch)
     }
 }
 
-static double result_of(const kernel *K, run_fn f, int64_t n)
+static double result_of(const kernel *K, const variant *v, int64_t n)
 {
-    if (!K->output) return f(n);
-    memset(C, 0, (size_t)n * sizeof *C);
-    f(n);
-    return checksum(C, n);
+    if (!K->output) return v->fn(n);
+    double *out = v->out ? *v->out : C;
+    memset(out, 0, (size_t)n * sizeof *out);
+    v->fn(n);
+    return checksum(out, n);
 }
 
 typedef struct {
@@ -718,7 +770,7 @@ static int measure(const kernel *K, int64_t n, const config *cfg, stats *out)
             double t0 = now_s();
             g_sink = K->v[v].fn(n); /* first call: cold caches, page faults, team start */
             s->first = now_s() - t0;
-            s->result = result_of(K, K->v[v].fn, n);
+            s->result = result_of(K, &K->v[v], n);
             if (v == 0) ref = s->result;
             double denom = fabs(ref) > 0 ? fabs(ref) : 1;
             s->error = fabs(s->result - ref) / denom;
@@ -883,7 +935,9 @@ static void usage(void)
 static int64_t default_nmax(int quick)
 {
     if (quick) return INT64_C(1) << 20;
-    /* About 1 GiB per array, or a quarter of available memory over the 3.5 arrays. */
+    /* About 1 GiB per array, or less so that all 7.5 arrays (3 from malloc, 3 from
+     * prange_alloc, the histogram input, alloc's temporary) fit in half of the available
+     * memory. */
     int64_t n = INT64_C(1) << 27;
     FILE *f = fopen("/proc/meminfo", "r");
     if (f) {
@@ -891,7 +945,7 @@ static int64_t default_nmax(int quick)
         long long kb;
         while (fgets(line, sizeof line, f))
             if (sscanf(line, "MemAvailable: %lld kB", &kb) == 1) {
-                int64_t cap = (int64_t)(kb * 1024LL / 4 / 8);
+                int64_t cap = (int64_t)(kb * 1024LL / 2 / 8 / 8);
                 if (cap < n) n = cap;
             }
         fclose(f);
@@ -966,6 +1020,15 @@ int main(int argc, char **argv)
     B = base[1] + 128;
     C = base[2] + 256;
     fill_inputs(NMAX);
+    PA = prange_alloc(NMAX, sizeof(double));
+    PB = prange_alloc(NMAX, sizeof(double));
+    PC = prange_alloc(NMAX, sizeof(double));
+    if (!PA || !PB || !PC) {
+        fprintf(stderr, "prange-bench: prange_alloc of %lld doubles failed\n", (long long)NMAX);
+        return 1;
+    }
+    memcpy(PA, A, (size_t)NMAX * sizeof(double));
+    memcpy(PB, B, (size_t)NMAX * sizeof(double));
 
     if (cfg.nthreads == 0) cfg.threads[cfg.nthreads++] = prange_num_threads();
     if (cfg.json && !(J = fopen(cfg.json, "w"))) {
@@ -1027,7 +1090,7 @@ int main(int argc, char **argv)
     }
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    double data_bytes = (double)NMAX * 28;
+    double data_bytes = (double)NMAX * 52;
     printf("bandwidth limit (best STREAM kernel): %.2f GB/s; peak RSS %.1f MiB (data %.1f MiB)\n", g_bw_limit,
            (double)ru.ru_maxrss / 1024, data_bytes / 1048576);
     if (J) {
@@ -1038,6 +1101,9 @@ int main(int argc, char **argv)
     }
     if (T) fclose(T);
     for (int k = 0; k < 3; k++) free(base[k]);
+    prange_free(PA);
+    prange_free(PB);
+    prange_free(PC);
     free(H);
     if (wrong) fprintf(stderr, "prange-bench: %d variant(s) gave a wrong result\n", wrong);
     return wrong ? 1 : 0;

@@ -41,6 +41,10 @@ typedef enum { PRANGE__SRC_DEFAULT, PRANGE__SRC_ENV, PRANGE__SRC_CALL } prange__
       "pin workers once: none, one core each (compact), or to their NUMA node")               \
     X(FORK_NS, "PRANGE_FORK_NS", PRANGE__KIND_INT, 0, 0, INT64_C(1000000000), NULL,          \
       "fork-join cost in ns used by the cost model; 0 = measure once at first use")         \
+    X(MEM, "PRANGE_MEM", PRANGE__KIND_ENUM, 0, 0, 2, "first_touch|interleave|local",           \
+      "placement of prange_alloc arrays without an explicit policy")                       \
+    X(HUGEPAGES, "PRANGE_HUGEPAGES", PRANGE__KIND_BOOL, 1, 0, 1, NULL,                       \
+      "advise transparent huge pages for prange_alloc blocks of 2 MiB and more")            \
     X(VERBOSE, "PRANGE_VERBOSE", PRANGE__KIND_INT, 0, 0, 2, NULL,                            \
       "0 quiet; 1 print the configuration once; 2 also print every loop's plan")
 
@@ -146,6 +150,15 @@ void prange__topo_from_affinity(prange__topo *out, const char *why);
 int prange__bind_target(void *topology, int mode, int tid, void *set);
 /* Pin the calling worker `tid` of a team per PRANGE_BIND (once per thread). */
 void prange__bind_worker(int tid);
+
+/* ---- memory placement (sched/memplace.c) -------------------------------------------- */
+
+/* Apply a placement policy (prange_mem_policy, resolved: never DEFAULT, never
+ * FIRST_TOUCH) to [addr, addr + len) before it is touched. 0, or a negative errno when
+ * the system refused (callers decide whether that is fatal: PRANGE_MEM_STRICT). */
+int prange__mem_place(void *addr, size_t len, int policy, int node);
+/* Whether OS NUMA node `node` exists in the allowed set. */
+int prange__mem_node_exists(int node);
 
 /* ---- plans (sched/plan.c) ---------------------------------------------------------------- */
 
