@@ -148,7 +148,7 @@ static int run_loop(loop *L, const prange_opts *opts, const void *key)
     if (plan.serial) {
         run_serial(L);
     } else {
-        atomic_store_explicit(&prange__pool_started, 1, memory_order_relaxed);
+        prange__mark_pool_started();
 #pragma omp parallel num_threads(plan.threads)
         work(L, omp_get_thread_num(), omp_get_num_threads());
     }

@@ -29,6 +29,14 @@ static inline void prange__split(uint64_t n, int team, int t, uint64_t *lo, uint
     *hi = *lo + q + (k < r ? 1 : 0);
 }
 
+/* Record that libprange started a team (for fork handling). Written once: a store on every
+ * call would bounce its cache line, which shares state the workers read. */
+static inline void prange__mark_pool_started(void)
+{
+    if (!atomic_load_explicit(&prange__pool_started, memory_order_relaxed))
+        atomic_store_explicit(&prange__pool_started, 1, memory_order_relaxed);
+}
+
 /* A polite spin-wait hint. */
 static inline void prange__cpu_relax(void)
 {

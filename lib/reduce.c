@@ -259,7 +259,7 @@ int prange_reduce(int64_t begin, int64_t end, const prange_reducer *r, prange_re
         prange__tls = saved;
         memcpy(result, fold_right(&R, s), r->size);
     } else {
-        atomic_store_explicit(&prange__pool_started, 1, memory_order_relaxed);
+        prange__mark_pool_started();
 #pragma omp parallel num_threads(plan.threads)
         worker(&R, omp_get_thread_num(), omp_get_num_threads(), result);
         if (atomic_load(&R.failed)) return PRANGE_ENOMEM;
