@@ -400,6 +400,119 @@ PRANGE_API prange_loc_f64 prange_minloc_f64(const double *x, int64_t n);
 PRANGE_API prange_loc_f64 prange_maxloc_f64(const double *x, int64_t n);
 
 /* ======================================================================================
+ * Element-wise maps (the @vectorize analog), row kernels, 2-D ranges, scans
+ * ==================================================================================== */
+
+/*
+ * PRANGE_MAP1 / PRANGE_MAP2 / PRANGE_MAP3 - define an element-wise kernel in one line:
+ *
+ *     PRANGE_MAP2(axpy, double, double, double, double, s * a + b)
+ *     ...
+ *     int rc = axpy(y, x, y, 2.0, n, NULL);        // y = 2x + y, in place
+ *
+ * defines `static int NAME(Tout *out, const Ta *a, [const Tb *b, [const Tc *c,]] Ts s,
+ * int64_t n, const prange_opts *opts)`. EXPR is written in terms of `a`, `b`, `c` (the
+ * elements at i) and `s` (the scalar argument; pass any value when unused). The element
+ * expression is inlined into the chunk loop, so the compiler vectorises it; the loop runs
+ * through the scheduler like prange_for (serial fallback, grain, cost hint via opts).
+ * out may be the same array as an input (in place); any other overlap between out and an
+ * input is rejected with PRANGE_EINVAL (nothing written). Returns 0 or PRANGE_EINVAL (NULL
+ * arrays with n > 0, n < 0, bad opts). Thread-safe if the arrays are not shared.
+ */
+#if defined(__GNUC__)
+#define PRANGE__UNUSED __attribute__((unused))
+#else
+#define PRANGE__UNUSED
+#endif
+#define PRANGE__MAP_OVERLAP(o, x, n)                                                          \
+    ((const void *)(o) != (const void *)(x) && (n) > 0 &&                                    \
+     (const char *)(o) < (const char *)(x) + (size_t)(n) * sizeof(*(x)) &&                    \
+     (const char *)(x) < (const char *)(o) + (size_t)(n) * sizeof(*(o)))
+#define PRANGE__MAP_BODY(NAME, DECLS, LOADS, EXPR)                                            \
+    typedef struct NAME##_ctx_ DECLS NAME##_ctx_;                                            \
+    static void NAME##_body_(void *ctx_, int64_t b_, int64_t e_)                              \
+    {                                                                                        \
+        NAME##_ctx_ *k_ = (NAME##_ctx_ *)ctx_;                                               \
+        for (int64_t i_ = b_; i_ < e_; i_++) {                                               \
+            LOADS                                                                            \
+            k_->out[i_] = (EXPR);                                                            \
+        }                                                                                    \
+    }
+#define PRANGE_MAP1(NAME, Tout, Ta, Ts, EXPR)                                                 \
+    PRANGE__MAP_BODY(NAME, { Tout *out; const Ta *pa; Ts s; },                                \
+                     const Ta a = k_->pa[i_]; const Ts s = k_->s; (void)s;, EXPR)             \
+    PRANGE__UNUSED static int NAME(Tout *out, const Ta *a, Ts s, int64_t n, const prange_opts *opts) \
+    {                                                                                        \
+        if (n < 0 || (n > 0 && (!out || !a)) || PRANGE__MAP_OVERLAP(out, a, n)) return PRANGE_EINVAL; \
+        NAME##_ctx_ k = {out, a, s};                                                         \
+        return prange_for_opts(0, n, NAME##_body_, &k, opts);                                \
+    }
+#define PRANGE_MAP2(NAME, Tout, Ta, Tb, Ts, EXPR)                                             \
+    PRANGE__MAP_BODY(NAME, { Tout *out; const Ta *pa; const Tb *pb; Ts s; },                  \
+                     const Ta a = k_->pa[i_]; const Tb b = k_->pb[i_]; const Ts s = k_->s; (void)s;, EXPR) \
+    PRANGE__UNUSED static int NAME(Tout *out, const Ta *a, const Tb *b, Ts s, int64_t n,   \
+                                   const prange_opts *opts)                                  \
+    {                                                                                        \
+        if (n < 0 || (n > 0 && (!out || !a || !b)) || PRANGE__MAP_OVERLAP(out, a, n) ||     \
+            PRANGE__MAP_OVERLAP(out, b, n))                                                  \
+            return PRANGE_EINVAL;                                                            \
+        NAME##_ctx_ k = {out, a, b, s};                                                      \
+        return prange_for_opts(0, n, NAME##_body_, &k, opts);                                \
+    }
+#define PRANGE_MAP3(NAME, Tout, Ta, Tb, Tc, Ts, EXPR)                                         \
+    PRANGE__MAP_BODY(NAME, { Tout *out; const Ta *pa; const Tb *pb; const Tc *pc; Ts s; },    \
+                     const Ta a = k_->pa[i_]; const Tb b = k_->pb[i_]; const Tc c = k_->pc[i_]; \
+                     const Ts s = k_->s; (void)s;, EXPR)                                      \
+    PRANGE__UNUSED static int NAME(Tout *out, const Ta *a, const Tb *b, const Tc *c, Ts s,  \
+                                   int64_t n, const prange_opts *opts)                       \
+    {                                                                                        \
+        if (n < 0 || (n > 0 && (!out || !a || !b || !c)) || PRANGE__MAP_OVERLAP(out, a, n) || \
+            PRANGE__MAP_OVERLAP(out, b, n) || PRANGE__MAP_OVERLAP(out, c, n))                \
+            return PRANGE_EINVAL;                                                            \
+        NAME##_ctx_ k = {out, a, b, c, s};                                                   \
+        return prange_for_opts(0, n, NAME##_body_, &k, opts);                                \
+    }
+
+/**
+ * prange_row_sums_f64 / prange_row_norms_f64 - per-row sum / Euclidean norm of a row-major
+ * rows x cols matrix (the @guvectorize analog): rows run in parallel, each row's inner
+ * loop is contiguous: the 8-lane pairwise sum of prange_sum_f64, and nrm2's overflow-safe
+ * rules, on one thread per row (bitwise the same result for any thread count).
+ * opts->cost_ns, when given, is per row.
+ * prange_row_softmax_f64 - out row = exp(row - max(row)) / sum(...); out may equal a.
+ * @a: rows * cols doubles; @out: rows doubles (rows * cols for softmax).
+ * Returns: 0 or PRANGE_EINVAL (NULL arrays with rows, cols > 0; negative sizes; rows * cols
+ * overflowing; out overlapping a other than exactly in place for softmax). Thread-safe.
+ */
+PRANGE_API int prange_row_sums_f64(const double *a, int64_t rows, int64_t cols, double *out, const prange_opts *opts);
+PRANGE_API int prange_row_norms_f64(const double *a, int64_t rows, int64_t cols, double *out, const prange_opts *opts);
+PRANGE_API int prange_row_softmax_f64(const double *a, int64_t rows, int64_t cols, double *out, const prange_opts *opts);
+
+/** A tile body for prange_for_2d: runs rows [ib, ie) x columns [jb, je). */
+typedef void (*prange_body2d_fn)(void *ctx, int64_t ib, int64_t ie, int64_t jb, int64_t je);
+
+/**
+ * prange_for_2d - a 2-D range [i0, i1) x [j0, j1) cut into tiles of tile_i x tile_j (0 =
+ * automatic: 64 x 64), the tiles run in parallel (the pndindex / tiled-loop analog). Every
+ * (i, j) is visited exactly once. opts->grain counts tiles.
+ * Returns: 0; PRANGE_EINVAL for i0 > i1, j0 > j1, a NULL body, negative tiles, bad opts.
+ */
+PRANGE_API int prange_for_2d(int64_t i0, int64_t i1, int64_t j0, int64_t j1, int64_t tile_i, int64_t tile_j,
+                             prange_body2d_fn body, void *ctx, const prange_opts *opts);
+
+/**
+ * prange_scan_f64 / prange_scan_i64 - prefix sums, inclusive (out[i] = in[0] + ... + in[i])
+ * or exclusive (out[i] = in[0] + ... + in[i-1], out[0] = 0). Parallel in two passes over
+ * fixed blocks of 4096: each block's sum, the block offsets in order, then each block's
+ * scan from its offset. Deterministic: bitwise identical for any thread count (the f64
+ * result differs from a running serial sum by at most ~ (4096 + n/4096) u sum|x|). out may
+ * equal in. opts->cost_ns and grain are per element. Integers wrap. Returns 0, PRANGE_EINVAL (NULL with n > 0, n < 0, partial
+ * overlap), PRANGE_ENOMEM (the block-offset scratch, first use only). Thread-safe.
+ */
+PRANGE_API int prange_scan_f64(const double *in, double *out, int64_t n, int exclusive, const prange_opts *opts);
+PRANGE_API int prange_scan_i64(const int64_t *in, int64_t *out, int64_t n, int exclusive, const prange_opts *opts);
+
+/* ======================================================================================
  * NUMA-aware arrays
  * ==================================================================================== */
 

@@ -80,6 +80,8 @@ typedef struct {
     double scale;
 } arrays;
 
+double prange__sum_serial_f64(const double *x, int64_t n) { return n > 0 ? pw_sum(x, n) : 0.0; }
+
 /* Block bodies: acc holds the identity (0) on entry, so += leaves the block's own sum. */
 static void b_sum(void *c, int64_t b, int64_t e, void *acc) { *(double *)acc += pw_sum(((arrays *)c)->x + b, e - b); }
 static void b_sumf(void *c, int64_t b, int64_t e, void *acc) { *(double *)acc += pw_sumf(((arrays *)c)->xf + b, e - b); }
@@ -217,3 +219,85 @@ static prange_loc_f64 run_loc(const prange_reducer *r, prange_reduce_fn body, co
 
 prange_loc_f64 prange_minloc_f64(const double *x, int64_t n) { return run_loc(&prange_reducer_minloc_f64, b_minloc, x, n); }
 prange_loc_f64 prange_maxloc_f64(const double *x, int64_t n) { return run_loc(&prange_reducer_maxloc_f64, b_maxloc, x, n); }
+
+/* ---- row kernels (the @guvectorize analog) ------------------------------------------ */
+
+typedef struct {
+    const double *a;
+    double *out;
+    int64_t cols;
+} rows_ctx;
+
+/* A row's norm with the same overflow/underflow rules as prange_nrm2_f64, serially. */
+static double row_nrm2(const double *x, int64_t n)
+{
+    if (n == 0) return 0.0;
+    double ss = pw_sq(x, n);
+    if (isnan(ss)) return ss;
+    if (ss < INFINITY && ss >= 0x1p-900) return sqrt(ss);
+    double m = 0;
+    arrays a = {.x = x};
+    b_maxabs(&a, 0, n, &m);
+    if (m == 0 || isinf(m)) return m;
+    int e = ilogb(m);
+    return ldexp(sqrt(pw_ssq(x, ldexp(1.0, -e), n)), e);
+}
+
+static void rows_sum(void *c, int64_t b, int64_t e)
+{
+    rows_ctx *k = c;
+    for (int64_t r = b; r < e; r++) k->out[r] = 0.0 + (k->cols ? pw_sum(k->a + r * k->cols, k->cols) : 0.0);
+}
+
+static void rows_norm(void *c, int64_t b, int64_t e)
+{
+    rows_ctx *k = c;
+    for (int64_t r = b; r < e; r++) k->out[r] = row_nrm2(k->a + r * k->cols, k->cols);
+}
+
+/* Softmax of one row; out may be the row itself (each element is read before written). */
+static void rows_softmax(void *c, int64_t b, int64_t e)
+{
+    rows_ctx *k = c;
+    int64_t n = k->cols;
+    for (int64_t r = b; r < e; r++) {
+        const double *x = k->a + r * n;
+        double *y = k->out + r * n, m = -INFINITY;
+        for (int64_t j = 0; j < n; j++) m = (x[j] > m || isnan(x[j])) && !isnan(m) ? x[j] : m;
+        for (int64_t j = 0; j < n; j++) y[j] = exp(x[j] - m);
+        double inv = 1.0 / pw_sum(y, n);
+        for (int64_t j = 0; j < n; j++) y[j] *= inv;
+    }
+}
+
+static int run_rows(const double *a, int64_t rows, int64_t cols, double *out, const prange_opts *opts,
+                    prange_body_fn body, double ns_per_elem, int64_t out_cols)
+{
+    if (rows < 0 || cols < 0 || prange__opts_check(opts) != 0) return PRANGE_EINVAL;
+    if (rows > 0 && cols > 0 && rows > INT64_MAX / 8 / cols) return PRANGE_EINVAL;
+    if (rows > 0 && ((cols > 0 && !a) || !out)) return PRANGE_EINVAL;
+    /* out: rows * out_cols doubles; only exactly in place (softmax) may overlap a. */
+    if (rows > 0 && cols > 0 && (const void *)out != (const void *)a &&
+        (const char *)out < (const char *)(a + rows * cols) && (const char *)a < (const char *)(out + rows * out_cols))
+        return PRANGE_EINVAL;
+    if (rows > 0 && cols > 0 && (const void *)out == (const void *)a && out_cols != cols) return PRANGE_EINVAL;
+    rows_ctx k = {a, out, cols};
+    prange_opts o = opts ? *opts : (prange_opts){0};
+    if (o.cost_ns == 0) o.cost_ns = ns_per_elem * (double)(cols > 0 ? cols : 1); /* per row */
+    return prange_for_opts(0, rows, body, &k, &o);
+}
+
+int prange_row_sums_f64(const double *a, int64_t rows, int64_t cols, double *out, const prange_opts *opts)
+{
+    return run_rows(a, rows, cols, out, opts, rows_sum, 0.3, 1);
+}
+
+int prange_row_norms_f64(const double *a, int64_t rows, int64_t cols, double *out, const prange_opts *opts)
+{
+    return run_rows(a, rows, cols, out, opts, rows_norm, 0.4, 1);
+}
+
+int prange_row_softmax_f64(const double *a, int64_t rows, int64_t cols, double *out, const prange_opts *opts)
+{
+    return run_rows(a, rows, cols, out, opts, rows_softmax, 8.0, cols);
+}

@@ -178,3 +178,39 @@ int prange_for_until(int64_t begin, int64_t end, prange_until_fn body, void *ctx
 int prange_thread_id(void) { return prange__tls.depth > 0 ? prange__tls.tid : 0; }
 
 int prange_num_threads(void) { return prange__tls.depth > 0 ? prange__tls.team : prange__budget(); }
+
+/* ---- 2-D ranges ------------------------------------------------------------------------ */
+
+typedef struct {
+    prange_body2d_fn body;
+    void *ctx;
+    int64_t i0, j0;
+    uint64_t ni, nj, ti, tj, tiles_j; /* extents, tile sizes, tiles per row of tiles */
+} range2d;
+
+/* Tiles are numbered row of tiles by row of tiles: tile k is (k / tiles_j, k % tiles_j). */
+static void tiles_body(void *c, int64_t b, int64_t e)
+{
+    range2d *r = c;
+    for (int64_t k = b; k < e; k++) {
+        uint64_t ti = (uint64_t)k / r->tiles_j, tj = (uint64_t)k % r->tiles_j;
+        uint64_t ib = ti * r->ti, jb = tj * r->tj;
+        uint64_t ie = r->ni - ib > r->ti ? ib + r->ti : r->ni, je = r->nj - jb > r->tj ? jb + r->tj : r->nj;
+        r->body(r->ctx, prange__at(r->i0, ib), prange__at(r->i0, ie), prange__at(r->j0, jb), prange__at(r->j0, je));
+    }
+}
+
+int prange_for_2d(int64_t i0, int64_t i1, int64_t j0, int64_t j1, int64_t tile_i, int64_t tile_j,
+                  prange_body2d_fn body, void *ctx, const prange_opts *opts)
+{
+    if (i0 > i1 || j0 > j1 || !body || tile_i < 0 || tile_j < 0 || prange__opts_check(opts) != 0) return PRANGE_EINVAL;
+    range2d r = {body, ctx, i0, j0, prange__len(i0, i1), prange__len(j0, j1), tile_i ? (uint64_t)tile_i : 64,
+                 tile_j ? (uint64_t)tile_j : 64, 0};
+    if (r.ni == 0 || r.nj == 0) return 0;
+    uint64_t tiles_i = (r.ni - 1) / r.ti + 1;
+    r.tiles_j = (r.nj - 1) / r.tj + 1;
+    if (tiles_i > (uint64_t)INT64_MAX / r.tiles_j) return PRANGE_EINVAL; /* too many tiles to number */
+    prange_opts o = opts ? *opts : (prange_opts){0};
+    if (o.cost_ns > 0) o.cost_ns *= (double)(r.ti * r.tj) < 1e12 ? (double)(r.ti * r.tj) : 1e12; /* per tile */
+    return prange_for_opts(0, (int64_t)(tiles_i * r.tiles_j), tiles_body, &r, &o);
+}

@@ -29,6 +29,13 @@ static inline void prange__split(uint64_t n, int team, int t, uint64_t *lo, uint
     *hi = *lo + q + (k < r ? 1 : 0);
 }
 
+/* This thread's scratch buffer for nesting depth `level` (0 .. 7), at least `bytes` long,
+ * 64-byte aligned; grown on first use and kept (lib/scratch.c). NULL when out of memory. */
+void *prange__scratch(int level, size_t bytes);
+
+/* The pairwise 8-lane sum of x[0..n) on the calling thread (lib/kernels.c). */
+double prange__sum_serial_f64(const double *x, int64_t n);
+
 /* Record that libprange started a team (for fork handling). Written once: a store on every
  * call would bounce its cache line, which shares state the workers read. */
 static inline void prange__mark_pool_started(void)

@@ -22,7 +22,6 @@
  * that is allocated on first use and reused: no allocation per call in steady state.
  */
 #include <omp.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -54,49 +53,17 @@ typedef struct red {
 
 /* ---- per-thread scratch: [stack own][stack merge][slots own][slots merge] ---------- */
 
-typedef struct scratch {
-    unsigned char *p;
-    size_t cap;
-} scratch;
-
-/* One buffer per nesting depth: a reduction started inside a body must not reuse the
- * buffer its enclosing reduction is still folding into on the same thread. */
-#define SCRATCH_LEVELS 8
-static PRANGE__TLS scratch t_scratch[SCRATCH_LEVELS];
-static pthread_key_t g_key;
-static pthread_once_t g_key_once = PTHREAD_ONCE_INIT;
-
-static void scratch_free(void *p)
-{
-    scratch *s = p;
-    for (int i = 0; i < SCRATCH_LEVELS; i++) {
-        free(s[i].p);
-        s[i] = (scratch){0};
-    }
-}
-static void make_key(void) { pthread_key_create(&g_key, scratch_free); }
-
 static size_t round64(size_t x) { return (x + 63) & ~(size_t)63; }
 
-/* Two stacks with MAX_DEPTH slots each of `stride` bytes, for nesting depth `level`;
- * NULL when out of memory or nested deeper than SCRATCH_LEVELS. */
+/* Two stacks with MAX_DEPTH slots each of `stride` bytes, from this thread's scratch for
+ * nesting depth `level`; NULL when out of memory or nested too deep. */
 static stack *scratch_get(size_t stride, int level)
 {
-    if (level < 0 || level >= SCRATCH_LEVELS) return NULL;
     size_t head = round64(sizeof(stack));
-    size_t need = 2 * head + 2 * (size_t)MAX_DEPTH * stride;
-    scratch *s = &t_scratch[level];
-    if (s->cap < need) {
-        pthread_once(&g_key_once, make_key);
-        unsigned char *p = aligned_alloc(64, round64(need));
-        if (!p) return NULL;
-        free(s->p);
-        s->p = p;
-        s->cap = need;
-        pthread_setspecific(g_key, t_scratch); /* freed when the thread exits */
-    }
-    stack *own = (stack *)s->p, *merge = (stack *)(s->p + head);
-    own->slots = s->p + 2 * head;
+    unsigned char *p = prange__scratch(level, 2 * head + 2 * (size_t)MAX_DEPTH * stride);
+    if (!p) return NULL;
+    stack *own = (stack *)p, *merge = (stack *)(p + head);
+    own->slots = p + 2 * head;
     merge->slots = own->slots + (size_t)MAX_DEPTH * stride;
     own->count = merge->count = 0;
     return own;

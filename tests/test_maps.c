@@ -1,0 +1,236 @@
+/* test_maps.c — element-wise maps, row kernels, 2-D ranges and scans against serial
+ * references: sizes 0, 1, primes and block boundaries, in place, bitwise identical scans
+ * for every thread count. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#include "common.h"
+
+PRANGE_MAP1(square, double, double, int, a * a)
+PRANGE_MAP2(axpy, double, double, double, double, s * a + b)
+PRANGE_MAP3(fma3, double, double, double, double, double, a * b + c + s)
+PRANGE_MAP1(to_f32, float, double, int, (float)a)
+
+static const int64_t k_sizes[] = {0, 1, 2, 7, 97, 4095, 4096, 4097, 65537, 1000003};
+#define NSIZES (int)(sizeof k_sizes / sizeof *k_sizes)
+
+Test(maps, against_serial_and_in_place)
+{
+    prange_set_num_threads(4);
+    int64_t nmax = 1000003;
+    double *x = malloc((size_t)nmax * 8), *y = malloc((size_t)nmax * 8), *z = malloc((size_t)nmax * 8),
+           *out = malloc((size_t)nmax * 8), *ref = malloc((size_t)nmax * 8);
+    uint64_t seed = 9;
+    for (int64_t i = 0; i < nmax; i++) {
+        x[i] = t_unit(&seed);
+        y[i] = t_unit(&seed);
+        z[i] = t_unit(&seed);
+    }
+    for (int k = 0; k < NSIZES; k++) {
+        int64_t n = k_sizes[k];
+        prange_opts o = t_parallel_opts(4, PRANGE_SCHEDULE_AUTO, 0);
+        cr_assert_eq(square(out, x, 0, n, &o), 0);
+        for (int64_t i = 0; i < n; i++) cr_assert_eq(out[i], x[i] * x[i]);
+        cr_assert_eq(axpy(out, x, y, 2.5, n, NULL), 0);
+        for (int64_t i = 0; i < n; i++) cr_assert_eq(out[i], 2.5 * x[i] + y[i]);
+        cr_assert_eq(fma3(out, x, y, z, 1.0, n, &o), 0);
+        for (int64_t i = 0; i < n; i++) cr_assert_eq(out[i], x[i] * y[i] + z[i] + 1.0);
+        /* in place: y = 2 x + y */
+        memcpy(ref, y, (size_t)n * 8);
+        cr_assert_eq(axpy(ref, x, ref, 2.0, n, &o), 0);
+        for (int64_t i = 0; i < n; i++) cr_assert_eq(ref[i], 2.0 * x[i] + y[i]);
+    }
+    float *f = malloc((size_t)nmax * sizeof *f);
+    cr_assert_eq(to_f32(f, x, 0, nmax, NULL), 0);
+    for (int64_t i = 0; i < nmax; i++) cr_assert_eq(f[i], (float)x[i]);
+    free(f);
+    free(x);
+    free(y);
+    free(z);
+    free(out);
+    free(ref);
+}
+
+Test(maps, bad_arguments)
+{
+    double buf[100] = {0};
+    cr_assert_eq(axpy(buf + 1, buf, buf + 50, 1.0, 10, NULL), PRANGE_EINVAL, "partial overlap is rejected");
+    cr_assert_eq(axpy(buf, buf + 5, buf + 50, 1.0, 10, NULL), PRANGE_EINVAL);
+    cr_assert_eq(axpy(buf, buf + 10, buf + 50, 1.0, 10, NULL), 0, "adjacent arrays do not overlap");
+    cr_assert_eq(square(NULL, buf, 0, 10, NULL), PRANGE_EINVAL);
+    cr_assert_eq(square(buf, buf, 0, -1, NULL), PRANGE_EINVAL);
+    cr_assert_eq(square(NULL, NULL, 0, 0, NULL), 0, "empty map with NULL arrays is a no-op");
+    prange_opts bad = {.grain = -1};
+    cr_assert_eq(square(buf, buf, 0, 10, &bad), PRANGE_EINVAL);
+}
+
+Test(rows, sums_norms_softmax)
+{
+    prange_set_num_threads(3);
+    static const int64_t shapes[][2] = {{0, 5}, {1, 1}, {3, 0}, {7, 13}, {1000, 3}, {37, 2049}, {4, 100003}};
+    for (size_t k = 0; k < sizeof shapes / sizeof *shapes; k++) {
+        int64_t r = shapes[k][0], c = shapes[k][1];
+        size_t cells = (size_t)(r * c) > 0 ? (size_t)(r * c) : 1;
+        double *a = malloc(cells * 8), *out = malloc(cells * 8), *sm = malloc(cells * 8);
+        uint64_t seed = 5;
+        for (size_t i = 0; i < (size_t)(r * c); i++) a[i] = 3 * t_unit(&seed);
+        prange_opts o = t_parallel_opts(3, PRANGE_SCHEDULE_DYNAMIC, 0);
+        cr_assert_eq(prange_row_sums_f64(a, r, c, out, &o), 0);
+        for (int64_t i = 0; i < r; i++) {
+            long double s = 0;
+            for (int64_t j = 0; j < c; j++) s += a[i * c + j];
+            cr_assert_float_eq(out[i], (double)s, 1e-12 * (double)(c + 1), "row %lld", (long long)i);
+        }
+        cr_assert_eq(prange_row_norms_f64(a, r, c, out, &o), 0);
+        for (int64_t i = 0; i < r; i++) {
+            long double s = 0;
+            for (int64_t j = 0; j < c; j++) s += (long double)a[i * c + j] * a[i * c + j];
+            cr_assert_float_eq(out[i], sqrt((double)s), 1e-12 * (double)(c + 1));
+        }
+        cr_assert_eq(prange_row_softmax_f64(a, r, c, sm, &o), 0);
+        memcpy(out, a, cells * 8);
+        cr_assert_eq(prange_row_softmax_f64(out, r, c, out, NULL), 0, "in place");
+        for (int64_t i = 0; i < r; i++) {
+            double m = -INFINITY, s = 0;
+            for (int64_t j = 0; j < c; j++) m = fmax(m, a[i * c + j]);
+            for (int64_t j = 0; j < c; j++) s += exp(a[i * c + j] - m);
+            double total = 0;
+            for (int64_t j = 0; j < c; j++) {
+                double want = exp(a[i * c + j] - m) / s;
+                cr_assert_float_eq(sm[i * c + j], want, 1e-12 + 1e-10 * want);
+                cr_assert_eq(out[i * c + j], sm[i * c + j], "in place gives the same bits");
+                total += sm[i * c + j];
+            }
+            if (c > 0) cr_assert_float_eq(total, 1.0, 1e-9);
+        }
+        free(a);
+        free(out);
+        free(sm);
+    }
+    double big[2] = {1e200, 1e200}, n2;
+    cr_assert_eq(prange_row_norms_f64(big, 1, 2, &n2, NULL), 0);
+    cr_assert_float_eq(n2, sqrt(2.0) * 1e200, 1e186);
+    double m[6] = {0}, o[6];
+    cr_assert_eq(prange_row_sums_f64(NULL, 2, 3, o, NULL), PRANGE_EINVAL);
+    cr_assert_eq(prange_row_sums_f64(m, -1, 3, o, NULL), PRANGE_EINVAL);
+    cr_assert_eq(prange_row_sums_f64(m, 2, 3, m + 1, NULL), PRANGE_EINVAL, "output overlapping the input");
+    cr_assert_eq(prange_row_softmax_f64(m, 2, 3, m + 3, NULL), PRANGE_EINVAL);
+    cr_assert_eq(prange_row_sums_f64(m, INT64_MAX / 2, 3, o, NULL), PRANGE_EINVAL, "rows * cols overflows");
+}
+
+/* ---- 2-D ranges ------------------------------------------------------------------------- */
+
+typedef struct {
+    int64_t i0, j0, nj;
+    _Atomic(unsigned char) *seen;
+    atomic_int bad;
+} grid_ctx;
+
+static void grid_body(void *c, int64_t ib, int64_t ie, int64_t jb, int64_t je)
+{
+    grid_ctx *g = c;
+    if (!(ib < ie && jb < je)) atomic_store(&g->bad, 1);
+    for (int64_t i = ib; i < ie; i++)
+        for (int64_t j = jb; j < je; j++) atomic_fetch_add(&g->seen[(i - g->i0) * g->nj + (j - g->j0)], 1);
+}
+
+Test(range2d, every_cell_once)
+{
+    prange_set_num_threads(4);
+    static const int64_t dims[][6] = {{0, 0, 0, 10, 4, 4},     {-3, 17, 5, 6, 4, 4},  {0, 100, 0, 100, 0, 0},
+                                      {0, 129, 0, 257, 7, 64}, {10, 11, 20, 21, 1, 1}, {0, 64, 0, 3, 100, 100}};
+    for (size_t k = 0; k < sizeof dims / sizeof *dims; k++) {
+        const int64_t *d = dims[k];
+        int64_t ni = d[1] - d[0], nj = d[3] - d[2];
+        grid_ctx g = {d[0], d[2], nj, calloc((size_t)(ni * nj) + 1, 1), 0};
+        prange_opts o = t_parallel_opts(4, PRANGE_SCHEDULE_DYNAMIC, 0);
+        cr_assert_eq(prange_for_2d(d[0], d[1], d[2], d[3], d[4], d[5], grid_body, &g, &o), 0);
+        for (int64_t c = 0; c < ni * nj; c++) cr_assert_eq(g.seen[c], 1, "case %zu cell %lld", k, (long long)c);
+        cr_assert_eq(g.bad, 0);
+        free(g.seen);
+    }
+    cr_assert_eq(prange_for_2d(5, 4, 0, 1, 0, 0, grid_body, NULL, NULL), PRANGE_EINVAL);
+    cr_assert_eq(prange_for_2d(0, 1, 0, 1, -1, 0, grid_body, NULL, NULL), PRANGE_EINVAL);
+    cr_assert_eq(prange_for_2d(0, 1, 0, 1, 0, 0, NULL, NULL, NULL), PRANGE_EINVAL);
+    cr_assert_eq(prange_for_2d(INT64_MIN, INT64_MAX, 0, 2, 1, 1, grid_body, NULL, NULL), PRANGE_EINVAL,
+                 "more tiles than an int64 can number");
+}
+
+/* ---- scans -------------------------------------------------------------------------------- */
+
+static uint64_t bits(double d)
+{
+    uint64_t u;
+    memcpy(&u, &d, 8);
+    return u;
+}
+
+Test(scan, f64_identical_for_every_thread_count)
+{
+    prange_set_num_threads(16);
+    int64_t nmax = 300007;
+    double *x = malloc((size_t)nmax * 8), *out = malloc((size_t)nmax * 8), *first = malloc((size_t)nmax * 8);
+    uint64_t seed = 17;
+    for (int64_t i = 0; i < nmax; i++) x[i] = t_unit(&seed) * ((i % 7) ? 1 : 1e6);
+    for (int k = 0; k < NSIZES; k++) {
+        int64_t n = k_sizes[k] < nmax ? k_sizes[k] : nmax;
+        for (int ex = 0; ex < 2; ex++)
+            for (int t = 0; t < T_NTHREADS; t++) {
+                prange_opts o = t_parallel_opts(t_thread_counts[t], PRANGE_SCHEDULE_AUTO, 0);
+                cr_assert_eq(prange_scan_f64(x, out, n, ex, &o), 0);
+                if (t == 0) memcpy(first, out, (size_t)n * 8);
+                for (int64_t i = 0; i < n; i++)
+                    cr_assert_eq(bits(out[i]), bits(first[i]), "n=%lld excl=%d threads=%d i=%lld", (long long)n, ex,
+                                 t_thread_counts[t], (long long)i);
+            }
+    }
+    /* Against a long-double running sum. */
+    int64_t n = nmax;
+    cr_assert_eq(prange_scan_f64(x, out, n, 0, NULL), 0);
+    long double run = 0, abs = 0;
+    for (int64_t i = 0; i < n; i++) {
+        run += x[i];
+        abs += fabsl((long double)x[i]);
+        cr_assert_float_eq(out[i], (double)run, (4096 + (double)n / 4096) * 0x1p-52 * (double)abs + 1e-300);
+    }
+    /* In place, exclusive. */
+    memcpy(out, x, (size_t)n * 8);
+    cr_assert_eq(prange_scan_f64(out, out, n, 1, NULL), 0);
+    cr_assert_eq(out[0], 0.0);
+    cr_assert_eq(prange_scan_f64(x, first, n, 1, NULL), 0);
+    cr_assert_eq(memcmp(out, first, (size_t)n * 8), 0, "in place gives the same bits");
+    free(x);
+    free(out);
+    free(first);
+}
+
+Test(scan, i64_exact_and_errors)
+{
+    prange_set_num_threads(7);
+    int64_t n = 100003;
+    int64_t *x = malloc((size_t)n * 8), *out = malloc((size_t)n * 8);
+    for (int64_t i = 0; i < n; i++) x[i] = (i % 13) - 6;
+    for (int t = 0; t < T_NTHREADS; t++) {
+        prange_opts o = t_parallel_opts(t_thread_counts[t], PRANGE_SCHEDULE_GUIDED, 0);
+        cr_assert_eq(prange_scan_i64(x, out, n, 0, &o), 0);
+        int64_t run = 0;
+        for (int64_t i = 0; i < n; i++) {
+            run += x[i];
+            cr_assert_eq(out[i], run);
+        }
+        cr_assert_eq(prange_scan_i64(x, out, n, 1, &o), 0);
+        run = 0;
+        for (int64_t i = 0; i < n; i++) {
+            cr_assert_eq(out[i], run);
+            run += x[i];
+        }
+    }
+    cr_assert_eq(prange_scan_i64(x, x + 1, 10, 0, NULL), PRANGE_EINVAL, "partial overlap");
+    cr_assert_eq(prange_scan_i64(NULL, out, 10, 0, NULL), PRANGE_EINVAL);
+    cr_assert_eq(prange_scan_i64(x, out, -1, 0, NULL), PRANGE_EINVAL);
+    cr_assert_eq(prange_scan_i64(NULL, NULL, 0, 0, NULL), 0);
+    free(x);
+    free(out);
+}
