@@ -73,7 +73,8 @@ Test(rows, sums_norms_softmax)
     for (size_t k = 0; k < sizeof shapes / sizeof *shapes; k++) {
         int64_t r = shapes[k][0], c = shapes[k][1];
         size_t cells = (size_t)(r * c) > 0 ? (size_t)(r * c) : 1;
-        double *a = malloc(cells * 8), *out = malloc(cells * 8), *sm = malloc(cells * 8);
+        size_t outs = cells > (size_t)r ? cells : (size_t)r; /* per-row results need rows slots */
+        double *a = malloc(cells * 8), *out = malloc(outs * 8), *sm = malloc(cells * 8);
         uint64_t seed = 5;
         for (size_t i = 0; i < (size_t)(r * c); i++) a[i] = 3 * t_unit(&seed);
         prange_opts o = t_parallel_opts(3, PRANGE_SCHEDULE_DYNAMIC, 0);
@@ -92,6 +93,8 @@ Test(rows, sums_norms_softmax)
         cr_assert_eq(prange_row_softmax_f64(a, r, c, sm, &o), 0);
         memcpy(out, a, cells * 8);
         cr_assert_eq(prange_row_softmax_f64(out, r, c, out, NULL), 0, "in place");
+        if (c == 0) cr_assert_eq(prange_row_sums_f64(a, r, c, out, NULL), 0, "empty rows sum to 0");
+        for (int64_t i = 0; i < (c == 0 ? r : 0); i++) cr_assert_eq(out[i], 0.0);
         for (int64_t i = 0; i < r; i++) {
             double m = -INFINITY, s = 0;
             for (int64_t j = 0; j < c; j++) m = fmax(m, a[i * c + j]);
