@@ -510,6 +510,27 @@ PRANGE_API int prange_for_2d(int64_t i0, int64_t i1, int64_t j0, int64_t j1, int
  * overlap), PRANGE_ENOMEM (the block-offset scratch, first use only). Thread-safe.
  */
 PRANGE_API int prange_scan_f64(const double *in, double *out, int64_t n, int exclusive, const prange_opts *opts);
+
+/**
+ * prange_scan_fn - a scan body over [begin, end).
+ * emit == 0: fold the elements into acc (which starts at the identity) and write nothing.
+ * emit == 1: acc holds the combination of every element before begin; walk the elements
+ *            in order, folding each into acc and writing the prefix where the scan wants it
+ *            (after folding for an inclusive scan, before for an exclusive one).
+ */
+typedef void (*prange_scan_fn)(void *ctx, int64_t begin, int64_t end, void *acc, int emit);
+
+/**
+ * prange_scan - a prefix scan with a user reducer (any associative combine, commutative or
+ * not), deterministic like the typed scans: fixed blocks of max(4096, ceil(n / 65536))
+ * iterations are folded (emit = 0) in parallel, their results turned into block prefixes
+ * on the caller in order, then each block is emitted (emit = 1) in parallel from its
+ * prefix. The body sees each block twice.
+ * Returns: 0; PRANGE_EINVAL (begin > end, NULL r or body, a reducer without identity or
+ * combine, size 0 or > 2^20, bad opts); PRANGE_ENOMEM (scratch, first use only).
+ */
+PRANGE_API int prange_scan(int64_t begin, int64_t end, const prange_reducer *r, prange_scan_fn body, void *ctx,
+                           const prange_opts *opts);
 PRANGE_API int prange_scan_i64(const int64_t *in, int64_t *out, int64_t n, int exclusive, const prange_opts *opts);
 
 /* ======================================================================================

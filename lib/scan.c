@@ -12,6 +12,8 @@
  *   sums = 4, 4, 2   offsets = 0, 4, 8
  *   out  = 1 2 3 4 | 5 6 7 8 | 9 10       (inclusive)
  */
+#include <string.h>
+
 #include "prange_lib.h"
 
 #define BLOCK 4096
@@ -91,3 +93,73 @@ static int64_t sum_i64(const int64_t *x, int64_t n)
  * in pass 3's running sum. Offsets stay a fixed function of the input. */
 SCAN_IMPL(prange_scan_f64, double, ADD_F, prange__sum_serial_f64)
 SCAN_IMPL(prange_scan_i64, int64_t, ADD_I, sum_i64)
+
+/* ---- scans with a user reducer ------------------------------------------------------- */
+
+typedef struct {
+    const prange_reducer *r;
+    prange_scan_fn body;
+    void *ctx;
+    int64_t begin;
+    uint64_t n, B;
+    size_t stride;
+    unsigned char *acc; /* nb accumulators: block results, then block prefixes */
+} uscan;
+
+static void u_identity(const prange_reducer *r, void *a)
+{
+    if (r->identity_sized) r->identity_sized(a, r->size);
+    else r->identity(a);
+}
+
+static void u_combine(const prange_reducer *r, void *a, const void *b)
+{
+    if (r->combine_sized) r->combine_sized(a, b, r->size);
+    else r->combine(a, b);
+}
+
+static void u_pass(void *c, int64_t b, int64_t e, int emit)
+{
+    uscan *u = c;
+    for (int64_t blk = b; blk < e; blk++) {
+        uint64_t lo = (uint64_t)blk * u->B, hi = u->n - lo > u->B ? lo + u->B : u->n;
+        void *a = u->acc + (size_t)blk * u->stride;
+        if (!emit) u_identity(u->r, a);
+        u->body(u->ctx, prange__at(u->begin, lo), prange__at(u->begin, hi), a, emit);
+    }
+}
+static void u_fold(void *c, int64_t b, int64_t e) { u_pass(c, b, e, 0); }
+static void u_emit(void *c, int64_t b, int64_t e) { u_pass(c, b, e, 1); }
+
+int prange_scan(int64_t begin, int64_t end, const prange_reducer *r, prange_scan_fn body, void *ctx,
+                const prange_opts *opts)
+{
+    if (begin > end || !r || !body || prange__opts_check(opts) != 0) return PRANGE_EINVAL;
+    if (r->size == 0 || r->size > ((size_t)1 << 20)) return PRANGE_EINVAL;
+    if (!(r->identity || r->identity_sized) || !(r->combine || r->combine_sized)) return PRANGE_EINVAL;
+    uint64_t n = prange__len(begin, end);
+    if (n == 0) return 0;
+    uint64_t B = (n - 1) / 65536 + 1;
+    if (B < BLOCK) B = BLOCK;
+    uint64_t nb = (n - 1) / B + 1;
+    size_t stride = (r->size + 63) & ~(size_t)63;
+    /* nb accumulators, then two temporaries for pass 2. */
+    unsigned char *acc = prange__scratch(prange__tls.depth, (size_t)(nb + 2) * stride);
+    if (!acc) return PRANGE_ENOMEM;
+    uscan u = {r, body, ctx, begin, n, B, stride, acc};
+    prange_opts o = opts ? *opts : (prange_opts){0};
+    o.cost_ns = (o.cost_ns > 0 ? o.cost_ns : 1.0) * (double)B; /* per block */
+    o.grain = o.grain > 0 ? (int64_t)(((uint64_t)o.grain + B - 1) / B) : 1;
+    prange_for_opts(0, (int64_t)nb, u_fold, &u, &o);
+    /* Block results -> block prefixes, in order, on the caller. */
+    unsigned char *run = acc + (size_t)nb * stride, *tmp = run + stride;
+    u_identity(r, run);
+    for (uint64_t blk = 0; blk < nb; blk++) {
+        unsigned char *a = acc + (size_t)blk * stride;
+        memcpy(tmp, a, r->size);
+        memcpy(a, run, r->size);
+        u_combine(r, run, tmp);
+    }
+    prange_for_opts(0, (int64_t)nb, u_emit, &u, &o);
+    return 0;
+}

@@ -237,3 +237,64 @@ Test(scan, i64_exact_and_errors)
     free(x);
     free(out);
 }
+
+/* A non-commutative scan: prefix products of 2x2 integer matrices (mod 2^64). */
+typedef struct {
+    uint64_t a, b, c, d;
+} mat;
+
+static void mat_id(void *p) { *(mat *)p = (mat){1, 0, 0, 1}; }
+static void mat_mul(void *p, const void *q)
+{
+    mat x = *(mat *)p, y = *(const mat *)q;
+    *(mat *)p = (mat){x.a * y.a + x.b * y.c, x.a * y.b + x.b * y.d, x.c * y.a + x.d * y.c, x.c * y.b + x.d * y.d};
+}
+
+typedef struct {
+    const mat *in;
+    mat *out;
+    int64_t base;
+} mscan;
+
+static void mat_body(void *c, int64_t b, int64_t e, void *acc, int emit)
+{
+    mscan *m = c;
+    for (int64_t i = b; i < e; i++) {
+        mat_mul(acc, &m->in[i - m->base]);
+        if (emit) m->out[i - m->base] = *(mat *)acc;
+    }
+}
+
+Test(scan, user_reducer_non_commutative)
+{
+    prange_set_num_threads(16);
+    int64_t n = 70001;
+    mat *in = malloc((size_t)n * sizeof *in), *out = malloc((size_t)n * sizeof *out),
+        *ref = malloc((size_t)n * sizeof *ref);
+    uint64_t seed = 23;
+    for (int64_t i = 0; i < n; i++) in[i] = (mat){t_rand(&seed), t_rand(&seed), t_rand(&seed), t_rand(&seed)};
+    mat run;
+    mat_id(&run);
+    for (int64_t i = 0; i < n; i++) {
+        mat_mul(&run, &in[i]);
+        ref[i] = run;
+    }
+    prange_reducer r = {sizeof(mat), mat_id, mat_mul, NULL, NULL};
+    for (int t = 0; t < T_NTHREADS; t++) {
+        memset(out, 0, (size_t)n * sizeof *out);
+        mscan m = {in, out, -5};
+        prange_opts o = t_parallel_opts(t_thread_counts[t], PRANGE_SCHEDULE_DYNAMIC, 0);
+        cr_assert_eq(prange_scan(-5, n - 5, &r, mat_body, &m, &o), 0);
+        cr_assert_eq(memcmp(out, ref, (size_t)n * sizeof *out), 0, "threads=%d", t_thread_counts[t]);
+    }
+    cr_assert_eq(prange_scan(0, 0, &r, mat_body, NULL, NULL), 0);
+    cr_assert_eq(prange_scan(1, 0, &r, mat_body, NULL, NULL), PRANGE_EINVAL);
+    cr_assert_eq(prange_scan(0, 1, NULL, mat_body, NULL, NULL), PRANGE_EINVAL);
+    cr_assert_eq(prange_scan(0, 1, &r, NULL, NULL, NULL), PRANGE_EINVAL);
+    prange_reducer z = r;
+    z.size = 0;
+    cr_assert_eq(prange_scan(0, 1, &z, mat_body, NULL, NULL), PRANGE_EINVAL);
+    free(in);
+    free(out);
+    free(ref);
+}
