@@ -655,7 +655,7 @@ static const kernel KERNELS[] = {
 typedef struct {
     double first, min, p10, median, p90, p99, mean;
     double result, error; /* result and its relative error against serial */
-    int ok, samples;
+    int ok, samples, measured;
     int64_t batch;
 } stats;
 
@@ -680,6 +680,7 @@ typedef struct {
     int quick, reps;
     double min_batch_s;
     const char *kernels, *json, *tsv, *git, *sizes;
+    const char *variants; /* NULL = all; else these (and "serial", the reference) */
     int threads[16], nthreads;
     int64_t nmax;
     int sweep;
@@ -778,7 +779,11 @@ static void json_metadata(const config *cfg)
     fprintf(J, "\"l1d\": %lld, \"l2\": %lld, \"l3\": %lld, \"cgroup_quota\": %g, ", (long long)st->topo.l1d,
             (long long)st->topo.l2, (long long)st->topo.l3, st->quota);
     json_str("cpuset", st->topo.cpuset, 1);
+#ifdef __clang__
+    json_str("compiler", "clang " __clang_version__, 1);
+#else
     json_str("compiler", "gcc " __VERSION__, 1);
+#endif
     json_str("cflags", BENCH_CFLAGS, 1);
     fprintf(J, "\"openmp\": %d, ", _OPENMP);
     json_str("hwloc", hwloc_v, 1);
@@ -840,6 +845,7 @@ static int measure(const kernel *K, int64_t n, const config *cfg, stats *out)
 {
     int nv = 0;
     while (nv < MAXV && K->v[nv].fn) nv++;
+    for (int v = 0; v < nv; v++) out[v].measured = 0;
     static samples S[MAXV];
     int64_t batch[MAXV];
     double ref = 0;
@@ -847,13 +853,14 @@ static int measure(const kernel *K, int64_t n, const config *cfg, stats *out)
     for (int group = 0; group < 2; group++) {
         int members[MAXV], nm = 0;
         for (int v = 0; v < nv; v++)
-            if (is_tbb(&K->v[v]) == group) members[nm++] = v;
+            if (is_tbb(&K->v[v]) == group && (v == 0 || in_list(cfg->variants, K->v[v].name))) members[nm++] = v;
         if (nm == 0) continue;
         if (group == 1) nanosleep(&(struct timespec){0, 50000000}, NULL);
         for (int m = 0; m < nm; m++) {
             int v = members[m];
             stats *s = &out[v];
             memset(s, 0, sizeof *s);
+            s->measured = 1;
             double t0 = now_s();
             g_sink = K->v[v].fn(n); /* first call: cold caches, page faults, team start */
             s->first = now_s() - t0;
@@ -879,6 +886,7 @@ static int measure(const kernel *K, int64_t n, const config *cfg, stats *out)
     }
     for (int v = 0; v < nv; v++) {
         stats *s = &out[v];
+        if (!s->measured) continue;
         qsort(S[v].t, (size_t)reps, sizeof(double), cmp_d);
         s->samples = reps;
         s->min = S[v].t[0];
@@ -910,10 +918,12 @@ static void report(const kernel *K, int64_t n, int threads, const char *phase, c
 {
     double best_ref = INFINITY;
     for (int v = 0; v < nv; v++)
-        if (strcmp(K->v[v].name, "serial") == 0 || (strncmp(K->v[v].name, "omp", 3) == 0 && !strstr(K->v[v].name, "threads_for")))
+        if (s[v].measured && (strcmp(K->v[v].name, "serial") == 0 ||
+                              (strncmp(K->v[v].name, "omp", 3) == 0 && !strstr(K->v[v].name, "threads_for"))))
             if (s[v].median < best_ref) best_ref = s[v].median;
     double bytes = bytes_of(K, n);
     for (int v = 0; v < nv; v++) {
+        if (!s[v].measured) continue;
         double gbs = K->bytes > 0 ? bytes / s[v].median / 1e9 : 0;
         if (K->stream && strcmp(phase, "production") == 0 && gbs > g_bw_limit) g_bw_limit = gbs;
         double ratio = s[v].median / best_ref;
@@ -1012,7 +1022,7 @@ static void overhead(const config *cfg, int threads)
 static void usage(void)
 {
     fprintf(stderr,
-            "usage: prange-bench [--quick] [--sizes N,N,..] [--kernels a,b|all] [--threads T,T,..]\n"
+            "usage: prange-bench [--quick] [--sizes N,N,..] [--kernels a,b|all] [--variants a,b] [--threads T,T,..]\n"
             "                    [--reps R] [--nmax N] [--no-sweep] [--json FILE] [--tsv FILE] [--git REV]\n"
             "kernels:");
     for (int k = 0; k < NKERNELS; k++) fprintf(stderr, " %s", KERNELS[k].name);
@@ -1051,6 +1061,7 @@ int main(int argc, char **argv)
         if (strcmp(a, "--quick") == 0) cfg.quick = 1;
         else if (strcmp(a, "--no-sweep") == 0) cfg.sweep = 0;
         else if (strcmp(a, "--kernels") == 0 && val) cfg.kernels = argv[++i];
+        else if (strcmp(a, "--variants") == 0 && val) cfg.variants = argv[++i];
         else if (strcmp(a, "--json") == 0 && val) cfg.json = argv[++i];
         else if (strcmp(a, "--tsv") == 0 && val) cfg.tsv = argv[++i];
         else if (strcmp(a, "--git") == 0 && val) cfg.git = argv[++i];
@@ -1153,7 +1164,7 @@ int main(int argc, char **argv)
                 fprintf(stderr, "[perf] %s n=%lld threads=%d\n", K->name, (long long)sizes[i], threads);
                 int nv = measure(K, sizes[i], &cfg, s);
                 report(K, sizes[i], threads, nuser ? "sizes" : "production", s, nv);
-                for (int v = 0; v < nv; v++) wrong += !s[v].ok;
+                for (int v = 0; v < nv; v++) wrong += s[v].measured && !s[v].ok;
             }
         }
         overhead(&cfg, threads);
@@ -1167,6 +1178,7 @@ int main(int argc, char **argv)
                 int nv = measure(K, sweep[i], &cfg, s);
                 report(K, sweep[i], threads, "sweep", s, nv);
                 for (int v = 0; v < nv; v++) {
+                    if (!s[v].measured) continue;
                     wrong += !s[v].ok;
                     if (T)
                         fprintf(T, "%s\t%s\t%d\t%lld\t%.9g\t%.9g\t%.9g\t%.6g\n", K->name, K->v[v].name, threads,

@@ -11,7 +11,7 @@ set key top right
 set grid
 set multiplot layout 1,3 title "libprange size sweep: serial vs OpenMP vs libprange (lower is better)"
 kernels = "sum triad map"
-variants = "serial omp omp-multiacc prange prange-hint callback tbb"
+variants = "serial omp omp-libomp omp-multiacc prange prange-hint callback tbb"
 do for [k in kernels] {
   set title k
   plot for [v in variants] tsv using (strcol(1) eq k && strcol(2) eq v ? $4 : 1/0):(strcol(1) eq k && strcol(2) eq v ? $8 : 1/0) \

@@ -3,6 +3,8 @@
 
   report.py summary RUN.json            targets met/missed, bandwidth fractions, overheads
   report.py compare BASE.json NEW.json [--tol T]
+  report.py merge MAIN.json PEER.json SUFFIX [MAIN.tsv PEER.tsv]
+                                        add a peer run's rows (variants renamed NAME-SUFFIX)
                                         exit 1 where a libprange ratio regressed beyond the band
 
 Targets (../shared/design.md): at every sweep size, prange <= 1.10 x min(serial, OpenMP)
@@ -51,8 +53,14 @@ def groups(run):
     return g
 
 
+def is_reference(v):
+    """serial and the hand-written OpenMP variants of the same run (not the libomp peer,
+    measured in another process, nor OpenMP driven by prange_threads_for)."""
+    return v == "serial" or (v.startswith("omp") and "threads_for" not in v and not v.endswith("-libomp"))
+
+
 def best_ref(vs):
-    refs = [r["median_s"] for v, r in vs.items() if v == "serial" or (v.startswith("omp") and "threads_for" not in v)]
+    refs = [r["median_s"] for v, r in vs.items() if is_reference(v)]
     return min(refs) if refs else None
 
 
@@ -235,7 +243,36 @@ def compare(base_path, new_path, tol):
     return 1 if regressions else 0
 
 
+def merge(main_path, peer_path, suffix, main_tsv=None, peer_tsv=None):
+    """Append a peer run's non-serial rows to the main artifact, variants renamed
+    NAME-SUFFIX (the LLVM libomp build of the same OpenMP source)."""
+    run, peer = load(main_path), load(peer_path)
+    added = 0
+    for r in peer["rows"]:
+        if r["variant"] == "serial":
+            continue
+        r = dict(r)
+        r["variant"] = "%s-%s" % (r["variant"], suffix)
+        r["peer_process"] = True
+        run["rows"].append(r)
+        added += 1
+    run["meta"]["peer_" + suffix] = {"compiler": peer["meta"].get("compiler"), "cflags": peer["meta"].get("cflags")}
+    with open(main_path, "w") as f:
+        json.dump(run, f, indent=0)
+    if main_tsv and peer_tsv:
+        with open(peer_tsv) as f, open(main_tsv, "a") as g:
+            for line in f.read().splitlines()[1:]:
+                cols = line.split("\t")
+                if cols[1] != "serial":
+                    cols[1] += "-" + suffix
+                    g.write("\t".join(cols) + "\n")
+    print("merged %d %s rows from %s" % (added, suffix, peer_path))
+    return 0
+
+
 def main(argv):
+    if len(argv) >= 4 and argv[0] == "merge":
+        return merge(argv[1], argv[2], argv[3], *(argv[4:6] if len(argv) >= 6 else []))
     if len(argv) >= 2 and argv[0] == "summary":
         return summary(argv[1])
     if len(argv) >= 3 and argv[0] == "compare":
