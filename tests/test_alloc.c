@@ -13,19 +13,6 @@
 #include "common.h"
 #include "prange_lib.h"
 
-/* AddressSanitizer keeps freed memory in quarantine (RSS) and reports the header read of a
- * double free itself: two tests below measure what only an uninstrumented build shows. */
-#if defined(__SANITIZE_ADDRESS__)
-#define UNDER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define UNDER_ASAN 1
-#endif
-#endif
-#ifndef UNDER_ASAN
-#define UNDER_ASAN 0
-#endif
-
 extern void (*prange__touch_hook)(int tid, int64_t begin, int64_t end);
 void prange__touch_opts(prange_opts *o);
 

@@ -3,6 +3,7 @@
 #include <criterion/criterion.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdatomic.h>
 #include <math.h>
 #include <string.h>
@@ -358,4 +359,68 @@ Test(loops, inside_user_openmp_region)
         for (int i = 0; i < 1000; i++) errors += out[i] != i * 7;
     }
     cr_assert_eq(errors, 0);
+}
+
+/* Soak: 8 user threads each issuing 1000 rounds of loops, reductions, scans and
+ * allocations at once, every result checked; then RSS must not have grown. */
+typedef struct {
+    int id, errors;
+} soak_arg;
+
+static void soak_fill(void *c, int64_t b, int64_t e)
+{
+    for (int64_t i = b; i < e; i++) ((double *)c)[i] = (double)(i % 3);
+}
+
+static void *soak_thread(void *p)
+{
+    soak_arg *a = p;
+    int64_t n = 3000 + 97 * a->id;
+    double ref = 0;
+    for (int64_t i = 0; i < n; i++) ref += (double)(i % 3);
+    for (int rep = 0; rep < 1000; rep++) {
+        double *x = prange_alloc(n, sizeof *x);
+        if (!x) {
+            a->errors++;
+            continue;
+        }
+        prange_opts o = {.schedule = (prange_schedule)(rep % 4), .cost_ns = (rep % 2) ? 50 : 0};
+        if (prange_for_opts(0, n, soak_fill, x, &o) != 0) a->errors++;
+        if (prange_sum_f64(x, n) != ref) a->errors++;
+        if (prange_scan_f64(x, x, n, 0, &o) != 0 || x[n - 1] != ref) a->errors++;
+        prange_free(x);
+    }
+    return NULL;
+}
+
+static long rss_kb(void)
+{
+    long pages = 0, rss = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f) {
+        if (fscanf(f, "%ld %ld", &pages, &rss) != 2) rss = 0;
+        fclose(f);
+    }
+    return rss * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+Test(loops, soak_eight_user_threads, .timeout = 120)
+{
+    prange_set_num_threads(2);
+    pthread_t th[8];
+    soak_arg args[8];
+    long before = 0;
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < 8; i++) {
+            args[i] = (soak_arg){i, 0};
+            pthread_create(&th[i], NULL, soak_thread, &args[i]);
+        }
+        for (int i = 0; i < 8; i++) {
+            pthread_join(th[i], NULL);
+            cr_assert_eq(args[i].errors, 0, "user thread %d saw %d wrong results", i, args[i].errors);
+        }
+        if (round == 0) before = rss_kb(); /* after warm-up: pools and scratch exist */
+    }
+    if (!UNDER_ASAN) /* ASan's quarantine holds freed blocks */
+        cr_assert_leq(rss_kb() - before, 8192, "RSS grew by %ld KiB over 8000 more rounds", rss_kb() - before);
 }
