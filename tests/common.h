@@ -3,7 +3,9 @@
 #define PRANGE_TESTS_COMMON_H
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "prange.h"
 
@@ -44,6 +46,18 @@ static inline prange_opts t_parallel_opts(int threads, prange_schedule s, int64_
 #ifndef UNDER_ASAN
 #define UNDER_ASAN 0
 #endif
+
+/* Resident set size of this process in KiB (0 when /proc is unreadable). */
+static inline long t_rss_kb(void)
+{
+    long pages = 0, rss = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f) {
+        if (fscanf(f, "%ld %ld", &pages, &rss) != 2) rss = 0;
+        fclose(f);
+    }
+    return rss * (sysconf(_SC_PAGESIZE) / 1024);
+}
 
 static const int t_thread_counts[] = {1, 2, 3, 4, 7, 8, 16};
 #define T_NTHREADS (int)(sizeof t_thread_counts / sizeof t_thread_counts[0])

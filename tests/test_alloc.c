@@ -16,17 +16,6 @@
 extern void (*prange__touch_hook)(int tid, int64_t begin, int64_t end);
 void prange__touch_opts(prange_opts *o);
 
-static long rss_pages(void)
-{
-    long size = 0, rss = 0;
-    FILE *f = fopen("/proc/self/statm", "r");
-    if (f) {
-        if (fscanf(f, "%ld %ld", &size, &rss) != 2) rss = 0;
-        fclose(f);
-    }
-    return rss;
-}
-
 static int all_zero(const unsigned char *p, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -193,20 +182,19 @@ Test(alloc, many_cycles_keep_rss_flat, .disabled = UNDER_ASAN)
         void *a = prange_alloc(1 << 20, 8), *b = prange_alloc(5000, 24);
         prange_free(a);
         prange_free(b);
-        if (i == 20) before = rss_pages();
+        if (i == 20) before = t_rss_kb();
     }
-    long after = rss_pages();
-    cr_assert_leq(after - before, 256, "RSS grew by %ld pages over 280 cycles", after - before);
+    long after = t_rss_kb();
+    cr_assert_leq(after - before, 1024, "RSS grew by %ld KiB over 280 cycles", after - before);
 }
 
 Test(alloc, rss_overhead_below_one_percent_plus_2mib, .disabled = UNDER_ASAN)
 {
-    long before = rss_pages();
+    long before = t_rss_kb();
     size_t bytes = (size_t)256 << 20;
     void *x = prange_alloc((int64_t)(bytes / 8), 8);
-    long after = rss_pages();
-    long page = sysconf(_SC_PAGESIZE);
-    double over = (double)(after - before) * (double)page - (double)bytes;
+    long after = t_rss_kb();
+    double over = (double)(after - before) * 1024.0 - (double)bytes;
     cr_assert_leq(over, 0.01 * (double)bytes + (double)(2 << 20), "RSS overhead %.0f bytes", over);
     prange_free(x);
 }

@@ -393,17 +393,6 @@ static void *soak_thread(void *p)
     return NULL;
 }
 
-static long rss_kb(void)
-{
-    long pages = 0, rss = 0;
-    FILE *f = fopen("/proc/self/statm", "r");
-    if (f) {
-        if (fscanf(f, "%ld %ld", &pages, &rss) != 2) rss = 0;
-        fclose(f);
-    }
-    return rss * (sysconf(_SC_PAGESIZE) / 1024);
-}
-
 Test(loops, soak_eight_user_threads, .timeout = 120)
 {
     prange_set_num_threads(2);
@@ -419,8 +408,8 @@ Test(loops, soak_eight_user_threads, .timeout = 120)
             pthread_join(th[i], NULL);
             cr_assert_eq(args[i].errors, 0, "user thread %d saw %d wrong results", i, args[i].errors);
         }
-        if (round == 0) before = rss_kb(); /* after warm-up: pools and scratch exist */
+        if (round == 0) before = t_rss_kb(); /* after warm-up: pools and scratch exist */
     }
     if (!UNDER_ASAN) /* ASan's quarantine holds freed blocks */
-        cr_assert_leq(rss_kb() - before, 8192, "RSS grew by %ld KiB over 8000 more rounds", rss_kb() - before);
+        cr_assert_leq(t_rss_kb() - before, 8192, "RSS grew by %ld KiB over 8000 more rounds", t_rss_kb() - before);
 }
