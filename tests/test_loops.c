@@ -413,3 +413,51 @@ Test(loops, soak_eight_user_threads, .timeout = 120)
     if (!UNDER_ASAN) /* ASan's quarantine holds freed blocks */
         cr_assert_leq(t_rss_kb() - before, 8192, "RSS grew by %ld KiB over 8000 more rounds", t_rss_kb() - before);
 }
+
+/* fork() while another user thread is inside parallel loops: the child must complete its
+ * own loops, reductions and allocations (serially) and exit; repeated 20 times. */
+static atomic_int g_stop_spinner;
+
+static void *spinner(void *p)
+{
+    (void)p;
+    int64_t n = 200000;
+    int64_t *out = malloc((size_t)n * sizeof *out);
+    fill_ctx c = {out, 1};
+    prange_opts o = t_parallel_opts(2, PRANGE_SCHEDULE_DYNAMIC, 0);
+    while (!atomic_load(&g_stop_spinner)) prange_for_opts(0, n, fill_body, &c, &o);
+    free(out);
+    return NULL;
+}
+
+Test(loops, fork_while_another_thread_is_in_a_loop, .timeout = 60)
+{
+    prange_set_num_threads(2);
+    pthread_t th;
+    pthread_create(&th, NULL, spinner, NULL);
+    usleep(20000);
+    for (int k = 0; k < 20; k++) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            alarm(10);
+            int64_t n = 100000;
+            double *x = prange_alloc(n, sizeof *x);
+            if (!x) _exit(2);
+            fill_ctx d = {(int64_t *)x, 2};
+            prange_opts o = t_parallel_opts(2, PRANGE_SCHEDULE_STATIC, 0);
+            if (prange_for_opts(0, n, fill_body, &d, &o) != 0) _exit(3);
+            for (int64_t i = 0; i < n; i++)
+                if (((int64_t *)x)[i] != 2 * i) _exit(4);
+            prange_free(x);
+            double v[1000];
+            for (int i = 0; i < 1000; i++) v[i] = 1.0;
+            _exit(prange_sum_f64(v, 1000) == 1000.0 ? 0 : 5);
+        }
+        int st = 0;
+        cr_assert_eq(waitpid(pid, &st, 0), pid);
+        cr_assert(WIFEXITED(st), "child %d did not finish (signal %d)", k, WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+        cr_assert_eq(WEXITSTATUS(st), 0, "child %d failed with %d", k, WEXITSTATUS(st));
+    }
+    atomic_store(&g_stop_spinner, 1);
+    pthread_join(th, NULL);
+}
