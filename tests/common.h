@@ -47,6 +47,17 @@ static inline prange_opts t_parallel_opts(int threads, prange_schedule s, int64_
 #define UNDER_ASAN 0
 #endif
 
+/* Valgrind (tests/run --valgrind) has the same effects, known only at run time. */
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#define UNDER_VALGRIND (RUNNING_ON_VALGRIND != 0)
+#endif
+#endif
+#ifndef UNDER_VALGRIND
+#define UNDER_VALGRIND 0
+#endif
+
 /* Resident set size of this process in KiB (0 when /proc is unreadable). */
 static inline long t_rss_kb(void)
 {

@@ -177,6 +177,7 @@ Test(alloc, large_blocks_start_on_a_page)
 
 Test(alloc, many_cycles_keep_rss_flat, .disabled = UNDER_ASAN)
 {
+    if (UNDER_VALGRIND) cr_skip_test("valgrind's allocator changes RSS");
     long before = 0;
     for (int i = 0; i < 300; i++) {
         void *a = prange_alloc(1 << 20, 8), *b = prange_alloc(5000, 24);
@@ -190,6 +191,7 @@ Test(alloc, many_cycles_keep_rss_flat, .disabled = UNDER_ASAN)
 
 Test(alloc, rss_overhead_below_one_percent_plus_2mib, .disabled = UNDER_ASAN)
 {
+    if (UNDER_VALGRIND) cr_skip_test("valgrind's allocator changes RSS");
     long before = t_rss_kb();
     size_t bytes = (size_t)256 << 20;
     void *x = prange_alloc((int64_t)(bytes / 8), 8);
