@@ -109,22 +109,26 @@ static void b_maxabs(void *c, int64_t b, int64_t e, void *acc)
 
 static int bad_input(const void *x, int64_t n) { return n < 0 || (n > 0 && !x); }
 
-static double run_sum(prange_reduce_fn body, arrays *a, int64_t n)
+/* Fold body over [0, n) from `r`'s identity: inline when asked (row kernels), or when n
+ * fits one block (prange_reduce would fold that block alone and return it unchanged: same
+ * bits, ~20 ns less; PRANGE_VERBOSE=2 keeps the full path so every call's plan is
+ * printed), else through prange_reduce. NaN with errno = ENOMEM if scratch failed. */
+static double fold(prange_reduce_fn body, const prange_reducer *r, arrays *a, int64_t n, int parallel)
 {
-    double s = 0;
-    /* One block (n <= 2048, the smallest block size): prange_reduce would fold it from the
-     * identity and return it unchanged, so call the block body directly; same bits, ~20 ns
-     * less. PRANGE_VERBOSE=2 keeps the full path so every call's plan is printed. */
-    if (n <= 2048 && prange__verbose() < 2) {
-        body(a, 0, n, &s);
-        return s;
+    double acc;
+    prange__r_identity(r, &acc);
+    if (!parallel || (n <= 2048 && prange__verbose() < 2)) {
+        body(a, 0, n, &acc);
+        return acc;
     }
-    if (prange_reduce(0, n, &prange_reducer_sum_f64, body, a, &s, NULL) != 0) {
+    if (prange_reduce(0, n, r, body, a, &acc, NULL) != 0) {
         errno = ENOMEM;
         return NAN;
     }
-    return s;
+    return acc;
 }
+
+static double run_sum(prange_reduce_fn body, arrays *a, int64_t n) { return fold(body, &prange_reducer_sum_f64, a, n, 1); }
 
 double prange_sum_f64(const double *x, int64_t n)
 {
@@ -151,22 +155,27 @@ double prange_dot_f64(const double *x, const double *y, int64_t n)
  * nrm2: one fast pass of plain squares. Its result is exact enough whenever it is finite
  * and not below 2^-900 (squares that underflowed then weigh < n * 2^-174 relative). Else
  * (overflow, or everything tiny) a second, scaled pass: s = 2^-e with e the exponent of
- * max|x|, so x*s is exact and the largest square is in [1, 4).
+ * max|x|, so x*s is exact and the largest square is in [1, 4). `parallel` = 0 runs the
+ * passes inline (one row of prange_row_norms_f64).
  */
+static double nrm2(arrays *a, int64_t n, int parallel)
+{
+    if (n == 0) return 0.0;
+    double ss = fold(b_sq, &prange_reducer_sum_f64, a, n, parallel);
+    if (isnan(ss)) return ss; /* a NaN element, or no scratch */
+    if (ss < INFINITY && ss >= 0x1p-900) return sqrt(ss);
+    double maxabs = fold(b_maxabs, &prange_reducer_max_f64, a, n, parallel);
+    if (isnan(maxabs) || maxabs == 0 || isinf(maxabs)) return maxabs;
+    int e = ilogb(maxabs);
+    a->scale = ldexp(1.0, -e);
+    return ldexp(sqrt(fold(b_ssq, &prange_reducer_sum_f64, a, n, parallel)), e);
+}
+
 double prange_nrm2_f64(const double *x, int64_t n)
 {
     if (bad_input(x, n)) return errno = EINVAL, NAN;
-    if (n == 0) return 0.0;
     arrays a = {.x = x};
-    double ss = run_sum(b_sq, &a, n);
-    if (isnan(ss)) return ss;
-    if (ss < INFINITY && ss >= 0x1p-900) return sqrt(ss);
-    double maxabs = 0;
-    if (prange_reduce(0, n, &prange_reducer_max_f64, b_maxabs, &a, &maxabs, NULL) != 0) return errno = ENOMEM, NAN;
-    if (maxabs == 0 || isinf(maxabs)) return maxabs;
-    int e = ilogb(maxabs);
-    a.scale = ldexp(1.0, -e);
-    return ldexp(sqrt(run_sum(b_ssq, &a, n)), e);
+    return nrm2(&a, n, 1);
 }
 
 /*
@@ -228,21 +237,6 @@ typedef struct {
     int64_t cols;
 } rows_ctx;
 
-/* A row's norm with the same overflow/underflow rules as prange_nrm2_f64, serially. */
-static double row_nrm2(const double *x, int64_t n)
-{
-    if (n == 0) return 0.0;
-    double ss = pw_sq(x, n);
-    if (isnan(ss)) return ss;
-    if (ss < INFINITY && ss >= 0x1p-900) return sqrt(ss);
-    double m = 0;
-    arrays a = {.x = x};
-    b_maxabs(&a, 0, n, &m);
-    if (m == 0 || isinf(m)) return m;
-    int e = ilogb(m);
-    return ldexp(sqrt(pw_ssq(x, ldexp(1.0, -e), n)), e);
-}
-
 static void rows_sum(void *c, int64_t b, int64_t e)
 {
     rows_ctx *k = c;
@@ -252,7 +246,10 @@ static void rows_sum(void *c, int64_t b, int64_t e)
 static void rows_norm(void *c, int64_t b, int64_t e)
 {
     rows_ctx *k = c;
-    for (int64_t r = b; r < e; r++) k->out[r] = row_nrm2(k->a + r * k->cols, k->cols);
+    for (int64_t r = b; r < e; r++) {
+        arrays a = {.x = k->a + r * k->cols};
+        k->out[r] = nrm2(&a, k->cols, 0);
+    }
 }
 
 /* Softmax of one row; out may be the row itself (each element is read before written). */

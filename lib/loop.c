@@ -100,8 +100,7 @@ static int claim(loop *L, int team, uint64_t *lo, uint64_t *hi)
 /* One worker's share of a parallel loop. */
 static void work(loop *L, int tid, int team)
 {
-    prange__tls_t saved = prange__tls;
-    prange__tls = (prange__tls_t){.depth = saved.depth + 1, .tid = tid, .team = team};
+    prange__tls_t saved = prange__enter_team(tid, team);
     prange__bind_worker_if_asked(tid);
     uint64_t t0 = (L->sample && tid == 0) ? prange__now_ns() : 0, iters = 0;
     if (L->schedule == PRANGE_SCHEDULE_STATIC) {
@@ -116,22 +115,20 @@ static void work(loop *L, int tid, int team)
         L->timed_ns = prange__now_ns() - t0;
         L->timed_iters = iters;
     }
-    prange__tls = saved;
+    prange__leave(saved);
 }
 
 /* Run inline: the serial plan. Keeps an enclosing loop's worker index. */
 static void run_serial(loop *L)
 {
-    prange__tls_t saved = prange__tls;
-    if (saved.depth == 0) prange__tls = (prange__tls_t){.depth = 1, .tid = 0, .team = 1};
-    else prange__tls.depth++;
+    prange__tls_t saved = prange__enter_inline();
     uint64_t t0 = L->sample ? prange__now_ns() : 0;
     uint64_t iters = run_block(L, 0, L->n, L->grain);
     if (t0) {
         L->timed_ns = prange__now_ns() - t0;
         L->timed_iters = iters;
     }
-    prange__tls = saved;
+    prange__leave(saved);
 }
 
 static int run_loop(loop *L, const prange_opts *opts, const void *key)

@@ -44,6 +44,36 @@ static inline void prange__mark_pool_started(void)
         atomic_store_explicit(&prange__pool_started, 1, memory_order_relaxed);
 }
 
+/* Enter a body context on this thread, returning what to restore with prange__leave.
+ * As a team member: worker `tid` of `team`. Inline: keep an enclosing loop's worker
+ * index (a nested call runs on its worker), else worker 0 of 1. */
+static inline prange__tls_t prange__enter_team(int tid, int team)
+{
+    prange__tls_t saved = prange__tls;
+    prange__tls = (prange__tls_t){.depth = saved.depth + 1, .tid = tid, .team = team};
+    return saved;
+}
+static inline prange__tls_t prange__enter_inline(void)
+{
+    prange__tls_t saved = prange__tls;
+    if (saved.depth == 0) prange__tls = (prange__tls_t){.depth = 1, .tid = 0, .team = 1};
+    else prange__tls.depth++;
+    return saved;
+}
+static inline void prange__leave(prange__tls_t saved) { prange__tls = saved; }
+
+/* A reducer's identity / combine, through the sized variants when it has them. */
+static inline void prange__r_identity(const prange_reducer *r, void *acc)
+{
+    if (r->identity_sized) r->identity_sized(acc, r->size);
+    else r->identity(acc);
+}
+static inline void prange__r_combine(const prange_reducer *r, void *acc, const void *rhs)
+{
+    if (r->combine_sized) r->combine_sized(acc, rhs, r->size);
+    else r->combine(acc, rhs);
+}
+
 /* A polite spin-wait hint. */
 static inline void prange__cpu_relax(void)
 {

@@ -71,18 +71,6 @@ static stack *scratch_get(size_t stride, int level)
 
 static inline void *slot(const red *R, stack *s, int k) { return s->slots + (size_t)k * R->stride; }
 
-static inline void r_identity(const prange_reducer *r, void *acc)
-{
-    if (r->identity_sized) r->identity_sized(acc, r->size);
-    else r->identity(acc);
-}
-
-static inline void r_combine(const prange_reducer *r, void *acc, const void *rhs)
-{
-    if (r->combine_sized) r->combine_sized(acc, rhs, r->size);
-    else r->combine(acc, rhs);
-}
-
 /* The top entry was just written as node (level, index): combine it with left siblings. */
 static void settle(const red *R, stack *s)
 {
@@ -91,7 +79,7 @@ static void settle(const red *R, stack *s)
         int64_t i = s->index[t];
         int8_t l = s->level[t];
         if (!(i & 1) || s->level[t - 1] != l || s->index[t - 1] != i - 1) break;
-        r_combine(R->r, slot(R, s, t - 1), slot(R, s, t));
+        prange__r_combine(R->r, slot(R, s, t - 1), slot(R, s, t));
         s->level[t - 1] = (int8_t)(l + 1);
         s->index[t - 1] = i >> 1;
         s->count--;
@@ -105,7 +93,7 @@ static void fold_blocks(red *R, stack *s, uint64_t a, uint64_t b)
         uint64_t lo = k * R->B, hi = (R->n - lo > R->B) ? lo + R->B : R->n;
         int t = s->count++;
         void *acc = slot(R, s, t);
-        r_identity(R->r, acc);
+        prange__r_identity(R->r, acc);
         R->body(R->ctx, prange__at(R->begin, lo), prange__at(R->begin, hi), acc);
         s->level[t] = 0;
         s->index[t] = (int64_t)k;
@@ -126,15 +114,14 @@ static void push_piece(const red *R, stack *m, const stack *from, int k)
 /* Fold the final stack right to left into its first slot. */
 static void *fold_right(const red *R, stack *s)
 {
-    for (int t = s->count - 2; t >= 0; t--) r_combine(R->r, slot(R, s, t), slot(R, s, t + 1));
+    for (int t = s->count - 2; t >= 0; t--) prange__r_combine(R->r, slot(R, s, t), slot(R, s, t + 1));
     return slot(R, s, 0);
 }
 
 static void worker(red *R, int tid, int team, void *result)
 {
-    prange__tls_t saved = prange__tls;
-    stack *own = scratch_get(R->stride, saved.depth);
-    prange__tls = (prange__tls_t){.depth = saved.depth + 1, .tid = tid, .team = team};
+    stack *own = scratch_get(R->stride, prange__tls.depth);
+    prange__tls_t saved = prange__enter_team(tid, team);
     prange__bind_worker_if_asked(tid);
     uint64_t a = 0, b = 0;
     if (!own) {
@@ -163,7 +150,7 @@ static void worker(red *R, int tid, int team, void *result)
             memcpy(result, fold_right(R, m), R->r->size);
         }
     }
-    prange__tls = saved;
+    prange__leave(saved);
 }
 
 /* Block size: >= grain; >= 2048 iterations so a block's cost hides the identity and
@@ -198,7 +185,7 @@ int prange_reduce(int64_t begin, int64_t end, const prange_reducer *r, prange_re
     atomic_init(&R.failed, 0);
     R.timed_iters = R.timed_ns = 0;
     if (R.n == 0) {
-        r_identity(r, result);
+        prange__r_identity(r, result);
         return 0;
     }
     R.B = block_size(R.n, opts ? opts->grain : 0, r->size);
@@ -214,16 +201,14 @@ int prange_reduce(int64_t begin, int64_t end, const prange_reducer *r, prange_re
     if (plan.serial) {
         stack *s = scratch_get(R.stride, prange__tls.depth);
         if (!s) return PRANGE_ENOMEM;
-        prange__tls_t saved = prange__tls;
-        if (saved.depth == 0) prange__tls = (prange__tls_t){.depth = 1, .tid = 0, .team = 1};
-        else prange__tls.depth++;
+        prange__tls_t saved = prange__enter_inline();
         uint64_t t0 = R.sample ? prange__now_ns() : 0;
         fold_blocks(&R, s, 0, R.nb);
         if (t0) {
             R.timed_ns = prange__now_ns() - t0;
             R.timed_iters = R.n;
         }
-        prange__tls = saved;
+        prange__leave(saved);
         memcpy(result, fold_right(&R, s), r->size);
     } else {
         prange__mark_pool_started();

@@ -106,25 +106,13 @@ typedef struct {
     unsigned char *acc; /* nb accumulators: block results, then block prefixes */
 } uscan;
 
-static void u_identity(const prange_reducer *r, void *a)
-{
-    if (r->identity_sized) r->identity_sized(a, r->size);
-    else r->identity(a);
-}
-
-static void u_combine(const prange_reducer *r, void *a, const void *b)
-{
-    if (r->combine_sized) r->combine_sized(a, b, r->size);
-    else r->combine(a, b);
-}
-
 static void u_pass(void *c, int64_t b, int64_t e, int emit)
 {
     uscan *u = c;
     for (int64_t blk = b; blk < e; blk++) {
         uint64_t lo = (uint64_t)blk * u->B, hi = u->n - lo > u->B ? lo + u->B : u->n;
         void *a = u->acc + (size_t)blk * u->stride;
-        if (!emit) u_identity(u->r, a);
+        if (!emit) prange__r_identity(u->r, a);
         u->body(u->ctx, prange__at(u->begin, lo), prange__at(u->begin, hi), a, emit);
     }
 }
@@ -153,12 +141,12 @@ int prange_scan(int64_t begin, int64_t end, const prange_reducer *r, prange_scan
     prange_for_opts(0, (int64_t)nb, u_fold, &u, &o);
     /* Block results -> block prefixes, in order, on the caller. */
     unsigned char *run = acc + (size_t)nb * stride, *tmp = run + stride;
-    u_identity(r, run);
+    prange__r_identity(r, run);
     for (uint64_t blk = 0; blk < nb; blk++) {
         unsigned char *a = acc + (size_t)blk * stride;
         memcpy(tmp, a, r->size);
         memcpy(a, run, r->size);
-        u_combine(r, run, tmp);
+        prange__r_combine(r, run, tmp);
     }
     prange_for_opts(0, (int64_t)nb, u_emit, &u, &o);
     return 0;

@@ -72,11 +72,12 @@ int prange_print_config(void *out)
         const prange__opt_desc *d = &prange__opt_table[i];
         prange__opt_val v = st->opt[i];
         char val[64];
-        const char *src = v.src == PRANGE__SRC_ENV ? "environment" : "default";
-        if (i == PRANGE__OPT_NUM_THREADS && prange__budget_overridden()) {
+        if (i == PRANGE__OPT_NUM_THREADS && prange__budget_overridden()) { /* prange_set_num_threads */
             v.value = prange__budget();
-            src = "call";
+            v.src = PRANGE__SRC_CALL;
         }
+        static const char *const src_names[] = {"default", "environment", "call"};
+        const char *src = src_names[v.src];
         prange__opt_format((prange__opt_id)i, &v, val, sizeof val);
         fprintf(f, "  %-20s %-12s %-12s %s%s%s\n", d->name, val, src, d->doc,
                 v.from && strcmp(v.from, d->name) != 0 ? "; set from " : "",

@@ -370,14 +370,26 @@ Test(learning, converges_on_a_known_cost)
 
 /* ---- tuning cache ---------------------------------------------------------------------- */
 
-Test(calibration, cache_is_written_and_read_back)
+/* Point the cache at a fresh directory; fill `path` with the cache file's name there. */
+static void temp_cache(char *dir, char *path, size_t size)
 {
-    char dir[] = "/tmp/prange-cache-XXXXXX";
     cr_assert_not_null(mkdtemp(dir));
     setenv("XDG_CACHE_HOME", dir, 1);
-    char path[512];
-    cr_assert_eq(prange__tuning_path(path, sizeof path), 0);
+    cr_assert_eq(prange__tuning_path(path, size), 0);
     cr_assert(strstr(path, dir) == path);
+}
+
+static void remove_dir(const char *dir)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    cr_assert_eq(system(cmd), 0);
+}
+
+Test(calibration, cache_is_written_and_read_back)
+{
+    char dir[] = "/tmp/prange-cache-XXXXXX", path[512];
+    temp_cache(dir, path, sizeof path);
     cr_assert_eq(prange__calibrate(NULL, NULL), 0);
     /* Keep the fingerprint, replace the figures: the process must use the file's. */
     FILE *f = fopen(path, "r");
@@ -393,18 +405,13 @@ Test(calibration, cache_is_written_and_read_back)
     cr_assert_eq(prange__fork_ns(2), 123456);
     cr_assert_eq(prange__fork_ns(3), 234567, "a team of 3 uses the next measured size up");
     cr_assert_str_eq(prange__fork_source(), "tuning cache");
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    cr_assert_eq(system(cmd), 0);
+    remove_dir(dir);
 }
 
 Test(calibration, foreign_cache_is_ignored)
 {
-    char dir[] = "/tmp/prange-cache-XXXXXX";
-    cr_assert_not_null(mkdtemp(dir));
-    setenv("XDG_CACHE_HOME", dir, 1);
-    char path[512];
-    cr_assert_eq(prange__tuning_path(path, sizeof path), 0);
+    char dir[] = "/tmp/prange-cache-XXXXXX", path[512];
+    temp_cache(dir, path, sizeof path);
     char sub[600];
     snprintf(sub, sizeof sub, "%s/libprange", dir);
     mkdir(sub, 0755);
@@ -415,7 +422,5 @@ Test(calibration, foreign_cache_is_ignored)
     double ns = prange__fork_ns(2);
     cr_assert_neq(ns, 123456, "a cache from another machine must not be used");
     cr_assert_str_eq(prange__fork_source(), "measured");
-    char cmd[700];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    cr_assert_eq(system(cmd), 0);
+    remove_dir(dir);
 }
