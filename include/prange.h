@@ -495,7 +495,9 @@ typedef void (*prange_body2d_fn)(void *ctx, int64_t ib, int64_t ie, int64_t jb, 
  * prange_for_2d - a 2-D range [i0, i1) x [j0, j1) cut into tiles of tile_i x tile_j (0 =
  * automatic: 64 x 64), the tiles run in parallel (the pndindex / tiled-loop analog). Every
  * (i, j) is visited exactly once. opts->grain counts tiles.
- * Returns: 0; PRANGE_EINVAL for i0 > i1, j0 > j1, a NULL body, negative tiles, bad opts.
+ * Returns: 0; PRANGE_EINVAL for i0 > i1, j0 > j1, a NULL body, negative tiles, bad opts,
+ * or more tiles than an int64_t can number. Thread-safe; body runs concurrently on
+ * disjoint tiles.
  */
 PRANGE_API int prange_for_2d(int64_t i0, int64_t i1, int64_t j0, int64_t j1, int64_t tile_i, int64_t tile_j,
                              prange_body2d_fn body, void *ctx, const prange_opts *opts);
@@ -528,6 +530,7 @@ typedef void (*prange_scan_fn)(void *ctx, int64_t begin, int64_t end, void *acc,
  * prefix. The body sees each block twice.
  * Returns: 0; PRANGE_EINVAL (begin > end, NULL r or body, a reducer without identity or
  * combine, size 0 or > 2^20, bad opts); PRANGE_ENOMEM (scratch, first use only).
+ * Thread-safe; body runs concurrently on disjoint blocks.
  */
 PRANGE_API int prange_scan(int64_t begin, int64_t end, const prange_reducer *r, prange_scan_fn body, void *ctx,
                            const prange_opts *opts);
