@@ -171,7 +171,7 @@ int64_t prange_mem_location(const void *p, size_t nbytes, int64_t *pages_per_nod
     size_t page = (size_t)sysconf(_SC_PAGESIZE);
     uintptr_t first = (uintptr_t)p & ~(uintptr_t)(page - 1), end = (uintptr_t)p + nbytes;
     int64_t resident = 0;
-    enum { BATCH = 512 };
+    enum { BATCH = 128 }; /* 1.5 KiB of stack per batch: callers' stacks may be small */
     void *pages[BATCH];
     int status[BATCH];
     for (uintptr_t a = first; a < end;) {

@@ -146,8 +146,11 @@ static int run_loop(loop *L, const prange_opts *opts, const void *key)
         run_serial(L);
     } else {
         prange__mark_pool_started();
-#pragma omp parallel num_threads(plan.threads)
-        work(L, omp_get_thread_num(), omp_get_num_threads());
+#pragma omp parallel num_threads(prange__region_size(plan.threads))
+        {
+            int team = prange__team_of(plan.threads), tid = omp_get_thread_num();
+            if (tid < team) work(L, tid, team);
+        }
     }
     if (L->sample) prange__cost_record(key, L->n, L->timed_iters, (double)L->timed_ns);
     return L->until ? atomic_load(&L->stop) : 0;

@@ -4,6 +4,7 @@
 #ifndef PRANGE_LIB_H
 #define PRANGE_LIB_H
 
+#include <omp.h>
 #include <stdint.h>
 
 #include "../sched/prange_sched.h"
@@ -42,6 +43,15 @@ static inline void prange__mark_pool_started(void)
 {
     if (!atomic_load_explicit(&prange__pool_started, memory_order_relaxed))
         atomic_store_explicit(&prange__pool_started, 1, memory_order_relaxed);
+}
+
+/* Inside a region of prange__region_size(planned) threads: how many of them work. The
+ * rest (the pool's extra workers) return at once. The runtime may give fewer threads than
+ * asked (OMP_THREAD_LIMIT), never more. */
+static inline int prange__team_of(int planned)
+{
+    int got = omp_get_num_threads();
+    return planned < got ? planned : got;
 }
 
 /* Enter a body context on this thread, returning what to restore with prange__leave.

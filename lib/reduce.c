@@ -44,7 +44,7 @@ typedef struct red {
     int64_t begin;
     uint64_t n, B, nb;
     size_t stride;
-    stack *pieces[PRANGE_MAX_THREADS];
+    stack **pieces; /* one per team member: the caller's frame, sized by the plan */
     atomic_int published; /* workers whose pieces are ready for the caller */
     atomic_int failed;
     int sample;
@@ -173,7 +173,6 @@ int prange_reduce(int64_t begin, int64_t end, const prange_reducer *r, prange_re
     if (r->size == 0 || r->size > ((size_t)1 << 30)) return PRANGE_EINVAL;
     if (!(r->identity || r->identity_sized) || !(r->combine || r->combine_sized)) return PRANGE_EINVAL;
 
-    /* Field by field: an initialiser would zero the 8 KiB pieces[] on every call. */
     red R;
     R.r = r;
     R.body = body;
@@ -211,9 +210,16 @@ int prange_reduce(int64_t begin, int64_t end, const prange_reducer *r, prange_re
         prange__leave(saved);
         memcpy(result, fold_right(&R, s), r->size);
     } else {
+        /* Sized by the team (a runtime never gives more threads than asked): a frame of
+         * PRANGE_MAX_THREADS pointers would take 8 KiB of a possibly small stack. */
+        stack *pieces[plan.threads];
+        R.pieces = pieces;
         prange__mark_pool_started();
-#pragma omp parallel num_threads(plan.threads)
-        worker(&R, omp_get_thread_num(), omp_get_num_threads(), result);
+#pragma omp parallel num_threads(prange__region_size(plan.threads))
+        {
+            int team = prange__team_of(plan.threads), tid = omp_get_thread_num();
+            if (tid < team) worker(&R, tid, team, result);
+        }
         if (atomic_load(&R.failed)) return PRANGE_ENOMEM;
     }
     if (R.sample) prange__cost_record((const void *)body, R.n, R.timed_iters, (double)R.timed_ns);

@@ -64,8 +64,24 @@ static int sizes_for(int budget, int *out)
 static void measure_table(fork_table *tab, int budget, int reps)
 {
     atomic_store(&prange__pool_started, 1);
+    /* Never ask for more threads than the system starts (the runtime would exit). With
+     * none at all, no plan is parallel; keep a figure that says so. */
+    prange__team_lock();
+    budget = prange__team_probe_locked(budget);
+    if (budget < 2) {
+        prange__team_unlock();
+        tab->n = 1;
+        tab->threads[0] = 2;
+        tab->ns[0] = 1e9;
+        tab->source = "not measurable: thread creation refused";
+        return;
+    }
     tab->n = sizes_for(budget, tab->threads);
-    for (int i = 0; i < tab->n; i++) tab->ns[i] = measure_one(tab->threads[i], reps);
+    /* Largest first: the team only shrinks (libgomp ends the extra workers), so no thread
+     * is created after the probe but the first team's. */
+    for (int i = tab->n - 1; i >= 0; i--) tab->ns[i] = measure_one(tab->threads[i], reps);
+    prange__pool = tab->threads[0];
+    prange__team_unlock();
     tab->source = "measured";
 }
 
@@ -93,7 +109,7 @@ int prange__tuning_path(char *buf, size_t size)
 /* Read "fingerprint ..." then "fork THREADS NS" lines; 0 when it matches this machine. */
 static int read_cache(fork_table *tab)
 {
-    char path[4096], want[256], line[512];
+    static char path[4096], want[256], line[512]; /* once (pthread_once), maybe on a small stack */
     if (prange__tuning_path(path, sizeof path) != 0) return -1;
     FILE *f = fopen(path, "r");
     if (!f) return -1;

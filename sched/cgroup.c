@@ -37,44 +37,54 @@ static double parse_cpu_max(const char *s)
     return (double)quota / (double)period;
 }
 
-static double read_v1(const char *dir)
+/* Paths and lines longer than this are not cgroups we can read (no quota). Kept small:
+ * this runs on the caller's stack at the first call, which may be a small one. */
+#define PATH_CAP 1024
+
+/* Read the file `name` in directory `dir` (dir has room for PATH_CAP bytes). */
+static int read_in(char *dir, const char *name, char *buf, size_t size)
 {
-    char path[4096], buf[64];
-    if (snprintf(path, sizeof path, "%s/cpu.cfs_quota_us", dir) >= (int)sizeof path) return 0;
-    if (read_small(path, buf, sizeof buf) != 0) return 0;
-    char *end;
+    size_t len = strlen(dir);
+    if (snprintf(dir + len, PATH_CAP - len, "/%s", name) >= (int)(PATH_CAP - len)) return -1;
+    int rc = read_small(dir, buf, size);
+    dir[len] = '\0';
+    return rc;
+}
+
+static double read_v1(char *dir)
+{
+    char buf[64], *end;
+    if (read_in(dir, "cpu.cfs_quota_us", buf, sizeof buf) != 0) return 0;
     long long quota = strtoll(buf, &end, 10);
     if (end == buf || quota <= 0) return 0;
-    if (snprintf(path, sizeof path, "%s/cpu.cfs_period_us", dir) >= (int)sizeof path) return 0;
-    if (read_small(path, buf, sizeof buf) != 0) return 0;
+    if (read_in(dir, "cpu.cfs_period_us", buf, sizeof buf) != 0) return 0;
     long long period = strtoll(buf, &end, 10);
     if (end == buf || period <= 0) return 0;
     return (double)quota / (double)period;
 }
 
-static double read_v2(const char *dir)
+static double read_v2(char *dir)
 {
-    char path[4096], buf[128];
-    if (snprintf(path, sizeof path, "%s/cpu.max", dir) >= (int)sizeof path) return 0;
-    if (read_small(path, buf, sizeof buf) != 0) return 0;
+    char buf[128];
+    if (read_in(dir, "cpu.max", buf, sizeof buf) != 0) return 0;
     return parse_cpu_max(buf);
 }
 
 /* Walk `rel` ("/a/b") and every ancestor below `mount`, keeping the smallest quota. */
 static double walk(const char *mount, const char *rel, int v2)
 {
-    char dir[4096];
+    char dir[PATH_CAP];
+    int base = snprintf(dir, sizeof dir, "%s", mount);
+    if (base < 0 || base >= (int)sizeof dir || snprintf(dir + base, sizeof dir - (size_t)base, "%s", rel) >= (int)(sizeof dir - (size_t)base))
+        return 0;
     double best = 0;
-    char path[2048];
-    if (snprintf(path, sizeof path, "%s", rel) >= (int)sizeof path) return 0;
     for (;;) {
-        size_t len = strlen(path);
-        while (len > 0 && path[len - 1] == '/') path[--len] = '\0';
-        if (snprintf(dir, sizeof dir, "%s%s", mount, path) >= (int)sizeof dir) return best;
+        size_t len = strlen(dir);
+        while (len > (size_t)base && dir[len - 1] == '/') dir[--len] = '\0';
         double q = v2 ? read_v2(dir) : read_v1(dir);
         if (q > 0 && (best == 0 || q < best)) best = q;
-        if (len == 0) break;
-        char *slash = strrchr(path, '/');
+        if (len == (size_t)base) break;
+        char *slash = strrchr(dir + base, '/');
         if (!slash) break;
         *slash = '\0';
     }
@@ -89,7 +99,7 @@ double prange__cgroup_quota(const char *root, const char *proc_cgroup)
     while (*line) {
         const char *nl = strchr(line, '\n');
         size_t len = nl ? (size_t)(nl - line) : strlen(line);
-        char buf[2048];
+        char buf[PATH_CAP];
         if (len < sizeof buf) {
             memcpy(buf, line, len);
             buf[len] = '\0';
@@ -100,7 +110,7 @@ double prange__cgroup_quota(const char *root, const char *proc_cgroup)
                 *c1 = *c2 = '\0';
                 const char *ctrls = c1 + 1, *path = c2 + 1;
                 double q = 0;
-                char mount[4096];
+                char mount[PATH_CAP];
                 if (strcmp(buf, "0") == 0 && *ctrls == '\0') {
                     q = walk(root, path, 1);
                 } else {

@@ -50,12 +50,13 @@ static void load_topology(prange__state *st)
      * so the process binding shows one CPU. The CPUs OpenMP may use are all its places. */
     if (have_bind && omp_get_proc_bind() != omp_proc_bind_false && omp_get_num_places() > 0) {
         hwloc_bitmap_zero(bind);
-        int ids[1024];
         for (int p = 0; p < omp_get_num_places(); p++) {
             int k = omp_get_place_num_procs(p);
-            if (k > 1024) k = 1024;
+            int *ids = k > 0 ? malloc((size_t)k * sizeof *ids) : NULL; /* not on the stack: it may be small */
+            if (!ids) continue;
             omp_get_place_proc_ids(p, ids);
             for (int i = 0; i < k; i++) hwloc_bitmap_set(bind, (unsigned)ids[i]);
+            free(ids);
         }
     }
     if (prange__topo_summarize(t, have_bind ? bind : NULL, &st->topo) != 0) {
@@ -69,7 +70,7 @@ static void load_topology(prange__state *st)
 
 static void read_quota(prange__state *st)
 {
-    char buf[4096];
+    static char buf[4096]; /* init runs once (pthread_once), maybe on a small stack */
     FILE *f = fopen("/proc/self/cgroup", "r");
     if (!f) return;
     size_t n = fread(buf, 1, sizeof buf - 1, f);

@@ -95,5 +95,7 @@ int prange_print_config(void *out)
     char fj[256];
     prange__fork_describe(fj, sizeof fj);
     fprintf(f, "fork-join: %s\n", fj);
+    prange__threads_describe(fj, sizeof fj);
+    fprintf(f, "threads:   %s\n", fj);
     return ferror(f) ? PRANGE_EIO : 0;
 }

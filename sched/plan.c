@@ -82,11 +82,13 @@ void prange__plan(uint64_t n, const prange_opts *o, const void *key, prange_plan
         set_serial(p, inline_why);
         return;
     }
-
     double c = o->cost_ns > 0 ? o->cost_ns : prange__cost_lookup(key, n);
     if (c <= 0) c = DEFAULT_COST_NS;
     double work = (double)n * c;
-    double fork = prange__fork_ns(cap);
+    /* A team of t runs in a region of max(t, pool) threads (teams never shrink): that is
+     * the fork-join cost it pays. */
+    int pool = prange__pool;
+    double fork = prange__fork_ns(cap > pool ? cap : pool);
     p->cost_ns = c;
     p->work_ns = work;
     p->fork_ns = fork;
@@ -96,7 +98,7 @@ void prange__plan(uint64_t n, const prange_opts *o, const void *key, prange_plan
     double by_work = floor(work / fork);
     if ((double)t > by_work && by_work >= 2) {
         /* A smaller team forks faster: refine once with its own figure. */
-        fork = prange__fork_ns((int)by_work);
+        fork = prange__fork_ns((int)by_work > pool ? (int)by_work : pool);
         p->fork_ns = fork;
         by_work = floor(work / fork);
     }
@@ -105,6 +107,20 @@ void prange__plan(uint64_t n, const prange_opts *o, const void *key, prange_plan
     if (t < 2 || !(fork + work / t < PARALLEL_GAIN * work)) {
         set_serial(p, "work below fork-join cost");
         return;
+    }
+    /* The system may refuse threads (RLIMIT_NPROC, pids.max): run with what starts. */
+    int startable = prange__team_ready(t);
+    if (startable < t) {
+        if (startable <= 1) {
+            set_serial(p, "thread creation refused");
+            return;
+        }
+        t = startable;
+        why = "threads limited by thread creation";
+        if (!(fork + work / t < PARALLEL_GAIN * work)) {
+            set_serial(p, "work below fork-join cost");
+            return;
+        }
     }
 
     p->threads = t;

@@ -116,6 +116,31 @@ int prange__budget_overridden(void);
 extern atomic_int prange__after_fork;
 /* Set once the OpenMP team has been started by libprange (for fork detection). */
 extern atomic_int prange__pool_started;
+/* ---- the calling thread's OpenMP team (sched/threads.c) ---------------------------- */
+
+/* The size of the team libprange last ran on this thread (1: none). Teams never shrink:
+ * libgomp would end the extra workers and start them again for the next larger team. */
+extern PRANGE__TLS int prange__pool;
+/* Grow this thread's team towards `want` (probing first whether the system lets us, once
+ * per larger size or once a second after a refusal). Returns the size that runs, 1..want. */
+int prange__team_grow(int want);
+/* The team size, up to `want`, that this thread can run: one thread-local compare when
+ * its team is large enough already. Call only where a parallel region may start. */
+static inline int prange__team_ready(int want)
+{
+    return __builtin_expect(want <= prange__pool, 1) ? want : prange__team_grow(want);
+}
+/* Threads in the region for a plan of `team`: the pool, never fewer (see threads.c). */
+static inline int prange__region_size(int team) { return team > prange__pool ? team : prange__pool; }
+/* The process-wide lock that team growth holds, and how many threads (this one included,
+ * up to `want`) could run at once, probed under it. For calibration. */
+void prange__team_lock(void);
+void prange__team_unlock(void);
+int prange__team_probe_locked(int want);
+/* Largest team any thread was refused (0 = never), and a sentence about it. */
+extern atomic_int prange__threads_refused;
+void prange__threads_describe(char *buf, size_t size);
+
 /* ---- fork-join cost (sched/calibrate.c) ------------------------------------------------ */
 
 /* Fork-join cost of a team of `threads` in ns: PRANGE_FORK_NS, else the tuning cache,

@@ -506,3 +506,48 @@ Test(loops, million_small_calls_stay_flat, .timeout = 120)
     cr_assert_leq(p99b, 3 * p99a + 200000, "p99 per 1000 calls drifted from %llu ns to %llu ns",
                   (unsigned long long)p99a, (unsigned long long)p99b);
 }
+
+/* Teams never shrink (sched/threads.c): libgomp ends the workers a smaller team does not
+ * use and creates them again for the next larger one. Alternating teams of 4 and 2 must
+ * run on the same 3 worker threads throughout, and a team of 2 sees 2 threads. */
+typedef struct {
+    _Atomic(pid_t) tids[64];
+    atomic_int n, bad;
+    int team;
+} tid_ctx;
+
+static void tid_body(void *p, int64_t b, int64_t e)
+{
+    (void)b;
+    (void)e;
+    tid_ctx *c = p;
+    if (prange_num_threads() != c->team) atomic_store(&c->bad, 1);
+    pid_t me = gettid();
+    int n = atomic_load(&c->n);
+    for (int i = 0; i < n && i < 64; i++)
+        if (atomic_load(&c->tids[i]) == me) return;
+    int k = atomic_fetch_add(&c->n, 1);
+    if (k < 64) atomic_store(&c->tids[k], me);
+}
+
+Test(loops, alternating_team_sizes_keep_their_threads)
+{
+    cr_assert_eq(prange_set_num_threads(4), 0);
+    tid_ctx c = {0};
+    for (int r = 0; r < 20; r++) {
+        c.team = r % 2 ? 2 : 4;
+        prange_opts o = t_parallel_opts(c.team, PRANGE_SCHEDULE_STATIC, 0);
+        cr_assert_eq(prange_for_opts(0, 4 * c.team, tid_body, &c, &o), 0);
+    }
+    cr_assert_eq(atomic_load(&c.bad), 0, "a body saw a team other than planned");
+    /* The caller plus 3 workers; distinct records can race, so count unique ones. */
+    int unique = 0, n = atomic_load(&c.n) < 64 ? atomic_load(&c.n) : 64;
+    for (int i = 0; i < n; i++) {
+        int dup = 0;
+        for (int j = 0; j < i; j++) dup |= c.tids[j] == c.tids[i];
+        unique += !dup;
+    }
+    cr_assert_leq(unique, 4, "%d distinct threads ran the bodies: workers were ended and started again", unique);
+    cr_assert_geq(unique, 2);
+    prange_set_num_threads(0);
+}
