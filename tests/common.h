@@ -47,6 +47,18 @@ static inline prange_opts t_parallel_opts(int threads, prange_schedule s, int64_
 #define UNDER_ASAN 0
 #endif
 
+/* ThreadSanitizer's shadow memory counts in RSS: RSS bounds do not hold under it. */
+#if defined(__SANITIZE_THREAD__)
+#define UNDER_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define UNDER_TSAN 1
+#endif
+#endif
+#ifndef UNDER_TSAN
+#define UNDER_TSAN 0
+#endif
+
 /* Valgrind (tests/run --valgrind) has the same effects, known only at run time. */
 #if defined(__has_include)
 #if __has_include(<valgrind/valgrind.h>)

@@ -2,6 +2,7 @@
  * alignment, zeroing, sizes, overflow, placement, policies, RSS, and that the first-touch
  * partition is the default loop's partition. */
 #include <criterion/criterion.h>
+#include <stdatomic.h>
 #include <errno.h>
 #include <hwloc.h>
 #include <signal.h>
@@ -175,7 +176,7 @@ Test(alloc, large_blocks_start_on_a_page)
     }
 }
 
-Test(alloc, many_cycles_keep_rss_flat, .disabled = UNDER_ASAN)
+Test(alloc, many_cycles_keep_rss_flat, .disabled = UNDER_ASAN || UNDER_TSAN)
 {
     if (UNDER_VALGRIND) cr_skip_test("valgrind's allocator changes RSS");
     long before = 0;
@@ -189,7 +190,7 @@ Test(alloc, many_cycles_keep_rss_flat, .disabled = UNDER_ASAN)
     cr_assert_leq(after - before, 1024, "RSS grew by %ld KiB over 280 cycles", after - before);
 }
 
-Test(alloc, rss_overhead_below_one_percent_plus_2mib, .disabled = UNDER_ASAN)
+Test(alloc, rss_overhead_below_one_percent_plus_2mib, .disabled = UNDER_ASAN || UNDER_TSAN)
 {
     if (UNDER_VALGRIND) cr_skip_test("valgrind's allocator changes RSS");
     long before = t_rss_kb();
@@ -204,13 +205,14 @@ Test(alloc, rss_overhead_below_one_percent_plus_2mib, .disabled = UNDER_ASAN)
 /* ---- the touch partition is the loop partition --------------------------------------- */
 
 static int64_t g_lo[PRANGE_MAX_THREADS], g_hi[PRANGE_MAX_THREADS];
-static int g_team;
+static atomic_int g_team; /* the largest team seen: workers update it at once */
 static void record(int tid, int64_t b, int64_t e)
 {
     g_lo[tid] = b;
     g_hi[tid] = e;
-    int team = prange_num_threads();
-    if (team > g_team) g_team = team;
+    int team = prange_num_threads(), seen = atomic_load(&g_team);
+    while (team > seen && !atomic_compare_exchange_weak(&g_team, &seen, team)) {
+    }
 }
 
 Test(alloc, touch_partition_is_the_default_loop_partition)
@@ -221,12 +223,12 @@ Test(alloc, touch_partition_is_the_default_loop_partition)
     for (size_t k = 0; k < 3; k++) {
         int64_t n = counts[k];
         memset(g_lo, -1, sizeof g_lo);
-        g_team = 0;
+        atomic_store(&g_team, 0);
         void *x = prange_alloc(n, 8);
         prange_plan plan;
         cr_assert_eq(prange_plan_for(n, NULL, &plan), 0);
         cr_assert_eq(plan.schedule, PRANGE_SCHEDULE_STATIC);
-        cr_assert_eq(g_team, plan.threads, "n=%lld: touched by %d threads, a loop plans %d", (long long)n, g_team,
+        cr_assert_eq(atomic_load(&g_team), plan.threads, "n=%lld: touched by %d threads, a loop plans %d", (long long)n, atomic_load(&g_team),
                      plan.threads);
         for (int t = 0; t < plan.threads; t++) {
             uint64_t lo, hi;
