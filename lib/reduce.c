@@ -9,7 +9,8 @@
  * A thread owning blocks [a, b) folds them left to right with a "binary counter" stack:
  * pushing node (L, i) with i odd onto a stack whose top is (L, i-1) combines the two into
  * (L+1, i/2), and so on up. What remains are the maximal aligned subtrees inside [a, b).
- * Once every thread has published, the caller pushes every thread's pieces, in block order, through the same
+ * Each worker posts its pieces to the caller in a mailbox (one cache line in the usual
+ * case); the caller pushes every thread's pieces, in block order, through the same
  * rule, which rebuilds exactly the stack one thread would have built over [0, nb). That
  * stack (the binary decomposition of nb) is folded right to left. Hence the result is the
  * same bits for every thread count and every assignment of blocks to threads.
@@ -44,12 +45,30 @@ typedef struct red {
     int64_t begin;
     uint64_t n, B, nb;
     size_t stride;
-    stack **pieces; /* one per team member: the caller's frame, sized by the plan */
-    atomic_int published; /* workers whose pieces are ready for the caller */
+    struct mail *box; /* one per team member, in the caller's mailbox buffer */
+    uint64_t seq;     /* this call's number on the calling thread */
     atomic_int failed;
     int sample;
     uint64_t timed_iters, timed_ns;
 } red;
+
+/* A worker's result for the caller, in one cache line when it folded one piece of up to
+ * 8 bytes (the usual case) and two when up to 4 pieces fit 64 bytes; else a pointer to
+ * its stack. `seq` is written last (release) with the caller's call number, so the
+ * caller reads one line per worker and nothing needs resetting between calls. */
+#define MAIL_PIECES 4
+#define MAIL_ACC 72
+typedef struct mail {
+    _Atomic(uint64_t) seq;
+    int count; /* pieces inline; -1: read them from `from` */
+    int8_t level[MAIL_PIECES];
+    int64_t index[MAIL_PIECES];
+    const stack *from;
+    unsigned char acc[MAIL_ACC]; /* `count` accumulators of r->size bytes, packed */
+} mail;
+_Static_assert(sizeof(mail) == 128, "a mailbox is two cache lines");
+
+static PRANGE__TLS uint64_t t_calls; /* reductions started by this thread */
 
 /* ---- per-thread scratch: [stack own][stack merge][slots own][slots merge] ---------- */
 
@@ -101,14 +120,38 @@ static void fold_blocks(red *R, stack *s, uint64_t a, uint64_t b)
     }
 }
 
-/* Push a piece (copied) onto the merge stack. */
-static void push_piece(const red *R, stack *m, const stack *from, int k)
+/* Push a piece (copied from `acc`) onto the merge stack. */
+static void push_piece(const red *R, stack *m, const void *acc, int8_t level, int64_t index)
 {
     int t = m->count++;
-    memcpy(slot(R, m, t), from->slots + (size_t)k * R->stride, R->r->size);
-    m->level[t] = from->level[k];
-    m->index[t] = from->index[k];
+    memcpy(slot(R, m, t), acc, R->r->size);
+    m->level[t] = level;
+    m->index[t] = index;
     settle(R, m);
+}
+
+static void push_stack(const red *R, stack *m, const stack *from)
+{
+    for (int k = 0; k < from->count; k++)
+        push_piece(R, m, from->slots + (size_t)k * R->stride, from->level[k], from->index[k]);
+}
+
+/* Hand this worker's pieces to the caller. */
+static void post(const red *R, mail *box, const stack *own)
+{
+    size_t size = R->r->size;
+    if (own && own->count <= MAIL_PIECES && (size_t)own->count * size <= MAIL_ACC) {
+        box->count = own->count;
+        for (int k = 0; k < own->count; k++) {
+            box->level[k] = own->level[k];
+            box->index[k] = own->index[k];
+            memcpy(box->acc + (size_t)k * size, own->slots + (size_t)k * R->stride, size);
+        }
+    } else {
+        box->count = -1;
+        box->from = own;
+    }
+    atomic_store_explicit(&box->seq, R->seq, memory_order_release);
 }
 
 /* Fold the final stack right to left into its first slot. */
@@ -124,9 +167,7 @@ static void worker(red *R, int tid, int team, void *result)
     prange__tls_t saved = prange__enter_team(tid, team);
     prange__bind_worker_if_asked(tid);
     uint64_t a = 0, b = 0;
-    if (!own) {
-        atomic_store(&R->failed, 1);
-    } else {
+    if (own) {
         uint64_t t0 = (R->sample && tid == 0) ? prange__now_ns() : 0;
         prange__split(R->nb, team, tid, &a, &b);
         fold_blocks(R, own, a, b);
@@ -136,19 +177,28 @@ static void worker(red *R, int tid, int team, void *result)
             R->timed_iters = hi - a * R->B;
         }
     }
-    R->pieces[tid] = own;
     if (tid != 0) {
-        /* Publish and leave: the region's closing barrier is the only full barrier. */
-        atomic_fetch_add_explicit(&R->published, 1, memory_order_release);
+        /* Post and leave: the region's closing barrier is the only full barrier. */
+        post(R, &R->box[tid], own);
     } else {
-        /* The caller waits for the pieces alone (a spin on one counter), then merges. */
-        while (atomic_load_explicit(&R->published, memory_order_acquire) < team - 1) prange__cpu_relax();
-        if (!atomic_load(&R->failed)) {
-            stack *m = (stack *)((unsigned char *)own + round64(sizeof(stack)));
-            for (int t = 0; t < team; t++)
-                for (int k = 0; k < R->pieces[t]->count; k++) push_piece(R, m, R->pieces[t], k);
-            memcpy(result, fold_right(R, m), R->r->size);
+        /* The caller waits for each worker's mailbox in turn and merges, in block order. */
+        int failed = own == NULL;
+        stack *m = own ? (stack *)((unsigned char *)own + round64(sizeof(stack))) : NULL;
+        if (m) push_stack(R, m, own);
+        for (int t = 1; t < team; t++) {
+            mail *box = &R->box[t];
+            while (atomic_load_explicit(&box->seq, memory_order_acquire) != R->seq) prange__cpu_relax();
+            if (failed) continue;
+            if (box->count < 0) {
+                if (!box->from) failed = 1;
+                else push_stack(R, m, box->from);
+            } else {
+                for (int k = 0; k < box->count; k++)
+                    push_piece(R, m, box->acc + (size_t)k * R->r->size, box->level[k], box->index[k]);
+            }
         }
+        if (failed) atomic_store(&R->failed, 1);
+        else memcpy(result, fold_right(R, m), R->r->size);
     }
     prange__leave(saved);
 }
@@ -180,7 +230,6 @@ int prange_reduce(int64_t begin, int64_t end, const prange_reducer *r, prange_re
     R.begin = begin;
     R.n = prange__len(begin, end);
     R.stride = round64(r->size);
-    atomic_init(&R.published, 0);
     atomic_init(&R.failed, 0);
     R.timed_iters = R.timed_ns = 0;
     if (R.n == 0) {
@@ -210,10 +259,9 @@ int prange_reduce(int64_t begin, int64_t end, const prange_reducer *r, prange_re
         prange__leave(saved);
         memcpy(result, fold_right(&R, s), r->size);
     } else {
-        /* Sized by the team (a runtime never gives more threads than asked): a frame of
-         * PRANGE_MAX_THREADS pointers would take 8 KiB of a possibly small stack. */
-        stack *pieces[plan.threads];
-        R.pieces = pieces;
+        R.box = prange__scratch_mail((size_t)plan.threads * sizeof(mail));
+        if (!R.box) return PRANGE_ENOMEM;
+        R.seq = ++t_calls;
         prange__mark_pool_started();
 #pragma omp parallel num_threads(prange__region_size(plan.threads))
         {

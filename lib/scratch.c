@@ -7,6 +7,7 @@
  */
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "prange_lib.h"
 
@@ -17,14 +18,15 @@ typedef struct scratch {
     size_t cap;
 } scratch;
 
-static PRANGE__TLS scratch t_scratch[LEVELS];
+/* [0, LEVELS): per nesting depth; [LEVELS]: the reduction mailboxes of a calling thread. */
+static PRANGE__TLS scratch t_scratch[LEVELS + 1];
 static pthread_key_t g_key;
 static pthread_once_t g_key_once = PTHREAD_ONCE_INIT;
 
 static void scratch_free(void *p)
 {
     scratch *s = p;
-    for (int i = 0; i < LEVELS; i++) {
+    for (int i = 0; i <= LEVELS; i++) {
         free(s[i].p);
         s[i] = (scratch){0};
     }
@@ -32,15 +34,17 @@ static void scratch_free(void *p)
 
 static void make_key(void) { pthread_key_create(&g_key, scratch_free); }
 
-void *prange__scratch(int level, size_t bytes)
+/* Slot `i` at least `bytes` long; a new buffer is zeroed (so stale mailbox sequence
+ * numbers are 0, never the current call's). */
+static void *grow(int i, size_t bytes)
 {
-    if (level < 0 || level >= LEVELS) return NULL;
-    scratch *s = &t_scratch[level];
+    scratch *s = &t_scratch[i];
     if (s->cap < bytes) {
         pthread_once(&g_key_once, make_key);
         size_t want = (bytes + 63) & ~(size_t)63;
         unsigned char *p = aligned_alloc(64, want);
         if (!p) return NULL;
+        memset(p, 0, want);
         free(s->p);
         s->p = p;
         s->cap = want;
@@ -48,3 +52,11 @@ void *prange__scratch(int level, size_t bytes)
     }
     return s->p;
 }
+
+void *prange__scratch(int level, size_t bytes)
+{
+    if (level < 0 || level >= LEVELS) return NULL;
+    return grow(level, bytes);
+}
+
+void *prange__scratch_mail(size_t bytes) { return grow(LEVELS, bytes); }

@@ -22,7 +22,7 @@
  * processes of the user) can still take the slots between our probe and the runtime's
  * pthread_create; that race is outside any library's reach.
  */
-#include <dlfcn.h>
+#include <link.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <omp.h>
@@ -70,13 +70,21 @@ static size_t parse_stacksize(const char *s)
     return (size_t)(v << shift);
 }
 
+static int is_libomp(struct dl_phdr_info *info, size_t size, void *data)
+{
+    (void)size;
+    (void)data;
+    return info->dlpi_name && (strstr(info->dlpi_name, "libomp") || strstr(info->dlpi_name, "libiomp"));
+}
+
 /* The worker stack size the OpenMP runtime will ask for; 0 = the pthread default. */
 static size_t omp_stacksize(void)
 {
-    /* LLVM libomp (it defines the __kmpc_ entry points) reads KMP_STACKSIZE first and
-     * defaults to 4 MiB; libgomp reads OMP_STACKSIZE then GOMP_STACKSIZE, else the pthread
-     * default (from RLIMIT_STACK). */
-    int libomp = dlsym(RTLD_DEFAULT, "__kmpc_fork_call") != NULL;
+    /* LLVM libomp reads KMP_STACKSIZE first and defaults to 4 MiB; libgomp reads
+     * OMP_STACKSIZE then GOMP_STACKSIZE, else the pthread default (from RLIMIT_STACK).
+     * Which runtime is loaded: from the loaded objects (dlsym of a missing symbol would
+     * leave a per-thread error buffer behind, which a fork() child then leaks). */
+    int libomp = dl_iterate_phdr(is_libomp, NULL) != 0;
     size_t s = libomp ? parse_stacksize(getenv("KMP_STACKSIZE")) : 0;
     if (!s) s = parse_stacksize(getenv("OMP_STACKSIZE"));
     if (!s) s = parse_stacksize(getenv("GOMP_STACKSIZE"));
