@@ -46,7 +46,8 @@ run "RLIMIT_STACK 128 KiB" 0 'largest team 4' -- prlimit --stack=131072 "$prog" 
 # 4. RLIMIT_NPROC: root is exempt, so run as nobody (uid 65534, which owns no process
 #    here). The limit counts every thread of the user: main + 2 workers = 3.
 if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null && command -v prlimit >/dev/null &&
-   [ "$(ps -u 65534 -L --no-headers 2>/dev/null | wc -l)" -eq 0 ]; then
+   [ "$(ps -u 65534 -L --no-headers 2>/dev/null | wc -l)" -eq 0 ] &&
+   setpriv --reuid=65534 --regid=65534 --clear-groups true 2>/dev/null; then
   dir=$(mktemp -d); chmod 755 "$dir"; cp "$prog" "$dir/limits"; chmod 755 "$dir/limits"
   as_nobody="setpriv --reuid=65534 --regid=65534 --clear-groups"
   run "RLIMIT_NPROC=3" 0 'largest team 3' 'threads=3 .*reason=threads limited by thread creation' \
@@ -57,7 +58,7 @@ if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null && command -v prlimit >
   run "RLIMIT_NPROC=8, 4 user threads" 0 'largest team' -- $as_nobody prlimit --nproc=8 "$dir/limits" 4 4
   rm -rf "$dir"
 else
-  echo "skip RLIMIT_NPROC: needs root (to run as uid 65534), setpriv and prlimit"
+  echo "skip RLIMIT_NPROC: needs root (to run as uid 65534, which must own no process), setpriv and prlimit"
 fi
 [ $fail -eq 0 ] && echo "limits: refused threads and small stacks degrade, results right, nothing exits"
 exit $fail
