@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "prange_sched.h"
@@ -34,21 +35,31 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Median of `reps` empty regions of t threads after 5 warm-ups. */
+/* Median of `reps` empty regions of t threads after 5 warm-ups. A median far above the
+ * fastest sample means the machine was busy (a worker waited for a CPU): the figure would
+ * make every plan of this process serial, so measure again, up to 3 times, 2 ms apart,
+ * and keep the lowest median. */
 static double measure_one(int t, int reps)
 {
-    double s[256];
+    double s[256], best = 0;
     if (reps > 256) reps = 256;
-    for (int i = 0; i < reps + 5; i++) {
-        uint64_t t0 = prange__now_ns();
+    for (int attempt = 0; attempt < 3; attempt++) {
+        for (int i = 0; i < reps + 5; i++) {
+            uint64_t t0 = prange__now_ns();
 #pragma omp parallel num_threads(t)
-        {
-            __asm__ volatile("" ::: "memory");
+            {
+                __asm__ volatile("" ::: "memory");
+            }
+            if (i >= 5) s[i - 5] = (double)(prange__now_ns() - t0);
         }
-        if (i >= 5) s[i - 5] = (double)(prange__now_ns() - t0);
+        qsort(s, (size_t)reps, sizeof s[0], cmp_double);
+        double med = s[reps / 2];
+        if (attempt == 0 || med < best) best = med;
+        if (med <= 4 * s[0] + 1000) break;
+        struct timespec pause = {0, 2000000};
+        nanosleep(&pause, NULL);
     }
-    qsort(s, (size_t)reps, sizeof s[0], cmp_double);
-    return s[reps / 2] > 100 ? s[reps / 2] : 100;
+    return best > 100 ? best : 100;
 }
 
 /* Team sizes to measure for a budget: powers of two below it, then the budget. */
