@@ -14,6 +14,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <execinfo.h>
+#include <malloc.h>
 #include <math.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -72,18 +73,42 @@ __attribute__((noinline)) static int should_fail(void)
     return 0;
 }
 
-void *malloc(size_t n) { return should_fail() ? (errno = ENOMEM, NULL) : __libc_malloc(n); }
-void *calloc(size_t a, size_t b) { return should_fail() ? (errno = ENOMEM, NULL) : __libc_calloc(a, b); }
-void *realloc(void *p, size_t n) { return should_fail() ? (errno = ENOMEM, NULL) : __libc_realloc(p, n); }
-void *aligned_alloc(size_t a, size_t n) { return should_fail() ? (errno = ENOMEM, NULL) : __libc_memalign(a, n); }
-void *memalign(size_t a, size_t n) { return should_fail() ? (errno = ENOMEM, NULL) : __libc_memalign(a, n); }
+/* Live bytes, to compare with a run that failed nothing: a failure path that leaks shows
+ * as more live memory after the same calls. */
+static atomic_long g_live;
+static void *live(void *p)
+{
+    if (p) atomic_fetch_add(&g_live, (long)malloc_usable_size(p));
+    return p;
+}
+static void dead(void *p)
+{
+    if (p) atomic_fetch_sub(&g_live, (long)malloc_usable_size(p));
+}
+
+void *malloc(size_t n) { return should_fail() ? (errno = ENOMEM, NULL) : live(__libc_malloc(n)); }
+void *calloc(size_t a, size_t b) { return should_fail() ? (errno = ENOMEM, NULL) : live(__libc_calloc(a, b)); }
+void *realloc(void *p, size_t n)
+{
+    if (should_fail()) return errno = ENOMEM, NULL;
+    size_t old = p ? malloc_usable_size(p) : 0;
+    void *q = __libc_realloc(p, n);
+    if (q || n == 0) atomic_fetch_sub(&g_live, (long)old);
+    return live(q);
+}
+void *aligned_alloc(size_t a, size_t n) { return should_fail() ? (errno = ENOMEM, NULL) : live(__libc_memalign(a, n)); }
+void *memalign(size_t a, size_t n) { return should_fail() ? (errno = ENOMEM, NULL) : live(__libc_memalign(a, n)); }
 int posix_memalign(void **p, size_t a, size_t n)
 {
     if (should_fail()) return ENOMEM;
-    *p = __libc_memalign(a, n);
+    *p = live(__libc_memalign(a, n));
     return *p ? 0 : ENOMEM;
 }
-void free(void *p) { __libc_free(p); }
+void free(void *p)
+{
+    dead(p);
+    __libc_free(p);
+}
 
 #define N 200000
 #define BINS 1000
@@ -131,6 +156,8 @@ static int round_of_calls(double *x, double *y, int strict)
     return 0;
 }
 
+static long g_live_ref; /* live bytes after the same calls with no failure (k = 0) */
+
 /* Child: arm the k-th failure before the first call, run a round, disarm, run a strict
  * round. */
 static int child(long k)
@@ -145,6 +172,13 @@ static int child(long k)
     atomic_store(&g_fail_at, 0);
     if (bad) return 10 + bad;
     if (round_of_calls(x, y, 1)) return 30;
+    if (k == 0) return 0;
+    if (atomic_load(&g_live) > g_live_ref) {
+        printf("fault injection: k=%ld: %ld bytes live after the calls, %ld without a failure\n", k,
+               atomic_load(&g_live), g_live_ref);
+        fflush(stdout); /* the child leaves with _exit */
+        return 40;
+    }
     return atomic_load(&g_failed) ? 0 : 99; /* 99: k is past the last allocation */
 }
 
@@ -160,6 +194,24 @@ int main(void)
     void *warm[4];
     backtrace(warm, 4); /* loads libgcc_s now, not inside an armed allocation */
     if (getenv("FAULT_K")) return child(atol(getenv("FAULT_K")));
+    /* The reference: the same calls, nothing failed, live bytes reported through a pipe. */
+    int fds[2];
+    if (pipe(fds) != 0) return 1;
+    fflush(NULL);
+    pid_t ref = fork();
+    if (ref == 0) {
+        int rc = child(0);
+        long v = atomic_load(&g_live);
+        _exit(rc == 0 && write(fds[1], &v, sizeof v) == (ssize_t)sizeof v ? 0 : 1);
+    }
+    int rst = 0;
+    if (waitpid(ref, &rst, 0) != ref || !WIFEXITED(rst) || WEXITSTATUS(rst) != 0 ||
+        read(fds[0], &g_live_ref, sizeof g_live_ref) != (ssize_t)sizeof g_live_ref) {
+        printf("fault injection: the reference run failed\n");
+        return 1;
+    }
+    close(fds[0]);
+    close(fds[1]);
     long k = 1, injected = 0;
     for (; k <= 5000; k++) {
         fflush(NULL);
@@ -185,6 +237,7 @@ int main(void)
     }
     printf("fault injection: %ld allocation failures injected (every allocation libprange makes, directly or "
            "through libc, from the first call on: init, loops, reductions, scans, kernels, prange_alloc), "
-           "each handled cleanly\n", injected);
+           "each handled cleanly, none leaving more memory live than a run without failures (%ld bytes)\n",
+           injected, g_live_ref);
     return 0;
 }
