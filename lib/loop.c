@@ -118,6 +118,17 @@ static void work(loop *L, int tid, int team)
     prange__leave(saved);
 }
 
+/* A worker's share of a static loop without early stop, from values alone. */
+static void work_static(prange_body_fn body, void *ctx, int64_t begin, uint64_t n, int tid, int team)
+{
+    prange__tls_t saved = prange__enter_team(tid, team);
+    prange__bind_worker_if_asked(tid);
+    uint64_t lo, hi;
+    prange__split(n, team, tid, &lo, &hi);
+    if (lo < hi) body(ctx, prange__at(begin, lo), prange__at(begin, hi));
+    prange__leave(saved);
+}
+
 /* Run inline: the serial plan. Keeps an enclosing loop's worker index. */
 static void run_serial(loop *L)
 {
@@ -146,10 +157,27 @@ static int run_loop(loop *L, const prange_opts *opts, const void *key)
         run_serial(L);
     } else {
         prange__mark_pool_started();
-#pragma omp parallel num_threads(prange__region_size(plan.threads))
-        {
-            int team = prange__team_of(plan.threads), tid = omp_get_thread_num();
-            if (tid < team) work(L, tid, team);
+        /* firstprivate: the workers read these values from the block the runtime hands
+         * them, not from this frame: a static loop's workers touch no other line of the
+         * caller's (the descriptor stays with the caller, who also times its share). */
+        int planned = plan.threads;
+        if (L->schedule == PRANGE_SCHEDULE_STATIC && !L->until) {
+            prange_body_fn body = L->body;
+            void *ctx = L->ctx;
+            int64_t begin = L->begin;
+            uint64_t n = L->n;
+#pragma omp parallel num_threads(prange__region_size(planned)) firstprivate(L, planned, body, ctx, begin, n)
+            {
+                int team = prange__team_of(planned), tid = omp_get_thread_num();
+                if (tid == 0) work(L, 0, team);
+                else if (tid < team) work_static(body, ctx, begin, n, tid, team);
+            }
+        } else {
+#pragma omp parallel num_threads(prange__region_size(planned)) firstprivate(L, planned)
+            {
+                int team = prange__team_of(planned), tid = omp_get_thread_num();
+                if (tid < team) work(L, tid, team);
+            }
         }
     }
     if (L->sample) prange__cost_record(key, L->n, L->timed_iters, (double)L->timed_ns);

@@ -38,15 +38,15 @@ typedef struct stack {
     unsigned char *slots; /* MAX_DEPTH accumulators of `stride` bytes */
 } stack;
 
+/* The first cache line holds all a worker reads; the mailbox address and the call number
+ * reach workers by value (see prange_reduce). */
 typedef struct red {
-    const prange_reducer *r;
+    _Alignas(64) const prange_reducer *r;
     prange_reduce_fn body;
     void *ctx;
     int64_t begin;
     uint64_t n, B, nb;
     size_t stride;
-    struct mail *box; /* one per team member, in the caller's mailbox buffer */
-    uint64_t seq;     /* this call's number on the calling thread */
     atomic_int failed;
     int sample;
     uint64_t timed_iters, timed_ns;
@@ -137,7 +137,7 @@ static void push_stack(const red *R, stack *m, const stack *from)
 }
 
 /* Hand this worker's pieces to the caller. */
-static void post(const red *R, mail *box, const stack *own)
+static void post(const red *R, mail *box, uint64_t seq, const stack *own)
 {
     size_t size = R->r->size;
     if (own && own->count <= MAIL_PIECES && (size_t)own->count * size <= MAIL_ACC) {
@@ -151,7 +151,7 @@ static void post(const red *R, mail *box, const stack *own)
         box->count = -1;
         box->from = own;
     }
-    atomic_store_explicit(&box->seq, R->seq, memory_order_release);
+    atomic_store_explicit(&box->seq, seq, memory_order_release);
 }
 
 /* Fold the final stack right to left into its first slot. */
@@ -161,7 +161,7 @@ static void *fold_right(const red *R, stack *s)
     return slot(R, s, 0);
 }
 
-static void worker(red *R, int tid, int team, void *result)
+static void worker(red *R, int tid, int team, void *result, mail *boxes, uint64_t seq)
 {
     stack *own = scratch_get(R->stride, prange__tls.depth);
     prange__tls_t saved = prange__enter_team(tid, team);
@@ -179,15 +179,15 @@ static void worker(red *R, int tid, int team, void *result)
     }
     if (tid != 0) {
         /* Post and leave: the region's closing barrier is the only full barrier. */
-        post(R, &R->box[tid], own);
+        post(R, &boxes[tid], seq, own);
     } else {
         /* The caller waits for each worker's mailbox in turn and merges, in block order. */
         int failed = own == NULL;
         stack *m = own ? (stack *)((unsigned char *)own + round64(sizeof(stack))) : NULL;
         if (m) push_stack(R, m, own);
         for (int t = 1; t < team; t++) {
-            mail *box = &R->box[t];
-            while (atomic_load_explicit(&box->seq, memory_order_acquire) != R->seq) prange__cpu_relax();
+            mail *box = &boxes[t];
+            while (atomic_load_explicit(&box->seq, memory_order_acquire) != seq) prange__cpu_relax();
             if (failed) continue;
             if (box->count < 0) {
                 if (!box->from) failed = 1;
@@ -259,14 +259,16 @@ int prange_reduce(int64_t begin, int64_t end, const prange_reducer *r, prange_re
         prange__leave(saved);
         memcpy(result, fold_right(&R, s), r->size);
     } else {
-        R.box = prange__scratch_mail((size_t)plan.threads * sizeof(mail));
-        if (!R.box) return PRANGE_ENOMEM;
-        R.seq = ++t_calls;
+        mail *boxes = prange__scratch_mail((size_t)plan.threads * sizeof(mail));
+        if (!boxes) return PRANGE_ENOMEM;
+        uint64_t seq = ++t_calls;
         prange__mark_pool_started();
-#pragma omp parallel num_threads(prange__region_size(plan.threads))
+        red *Rp = &R; /* firstprivate, as in loop.c: read from the runtime's block */
+        int planned = plan.threads;
+#pragma omp parallel num_threads(prange__region_size(planned)) firstprivate(Rp, planned, result, boxes, seq)
         {
-            int team = prange__team_of(plan.threads), tid = omp_get_thread_num();
-            if (tid < team) worker(&R, tid, team, result);
+            int team = prange__team_of(planned), tid = omp_get_thread_num();
+            if (tid < team) worker(Rp, tid, team, result, boxes, seq);
         }
         if (atomic_load(&R.failed)) return PRANGE_ENOMEM;
     }
