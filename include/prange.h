@@ -238,7 +238,10 @@ typedef struct prange_plan {
  *
  * With opts->cost_ns == 0 the model uses the default cost (0.5 ns per iteration); a loop
  * whose body already ran may use a learned cost instead, which prange_plan_for_body()
- * includes. Returns: 0 or PRANGE_EINVAL (n < 0, out NULL, bad opts). Thread-safe.
+ * includes. Like the loop, a parallel plan may first start the calling thread's OpenMP
+ * workers, or find that the system refuses them (reason "thread creation refused" or
+ * "threads limited by thread creation"; see docs/scheduling.md, "Teams").
+ * Returns: 0 or PRANGE_EINVAL (n < 0, out NULL, bad opts). Thread-safe.
  */
 PRANGE_API int prange_plan_for(int64_t n, const prange_opts *opts, prange_plan *out);
 

@@ -53,7 +53,7 @@ typedef struct red {
 } red;
 
 /* A worker's result for the caller, in one cache line when it folded one piece of up to
- * 8 bytes (the usual case) and two when up to 4 pieces fit 64 bytes; else a pointer to
+ * 8 bytes (the usual case) and two when up to 4 pieces fit 72 bytes; else a pointer to
  * its stack. `seq` is written last (release) with the caller's call number, so the
  * caller reads one line per worker and nothing needs resetting between calls. */
 #define MAIL_PIECES 4
