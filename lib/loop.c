@@ -31,6 +31,21 @@ typedef struct loop {
     uint64_t timed_ns;
 } loop;
 
+/* The fields every plan reads, set one by one: an initialiser would also zero the
+ * descriptor's padding (three cache lines) on every call, a tenth of an inline call's cost. */
+static inline void loop_init(loop *L, prange_body_fn body, prange_until_fn until, void *ctx, int64_t begin,
+                             int64_t end)
+{
+    L->body = body;
+    L->until = until;
+    L->ctx = ctx;
+    L->begin = begin;
+    L->n = prange__len(begin, end);
+    atomic_init(&L->next, 0);
+    atomic_init(&L->stop, 0);
+    L->timed_iters = L->timed_ns = 0;
+}
+
 /* Run [lo, hi) (offsets). Returns the body's stop value (0 = go on). */
 static inline int run_range(loop *L, uint64_t lo, uint64_t hi)
 {
@@ -187,7 +202,8 @@ static int run_loop(loop *L, const prange_opts *opts, const void *key)
 int prange_for_opts(int64_t begin, int64_t end, prange_body_fn body, void *ctx, const prange_opts *opts)
 {
     if (begin > end || !body || prange__opts_check(opts) != 0) return PRANGE_EINVAL;
-    loop L = {.body = body, .ctx = ctx, .begin = begin, .n = prange__len(begin, end)};
+    loop L;
+    loop_init(&L, body, NULL, ctx, begin, end);
     return run_loop(&L, opts, (const void *)body);
 }
 
@@ -199,7 +215,8 @@ int prange_for(int64_t begin, int64_t end, prange_body_fn body, void *ctx)
 int prange_for_until(int64_t begin, int64_t end, prange_until_fn body, void *ctx, const prange_opts *opts)
 {
     if (begin > end || !body || prange__opts_check(opts) != 0) return PRANGE_EINVAL;
-    loop L = {.until = body, .ctx = ctx, .begin = begin, .n = prange__len(begin, end)};
+    loop L;
+    loop_init(&L, NULL, body, ctx, begin, end);
     return run_loop(&L, opts, (const void *)body);
 }
 

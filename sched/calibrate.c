@@ -193,7 +193,7 @@ double prange__fork_ns(int threads)
     if (fixed > 0) return (double)fixed;
     /* Only reached for parallel candidates: never from a forked child, a nested call or
      * inside an OpenMP region (the plan is serial before it asks). */
-    pthread_once(&g_once, init_table);
+    if (!atomic_load_explicit(&g_ready, memory_order_acquire)) pthread_once(&g_once, init_table);
     for (int i = 0; i < g_table.n; i++)
         if (g_table.threads[i] >= threads) return g_table.ns[i];
     /* Larger than anything measured (prange_set_num_threads above the budget): scale the
