@@ -24,7 +24,6 @@
  */
 #include <link.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <omp.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -92,50 +91,42 @@ static size_t omp_stacksize(void)
     return s;
 }
 
+static pid_t g_tids[PRANGE_MAX_THREADS]; /* kernel ids of the probe's threads, under g_grow */
+
 typedef struct {
     pthread_mutex_t m;
     pthread_cond_t c;
     int go;
+    atomic_int n; /* threads that recorded their id */
 } gate;
 
 static void *parked(void *arg)
 {
     gate *g = arg;
+    g_tids[atomic_fetch_add(&g->n, 1)] = gettid();
     pthread_mutex_lock(&g->m);
     while (!g->go) pthread_cond_wait(&g->c, &g->m);
     pthread_mutex_unlock(&g->m);
     return NULL;
 }
 
-/* Threads of this process (/proc/self/status), -1 when unreadable. Under g_grow. */
-static int threads_now(void)
-{
-    static char buf[8192];
-    int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return -1;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0) return -1;
-    buf[n] = '\0';
-    const char *p = strstr(buf, "\nThreads:");
-    return p ? atoi(p + 9) : -1;
-}
-
 /* pthread_join returns before the kernel releases the exited thread, and only the release
- * gives its slot back to RLIMIT_NPROC and pids.max: a thread started right after the join
- * can still be refused. Wait (at most 50 ms) until the thread count is back to `before`. */
-static void wait_released(int before)
+ * gives its slot back to RLIMIT_NPROC and pids.max (and then removes /proc/self/task/TID):
+ * a thread started right after the join can still be refused. Wait until each probe
+ * thread's entry is gone (at most 50 ms in all; 1 ms when /proc is not mounted). */
+static void wait_released(int count)
 {
-    struct timespec pause = {0, 50000};
-    for (int i = 0; i < 1000; i++) {
-        int now = threads_now();
-        if (now < 0) {
-            struct timespec ms = {0, 1000000};
-            nanosleep(&ms, NULL);
-            return;
-        }
-        if (now <= before) return;
-        nanosleep(&pause, NULL);
+    if (access("/proc/self/task", F_OK) != 0) {
+        struct timespec ms = {0, 1000000};
+        nanosleep(&ms, NULL);
+        return;
+    }
+    struct timespec pause = {0, 20000};
+    int polls = 2500;
+    for (int i = 0; i < count; i++) {
+        char path[64];
+        snprintf(path, sizeof path, "/proc/self/task/%d", (int)g_tids[i]);
+        while (access(path, F_OK) == 0 && polls-- > 0) nanosleep(&pause, NULL);
     }
 }
 
@@ -144,7 +135,7 @@ static void wait_released(int before)
 static int probe(int extra, int *err)
 {
     static pthread_t ids[PRANGE_MAX_THREADS]; /* under g_grow */
-    gate g = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
+    gate g = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
     pthread_attr_t attr;
     *err = 0;
     if (pthread_attr_init(&attr) != 0) {
@@ -153,7 +144,7 @@ static int probe(int extra, int *err)
     }
     size_t stack = omp_stacksize();
     if (stack) (void)pthread_attr_setstacksize(&attr, stack); /* EINVAL: the runtime keeps the default too */
-    int before = threads_now(), started = 0;
+    int started = 0;
     int retries = 20;
     while (started < extra && started < PRANGE_MAX_THREADS) {
         int e = pthread_create(&ids[started], &attr, parked, &g);
@@ -176,7 +167,7 @@ static int probe(int extra, int *err)
     pthread_mutex_unlock(&g.m);
     for (int i = 0; i < started; i++) pthread_join(ids[i], NULL);
     pthread_attr_destroy(&attr);
-    if (started > 0) wait_released(before);
+    wait_released(started);
     return started;
 }
 
