@@ -9,8 +9,8 @@
  * A thread owning blocks [a, b) folds them left to right with a "binary counter" stack:
  * pushing node (L, i) with i odd onto a stack whose top is (L, i-1) combines the two into
  * (L+1, i/2), and so on up. What remains are the maximal aligned subtrees inside [a, b).
- * Each worker posts its pieces to the caller in a mailbox (one cache line in the usual
- * case); the caller pushes every thread's pieces, in block order, through the same
+ * Each thread posts its pieces in a mailbox (one cache line in the usual case); the last
+ * to post pushes every thread's pieces, in block order, through the same
  * rule, which rebuilds exactly the stack one thread would have built over [0, nb). That
  * stack (the binary decomposition of nb) is folded right to left. Hence the result is the
  * same bits for every thread count and every assignment of blocks to threads.
@@ -38,8 +38,8 @@ typedef struct stack {
     unsigned char *slots; /* MAX_DEPTH accumulators of `stride` bytes */
 } stack;
 
-/* The first cache line holds all a worker reads; the mailbox address and the call number
- * reach workers by value (see prange_reduce). */
+/* The first cache line holds all a worker reads; the mailboxes' address reaches workers
+ * by value (see prange_reduce). */
 typedef struct red {
     _Alignas(64) const prange_reducer *r;
     prange_reduce_fn body;
@@ -47,19 +47,18 @@ typedef struct red {
     int64_t begin;
     uint64_t n, B, nb;
     size_t stride;
+    _Alignas(64) atomic_int arrived; /* team members that posted their pieces */
     atomic_int failed;
     int sample;
     uint64_t timed_iters, timed_ns;
 } red;
 
-/* A worker's result for the caller, in one cache line when it folded one piece of up to
- * 8 bytes (the usual case) and two when up to 4 pieces fit 72 bytes; else a pointer to
- * its stack. `seq` is written last (release) with the caller's call number, so the
- * caller reads one line per worker and nothing needs resetting between calls. */
+/* A team member's pieces, posted for whichever member arrives last and merges: inline
+ * (level, index, accumulator) when up to 4 pieces fit 80 bytes, which puts one piece of up
+ * to 16 bytes (the usual case) in one cache line; else a pointer to the member's stack. */
 #define MAIL_PIECES 4
-#define MAIL_ACC 72
+#define MAIL_ACC 80
 typedef struct mail {
-    _Atomic(uint64_t) seq;
     int count; /* pieces inline; -1: read them from `from` */
     int8_t level[MAIL_PIECES];
     int64_t index[MAIL_PIECES];
@@ -67,8 +66,6 @@ typedef struct mail {
     unsigned char acc[MAIL_ACC]; /* `count` accumulators of r->size bytes, packed */
 } mail;
 _Static_assert(sizeof(mail) == 128, "a mailbox is two cache lines");
-
-static PRANGE__TLS uint64_t t_calls; /* reductions started by this thread */
 
 /* ---- per-thread scratch: [stack own][stack merge][slots own][slots merge] ---------- */
 
@@ -136,8 +133,15 @@ static void push_stack(const red *R, stack *m, const stack *from)
         push_piece(R, m, from->slots + (size_t)k * R->stride, from->level[k], from->index[k]);
 }
 
-/* Hand this worker's pieces to the caller. */
-static void post(const red *R, mail *box, uint64_t seq, const stack *own)
+/* Fold the final stack right to left into its first slot. */
+static void *fold_right(const red *R, stack *s)
+{
+    for (int t = s->count - 2; t >= 0; t--) prange__r_combine(R->r, slot(R, s, t), slot(R, s, t + 1));
+    return slot(R, s, 0);
+}
+
+/* Post this member's pieces. */
+static void post(const red *R, mail *box, const stack *own)
 {
     size_t size = R->r->size;
     if (own && own->count <= MAIL_PIECES && (size_t)own->count * size <= MAIL_ACC) {
@@ -151,17 +155,37 @@ static void post(const red *R, mail *box, uint64_t seq, const stack *own)
         box->count = -1;
         box->from = own;
     }
-    atomic_store_explicit(&box->seq, seq, memory_order_release);
 }
 
-/* Fold the final stack right to left into its first slot. */
-static void *fold_right(const red *R, stack *s)
+/* The last member to arrive merges every member's pieces, in block order, onto its own
+ * merge stack and writes the result. Whoever arrives last at the region's closing barrier
+ * pays the futex wake-up: had the caller always merged, it would always pay it. */
+static void merge(const red *R, int team, const mail *boxes, stack *own, void *result, atomic_int *failed)
 {
-    for (int t = s->count - 2; t >= 0; t--) prange__r_combine(R->r, slot(R, s, t), slot(R, s, t + 1));
-    return slot(R, s, 0);
+    if (!own) {
+        atomic_store(failed, 1);
+        return;
+    }
+    stack *m = (stack *)((unsigned char *)own + round64(sizeof(stack)));
+    m->count = 0;
+    for (int t = 0; t < team; t++) {
+        const mail *box = &boxes[t];
+        if (box->count < 0) {
+            if (!box->from) {
+                atomic_store(failed, 1);
+                return;
+            }
+            push_stack(R, m, box->from);
+        } else {
+            for (int k = 0; k < box->count; k++)
+                push_piece(R, m, box->acc + (size_t)k * R->r->size, box->level[k], box->index[k]);
+        }
+    }
+    memcpy(result, fold_right(R, m), R->r->size);
 }
 
-static void worker(red *R, int tid, int team, void *result, mail *boxes, uint64_t seq)
+
+static void worker(red *R, int tid, int team, void *result, mail *boxes)
 {
     stack *own = scratch_get(R->stride, prange__tls.depth);
     prange__tls_t saved = prange__enter_team(tid, team);
@@ -177,29 +201,10 @@ static void worker(red *R, int tid, int team, void *result, mail *boxes, uint64_
             R->timed_iters = hi - a * R->B;
         }
     }
-    if (tid != 0) {
-        /* Post and leave: the region's closing barrier is the only full barrier. */
-        post(R, &boxes[tid], seq, own);
-    } else {
-        /* The caller waits for each worker's mailbox in turn and merges, in block order. */
-        int failed = own == NULL;
-        stack *m = own ? (stack *)((unsigned char *)own + round64(sizeof(stack))) : NULL;
-        if (m) push_stack(R, m, own);
-        for (int t = 1; t < team; t++) {
-            mail *box = &boxes[t];
-            while (atomic_load_explicit(&box->seq, memory_order_acquire) != seq) prange__cpu_relax();
-            if (failed) continue;
-            if (box->count < 0) {
-                if (!box->from) failed = 1;
-                else push_stack(R, m, box->from);
-            } else {
-                for (int k = 0; k < box->count; k++)
-                    push_piece(R, m, box->acc + (size_t)k * R->r->size, box->level[k], box->index[k]);
-            }
-        }
-        if (failed) atomic_store(&R->failed, 1);
-        else memcpy(result, fold_right(R, m), R->r->size);
-    }
+    post(R, &boxes[tid], own);
+    /* acq_rel: the last member sees every post made before the others arrived. */
+    if (atomic_fetch_add_explicit(&R->arrived, 1, memory_order_acq_rel) == team - 1)
+        merge(R, team, boxes, own, result, &R->failed);
     prange__leave(saved);
 }
 
@@ -261,14 +266,14 @@ int prange_reduce(int64_t begin, int64_t end, const prange_reducer *r, prange_re
     } else {
         mail *boxes = prange__scratch_mail((size_t)plan.threads * sizeof(mail));
         if (!boxes) return PRANGE_ENOMEM;
-        uint64_t seq = ++t_calls;
+        atomic_init(&R.arrived, 0);
         prange__mark_pool_started();
         red *Rp = &R; /* firstprivate, as in loop.c: read from the runtime's block */
         int planned = plan.threads;
-#pragma omp parallel num_threads(prange__region_size(planned)) firstprivate(Rp, planned, result, boxes, seq)
+#pragma omp parallel num_threads(prange__region_size(planned)) firstprivate(Rp, planned, result, boxes)
         {
             int team = prange__team_of(planned), tid = omp_get_thread_num();
-            if (tid < team) worker(Rp, tid, team, result, boxes, seq);
+            if (tid < team) worker(Rp, tid, team, result, boxes);
         }
         if (atomic_load(&R.failed)) return PRANGE_ENOMEM;
     }
