@@ -37,13 +37,15 @@ static atomic_int g_failed;
 static void *g_exe_base, *g_libc_base; /* load addresses of this program and of libc */
 static _Thread_local int t_inside;     /* backtrace() and dladdr() may allocate: no recursion */
 
+static atomic_int g_tracking; /* set in each child: classify, count and track */
+
 /* Whether the allocation being made comes from libprange (linked into this program) or
  * from the C library on its behalf: the first caller outside libc must be this program. */
 __attribute__((noinline)) static int from_libprange(void)
 {
     void *frames[48];
     int n = backtrace(frames, 48);
-    for (int i = 3; i < n; i++) { /* 0: here, 1: should_fail, 2: the interposed function */
+    for (int i = 3; i < n; i++) { /* 0: here, 1: classify, 2: the interposed function */
         Dl_info info;
         if (!dladdr(frames[i], &info)) return 0;
         if (info.dli_fbase == g_libc_base) continue;
@@ -52,14 +54,19 @@ __attribute__((noinline)) static int from_libprange(void)
     return 0;
 }
 
-__attribute__((noinline)) static int should_fail(void)
+__attribute__((noinline)) static int classify(void)
 {
-    long k = atomic_load(&g_fail_at);
-    if (k == 0 || t_inside) return 0;
+    if (!atomic_load(&g_tracking) || t_inside) return 0;
     t_inside = 1;
     int mine = from_libprange();
     t_inside = 0;
-    if (!mine) return 0;
+    return mine;
+}
+
+static int should_fail(int mine)
+{
+    long k = atomic_load(&g_fail_at);
+    if (k == 0 || !mine) return 0;
     if (atomic_fetch_add(&g_count, 1) + 1 == k) {
         if (getenv("FAULT_TRACE")) { /* FAULT_K=k FAULT_TRACE=1: where the k-th failure lands */
             void *frames[16];
@@ -73,40 +80,101 @@ __attribute__((noinline)) static int should_fail(void)
     return 0;
 }
 
-/* Live bytes, to compare with a run that failed nothing: a failure path that leaks shows
- * as more live memory after the same calls. */
+/* Live bytes of libprange's own blocks, to compare with a run that failed nothing: a
+ * failure path that leaks shows as more. (Only libprange's: the OpenMP runtimes allocate
+ * by timing, which would make the comparison flaky.) A small open-addressing table of the
+ * blocks counted, under a spin lock. */
+#define TRACK 8192
+static struct {
+    void *p;
+    size_t n;
+} g_track[TRACK];
+static atomic_flag g_track_lock = ATOMIC_FLAG_INIT;
 static atomic_long g_live;
-static void *live(void *p)
+
+static void track_lock(void)
 {
-    if (p) atomic_fetch_add(&g_live, (long)malloc_usable_size(p));
+    while (atomic_flag_test_and_set_explicit(&g_track_lock, memory_order_acquire)) {
+    }
+}
+static void track_unlock(void) { atomic_flag_clear_explicit(&g_track_lock, memory_order_release); }
+
+static void *track(void *p, int mine)
+{
+    if (!p || !mine) return p;
+    size_t n = malloc_usable_size(p), h = ((uintptr_t)p >> 4) % TRACK;
+    track_lock();
+    for (size_t i = 0; i < TRACK; i++, h = (h + 1) % TRACK)
+        if (!g_track[h].p) {
+            g_track[h].p = p;
+            g_track[h].n = n;
+            atomic_fetch_add(&g_live, (long)n);
+            break;
+        }
+    track_unlock();
     return p;
 }
-static void dead(void *p)
+
+static void untrack(void *p)
 {
-    if (p) atomic_fetch_sub(&g_live, (long)malloc_usable_size(p));
+    if (!p || !atomic_load(&g_tracking)) return;
+    size_t h = ((uintptr_t)p >> 4) % TRACK;
+    track_lock();
+    for (size_t i = 0; i < TRACK && g_track[h].p; i++, h = (h + 1) % TRACK)
+        if (g_track[h].p == p) {
+            atomic_fetch_sub(&g_live, (long)g_track[h].n);
+            /* Re-insert the rest of the run so later lookups still find them. */
+            g_track[h].p = NULL;
+            for (size_t j = (h + 1) % TRACK; g_track[j].p; j = (j + 1) % TRACK) {
+                void *q = g_track[j].p;
+                size_t qn = g_track[j].n, k = ((uintptr_t)q >> 4) % TRACK;
+                g_track[j].p = NULL;
+                while (g_track[k].p) k = (k + 1) % TRACK;
+                g_track[k].p = q;
+                g_track[k].n = qn;
+            }
+            break;
+        }
+    track_unlock();
 }
 
-void *malloc(size_t n) { return should_fail() ? (errno = ENOMEM, NULL) : live(__libc_malloc(n)); }
-void *calloc(size_t a, size_t b) { return should_fail() ? (errno = ENOMEM, NULL) : live(__libc_calloc(a, b)); }
+void *malloc(size_t n)
+{
+    int mine = classify();
+    return should_fail(mine) ? (errno = ENOMEM, NULL) : track(__libc_malloc(n), mine);
+}
+void *calloc(size_t a, size_t b)
+{
+    int mine = classify();
+    return should_fail(mine) ? (errno = ENOMEM, NULL) : track(__libc_calloc(a, b), mine);
+}
 void *realloc(void *p, size_t n)
 {
-    if (should_fail()) return errno = ENOMEM, NULL;
-    size_t old = p ? malloc_usable_size(p) : 0;
-    void *q = __libc_realloc(p, n);
-    if (q || n == 0) atomic_fetch_sub(&g_live, (long)old);
-    return live(q);
+    int mine = classify();
+    if (should_fail(mine)) return errno = ENOMEM, NULL;
+    untrack(p); /* if libc's realloc then fails, p stays live uncounted: not a leak of ours */
+    return track(__libc_realloc(p, n), mine);
 }
-void *aligned_alloc(size_t a, size_t n) { return should_fail() ? (errno = ENOMEM, NULL) : live(__libc_memalign(a, n)); }
-void *memalign(size_t a, size_t n) { return should_fail() ? (errno = ENOMEM, NULL) : live(__libc_memalign(a, n)); }
+void *aligned_alloc(size_t a, size_t n)
+{
+    int mine = classify();
+    return should_fail(mine) ? (errno = ENOMEM, NULL) : track(__libc_memalign(a, n), mine);
+}
+void *memalign(size_t a, size_t n)
+{
+    int mine = classify();
+    return should_fail(mine) ? (errno = ENOMEM, NULL) : track(__libc_memalign(a, n), mine);
+}
 int posix_memalign(void **p, size_t a, size_t n)
 {
-    if (should_fail()) return ENOMEM;
-    *p = live(__libc_memalign(a, n));
+    int mine = classify();
+    if (should_fail(mine)) return ENOMEM;
+    *p = track(__libc_memalign(a, n), mine);
     return *p ? 0 : ENOMEM;
 }
 void free(void *p)
 {
-    dead(p);
+    untrack(p);
     __libc_free(p);
 }
 
@@ -162,6 +230,7 @@ static long g_live_ref; /* live bytes after the same calls with no failure (k = 
  * round. */
 static int child(long k)
 {
+    atomic_store(&g_tracking, 1);
     setenv("PRANGE_FORK_NS", "1000", 1);
     setenv("PRANGE_NUM_THREADS", "2", 1);
     static double x[N], y[N];
