@@ -34,7 +34,7 @@ static inline void prange__split(uint64_t n, int team, int t, uint64_t *lo, uint
  * 64-byte aligned; grown on first use and kept (lib/scratch.c). NULL when out of memory. */
 void *prange__scratch(int level, size_t bytes);
 /* This thread's buffer for the mailboxes of the reductions it starts (lib/reduce.c):
- * zeroed when (re)allocated, kept. NULL when out of memory. */
+ * kept. NULL when out of memory. */
 void *prange__scratch_mail(size_t bytes);
 
 /* The pairwise 8-lane sum of x[0..n) on the calling thread (lib/kernels.c). */

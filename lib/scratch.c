@@ -7,7 +7,6 @@
  */
 #include <pthread.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "prange_lib.h"
 
@@ -34,8 +33,7 @@ static void scratch_free(void *p)
 
 static void make_key(void) { pthread_key_create(&g_key, scratch_free); }
 
-/* Slot `i` at least `bytes` long; a new buffer is zeroed (so stale mailbox sequence
- * numbers are 0, never the current call's). */
+/* Slot `i`, at least `bytes` long. */
 static void *grow(int i, size_t bytes)
 {
     scratch *s = &t_scratch[i];
@@ -44,7 +42,6 @@ static void *grow(int i, size_t bytes)
         size_t want = (bytes + 63) & ~(size_t)63;
         unsigned char *p = aligned_alloc(64, want);
         if (!p) return NULL;
-        memset(p, 0, want);
         free(s->p);
         s->p = p;
         s->cap = want;

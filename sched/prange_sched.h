@@ -137,8 +137,8 @@ static inline int prange__region_size(int team) { return team > prange__pool ? t
 void prange__team_lock(void);
 void prange__team_unlock(void);
 int prange__team_probe_locked(int want);
-/* Largest team any thread was refused (0 = never), and a sentence about it. */
-extern atomic_int prange__threads_refused;
+/* A sentence about refused threads, for prange-info ("no refusal so far", or the largest
+ * team refused and why). */
 void prange__threads_describe(char *buf, size_t size);
 
 /* ---- fork-join cost (sched/calibrate.c) ------------------------------------------------ */

@@ -40,7 +40,7 @@ static PRANGE__TLS uint64_t g_retry_ns; /* after a refusal: no new probe before 
 
 static pthread_mutex_t g_grow = PTHREAD_MUTEX_INITIALIZER;
 static atomic_int g_refused_first; /* warned once per process */
-atomic_int prange__threads_refused; /* largest team any thread was refused (0 = never) */
+static atomic_int g_refused; /* largest team any thread was refused (0 = never) */
 static atomic_int g_refused_errno;
 
 /* OMP_STACKSIZE syntax (libgomp env.c, libomp kmp_settings.cpp): a size with an optional
@@ -188,8 +188,8 @@ int prange__team_probe_locked(int want)
     if (want > g_tried) g_tried = want;
     if (ok < want) {
         g_retry_ns = now + 1000000000u;
-        int prev = atomic_load(&prange__threads_refused);
-        while (want > prev && !atomic_compare_exchange_weak(&prange__threads_refused, &prev, want)) {
+        int prev = atomic_load(&g_refused);
+        while (want > prev && !atomic_compare_exchange_weak(&g_refused, &prev, want)) {
         }
         atomic_store(&g_refused_errno, err);
         if (!atomic_exchange(&g_refused_first, 1))
@@ -221,7 +221,7 @@ int prange__team_grow(int want)
 
 void prange__threads_describe(char *buf, size_t size)
 {
-    int refused = atomic_load(&prange__threads_refused);
+    int refused = atomic_load(&g_refused);
     if (!refused) snprintf(buf, size, "no refusal so far");
     else
         snprintf(buf, size, "refused: a team of %d could not start (%s); teams capped per thread", refused,
