@@ -53,7 +53,7 @@ static int solve(double *u, double *v, int64_t m, double tol, int parallel)
         double d = 0;
         if (parallel) {
             prange_for_2d(1, m - 1, 1, m - 1, 32, 256, stencil, &g, NULL);
-            prange_reduce(0, m * m, &prange_reducer_max_f64, change, &g, &d, NULL);
+            prange_reduce(0, m * m, prange_reducer_max_f64(), change, &g, &d, NULL);
         } else {
             stencil(&g, 1, m - 1, 1, m - 1);
             change(&g, 0, m * m, &d);

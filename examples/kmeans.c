@@ -70,7 +70,8 @@ int main(int argc, char **argv)
 
     double acc[3 * K], ref[3 * K] = {0};
     prange_reducer r = prange_reducer_array_sum_f64(3 * K);
-    prange_opts o = {.cost_ns = 3.0 * K};
+    prange_opts o = PRANGE_OPTS_INIT;
+    o.cost_ns = 3.0 * K;
     if (prange_reduce(0, n, &r, assign, &c, acc, &o) != 0) return 1;
     assign(&c, 0, n, ref);
 

@@ -41,10 +41,12 @@ int main(int argc, char **argv)
     if (!x) return 1;
     for (int64_t i = 0; i < n; i++) x[i] = sin((double)i) * 3.0;
 
-    double kernel = prange_nrm2_f64(x, n);
+    double kernel = prange_nrm2_f64(x, n, NULL);
     ctx c = {x};
     double ss = 0;
-    int rc = prange_reduce(0, n, &prange_reducer_sum_f64, squares, &c, &ss, NULL);
+    prange_opts o = PRANGE_OPTS_INIT;
+    o.label = "l2_norm.squares"; /* names this loop in PRANGE_VERBOSE=2 output */
+    int rc = prange_reduce(0, n, prange_reducer_sum_f64(), squares, &c, &ss, &o);
     if (rc != 0) {
         fprintf(stderr, "prange_reduce: %s\n", prange_strerror(rc));
         return 1;

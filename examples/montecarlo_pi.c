@@ -51,8 +51,9 @@ int main(int argc, char **argv)
     }
     uint64_t seed = 2026;
     int64_t c = 0, ref = 0;
-    prange_opts o = {.cost_ns = 5};
-    if (prange_reduce(0, n, &prange_reducer_sum_i64, hits, &seed, &c, &o) != 0) return 1;
+    prange_opts o = PRANGE_OPTS_INIT;
+    o.cost_ns = 5;
+    if (prange_reduce(0, n, prange_reducer_sum_i64(), hits, &seed, &c, &o) != 0) return 1;
     for (int64_t i = 0; i < n; i++) ref += inside(seed, i);
     double pi = 4.0 * (double)c / (double)n;
     printf("montecarlo_pi n=%lld: pi ~ %.6f (error %.2e) hits=%lld %s\n", (long long)n, pi, fabs(pi - 3.14159265358979323846),

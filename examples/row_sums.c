@@ -47,7 +47,8 @@ int main(int argc, char **argv)
 
     ctx c = {a, out, k};
     /* A row costs about `cols` ns: the hint lets small matrices run serially at once. */
-    prange_opts o = {.cost_ns = (double)k * 0.5};
+    prange_opts o = PRANGE_OPTS_INIT;
+    o.cost_ns = (double)k * 0.5;
     int rc = prange_for_opts(0, r, rows, &c, &o);
     if (rc != 0) {
         fprintf(stderr, "prange_for_opts: %s\n", prange_strerror(rc));

@@ -32,7 +32,7 @@ int main(int argc, char **argv)
         for (int64_t j = 0; j < c; j++) s += exp(x[j] - m);
         for (int64_t j = 0; j < c; j++) ref[i * c + j] = exp(x[j] - m) / s;
     }
-    int rc = prange_row_softmax_f64(a, r, c, a, NULL); /* in place */
+    int rc = prange_row_softmax_f64(a, a, r, c, NULL); /* in place */
     if (rc != 0) {
         fprintf(stderr, "prange_row_softmax_f64: %s\n", prange_strerror(rc));
         return 1;

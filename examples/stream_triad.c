@@ -43,7 +43,7 @@ int main(int argc, char **argv)
     double best = 1e30;
     for (int rep = 0; rep < 5; rep++) {
         double t0 = now();
-        if (triad(a, b, c, 3.0, n, NULL) != 0) return 1;
+        if (triad(b, c, 3.0, a, n, NULL) != 0) return 1;
         double t = now() - t0;
         best = t < best ? t : best;
     }

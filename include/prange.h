@@ -8,9 +8,28 @@
  * ----------------------------------------------
  * - Errors: functions returning `int` return 0 on success or a negative error code
  *   PRANGE_E* (see PRANGE_ERRNO_MAP); prange_strerror() names it. Nothing is run and
- *   nothing is written when argument validation fails.
+ *   nothing is written when argument validation fails. A status is never mixed with a
+ *   result: results go through out-parameters (prange_for_until's prange_stop).
  * - Pointer-returning functions return NULL and set errno.
  * - Kernels returning a double return NaN and set errno = EINVAL on bad input.
+ * - Argument order: inputs, then outputs, then the sizes they share and modes, then the
+ *   options last: prange_scan_f64(in, out, n, exclusive, opts), prange_row_sums_f64(a,
+ *   out, rows, cols, opts), a PRANGE_MAP2 map (a, b, s, out, n, opts), prange_dot_f64(x,
+ *   y, n, opts). A loop is (range, body, ctx, [result,] opts). A buffer with its own
+ *   capacity is passed as a (pointer, size) pair.
+ * - Extensible structs: prange_opts, prange_reducer and prange_mem_opts start with
+ *   `uint32_t struct_size`, set by their initialisers PRANGE_OPTS_INIT,
+ *   PRANGE_REDUCER_INIT and PRANGE_MEM_OPTS_INIT to the sizeof the caller was compiled
+ *   with. The library reads only struct_size bytes: fields an older (smaller) caller lacks
+ *   read as 0 (automatic); a newer (larger) caller's extra bytes must all be 0, else the
+ *   call fails with PRANGE_EINVAL (an option this library cannot honour is not silently
+ *   dropped). struct_size 0 (a `{0}` initialiser), too small to hold the first field
+ *   after it, or above 4096 is PRANGE_EINVAL. A NULL pointer where options are expected
+ *   means all automatic. New fields are only ever appended.
+ * - Determinism: reductions, the kernels, scans and early stop give bitwise the same
+ *   result for every thread count, schedule and run (the work is cut by the range, the
+ *   grain and the element size, never by the team; partial results are combined in one
+ *   fixed order). Only prange_for's side effects happen in an unspecified order.
  * - Ranges are half-open [begin, end) of int64_t. Any pair with begin <= end is valid,
  *   including INT64_MIN .. INT64_MAX; no arithmetic in the library overflows.
  * - Thread safety: every function may be called concurrently from any number of user
@@ -26,6 +45,9 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+
+#include "prange_version.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -41,12 +63,18 @@ extern "C" {
  * Version
  * ==================================================================================== */
 
-#define PRANGE_VERSION_MAJOR 0
-#define PRANGE_VERSION_MINOR 1
-#define PRANGE_VERSION_PATCH 0
-/** The version as one number: major * 10000 + minor * 100 + patch. */
-#define PRANGE_VERSION \
-    (PRANGE_VERSION_MAJOR * 10000 + PRANGE_VERSION_MINOR * 100 + PRANGE_VERSION_PATCH)
+/* PRANGE_VERSION_MAJOR, _MINOR, _PATCH and PRANGE_VERSION (major * 10000 + minor * 100 +
+ * patch) come from prange_version.h, generated from meson.build (the one version source)
+ * and installed next to this header. They name the header a program was compiled with. */
+
+/**
+ * prange_version - the version of the library actually linked, as PRANGE_VERSION encodes
+ * it (major * 10000 + minor * 100 + patch). Compare with PRANGE_VERSION to detect a
+ * program running against another library than the header it was built with.
+ *
+ * Returns: the number, > 0. Thread-safe.
+ */
+PRANGE_API int prange_version(void);
 
 /**
  * prange_version_string - the version of the library actually linked, "MAJOR.MINOR.PATCH".
@@ -114,27 +142,40 @@ typedef enum prange_schedule {
 
 /** Flag for prange_opts.flags: run the loop inline on the calling thread. */
 #define PRANGE_SERIAL (1u << 0)
-/** Flag for prange_opts.flags (reductions): allow a faster result that may depend on the
- *  thread count. Currently accepted and ignored: the deterministic path measured as fast
- *  (see docs/performance.md), so it is always used. */
-#define PRANGE_NONDETERMINISTIC (1u << 1)
 /** All flags defined by this version; any other bit is PRANGE_EINVAL. */
-#define PRANGE_FLAGS_ALL (PRANGE_SERIAL | PRANGE_NONDETERMINISTIC)
+#define PRANGE_FLAGS_ALL (PRANGE_SERIAL)
 
 /** The largest team libprange will run (prange_set_num_threads, PRANGE_NUM_THREADS). */
 #define PRANGE_MAX_THREADS 1024
 
 /**
- * Per-call options. Zero-initialise (`prange_opts o = {0};`): every zero field means
- * "automatic", and a NULL pointer where a prange_opts is expected means all automatic.
+ * Per-call options, an extensible struct (see the conventions above). Initialise with
+ * PRANGE_OPTS_INIT and set the fields you need:
+ *
+ *     prange_opts o = PRANGE_OPTS_INIT;
+ *     o.threads = 4;
+ *     o.label = "heat: stencil";
+ *
+ * Every zero field means "automatic", and a NULL pointer where a prange_opts is expected
+ * means all automatic. `{0}` is rejected (struct_size 0: PRANGE_EINVAL).
  */
 typedef struct prange_opts {
-    int64_t grain;     /**< minimum iterations per chunk; 0 = PRANGE_GRAIN (default 1) */
-    int threads;       /**< upper bound on the team size; 0 = the process budget */
+    uint32_t struct_size; /**< sizeof(prange_opts) as compiled by the caller: PRANGE_OPTS_INIT */
+    unsigned flags;       /**< PRANGE_SERIAL */
+    int64_t grain;        /**< minimum iterations per chunk; 0 = PRANGE_GRAIN (default 1) */
+    int threads;          /**< upper bound on the team size; 0 = the process budget */
     prange_schedule schedule; /**< 0 = AUTO: PRANGE_SCHEDULE, else STATIC */
-    double cost_ns;    /**< estimated ns per iteration; 0 = learned from earlier calls */
-    unsigned flags;    /**< PRANGE_SERIAL, PRANGE_NONDETERMINISTIC */
+    double cost_ns;       /**< estimated ns per iteration; 0 = learned from earlier calls */
+    const char *label;    /**< NULL or a static string naming the call site, for diagnostics
+                               and profiles (printed in PRANGE_VERBOSE=2 loop lines); never
+                               freed or copied, so it must outlive the call */
+    const void *key;      /**< NULL or the identity under which the learned cost model keeps
+                               this loop's cost (default: the body pointer); for trampolines
+                               and FFI shims whose one body pointer runs many loops */
 } prange_opts;
+
+/** Initialiser for prange_opts: struct_size set, everything else automatic. */
+#define PRANGE_OPTS_INIT {sizeof(prange_opts), 0, 0, 0, PRANGE_SCHEDULE_AUTO, 0.0, NULL, NULL}
 
 /**
  * prange_body_fn - a chunk body: runs iterations [begin, end) of the loop.
@@ -144,9 +185,15 @@ typedef void (*prange_body_fn)(void *ctx, int64_t begin, int64_t end);
 
 /**
  * prange_until_fn - a chunk body that may stop the loop: return 0 to go on, anything
- * else to cancel every chunk that has not started yet.
+ * else to stop (see prange_for_until).
  */
 typedef int (*prange_until_fn)(void *ctx, int64_t begin, int64_t end);
+
+/** The outcome of prange_for_until. */
+typedef struct prange_stop {
+    int value;     /**< the non-zero value the lowest stopping chunk returned; 0 = none stopped */
+    int64_t index; /**< the begin index of that chunk; `end` when none stopped */
+} prange_stop;
 
 /**
  * prange_for - run body over [begin, end) in parallel with the automatic plan.
@@ -174,24 +221,38 @@ PRANGE_API int prange_for_opts(int64_t begin, int64_t end, prange_body_fn body, 
                                const prange_opts *opts);
 
 /**
- * prange_for_until - like prange_for_opts, with early stop.
- * @body: returns 0 to continue; a non-zero value cancels the chunks not yet started.
+ * prange_for_until - a parallel find-first: like prange_for_opts, with a deterministic
+ * early stop.
+ * @body: called on chunks; returns 0 to continue, any other value to stop.
+ * @stop: NULL, or receives the outcome (untouched on error).
  *
- * Chunks already running finish (cancellation is cooperative, at chunk boundaries; each
- * thread's share is cut into chunks of about 1/16 of it, at least grain, so a stop takes
- * effect quickly). Run serially, chunks run in order and the first non-zero stops it.
+ * The range is cut into chunks that depend only on the range and the grain, never on the
+ * team: chunk = max(grain, ceil((end - begin) / 1024)) iterations (grain = opts->grain, or
+ * PRANGE_GRAIN when 0), so there are at most 1024. Each chunk is one body call. The result
+ * is the lowest-index chunk that returned non-zero: chunks above a known stop are skipped
+ * (not started), chunks below it still run, so the outcome is the same value and index
+ * for every thread count, schedule and run, and the same a serial loop that stops at its
+ * first non-zero chunk gives. Chunks at or below the result always run; which chunks
+ * above it ran depends on timing. With none stopped: {0, end}.
  *
- * Returns: 0 when every chunk returned 0; otherwise the first non-zero value returned by
- * a body (in time, so with several stopping chunks in parallel which one wins may vary);
- * PRANGE_EINVAL for bad arguments as prange_for_opts. Thread-safe.
+ * Returns: 0 (the outcome is in *stop); PRANGE_EINVAL (nothing run) for bad arguments as
+ * prange_for_opts. Never the body's value. Thread-safe.
  */
 PRANGE_API int prange_for_until(int64_t begin, int64_t end, prange_until_fn body, void *ctx,
-                                const prange_opts *opts);
+                                const prange_opts *opts, prange_stop *stop);
 
 /**
  * prange_thread_id - the calling worker's index inside a body, 0 .. team-1.
  * Returns 0 outside a body and in a serial loop. Inside a nested (serial) call it keeps
  * the outer worker's index, so per-thread scratch indexed by it stays exclusive.
+ *
+ * Per-worker scratch (a private histogram before a merge, NPB EP's threadprivate array)
+ * needs no extra function: allocate prange_num_threads() blocks before the loop (the
+ * budget, which bounds every team that loop can get, as long as no other thread lowers
+ * it with prange_set_num_threads meanwhile) and let each body use block
+ * prange_thread_id(); merge after the call. Two bodies with the same thread id never run
+ * at the same time. For results that must not depend on the team, use prange_reduce
+ * instead: which iterations a worker sees depends on the team. See docs/kernels.md.
  */
 PRANGE_API int prange_thread_id(void);
 
@@ -278,39 +339,47 @@ PRANGE_API const char *prange_schedule_name(prange_schedule s);
  * ==================================================================================== */
 
 /**
- * A reducer: an accumulator type of `size` bytes with an identity and an associative
+ * A reducer: an accumulator type of `acc_size` bytes with an identity and an associative
  * combine. Deterministic: for the same inputs, range, grain and reducer, the result is
  * bitwise identical for every thread count, schedule and run (see docs/reductions.md).
  * combine need not be commutative: the left operand always covers lower indices.
+ * An extensible struct: initialise with PRANGE_REDUCER_INIT, then set the fields.
  *
- * identity_sized/combine_sized are an extension used by array reducers: when non-NULL
- * they are called (with `size`) instead of identity/combine. Zero-initialise the struct.
+ * identity and combine receive `rctx` (user data: an array length, a modulus, a table) and
+ * acc_size, so one pair of functions serves a family of reducers (see the array reducers).
+ * They are called concurrently from several threads on distinct accumulators.
  */
 typedef struct prange_reducer {
-    size_t size;                                    /**< bytes of one accumulator */
-    void (*identity)(void *acc);                    /**< write the identity element */
-    void (*combine)(void *acc, const void *rhs);    /**< acc = acc (+) rhs */
-    void (*identity_sized)(void *acc, size_t size); /**< optional sized identity */
-    void (*combine_sized)(void *acc, const void *rhs, size_t size); /**< optional */
+    uint32_t struct_size; /**< sizeof(prange_reducer) as compiled: PRANGE_REDUCER_INIT */
+    size_t acc_size;      /**< bytes of one accumulator */
+    /** Write the identity element into acc. */
+    void (*identity)(void *rctx, void *acc, size_t acc_size);
+    /** acc = acc (+) rhs, where acc covers the lower indices. */
+    void (*combine)(void *rctx, void *acc, const void *rhs, size_t acc_size);
+    void *rctx;           /**< passed to identity and combine unchanged */
 } prange_reducer;
+
+/** Initialiser for prange_reducer: struct_size set, everything else empty. */
+#define PRANGE_REDUCER_INIT {sizeof(prange_reducer), 0, NULL, NULL, NULL}
 
 /** Folds iterations [begin, end) into acc (which holds a partial result). */
 typedef void (*prange_reduce_fn)(void *ctx, int64_t begin, int64_t end, void *acc);
 
 /**
  * prange_reduce - deterministic parallel reduction over [begin, end).
- * @r:      the reducer; r->size in 1 .. 2^30.
+ * @r:      the reducer; r->acc_size in 1 .. 2^30. Read at the call only (may be a temporary).
  * @body:   folds a block of iterations into the accumulator it is given.
  * @ctx:    passed to body.
- * @result: receives the result (r->size bytes); the identity for an empty range.
+ * @result: receives the result (r->acc_size bytes); the identity for an empty range.
  *          Must not overlap ctx data that body reads.
  * @opts:   NULL or options; grain is the minimum block size.
  *
  * The range is cut into blocks whose boundaries depend only on the range, the grain and
- * r->size; each block is folded from the identity and block results are combined along
+ * r->acc_size; each block is folded from the identity and block results are combined along
  * one canonical tree, so the result does not depend on the thread count or schedule.
- * Returns: 0; PRANGE_EINVAL (nothing run or written) for NULL r/body/result, a reducer
- * without identity or combine, size 0 or > 2^30, begin > end, or bad opts;
+ * Returns: 0; PRANGE_EINVAL (nothing run or written) for NULL r/body/result, a bad
+ * struct_size, a reducer without identity or combine, acc_size 0 or > 2^30, begin > end,
+ * or bad opts;
  * PRANGE_ENOMEM when per-thread scratch could not be allocated (first use only).
  * Thread-safe.
  */
@@ -330,41 +399,55 @@ typedef struct prange_loc_i64 {
     int64_t index;
 } prange_loc_i64;
 
+/** A value with its index (single precision). */
+typedef struct prange_loc_f32 {
+    float value;
+    int64_t index;
+} prange_loc_f32;
+
 /*
- * Built-in reducers (constant objects; pass their address). Accumulator types:
+ * Built-in reducers: each function returns a pointer to a constant reducer owned by the
+ * library (never NULL, valid for the life of the process; functions rather than exported
+ * objects, so no copy is relocated into the executable). Accumulator types:
  *   sum/prod/min/max _f64: double; _f32: float; _i64: int64_t (wrapping arithmetic)
- *   minloc/maxloc _f64: prange_loc_f64; _i64: prange_loc_i64
+ *   minloc/maxloc _f64: prange_loc_f64; _f32: prange_loc_f32; _i64: prange_loc_i64
  *   and/or/xor _u64: uint64_t; land/lor: int (0 or 1)
- * min/max _f64 propagate NaN (any NaN makes the result NaN). minloc/maxloc: ties go to
- * the lowest index; a NaN counts as the extreme value, so the first NaN wins (as NumPy's
- * argmin/argmax); the identity has index INT64_MAX and value +inf (minloc) / -inf.
+ * min/max _f64/_f32 propagate NaN (any NaN makes the result NaN). minloc/maxloc: ties go
+ * to the lowest index; a NaN counts as the extreme value, so the first NaN wins (as
+ * NumPy's argmin/argmax); the identity has index INT64_MAX and value +inf (minloc) / -inf.
+ * Thread-safe.
  */
-PRANGE_API extern const prange_reducer prange_reducer_sum_f64;
-PRANGE_API extern const prange_reducer prange_reducer_sum_f32;
-PRANGE_API extern const prange_reducer prange_reducer_sum_i64;
-PRANGE_API extern const prange_reducer prange_reducer_prod_f64;
-PRANGE_API extern const prange_reducer prange_reducer_prod_f32;
-PRANGE_API extern const prange_reducer prange_reducer_prod_i64;
-PRANGE_API extern const prange_reducer prange_reducer_min_f64;
-PRANGE_API extern const prange_reducer prange_reducer_max_f64;
-PRANGE_API extern const prange_reducer prange_reducer_min_i64;
-PRANGE_API extern const prange_reducer prange_reducer_max_i64;
-PRANGE_API extern const prange_reducer prange_reducer_minloc_f64;
-PRANGE_API extern const prange_reducer prange_reducer_maxloc_f64;
-PRANGE_API extern const prange_reducer prange_reducer_minloc_i64;
-PRANGE_API extern const prange_reducer prange_reducer_maxloc_i64;
-PRANGE_API extern const prange_reducer prange_reducer_and_u64;
-PRANGE_API extern const prange_reducer prange_reducer_or_u64;
-PRANGE_API extern const prange_reducer prange_reducer_xor_u64;
-PRANGE_API extern const prange_reducer prange_reducer_land;
-PRANGE_API extern const prange_reducer prange_reducer_lor;
+PRANGE_API const prange_reducer *prange_reducer_sum_f64(void);
+PRANGE_API const prange_reducer *prange_reducer_sum_f32(void);
+PRANGE_API const prange_reducer *prange_reducer_sum_i64(void);
+PRANGE_API const prange_reducer *prange_reducer_prod_f64(void);
+PRANGE_API const prange_reducer *prange_reducer_prod_f32(void);
+PRANGE_API const prange_reducer *prange_reducer_prod_i64(void);
+PRANGE_API const prange_reducer *prange_reducer_min_f64(void);
+PRANGE_API const prange_reducer *prange_reducer_max_f64(void);
+PRANGE_API const prange_reducer *prange_reducer_min_f32(void);
+PRANGE_API const prange_reducer *prange_reducer_max_f32(void);
+PRANGE_API const prange_reducer *prange_reducer_min_i64(void);
+PRANGE_API const prange_reducer *prange_reducer_max_i64(void);
+PRANGE_API const prange_reducer *prange_reducer_minloc_f64(void);
+PRANGE_API const prange_reducer *prange_reducer_maxloc_f64(void);
+PRANGE_API const prange_reducer *prange_reducer_minloc_f32(void);
+PRANGE_API const prange_reducer *prange_reducer_maxloc_f32(void);
+PRANGE_API const prange_reducer *prange_reducer_minloc_i64(void);
+PRANGE_API const prange_reducer *prange_reducer_maxloc_i64(void);
+PRANGE_API const prange_reducer *prange_reducer_and_u64(void);
+PRANGE_API const prange_reducer *prange_reducer_or_u64(void);
+PRANGE_API const prange_reducer *prange_reducer_xor_u64(void);
+PRANGE_API const prange_reducer *prange_reducer_land(void);
+PRANGE_API const prange_reducer *prange_reducer_lor(void);
 
 /**
  * prange_reducer_array_sum_f64 / _i64 - a reducer whose accumulator is an array of
  * `count` doubles / int64_t summed element-wise (histograms, group-by, centroids).
  * Each block gets a private zeroed copy; copies are combined along the canonical tree.
- * Returns the reducer by value; size is 0 (rejected by prange_reduce) when count is 0 or
- * count * element size exceeds 2^30 bytes.
+ * Returns the reducer by value (its identity and combine work from acc_size; rctx is
+ * unused); acc_size is 0 (rejected by prange_reduce) when count is 0 or count * element
+ * size exceeds 2^30 bytes. Thread-safe.
  */
 PRANGE_API prange_reducer prange_reducer_array_sum_f64(size_t count);
 PRANGE_API prange_reducer prange_reducer_array_sum_i64(size_t count);
@@ -373,34 +456,50 @@ PRANGE_API prange_reducer prange_reducer_array_sum_i64(size_t count);
  * Kernels
  * ==================================================================================== */
 
+/*
+ * Every kernel takes `opts` last: NULL = automatic. The thread cap (opts->threads),
+ * PRANGE_SERIAL and the cost hint are honoured; grain and schedule are not used, because
+ * the blocks are fixed (2048 elements, more for huge n) so that the result's bits never
+ * depend on any option or on the team. Bad opts (see prange_opts) count as bad input.
+ */
+
 /**
  * prange_sum_f64 - sum of x[0..n), deterministic, pairwise-accurate.
  * Error bound: |s - exact| <= (24 + ceil(log2(max(1, n / 2048)))) * 2^-53 * sum|x[i]|
- * (see docs/reductions.md). Returns NaN and sets errno = EINVAL for n < 0 or x == NULL
- * with n > 0; 0.0 for n == 0. Thread-safe.
+ * (see docs/reductions.md). Returns NaN and sets errno = EINVAL for n < 0, x == NULL
+ * with n > 0, or bad opts; 0.0 for n == 0. Thread-safe.
  */
-PRANGE_API double prange_sum_f64(const double *x, int64_t n);
+PRANGE_API double prange_sum_f64(const double *x, int64_t n, const prange_opts *opts);
 
 /** prange_sum_f32 - sum of floats, accumulated in double; bad input as prange_sum_f64. */
-PRANGE_API double prange_sum_f32(const float *x, int64_t n);
-
-/** prange_dot_f64 - sum of x[i] * y[i], deterministic; bad input as prange_sum_f64. */
-PRANGE_API double prange_dot_f64(const double *x, const double *y, int64_t n);
+PRANGE_API double prange_sum_f32(const float *x, int64_t n, const prange_opts *opts);
 
 /**
- * prange_nrm2_f64 - Euclidean norm sqrt(sum x[i]^2) without spurious overflow or
- * underflow: nrm2({1e200, 1e200}) = 1.414e200, nrm2({1e-200, 1e-200}) = 1.414e-200.
+ * prange_dot_f64 / prange_dot_f32 - sum of x[i] * y[i], deterministic (the f32 products
+ * and sum in double); bad input as prange_sum_f64.
+ */
+PRANGE_API double prange_dot_f64(const double *x, const double *y, int64_t n, const prange_opts *opts);
+PRANGE_API double prange_dot_f32(const float *x, const float *y, int64_t n, const prange_opts *opts);
+
+/**
+ * prange_nrm2_f64 / prange_nrm2_f32 - Euclidean norm sqrt(sum x[i]^2) without spurious
+ * overflow or underflow: nrm2({1e200, 1e200}) = 1.414e200, nrm2({1e-200, 1e-200}) =
+ * 1.414e-200. The f32 version computes in double (as prange_sum_f32) and returns a double.
  * Any NaN gives NaN; otherwise any infinity gives +inf. Bad input as prange_sum_f64.
  */
-PRANGE_API double prange_nrm2_f64(const double *x, int64_t n);
+PRANGE_API double prange_nrm2_f64(const double *x, int64_t n, const prange_opts *opts);
+PRANGE_API double prange_nrm2_f32(const float *x, int64_t n, const prange_opts *opts);
 
 /**
- * prange_minloc_f64 / prange_maxloc_f64 - the smallest / largest element and its index.
- * Ties go to the lowest index; the first NaN wins (as NumPy's argmin). For n == 0 the
- * result is {NaN, -1}; for bad input {NaN, -1} with errno = EINVAL. Thread-safe.
+ * prange_minloc_f64 / prange_maxloc_f64 / _f32 - the smallest / largest element and its
+ * index. Ties go to the lowest index; the first NaN wins (as NumPy's argmin). For n == 0
+ * the result is {NaN, -1}; for bad input (as prange_sum_f64) {NaN, -1} with errno =
+ * EINVAL. Thread-safe.
  */
-PRANGE_API prange_loc_f64 prange_minloc_f64(const double *x, int64_t n);
-PRANGE_API prange_loc_f64 prange_maxloc_f64(const double *x, int64_t n);
+PRANGE_API prange_loc_f64 prange_minloc_f64(const double *x, int64_t n, const prange_opts *opts);
+PRANGE_API prange_loc_f64 prange_maxloc_f64(const double *x, int64_t n, const prange_opts *opts);
+PRANGE_API prange_loc_f32 prange_minloc_f32(const float *x, int64_t n, const prange_opts *opts);
+PRANGE_API prange_loc_f32 prange_maxloc_f32(const float *x, int64_t n, const prange_opts *opts);
 
 /* ======================================================================================
  * Element-wise maps (the @vectorize analog), row kernels, 2-D ranges, scans
@@ -411,11 +510,12 @@ PRANGE_API prange_loc_f64 prange_maxloc_f64(const double *x, int64_t n);
  *
  *     PRANGE_MAP2(axpy, double, double, double, double, s * a + b)
  *     ...
- *     int rc = axpy(y, x, y, 2.0, n, NULL);        // y = 2x + y, in place
+ *     int rc = axpy(x, y, 2.0, y, n, NULL);        // y = 2x + y, in place
  *
- * defines `static int NAME(Tout *out, const Ta *a, [const Tb *b, [const Tc *c,]] Ts s,
- * int64_t n, const prange_opts *opts)`. EXPR is written in terms of `a`, `b`, `c` (the
- * elements at i) and `s` (the scalar argument; pass any value when unused). The element
+ * defines `static int NAME(const Ta *a, [const Tb *b, [const Tc *c,]] Ts s, Tout *out,
+ * int64_t n, const prange_opts *opts)` (inputs, scalar, output, size, options). EXPR is
+ * written in terms of `a`, `b`, `c` (the elements at i) and `s` (the scalar argument; pass
+ * any value when unused). The element
  * expression is inlined into the chunk loop, so the compiler vectorises it; the loop runs
  * through the scheduler like prange_for (serial fallback, grain, cost hint via opts).
  * out may be the same array as an input (in place); any other overlap between out and an
@@ -444,7 +544,7 @@ PRANGE_API prange_loc_f64 prange_maxloc_f64(const double *x, int64_t n);
 #define PRANGE_MAP1(NAME, Tout, Ta, Ts, EXPR)                                                 \
     PRANGE__MAP_BODY(NAME, { Tout *out; const Ta *pa; Ts s; },                                \
                      const Ta a = k_->pa[i_]; const Ts s = k_->s; (void)s;, EXPR)             \
-    PRANGE__UNUSED static int NAME(Tout *out, const Ta *a, Ts s, int64_t n, const prange_opts *opts) \
+    PRANGE__UNUSED static int NAME(const Ta *a, Ts s, Tout *out, int64_t n, const prange_opts *opts) \
     {                                                                                        \
         if (n < 0 || (n > 0 && (!out || !a)) || PRANGE__MAP_OVERLAP(out, a, n)) return PRANGE_EINVAL; \
         NAME##_ctx_ k = {out, a, s};                                                         \
@@ -453,7 +553,7 @@ PRANGE_API prange_loc_f64 prange_maxloc_f64(const double *x, int64_t n);
 #define PRANGE_MAP2(NAME, Tout, Ta, Tb, Ts, EXPR)                                             \
     PRANGE__MAP_BODY(NAME, { Tout *out; const Ta *pa; const Tb *pb; Ts s; },                  \
                      const Ta a = k_->pa[i_]; const Tb b = k_->pb[i_]; const Ts s = k_->s; (void)s;, EXPR) \
-    PRANGE__UNUSED static int NAME(Tout *out, const Ta *a, const Tb *b, Ts s, int64_t n,   \
+    PRANGE__UNUSED static int NAME(const Ta *a, const Tb *b, Ts s, Tout *out, int64_t n,   \
                                    const prange_opts *opts)                                  \
     {                                                                                        \
         if (n < 0 || (n > 0 && (!out || !a || !b)) || PRANGE__MAP_OVERLAP(out, a, n) ||     \
@@ -466,7 +566,7 @@ PRANGE_API prange_loc_f64 prange_maxloc_f64(const double *x, int64_t n);
     PRANGE__MAP_BODY(NAME, { Tout *out; const Ta *pa; const Tb *pb; const Tc *pc; Ts s; },    \
                      const Ta a = k_->pa[i_]; const Tb b = k_->pb[i_]; const Tc c = k_->pc[i_]; \
                      const Ts s = k_->s; (void)s;, EXPR)                                      \
-    PRANGE__UNUSED static int NAME(Tout *out, const Ta *a, const Tb *b, const Tc *c, Ts s,  \
+    PRANGE__UNUSED static int NAME(const Ta *a, const Tb *b, const Tc *c, Ts s, Tout *out,  \
                                    int64_t n, const prange_opts *opts)                       \
     {                                                                                        \
         if (n < 0 || (n > 0 && (!out || !a || !b || !c)) || PRANGE__MAP_OVERLAP(out, a, n) || \
@@ -483,13 +583,14 @@ PRANGE_API prange_loc_f64 prange_maxloc_f64(const double *x, int64_t n);
  * rules, on one thread per row (bitwise the same result for any thread count).
  * opts->cost_ns, when given, is per row.
  * prange_row_softmax_f64 - out row = exp(row - max(row)) / sum(...); out may equal a.
- * @a: rows * cols doubles; @out: rows doubles (rows * cols for softmax).
+ * @a: rows * cols doubles; @out: rows doubles (rows * cols for softmax); @opts: NULL or
+ * options.
  * Returns: 0 or PRANGE_EINVAL (NULL arrays with rows, cols > 0; negative sizes; rows * cols
  * overflowing; out overlapping a other than exactly in place for softmax). Thread-safe.
  */
-PRANGE_API int prange_row_sums_f64(const double *a, int64_t rows, int64_t cols, double *out, const prange_opts *opts);
-PRANGE_API int prange_row_norms_f64(const double *a, int64_t rows, int64_t cols, double *out, const prange_opts *opts);
-PRANGE_API int prange_row_softmax_f64(const double *a, int64_t rows, int64_t cols, double *out, const prange_opts *opts);
+PRANGE_API int prange_row_sums_f64(const double *a, double *out, int64_t rows, int64_t cols, const prange_opts *opts);
+PRANGE_API int prange_row_norms_f64(const double *a, double *out, int64_t rows, int64_t cols, const prange_opts *opts);
+PRANGE_API int prange_row_softmax_f64(const double *a, double *out, int64_t rows, int64_t cols, const prange_opts *opts);
 
 /** A tile body for prange_for_2d: runs rows [ib, ie) x columns [jb, je). */
 typedef void (*prange_body2d_fn)(void *ctx, int64_t ib, int64_t ie, int64_t jb, int64_t je);
@@ -506,15 +607,19 @@ PRANGE_API int prange_for_2d(int64_t i0, int64_t i1, int64_t j0, int64_t j1, int
                              prange_body2d_fn body, void *ctx, const prange_opts *opts);
 
 /**
- * prange_scan_f64 / prange_scan_i64 - prefix sums, inclusive (out[i] = in[0] + ... + in[i])
- * or exclusive (out[i] = in[0] + ... + in[i-1], out[0] = 0). Parallel in two passes over
- * fixed blocks of 4096: each block's sum, the block offsets in order, then each block's
- * scan from its offset. Deterministic: bitwise identical for any thread count (the f64
- * result differs from a running serial sum by at most ~ (4096 + n/4096) u sum|x|). out may
- * equal in. opts->cost_ns and grain are per element. Integers wrap. Returns 0, PRANGE_EINVAL (NULL with n > 0, n < 0, partial
- * overlap), PRANGE_ENOMEM (the block-offset scratch, first use only). Thread-safe.
+ * prange_scan_f64 / prange_scan_f32 / prange_scan_i64 - prefix sums, inclusive (out[i] =
+ * in[0] + ... + in[i]) or exclusive (out[i] = in[0] + ... + in[i-1], out[0] = 0). Parallel
+ * in two passes over fixed blocks of 4096: each block's sum, the block offsets in order,
+ * then each block's scan from its offset. Deterministic: bitwise identical for any thread
+ * count (the f64 result differs from a running serial sum by at most ~ (4096 + n/4096) u
+ * sum|x|). The f32 scan accumulates in double and rounds each output to float once.
+ * out may equal in. opts->cost_ns and grain are per element. Integers wrap.
+ * Returns 0, PRANGE_EINVAL (NULL with n > 0, n < 0, partial overlap, bad opts),
+ * PRANGE_ENOMEM (the block-offset scratch, first use only). Thread-safe.
  */
 PRANGE_API int prange_scan_f64(const double *in, double *out, int64_t n, int exclusive, const prange_opts *opts);
+PRANGE_API int prange_scan_f32(const float *in, float *out, int64_t n, int exclusive, const prange_opts *opts);
+PRANGE_API int prange_scan_i64(const int64_t *in, int64_t *out, int64_t n, int exclusive, const prange_opts *opts);
 
 /**
  * prange_scan_fn - a scan body over [begin, end).
@@ -531,13 +636,14 @@ typedef void (*prange_scan_fn)(void *ctx, int64_t begin, int64_t end, void *acc,
  * iterations are folded (emit = 0) in parallel, their results turned into block prefixes
  * on the caller in order, then each block is emitted (emit = 1) in parallel from its
  * prefix. The body sees each block twice.
- * Returns: 0; PRANGE_EINVAL (begin > end, NULL r or body, a reducer without identity or
- * combine, size 0 or > 2^20, bad opts); PRANGE_ENOMEM (scratch, first use only).
+ * The reducer's identity and combine get its rctx, as in prange_reduce.
+ * Returns: 0; PRANGE_EINVAL (begin > end, NULL r or body, a bad struct_size, a reducer
+ * without identity or combine, acc_size 0 or > 2^20, bad opts); PRANGE_ENOMEM (scratch,
+ * first use only).
  * Thread-safe; body runs concurrently on disjoint blocks.
  */
 PRANGE_API int prange_scan(int64_t begin, int64_t end, const prange_reducer *r, prange_scan_fn body, void *ctx,
                            const prange_opts *opts);
-PRANGE_API int prange_scan_i64(const int64_t *in, int64_t *out, int64_t n, int exclusive, const prange_opts *opts);
 
 /* ======================================================================================
  * NUMA-aware arrays
@@ -553,19 +659,24 @@ typedef enum prange_mem_policy {
     PRANGE_MEM_BIND = 4         /**< every page on node prange_mem_opts.node */
 } prange_mem_policy;
 
-/** Flags for prange_alloc_opts.flags. */
+/** Flags for prange_mem_opts.flags. */
 #define PRANGE_MEM_HUGEPAGES (1u << 0)    /**< advise transparent huge pages (>= 2 MiB blocks) */
 #define PRANGE_MEM_NO_HUGEPAGES (1u << 1) /**< never advise huge pages (overrides PRANGE_HUGEPAGES) */
 #define PRANGE_MEM_STRICT (1u << 2)       /**< fail when the policy cannot be applied (else best effort) */
 #define PRANGE_MEM_ALIGN_HUGE (1u << 3)   /**< 2 MiB-aligned pointer even without huge pages or when small */
 #define PRANGE_MEM_FLAGS_ALL (PRANGE_MEM_HUGEPAGES | PRANGE_MEM_NO_HUGEPAGES | PRANGE_MEM_STRICT | PRANGE_MEM_ALIGN_HUGE)
 
-/** Options for prange_alloc_opts(); zero-initialised = the defaults of prange_alloc(). */
+/** Options for prange_alloc_opts(), an extensible struct: initialise with
+ *  PRANGE_MEM_OPTS_INIT (= the defaults of prange_alloc()), then set the fields. */
 typedef struct prange_mem_opts {
+    uint32_t struct_size;     /**< sizeof(prange_mem_opts) as compiled: PRANGE_MEM_OPTS_INIT */
     prange_mem_policy policy; /**< 0 = PRANGE_MEM */
     int node;                 /**< PRANGE_MEM_BIND: the OS index of the NUMA node */
     unsigned flags;           /**< PRANGE_MEM_* flags; huge pages default to PRANGE_HUGEPAGES */
 } prange_mem_opts;
+
+/** Initialiser for prange_mem_opts: struct_size set, the defaults. */
+#define PRANGE_MEM_OPTS_INIT {sizeof(prange_mem_opts), PRANGE_MEM_DEFAULT, 0, 0}
 
 /**
  * prange_alloc - a zeroed array of count elements of elem_size bytes, at least 64-byte
@@ -585,8 +696,8 @@ PRANGE_API void *prange_alloc(int64_t count, size_t elem_size);
 /**
  * prange_alloc_opts - prange_alloc with a placement policy and flags.
  * @opts: NULL or options.
- * Returns: as prange_alloc; also NULL with errno = EINVAL for an unknown policy or flag or
- * a node that does not exist; with PRANGE_MEM_STRICT, NULL with errno = ENOSYS / EXDEV /
+ * Returns: as prange_alloc; also NULL with errno = EINVAL for a bad struct_size, an unknown
+ * policy or flag or a node that does not exist; with PRANGE_MEM_STRICT, NULL with errno = ENOSYS / EXDEV /
  * EPERM when the system refuses the placement (without it placement is best effort).
  */
 PRANGE_API void *prange_alloc_opts(int64_t count, size_t elem_size, const prange_mem_opts *opts);
@@ -615,10 +726,12 @@ PRANGE_API int64_t prange_mem_location(const void *p, size_t nbytes, int64_t *pa
 
 /**
  * prange_print_config - print the version, build, topology, every option with its value
- * and source, and the plans for n = 10^1 .. 10^9 to `out` (a FILE *, NULL = stderr).
- * This is what `prange-info` prints. Returns 0 or PRANGE_EIO on a write error.
+ * and source, and the plans for n = 10^1 .. 10^9 to `out` (NULL = stderr).
+ * This is what `prange-info` prints.
+ * Returns: 0, or PRANGE_EIO when the write fails. Thread-safe (lines from concurrent calls
+ * may interleave).
  */
-PRANGE_API int prange_print_config(void *out);
+PRANGE_API int prange_print_config(FILE *out);
 
 #ifdef __cplusplus
 }

@@ -67,7 +67,7 @@ static void touch_body(void *c, int64_t b, int64_t e)
  * the default cost), whatever PRANGE_SCHEDULE says. */
 void prange__touch_opts(prange_opts *o)
 {
-    *o = (prange_opts){0};
+    *o = (prange_opts)PRANGE_OPTS_INIT;
     o->schedule = PRANGE_SCHEDULE_STATIC;
 }
 
@@ -85,10 +85,14 @@ static void *small_block(size_t bytes)
     return base + HEADER;
 }
 
-void *prange_alloc_opts(int64_t count, size_t elem_size, const prange_mem_opts *opts)
+void *prange_alloc_opts(int64_t count, size_t elem_size, const prange_mem_opts *user)
 {
-    static const prange_mem_opts none;
-    if (!opts) opts = &none;
+    prange_mem_opts loaded = PRANGE_MEM_OPTS_INIT;
+    if (user && PRANGE__STRUCT_IN(&loaded, user, prange_mem_opts, policy) != 0) {
+        errno = EINVAL;
+        return NULL;
+    }
+    const prange_mem_opts *opts = &loaded;
     if (count < 0 || (int)opts->policy < PRANGE_MEM_DEFAULT || (int)opts->policy > PRANGE_MEM_BIND ||
         (opts->flags & ~(unsigned)PRANGE_MEM_FLAGS_ALL) ||
         (opts->policy == PRANGE_MEM_BIND && !prange__mem_node_exists(opts->node))) {

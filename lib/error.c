@@ -32,3 +32,5 @@ const char *prange_version_string(void)
     return PRANGE__STR(PRANGE_VERSION_MAJOR) "." PRANGE__STR(PRANGE_VERSION_MINOR) "." PRANGE__STR(
         PRANGE_VERSION_PATCH);
 }
+
+int prange_version(void) { return PRANGE_VERSION; }

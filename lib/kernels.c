@@ -1,5 +1,6 @@
 /*
- * kernels.c — typed reductions over contiguous arrays: sum, dot, nrm2, min/max with index.
+ * kernels.c — typed reductions over contiguous arrays: sum, dot, nrm2, min/max with index,
+ * for doubles and floats (float terms are widened to double: one code path for both).
  *
  * Each runs through prange_reduce, so it is deterministic for any thread count. Inside a
  * block, sums are pairwise with a base case of 8 independent accumulators over at most
@@ -58,12 +59,17 @@
 #define T_SUM(i) x[i]
 #define T_SUMF(i) (double)x[i]
 #define T_DOT(i) (x[i] * y[i])
+#define T_DOTF(i) ((double)x[i] * (double)y[i])
 #define T_SQ(i) (x[i] * x[i])
+#define T_SQF(i) ((double)x[i] * (double)x[i])
 #define T_SSQ(i) ((x[i] * s) * (x[i] * s))
+#define T_SSQF(i) (((double)x[i] * s) * ((double)x[i] * s))
 #define A1 const double *x
 #define A1F const float *x
 #define A2 const double *x, const double *y
+#define A2F const float *x, const float *y
 #define AS const double *x, double s
+#define ASF const float *x, double s
 #define C1 x
 #define C2 x, y
 #define CS x, s
@@ -71,16 +77,23 @@
 PAIRWISE(pw_sum, A1, C1, X1, T_SUM)
 PAIRWISE(pw_sumf, A1F, C1, X1, T_SUMF)
 PAIRWISE(pw_dot, A2, C2, X2, T_DOT)
+PAIRWISE(pw_dotf, A2F, C2, X2, T_DOTF)
 PAIRWISE(pw_sq, A1, C1, X1, T_SQ)
+PAIRWISE(pw_sqf, A1F, C1, X1, T_SQF)
 PAIRWISE(pw_ssq, AS, CS, XS, T_SSQ)
+PAIRWISE(pw_ssqf, ASF, CS, XS, T_SSQF)
 
+/* A kernel's operands: doubles in x/y, or floats in xf/yf (then x is NULL); the options
+ * for prange_reduce (loaded, grain cleared: the blocks, hence the bits, stay fixed). */
 typedef struct {
     const double *x, *y;
-    const float *xf;
+    const float *xf, *yf;
     double scale;
+    const prange_opts *opts;
 } arrays;
 
 double prange__sum_serial_f64(const double *x, int64_t n) { return n > 0 ? pw_sum(x, n) : 0.0; }
+double prange__sum_serial_f32(const float *x, int64_t n) { return n > 0 ? pw_sumf(x, n) : 0.0; }
 
 /* Block bodies: acc holds the identity (0) on entry, so += leaves the block's own sum. */
 static void b_sum(void *c, int64_t b, int64_t e, void *acc) { *(double *)acc += pw_sum(((arrays *)c)->x + b, e - b); }
@@ -90,24 +103,46 @@ static void b_dot(void *c, int64_t b, int64_t e, void *acc)
     arrays *a = c;
     *(double *)acc += pw_dot(a->x + b, a->y + b, e - b);
 }
-static void b_sq(void *c, int64_t b, int64_t e, void *acc) { *(double *)acc += pw_sq(((arrays *)c)->x + b, e - b); }
+static void b_dotf(void *c, int64_t b, int64_t e, void *acc)
+{
+    arrays *a = c;
+    *(double *)acc += pw_dotf(a->xf + b, a->yf + b, e - b);
+}
+/* nrm2's bodies serve both precisions, so nrm2() below is written once. */
+static void b_sq(void *c, int64_t b, int64_t e, void *acc)
+{
+    arrays *a = c;
+    *(double *)acc += a->x ? pw_sq(a->x + b, e - b) : pw_sqf(a->xf + b, e - b);
+}
 static void b_ssq(void *c, int64_t b, int64_t e, void *acc)
 {
     arrays *a = c;
-    *(double *)acc += pw_ssq(a->x + b, a->scale, e - b);
+    *(double *)acc += a->x ? pw_ssq(a->x + b, a->scale, e - b) : pw_ssqf(a->xf + b, a->scale, e - b);
 }
+#define MAXABS(x, b, e, m)                                                                  \
+    for (int64_t i = (b); i < (e); i++) {                                                   \
+        double v = fabs((double)(x)[i]);                                                    \
+        m = v > m ? v : m;                                                                  \
+    }
 static void b_maxabs(void *c, int64_t b, int64_t e, void *acc)
 {
-    const double *x = ((arrays *)c)->x;
+    arrays *a = c;
     double m = *(double *)acc;
-    for (int64_t i = b; i < e; i++) {
-        double v = fabs(x[i]);
-        m = v > m ? v : m;
-    }
+    if (a->x) MAXABS(a->x, b, e, m)
+    else MAXABS(a->xf, b, e, m)
     *(double *)acc = m;
 }
 
 static int bad_input(const void *x, int64_t n) { return n < 0 || (n > 0 && !x); }
+
+/* Load a kernel's options into *o (and a->opts): 0 or PRANGE_EINVAL. */
+static int kernel_opts(const prange_opts *opts, prange_opts *o, arrays *a)
+{
+    if (prange__opts_load(opts, o) != 0) return PRANGE_EINVAL;
+    o->grain = 0;
+    a->opts = o;
+    return 0;
+}
 
 /* Fold body over [0, n) from `r`'s identity: inline when asked (row kernels), or when n
  * fits one block (prange_reduce would fold that block alone and return it unchanged: same
@@ -121,34 +156,43 @@ static double fold(prange_reduce_fn body, const prange_reducer *r, arrays *a, in
         body(a, 0, n, &acc);
         return acc;
     }
-    if (prange_reduce(0, n, r, body, a, &acc, NULL) != 0) {
+    if (prange_reduce(0, n, r, body, a, &acc, a->opts) != 0) {
         errno = ENOMEM;
         return NAN;
     }
     return acc;
 }
 
-static double run_sum(prange_reduce_fn body, arrays *a, int64_t n) { return fold(body, &prange_reducer_sum_f64, a, n, 1); }
+static double run_sum(prange_reduce_fn body, arrays *a, int64_t n) { return fold(body, prange_reducer_sum_f64(), a, n, 1); }
 
-double prange_sum_f64(const double *x, int64_t n)
+/* The public kernels: check the input, load the options, run. */
+#define KERNEL_IN(bad, ...)                                                                   \
+    prange_opts o;                                                                            \
+    arrays a = {__VA_ARGS__};                                                                 \
+    if ((bad) || kernel_opts(opts, &o, &a) != 0) return errno = EINVAL, NAN
+
+double prange_sum_f64(const double *x, int64_t n, const prange_opts *opts)
 {
-    if (bad_input(x, n)) return errno = EINVAL, NAN;
-    arrays a = {.x = x};
+    KERNEL_IN(bad_input(x, n), .x = x);
     return run_sum(b_sum, &a, n);
 }
 
-double prange_sum_f32(const float *x, int64_t n)
+double prange_sum_f32(const float *x, int64_t n, const prange_opts *opts)
 {
-    if (bad_input(x, n)) return errno = EINVAL, NAN;
-    arrays a = {.xf = x};
+    KERNEL_IN(bad_input(x, n), .xf = x);
     return run_sum(b_sumf, &a, n);
 }
 
-double prange_dot_f64(const double *x, const double *y, int64_t n)
+double prange_dot_f64(const double *x, const double *y, int64_t n, const prange_opts *opts)
 {
-    if (bad_input(x, n) || bad_input(y, n)) return errno = EINVAL, NAN;
-    arrays a = {.x = x, .y = y};
+    KERNEL_IN(bad_input(x, n) || bad_input(y, n), .x = x, .y = y);
     return run_sum(b_dot, &a, n);
+}
+
+double prange_dot_f32(const float *x, const float *y, int64_t n, const prange_opts *opts)
+{
+    KERNEL_IN(bad_input(x, n) || bad_input(y, n), .xf = x, .yf = y);
+    return run_sum(b_dotf, &a, n);
 }
 
 /*
@@ -161,20 +205,25 @@ double prange_dot_f64(const double *x, const double *y, int64_t n)
 static double nrm2(arrays *a, int64_t n, int parallel)
 {
     if (n == 0) return 0.0;
-    double ss = fold(b_sq, &prange_reducer_sum_f64, a, n, parallel);
+    double ss = fold(b_sq, prange_reducer_sum_f64(), a, n, parallel);
     if (isnan(ss)) return ss; /* a NaN element, or no scratch */
     if (ss < INFINITY && ss >= 0x1p-900) return sqrt(ss);
-    double maxabs = fold(b_maxabs, &prange_reducer_max_f64, a, n, parallel);
+    double maxabs = fold(b_maxabs, prange_reducer_max_f64(), a, n, parallel);
     if (isnan(maxabs) || maxabs == 0 || isinf(maxabs)) return maxabs;
     int e = ilogb(maxabs);
     a->scale = ldexp(1.0, -e);
-    return ldexp(sqrt(fold(b_ssq, &prange_reducer_sum_f64, a, n, parallel)), e);
+    return ldexp(sqrt(fold(b_ssq, prange_reducer_sum_f64(), a, n, parallel)), e);
 }
 
-double prange_nrm2_f64(const double *x, int64_t n)
+double prange_nrm2_f64(const double *x, int64_t n, const prange_opts *opts)
 {
-    if (bad_input(x, n)) return errno = EINVAL, NAN;
-    arrays a = {.x = x};
+    KERNEL_IN(bad_input(x, n), .x = x);
+    return nrm2(&a, n, 1);
+}
+
+double prange_nrm2_f32(const float *x, int64_t n, const prange_opts *opts)
+{
+    KERNEL_IN(bad_input(x, n), .xf = x);
     return nrm2(&a, n, 1);
 }
 
@@ -184,14 +233,14 @@ double prange_nrm2_f64(const double *x, int64_t n)
  * occurs, then the first index holding it. Ties go to the lowest index and the first NaN
  * wins, as the reducer's combine does across blocks.
  */
-#define LOC_BODY(name, CMP)                                                                   \
+#define LOC_BODY(name, T, LOC, CMP, REDUCER)                                                \
     static void name(void *c, int64_t b, int64_t e, void *acc)                                \
     {                                                                                         \
-        const double *x = ((arrays *)c)->x;                                                   \
-        double best = x[b];                                                                   \
+        const T *x = ((const T *const *)c)[0];                                                \
+        T best = x[b];                                                                        \
         int nan = 0;                                                                          \
         for (int64_t i = b; i < e; i++) {                                                     \
-            double v = x[i];                                                                  \
+            T v = x[i];                                                                       \
             nan |= v != v;                                                                    \
             best = v CMP best ? v : best;                                                     \
         }                                                                                     \
@@ -202,32 +251,39 @@ double prange_nrm2_f64(const double *x, int64_t n)
         } else {                                                                              \
             while (x[at] != best) at++;                                                       \
         }                                                                                     \
-        prange_loc_f64 mine = {best, at};                                                     \
-        prange_reducer_##name##_combine(acc, &mine);                                          \
+        LOC mine = {best, at};                                                                \
+        REDUCER()->combine(NULL, acc, &mine, sizeof mine);                                    \
     }
-#define prange_reducer_b_minloc_combine prange_reducer_minloc_f64.combine
-#define prange_reducer_b_maxloc_combine prange_reducer_maxloc_f64.combine
-LOC_BODY(b_minloc, <)
-LOC_BODY(b_maxloc, >)
 
-static prange_loc_f64 run_loc(const prange_reducer *r, prange_reduce_fn body, const double *x, int64_t n)
-{
-    prange_loc_f64 out = {NAN, -1};
-    if (bad_input(x, n)) {
-        errno = EINVAL;
-        return out;
+/* The public min/max-loc kernels of one type: input and options checked, then one
+ * prange_reduce with the block body above. */
+#define LOC_KERNEL(name, T, LOC)                                                              \
+    LOC_BODY(b_##name, T, LOC, name##_CMP, prange_reducer_##name)                             \
+    LOC prange_##name(const T *x, int64_t n, const prange_opts *opts)                         \
+    {                                                                                         \
+        LOC out = {NAN, -1};                                                                  \
+        prange_opts o;                                                                        \
+        if (bad_input(x, n) || prange__opts_load(opts, &o) != 0) {                            \
+            errno = EINVAL;                                                                   \
+            return out;                                                                       \
+        }                                                                                     \
+        if (n == 0) return out;                                                               \
+        o.grain = 0; /* fixed blocks: the bits do not depend on the options */                \
+        const T *arg[1] = {x};                                                                \
+        if (prange_reduce(0, n, prange_reducer_##name(), b_##name, (void *)arg, &out, &o) != 0) { \
+            errno = ENOMEM;                                                                   \
+            return (LOC){NAN, -1};                                                            \
+        }                                                                                     \
+        return out;                                                                           \
     }
-    if (n == 0) return out;
-    arrays a = {.x = x};
-    if (prange_reduce(0, n, r, body, &a, &out, NULL) != 0) {
-        errno = ENOMEM;
-        return (prange_loc_f64){NAN, -1};
-    }
-    return out;
-}
-
-prange_loc_f64 prange_minloc_f64(const double *x, int64_t n) { return run_loc(&prange_reducer_minloc_f64, b_minloc, x, n); }
-prange_loc_f64 prange_maxloc_f64(const double *x, int64_t n) { return run_loc(&prange_reducer_maxloc_f64, b_maxloc, x, n); }
+#define minloc_f64_CMP <
+#define maxloc_f64_CMP >
+#define minloc_f32_CMP <
+#define maxloc_f32_CMP >
+LOC_KERNEL(minloc_f64, double, prange_loc_f64)
+LOC_KERNEL(maxloc_f64, double, prange_loc_f64)
+LOC_KERNEL(minloc_f32, float, prange_loc_f32)
+LOC_KERNEL(maxloc_f32, float, prange_loc_f32)
 
 /* ---- row kernels (the @guvectorize analog) ------------------------------------------ */
 
@@ -267,10 +323,11 @@ static void rows_softmax(void *c, int64_t b, int64_t e)
     }
 }
 
-static int run_rows(const double *a, int64_t rows, int64_t cols, double *out, const prange_opts *opts,
+static int run_rows(const double *a, double *out, int64_t rows, int64_t cols, const prange_opts *opts,
                     prange_body_fn body, double ns_per_elem, int64_t out_cols)
 {
-    if (rows < 0 || cols < 0 || prange__opts_check(opts) != 0) return PRANGE_EINVAL;
+    prange_opts o;
+    if (rows < 0 || cols < 0 || prange__opts_load(opts, &o) != 0) return PRANGE_EINVAL;
     if (rows > 0 && cols > 0 && rows > INT64_MAX / 8 / cols) return PRANGE_EINVAL;
     if (rows > 0 && ((cols > 0 && !a) || !out)) return PRANGE_EINVAL;
     /* out: rows * out_cols doubles; only exactly in place (softmax) may overlap a. */
@@ -279,22 +336,21 @@ static int run_rows(const double *a, int64_t rows, int64_t cols, double *out, co
         return PRANGE_EINVAL;
     if (rows > 0 && cols > 0 && (const void *)out == (const void *)a && out_cols != cols) return PRANGE_EINVAL;
     rows_ctx k = {a, out, cols};
-    prange_opts o = opts ? *opts : (prange_opts){0};
     if (o.cost_ns == 0) o.cost_ns = ns_per_elem * (double)(cols > 0 ? cols : 1); /* per row */
     return prange_for_opts(0, rows, body, &k, &o);
 }
 
-int prange_row_sums_f64(const double *a, int64_t rows, int64_t cols, double *out, const prange_opts *opts)
+int prange_row_sums_f64(const double *a, double *out, int64_t rows, int64_t cols, const prange_opts *opts)
 {
-    return run_rows(a, rows, cols, out, opts, rows_sum, 0.3, 1);
+    return run_rows(a, out, rows, cols, opts, rows_sum, 0.3, 1);
 }
 
-int prange_row_norms_f64(const double *a, int64_t rows, int64_t cols, double *out, const prange_opts *opts)
+int prange_row_norms_f64(const double *a, double *out, int64_t rows, int64_t cols, const prange_opts *opts)
 {
-    return run_rows(a, rows, cols, out, opts, rows_norm, 0.4, 1);
+    return run_rows(a, out, rows, cols, opts, rows_norm, 0.4, 1);
 }
 
-int prange_row_softmax_f64(const double *a, int64_t rows, int64_t cols, double *out, const prange_opts *opts)
+int prange_row_softmax_f64(const double *a, double *out, int64_t rows, int64_t cols, const prange_opts *opts)
 {
-    return run_rows(a, rows, cols, out, opts, rows_softmax, 8.0, cols);
+    return run_rows(a, out, rows, cols, opts, rows_softmax, 8.0, cols);
 }

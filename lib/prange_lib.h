@@ -37,8 +37,10 @@ void *prange__scratch(int level, size_t bytes);
  * kept. NULL when out of memory. */
 void *prange__scratch_mail(size_t bytes);
 
-/* The pairwise 8-lane sum of x[0..n) on the calling thread (lib/kernels.c). */
+/* The pairwise 8-lane sum of x[0..n) on the calling thread (lib/kernels.c); floats are
+ * summed in double. */
 double prange__sum_serial_f64(const double *x, int64_t n);
+double prange__sum_serial_f32(const float *x, int64_t n);
 
 /* Record that libprange started a team (for fork handling). Written once: a store on every
  * call would bounce its cache line, which shares state the workers read. */
@@ -75,17 +77,15 @@ static inline prange__tls_t prange__enter_inline(void)
 }
 static inline void prange__leave(prange__tls_t saved) { prange__tls = saved; }
 
-/* A reducer's identity / combine, through the sized variants when it has them. */
-static inline void prange__r_identity(const prange_reducer *r, void *acc)
-{
-    if (r->identity_sized) r->identity_sized(acc, r->size);
-    else r->identity(acc);
-}
+/* A reducer's identity / combine, with its user data and accumulator size. */
+static inline void prange__r_identity(const prange_reducer *r, void *acc) { r->identity(r->rctx, acc, r->acc_size); }
 static inline void prange__r_combine(const prange_reducer *r, void *acc, const void *rhs)
 {
-    if (r->combine_sized) r->combine_sized(acc, rhs, r->size);
-    else r->combine(acc, rhs);
+    r->combine(r->rctx, acc, rhs, r->acc_size);
 }
+/* Read and validate the caller's reducer into `out`: 0 or PRANGE_EINVAL (NULL, a bad
+ * struct_size, no identity or combine, acc_size 0 or above max_size). */
+int prange__reducer_load(const prange_reducer *r, size_t max_size, prange_reducer *out);
 
 /* A polite spin-wait hint. */
 static inline void prange__cpu_relax(void)

@@ -63,7 +63,7 @@ typedef struct mail {
     int8_t level[MAIL_PIECES];
     int64_t index[MAIL_PIECES];
     const stack *from;
-    unsigned char acc[MAIL_ACC]; /* `count` accumulators of r->size bytes, packed */
+    unsigned char acc[MAIL_ACC]; /* `count` accumulators of r->acc_size bytes, packed */
 } mail;
 _Static_assert(sizeof(mail) == 128, "a mailbox is two cache lines");
 
@@ -121,7 +121,7 @@ static void fold_blocks(red *R, stack *s, uint64_t a, uint64_t b)
 static void push_piece(const red *R, stack *m, const void *acc, int8_t level, int64_t index)
 {
     int t = m->count++;
-    memcpy(slot(R, m, t), acc, R->r->size);
+    memcpy(slot(R, m, t), acc, R->r->acc_size);
     m->level[t] = level;
     m->index[t] = index;
     settle(R, m);
@@ -143,7 +143,7 @@ static void *fold_right(const red *R, stack *s)
 /* Post this member's pieces. */
 static void post(const red *R, mail *box, const stack *own)
 {
-    size_t size = R->r->size;
+    size_t size = R->r->acc_size;
     if (own && own->count <= MAIL_PIECES && (size_t)own->count * size <= MAIL_ACC) {
         box->count = own->count;
         for (int k = 0; k < own->count; k++) {
@@ -178,10 +178,10 @@ static void merge(const red *R, int team, const mail *boxes, stack *own, void *r
             push_stack(R, m, box->from);
         } else {
             for (int k = 0; k < box->count; k++)
-                push_piece(R, m, box->acc + (size_t)k * R->r->size, box->level[k], box->index[k]);
+                push_piece(R, m, box->acc + (size_t)k * R->r->acc_size, box->level[k], box->index[k]);
         }
     }
-    memcpy(result, fold_right(R, m), R->r->size);
+    memcpy(result, fold_right(R, m), R->r->acc_size);
 }
 
 
@@ -221,12 +221,16 @@ static uint64_t block_size(uint64_t n, int64_t grain, size_t size)
     return by_count > B ? by_count : B;
 }
 
-int prange_reduce(int64_t begin, int64_t end, const prange_reducer *r, prange_reduce_fn body, void *ctx,
+int prange_reduce(int64_t begin, int64_t end, const prange_reducer *reducer, prange_reduce_fn body, void *ctx,
                   void *result, const prange_opts *opts)
 {
-    if (!r || !body || !result || begin > end || prange__opts_check(opts) != 0) return PRANGE_EINVAL;
-    if (r->size == 0 || r->size > ((size_t)1 << 30)) return PRANGE_EINVAL;
-    if (!(r->identity || r->identity_sized) || !(r->combine || r->combine_sized)) return PRANGE_EINVAL;
+    prange_reducer rd;
+    prange_opts o;
+    if (!body || !result || begin > end || prange__opts_load(opts, &o) != 0 ||
+        prange__reducer_load(reducer, (size_t)1 << 30, &rd) != 0)
+        return PRANGE_EINVAL;
+    const prange_reducer *r = &rd;
+    const void *key = prange__key(&o, (const void *)body);
 
     red R;
     R.r = r;
@@ -234,22 +238,21 @@ int prange_reduce(int64_t begin, int64_t end, const prange_reducer *r, prange_re
     R.ctx = ctx;
     R.begin = begin;
     R.n = prange__len(begin, end);
-    R.stride = round64(r->size);
+    R.stride = round64(r->acc_size);
     atomic_init(&R.failed, 0);
     R.timed_iters = R.timed_ns = 0;
     if (R.n == 0) {
         prange__r_identity(r, result);
         return 0;
     }
-    R.B = block_size(R.n, opts ? opts->grain : 0, r->size);
+    R.B = block_size(R.n, o.grain, r->acc_size);
     R.nb = (R.n - 1) / R.B + 1;
 
-    prange_opts o = opts ? *opts : (prange_opts){0};
     o.grain = (int64_t)(R.B < (uint64_t)INT64_MAX ? R.B : (uint64_t)INT64_MAX); /* whole blocks */
     prange_plan plan;
-    prange__plan(R.n, &o, (const void *)body, &plan);
-    if (prange__verbose() >= 2) prange__log_plan("reduce", &plan);
-    R.sample = !(opts && opts->cost_ns > 0) && prange__cost_should_sample((const void *)body, R.n);
+    prange__plan(R.n, &o, key, &plan);
+    if (prange__verbose() >= 2) prange__log_plan("reduce", o.label, &plan);
+    R.sample = !(o.cost_ns > 0) && prange__cost_should_sample(key, R.n);
 
     if (plan.serial) {
         stack *s = scratch_get(R.stride, prange__tls.depth);
@@ -262,7 +265,7 @@ int prange_reduce(int64_t begin, int64_t end, const prange_reducer *r, prange_re
             R.timed_iters = R.n;
         }
         prange__leave(saved);
-        memcpy(result, fold_right(&R, s), r->size);
+        memcpy(result, fold_right(&R, s), r->acc_size);
     } else {
         mail *boxes = prange__scratch_mail((size_t)plan.threads * sizeof(mail));
         if (!boxes) return PRANGE_ENOMEM;
@@ -277,6 +280,6 @@ int prange_reduce(int64_t begin, int64_t end, const prange_reducer *r, prange_re
         }
         if (atomic_load(&R.failed)) return PRANGE_ENOMEM;
     }
-    if (R.sample) prange__cost_record((const void *)body, R.n, R.timed_iters, (double)R.timed_ns);
+    if (R.sample) prange__cost_record(key, R.n, R.timed_iters, (double)R.timed_ns);
     return 0;
 }

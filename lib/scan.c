@@ -2,7 +2,7 @@
  * scan.c — parallel prefix sums, deterministic for any thread count.
  *
  * Fixed blocks of 4096 elements (never dependent on the team): pass 1 sums each block (the
- * pairwise kernel for doubles); pass 2, on the caller, turns the block sums into block offsets; pass 3 scans each
+ * pairwise kernel for doubles and floats, in double); pass 2, on the caller, turns the block sums into block offsets; pass 3 scans each
  * block from its offset. Passes 1 and 3 run as loops over blocks through the scheduler.
  * Every output is offset(block) + running sum inside the block: the same operations in the
  * same order whatever runs where. In place (out == in) works: pass 1 only reads, pass 3
@@ -18,11 +18,12 @@
 
 #define BLOCK 4096
 
-#define SCAN_IMPL(NAME, T, ADD, BLOCK_SUM)                                                     \
+/* T: the element type; A: the accumulator type (double for float: sums in double). */
+#define SCAN_IMPL(NAME, T, A, ADD, BLOCK_SUM)                                                  \
     typedef struct {                                                                           \
         const T *in;                                                                           \
         T *out;                                                                                \
-        T *offs;                                                                               \
+        A *offs;                                                                               \
         int64_t n;                                                                             \
         int exclusive;                                                                         \
     } NAME##_ctx;                                                                              \
@@ -39,39 +40,39 @@
         NAME##_ctx *k = c;                                                                     \
         for (int64_t blk = b; blk < e; blk++) {                                                \
             int64_t lo = blk * BLOCK, hi = lo + BLOCK < k->n ? lo + BLOCK : k->n;              \
-            T run = k->offs[blk];                                                              \
+            A run = k->offs[blk];                                                              \
             if (k->exclusive)                                                                  \
                 for (int64_t i = lo; i < hi; i++) {                                            \
-                    T v = k->in[i];                                                            \
-                    k->out[i] = run;                                                           \
+                    A v = k->in[i];                                                            \
+                    k->out[i] = (T)run;                                                        \
                     run = ADD(run, v);                                                         \
                 }                                                                              \
             else                                                                               \
                 for (int64_t i = lo; i < hi; i++) {                                            \
-                    run = ADD(run, k->in[i]);                                                  \
-                    k->out[i] = run;                                                           \
+                    run = ADD(run, (A)k->in[i]);                                               \
+                    k->out[i] = (T)run;                                                        \
                 }                                                                              \
         }                                                                                      \
     }                                                                                          \
     int NAME(const T *in, T *out, int64_t n, int exclusive, const prange_opts *opts)           \
     {                                                                                          \
-        if (n < 0 || (n > 0 && (!in || !out)) || prange__opts_check(opts) != 0) return PRANGE_EINVAL; \
+        prange_opts o;                                                                         \
+        if (n < 0 || (n > 0 && (!in || !out)) || prange__opts_load(opts, &o) != 0) return PRANGE_EINVAL; \
         if (out != in && n > 0 && (const char *)out < (const char *)(in + n) &&                \
             (const char *)in < (const char *)(out + n))                                        \
             return PRANGE_EINVAL;                                                              \
         if (n == 0) return 0;                                                                  \
         int64_t nb = (n - 1) / BLOCK + 1;                                                      \
-        T *offs = prange__scratch(prange__tls.depth, (size_t)nb * sizeof(T));                  \
+        A *offs = prange__scratch(prange__tls.depth, (size_t)nb * sizeof(A));                  \
         if (!offs) return PRANGE_ENOMEM;                                                       \
         NAME##_ctx k = {in, out, offs, n, exclusive != 0};                                     \
-        prange_opts o = opts ? *opts : (prange_opts){0};                                       \
         /* The loops run over blocks: per-element cost and grain become per-block ones. */    \
         o.cost_ns = (o.cost_ns > 0 ? o.cost_ns : 0.4) * BLOCK;                                \
         o.grain = o.grain > 0 ? (o.grain + BLOCK - 1) / BLOCK : 1;                             \
         prange_for_opts(0, nb, NAME##_sums, &k, &o);                                           \
-        T run = 0;                                                                             \
+        A run = 0;                                                                             \
         for (int64_t blk = 0; blk < nb; blk++) {                                               \
-            T s = offs[blk];                                                                   \
+            A s = offs[blk];                                                                   \
             offs[blk] = run;                                                                   \
             run = ADD(run, s);                                                                 \
         }                                                                                      \
@@ -91,8 +92,9 @@ static int64_t sum_i64(const int64_t *x, int64_t n)
 
 /* Pass 1 sums a block with the 8-lane pairwise kernel: no add-latency chain there, only
  * in pass 3's running sum. Offsets stay a fixed function of the input. */
-SCAN_IMPL(prange_scan_f64, double, ADD_F, prange__sum_serial_f64)
-SCAN_IMPL(prange_scan_i64, int64_t, ADD_I, sum_i64)
+SCAN_IMPL(prange_scan_f64, double, double, ADD_F, prange__sum_serial_f64)
+SCAN_IMPL(prange_scan_f32, float, double, ADD_F, prange__sum_serial_f32)
+SCAN_IMPL(prange_scan_i64, int64_t, int64_t, ADD_I, sum_i64)
 
 /* ---- scans with a user reducer ------------------------------------------------------- */
 
@@ -119,23 +121,25 @@ static void u_pass(void *c, int64_t b, int64_t e, int emit)
 static void u_fold(void *c, int64_t b, int64_t e) { u_pass(c, b, e, 0); }
 static void u_emit(void *c, int64_t b, int64_t e) { u_pass(c, b, e, 1); }
 
-int prange_scan(int64_t begin, int64_t end, const prange_reducer *r, prange_scan_fn body, void *ctx,
+int prange_scan(int64_t begin, int64_t end, const prange_reducer *reducer, prange_scan_fn body, void *ctx,
                 const prange_opts *opts)
 {
-    if (begin > end || !r || !body || prange__opts_check(opts) != 0) return PRANGE_EINVAL;
-    if (r->size == 0 || r->size > ((size_t)1 << 20)) return PRANGE_EINVAL;
-    if (!(r->identity || r->identity_sized) || !(r->combine || r->combine_sized)) return PRANGE_EINVAL;
+    prange_reducer rd;
+    prange_opts o;
+    if (begin > end || !body || prange__opts_load(opts, &o) != 0 ||
+        prange__reducer_load(reducer, (size_t)1 << 20, &rd) != 0)
+        return PRANGE_EINVAL;
+    const prange_reducer *r = &rd;
     uint64_t n = prange__len(begin, end);
     if (n == 0) return 0;
     uint64_t B = (n - 1) / 65536 + 1;
     if (B < BLOCK) B = BLOCK;
     uint64_t nb = (n - 1) / B + 1;
-    size_t stride = (r->size + 63) & ~(size_t)63;
+    size_t stride = (r->acc_size + 63) & ~(size_t)63;
     /* nb accumulators, then two temporaries for pass 2. */
     unsigned char *acc = prange__scratch(prange__tls.depth, (size_t)(nb + 2) * stride);
     if (!acc) return PRANGE_ENOMEM;
     uscan u = {r, body, ctx, begin, n, B, stride, acc};
-    prange_opts o = opts ? *opts : (prange_opts){0};
     o.cost_ns = (o.cost_ns > 0 ? o.cost_ns : 1.0) * (double)B; /* per block */
     o.grain = o.grain > 0 ? (int64_t)(((uint64_t)o.grain + B - 1) / B) : 1;
     prange_for_opts(0, (int64_t)nb, u_fold, &u, &o);
@@ -144,8 +148,8 @@ int prange_scan(int64_t begin, int64_t end, const prange_reducer *r, prange_scan
     prange__r_identity(r, run);
     for (uint64_t blk = 0; blk < nb; blk++) {
         unsigned char *a = acc + (size_t)blk * stride;
-        memcpy(tmp, a, r->size);
-        memcpy(a, run, r->size);
+        memcpy(tmp, a, r->acc_size);
+        memcpy(a, run, r->acc_size);
         prange__r_combine(r, run, tmp);
     }
     prange_for_opts(0, (int64_t)nb, u_emit, &u, &o);

@@ -67,7 +67,7 @@ static void fill_inputs(int64_t n)
 }
 
 /* Checksum of an output array: the deterministic sum, so equal arrays give equal bits. */
-static double checksum(const double *x, int64_t n) { return prange_sum_f64(x, n); }
+static double checksum(const double *x, int64_t n) { return prange_sum_f64(x, n, NULL); }
 
 /* ---- STREAM: copy c=a, scale b=s*c, add c=a+b, triad a=b+s*c (McCalpin) ------------ */
 /* We keep inputs intact: copy C=A, scale C=s*A, add C=A+B, triad C=A+s*B. Same traffic. */
@@ -191,7 +191,7 @@ static double triad_serial_fnptr(int64_t n)
 static double triad_prange_hint(int64_t n)
 {
     stream_ctx c = {3};
-    prange_opts o = {.cost_ns = 0.5};
+    prange_opts o = {.struct_size = sizeof(prange_opts), .cost_ns = 0.5};
     prange_for_opts(0, n, stream_body, &c, &o);
     return 0;
 }
@@ -232,7 +232,7 @@ static double sum_omp_multi(int64_t n)
     return s;
 }
 
-static double sum_prange(int64_t n) { return prange_sum_f64(A, n); }
+static double sum_prange(int64_t n) { return prange_sum_f64(A, n, NULL); }
 
 static void sum_body(void *ctx, int64_t b, int64_t e, void *acc)
 {
@@ -246,7 +246,7 @@ static void sum_body(void *ctx, int64_t b, int64_t e, void *acc)
 static double sum_prange_reduce(int64_t n)
 {
     double s = 0;
-    prange_reduce(0, n, &prange_reducer_sum_f64, sum_body, NULL, &s, NULL);
+    prange_reduce(0, n, prange_reducer_sum_f64(), sum_body, NULL, &s, NULL);
     return s;
 }
 
@@ -264,7 +264,7 @@ static double dot_omp(int64_t n)
     for (int64_t i = 0; i < n; i++) s += a[i] * b[i];
     return s;
 }
-static double dot_prange(int64_t n) { return prange_dot_f64(A, B, n); }
+static double dot_prange(int64_t n) { return prange_dot_f64(A, B, n, NULL); }
 
 static double nrm2_serial(int64_t n)
 {
@@ -280,7 +280,7 @@ static double nrm2_omp(int64_t n)
     for (int64_t i = 0; i < n; i++) s += a[i] * a[i];
     return sqrt(s);
 }
-static double nrm2_prange(int64_t n) { return prange_nrm2_f64(A, n); }
+static double nrm2_prange(int64_t n) { return prange_nrm2_f64(A, n, NULL); }
 
 /* min with index: value*1e12 + index folds both into one checked number. */
 static double minloc_serial(int64_t n)
@@ -319,7 +319,7 @@ static double minloc_omp(int64_t n)
 }
 static double minloc_prange(int64_t n)
 {
-    prange_loc_f64 r = prange_minloc_f64(A, n);
+    prange_loc_f64 r = prange_minloc_f64(A, n, NULL);
     return r.value * 1e12 + (double)r.index;
 }
 
@@ -379,7 +379,7 @@ static double map_prange(int64_t n)
 }
 static double map_prange_hint(int64_t n)
 {
-    prange_opts o = {.cost_ns = 20};
+    prange_opts o = {.struct_size = sizeof(prange_opts), .cost_ns = 20};
     prange_for_opts(0, n, map_body, NULL, &o);
     return 0;
 }
@@ -388,7 +388,7 @@ static double map_prange_hint(int64_t n)
 PRANGE_MAP1(heavy_map, double, double, int, exp(sin(a)) * sqrt(a + 1.0) + cos(a))
 static double map_prange_map(int64_t n)
 {
-    heavy_map(C, A, 0, n, NULL);
+    heavy_map(A, 0, C, n, NULL);
     return 0;
 }
 
@@ -418,7 +418,7 @@ static double cheap_prange(int64_t n)
 }
 static double cheap_prange_map(int64_t n)
 {
-    ratio_map(C, A, 0, n, NULL);
+    ratio_map(A, 0, C, n, NULL);
     return 0;
 }
 
@@ -461,7 +461,7 @@ static double scan_prange(int64_t n)
 
 static double rows_prange_kernel(int64_t n)
 {
-    prange_row_sums_f64(A, n / ROW_COLS, ROW_COLS, C, NULL);
+    prange_row_sums_f64(A, C, n / ROW_COLS, ROW_COLS, NULL);
     return 0;
 }
 
@@ -497,7 +497,7 @@ static double jacobi_omp(int64_t n)
 static double jacobi_prange(int64_t n)
 {
     g_m = side(n);
-    prange_opts o = {.cost_ns = 0.5 * (double)g_m};
+    prange_opts o = {.struct_size = sizeof(prange_opts), .cost_ns = 0.5 * (double)g_m};
     prange_for_opts(1, g_m - 1, jacobi_body, NULL, &o);
     return 0;
 }
@@ -534,7 +534,7 @@ static double transpose_omp(int64_t n)
 static double transpose_prange(int64_t n)
 {
     int64_t t = tiles(n);
-    prange_opts o = {.cost_ns = 1.0 * TILE * (double)g_m};
+    prange_opts o = {.struct_size = sizeof(prange_opts), .cost_ns = 1.0 * TILE * (double)g_m};
     prange_for_opts(0, t, transpose_body, NULL, &o);
     return 0;
 }
@@ -967,7 +967,7 @@ static double ovh_omp_for(int64_t n)
 }
 static double ovh_prange_for(int64_t n)
 {
-    prange_opts o = {.cost_ns = 1e9}; /* force the team: this measures the team's cost */
+    prange_opts o = {.struct_size = sizeof(prange_opts), .cost_ns = 1e9}; /* force the team: this measures the team's cost */
     prange_for_opts(0, n, empty_body, NULL, &o);
     return 0;
 }
@@ -985,9 +985,9 @@ static double ovh_omp_red(int64_t n)
 }
 static double ovh_prange_red(int64_t n)
 {
-    prange_opts o = {.cost_ns = 1e9, .grain = 1};
+    prange_opts o = {.struct_size = sizeof(prange_opts), .cost_ns = 1e9, .grain = 1};
     double s = 0;
-    prange_reduce(0, n * 4096, &prange_reducer_sum_f64, one_body, NULL, &s, &o); /* >= 2 blocks per thread */
+    prange_reduce(0, n * 4096, prange_reducer_sum_f64(), one_body, NULL, &s, &o); /* >= 2 blocks per thread */
     return s / 4096;
 }
 static double ovh_serial_red(int64_t n)
@@ -1091,7 +1091,7 @@ int main(int argc, char **argv)
 
     /* The first call of the process: topology load, options, fork-join calibration. */
     double t0 = now_s();
-    prange_opts force = {.cost_ns = 1e9};
+    prange_opts force = {.struct_size = sizeof(prange_opts), .cost_ns = 1e9};
     prange_for_opts(0, 64, empty_body, NULL, &force);
     double first_call = now_s() - t0;
 

@@ -28,11 +28,12 @@ void prange__log(const char *fmt, ...)
     fprintf(stderr, "prange: %s", line);
 }
 
-void prange__log_plan(const char *what, const prange_plan *plan)
+void prange__log_plan(const char *what, const char *label, const prange_plan *plan)
 {
     char line[320];
     prange_plan_format(plan, line, sizeof line);
-    prange__log("%s: %s", what, line);
+    if (label) prange__log("%s %s: %s", what, label, line);
+    else prange__log("%s: %s", what, line);
 }
 
 static void fmt_bytes(char *buf, size_t size, int64_t b)
@@ -42,9 +43,9 @@ static void fmt_bytes(char *buf, size_t size, int64_t b)
     else snprintf(buf, size, "%lld KiB", (long long)(b >> 10));
 }
 
-int prange_print_config(void *out)
+int prange_print_config(FILE *out)
 {
-    FILE *f = out ? (FILE *)out : stderr;
+    FILE *f = out ? out : stderr;
     const prange__state *st = prange__state_get();
     const prange__topo *t = &st->topo;
     unsigned hv = hwloc_get_api_version();

@@ -28,9 +28,14 @@ PRANGE__TLS prange__tls_t prange__tls;
  * region's, and a real one adds wake-up jitter and a cache-line transfer per worker. */
 #define PARALLEL_GAIN 0.85
 
-int prange__opts_check(const prange_opts *o)
+int prange__opts_load(const prange_opts *opts, prange_opts *out)
 {
-    if (!o) return 0;
+    if (!opts) {
+        *out = (prange_opts)PRANGE_OPTS_INIT;
+        return 0;
+    }
+    if (PRANGE__STRUCT_IN(out, opts, prange_opts, flags) != 0) return PRANGE_EINVAL;
+    const prange_opts *o = out;
     if (o->grain < 0 || o->threads < 0 || o->threads > PRANGE_MAX_THREADS) return PRANGE_EINVAL;
     if ((int)o->schedule < PRANGE_SCHEDULE_AUTO || (int)o->schedule > PRANGE_SCHEDULE_GUIDED) return PRANGE_EINVAL;
     if (!(o->cost_ns >= 0) || isinf(o->cost_ns)) return PRANGE_EINVAL;
@@ -146,8 +151,9 @@ void prange__plan(uint64_t n, const prange_opts *o, const void *key, prange_plan
 
 int prange_plan_for_body(int64_t n, prange_body_fn body, const prange_opts *opts, prange_plan *out)
 {
-    if (n < 0 || !out || prange__opts_check(opts) != 0) return PRANGE_EINVAL;
-    prange__plan((uint64_t)n, opts, (const void *)body, out);
+    prange_opts o;
+    if (n < 0 || !out || prange__opts_load(opts, &o) != 0) return PRANGE_EINVAL;
+    prange__plan((uint64_t)n, &o, prange__key(&o, (const void *)body), out);
     return 0;
 }
 
@@ -159,7 +165,8 @@ int prange_plan_for(int64_t n, const prange_opts *opts, prange_plan *out)
 int prange_threads_for(int64_t n, double cost_ns)
 {
     if (n <= 0 || !(cost_ns >= 0) || isinf(cost_ns)) return 1;
-    prange_opts o = {.cost_ns = cost_ns};
+    prange_opts o = PRANGE_OPTS_INIT;
+    o.cost_ns = cost_ns;
     prange_plan p;
     prange__plan((uint64_t)n, &o, NULL, &p);
     return p.threads;

@@ -8,6 +8,7 @@
 #define PRANGE_SCHED_H
 
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -187,8 +188,27 @@ int prange__mem_node_exists(int node);
 
 /* ---- plans (sched/plan.c) ---------------------------------------------------------------- */
 
-/* Validate per-call options: 0 or PRANGE_EINVAL. */
-int prange__opts_check(const prange_opts *opts);
+/* ---- extensible structs (sched/structs.c) ------------------------------------------ */
+
+/* The largest struct_size accepted: far above any struct's size, below nonsense. */
+#define PRANGE__STRUCT_MAX 4096
+/* Copy the caller's struct `src` (leading uint32_t struct_size) into `dst` of the
+ * library's `size` bytes: zero first, then min(struct_size, size) bytes; dst's
+ * struct_size becomes `size`. PRANGE_EINVAL (dst zeroed) when struct_size < min (the
+ * offset of the field after struct_size) or > PRANGE__STRUCT_MAX, or when a byte past
+ * `size` is non-zero (a newer caller's option this library cannot honour). */
+int prange__struct_in(void *dst, size_t size, const void *src, size_t min);
+#define PRANGE__STRUCT_IN(dst, src, type, first_field) \
+    prange__struct_in((dst), sizeof(type), (src), offsetof(type, first_field))
+
+/* Read and validate per-call options into `out` (NULL = all automatic): 0 or
+ * PRANGE_EINVAL. Every entry point taking opts reads them through here, once. */
+int prange__opts_load(const prange_opts *opts, prange_opts *out);
+/* The learned-cost identity of a loop: opts->key when given, else the body. */
+static inline const void *prange__key(const prange_opts *o, const void *body)
+{
+    return o && o->key ? o->key : body;
+}
 /* The plan for n iterations (n may exceed INT64_MAX: a range INT64_MIN..INT64_MAX).
  * `key` identifies the body for learned costs (NULL: none). opts already validated. */
 void prange__plan(uint64_t n, const prange_opts *opts, const void *key, prange_plan *out);
@@ -217,8 +237,9 @@ uint64_t prange__now_ns(void);
 
 /* Print "prange: " + message + newline to stderr, in one write. */
 void prange__log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* PRANGE_VERBOSE=2: one line per loop with its plan. */
-void prange__log_plan(const char *what, const prange_plan *plan);
+/* PRANGE_VERBOSE=2: one line per loop with its plan, named by the caller's opts->label
+ * (NULL: none). */
+void prange__log_plan(const char *what, const char *label, const prange_plan *plan);
 static inline int prange__verbose(void) { return (int)prange__state_get()->opt[PRANGE__OPT_VERBOSE].value; }
 
 #endif

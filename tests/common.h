@@ -25,7 +25,7 @@ static inline double t_unit(uint64_t *s) { return (double)(t_rand(s) >> 11) * 0x
  * high enough that the model always pays for the fork. */
 static inline prange_opts t_parallel_opts(int threads, prange_schedule s, int64_t grain)
 {
-    prange_opts o = {0};
+    prange_opts o = PRANGE_OPTS_INIT;
     o.threads = threads;
     o.schedule = s;
     o.grain = grain;

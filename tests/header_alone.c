@@ -3,7 +3,7 @@
 
 int main(void)
 {
-    prange_opts o = {0};
+    prange_opts o = PRANGE_OPTS_INIT;
     prange_plan p;
     return prange_plan_for(1, &o, &p) == 0 ? 0 : 1;
 }

@@ -49,7 +49,7 @@ static void nested(void *ctx, int64_t b, int64_t e)
 {
     const double *x = ctx;
     for (int64_t c = b; c < e; c++) {
-        double s = prange_sum_f64(x + c * 4096, 4096), want = 0;
+        double s = prange_sum_f64(x + c * 4096, 4096, NULL), want = 0;
         for (int64_t i = c * 4096; i < (c + 1) * 4096; i++) want += (double)(i % 7);
         check(s == want, "nested sum");
     }
@@ -65,7 +65,7 @@ static void hist(void *ctx, int64_t b, int64_t e, void *acc)
 
 static void one_round(void)
 {
-    prange_opts par = {.cost_ns = 1e4}; /* worth every thread of the budget */
+    prange_opts par = {.struct_size = sizeof(prange_opts), .cost_ns = 1e4}; /* worth every thread of the budget */
     double *x = prange_alloc(N, sizeof(double));
     double *y = prange_alloc(N, sizeof(double));
     check(x && y, "prange_alloc");
@@ -90,7 +90,7 @@ static void one_round(void)
     double run = 0;
     for (int64_t i = 0; i < N; i++) ok &= y[i] == (run += x[i]);
     check(ok, "scan result");
-    check(prange_sum_f64(x, N) == y[N - 1], "prange_sum_f64");
+    check(prange_sum_f64(x, N, NULL) == y[N - 1], "prange_sum_f64");
     prange_free(x);
     prange_free(y);
 }
@@ -130,7 +130,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < refused; i++) rounds(NULL);
     for (int i = 0; i < started; i++) pthread_join(ids[i], NULL);
 
-    prange_opts big = {.cost_ns = 1e4};
+    prange_opts big = {.struct_size = sizeof(prange_opts), .cost_ns = 1e4};
     prange_plan p;
     char line[256];
     prange_plan_for(100000000, &big, &p);

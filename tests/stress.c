@@ -43,14 +43,15 @@ static void *user(void *p)
         double *x = prange_alloc(n, sizeof *x);
         double *y = prange_alloc(n, sizeof *y);
         if (!x || !y) return (void *)1;
-        prange_opts o = {.schedule = (prange_schedule)(r % 4), .cost_ns = (r % 3) ? 5.0 : 0, .threads = 2};
+        prange_opts o = {.struct_size = sizeof(prange_opts), .schedule = (prange_schedule)(r % 4), .cost_ns = (r % 3) ? 5.0 : 0, .threads = 2};
         errors += prange_for_opts(0, n, fill, x, &o) != 0;
         int64_t s = 0;
-        errors += prange_reduce(0, n, &prange_reducer_sum_i64, count, x, &s, &o) != 0 || s != want;
-        errors += prange_sum_f64(x, n) != (double)want;
+        errors += prange_reduce(0, n, prange_reducer_sum_i64(), count, x, &s, &o) != 0 || s != want;
+        errors += prange_sum_f64(x, n, NULL) != (double)want;
         errors += prange_scan_f64(x, y, n, 0, &o) != 0 || y[n - 1] != (double)want;
         int64_t at = n / 3;
-        errors += prange_for_until(0, n, stop_at, &at, &o) != 7;
+        prange_stop st;
+        errors += prange_for_until(0, n, stop_at, &at, &o, &st) != 0 || st.value != 7;
         prange_free(x);
         prange_free(y);
     }

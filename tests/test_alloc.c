@@ -75,11 +75,12 @@ Test(alloc, overflow_and_bad_arguments)
     errno = 0;
     cr_assert_null(prange_alloc(2, SIZE_MAX));
     cr_assert_eq(errno, ENOMEM);
-    prange_mem_opts bad_policy = {.policy = (prange_mem_policy)9};
-    prange_mem_opts bad_flags = {.flags = 1u << 20};
-    prange_mem_opts bad_node = {.policy = PRANGE_MEM_BIND, .node = 999};
-    prange_mem_opts neg_node = {.policy = PRANGE_MEM_BIND, .node = -1};
-    const prange_mem_opts *bad[] = {&bad_policy, &bad_flags, &bad_node, &neg_node};
+    prange_mem_opts bad_policy = {.struct_size = sizeof(prange_mem_opts), .policy = (prange_mem_policy)9};
+    prange_mem_opts bad_flags = {.struct_size = sizeof(prange_mem_opts), .flags = 1u << 20};
+    prange_mem_opts bad_node = {.struct_size = sizeof(prange_mem_opts), .policy = PRANGE_MEM_BIND, .node = 999};
+    prange_mem_opts neg_node = {.struct_size = sizeof(prange_mem_opts), .policy = PRANGE_MEM_BIND, .node = -1};
+    prange_mem_opts unsized = {.policy = PRANGE_MEM_LOCAL}; /* struct_size 0 */
+    const prange_mem_opts *bad[] = {&bad_policy, &bad_flags, &bad_node, &neg_node, &unsized};
     for (size_t i = 0; i < 4; i++) {
         errno = 0;
         cr_assert_null(prange_alloc_opts(100, 8, bad[i]), "case %zu", i);
@@ -145,7 +146,7 @@ Test(alloc, policies_best_effort_and_strict)
     for (int k = 0; k < 4; k++)
         for (unsigned flags = 0; flags <= PRANGE_MEM_FLAGS_ALL; flags++) {
             if ((flags & PRANGE_MEM_HUGEPAGES) && (flags & PRANGE_MEM_NO_HUGEPAGES)) continue;
-            prange_mem_opts o = {.policy = pol[k], .node = node0, .flags = flags};
+            prange_mem_opts o = {.struct_size = sizeof(prange_mem_opts), .policy = pol[k], .node = node0, .flags = flags};
             int64_t n = (k + flags) % 2 ? 3000000 : 1000;
             double *x = prange_alloc_opts(n, sizeof *x, &o);
             if (!x && (flags & PRANGE_MEM_STRICT)) {
@@ -165,7 +166,7 @@ Test(alloc, policies_best_effort_and_strict)
 Test(alloc, large_blocks_start_on_a_page)
 {
     long page = sysconf(_SC_PAGESIZE);
-    prange_mem_opts small_pages = {.flags = PRANGE_MEM_NO_HUGEPAGES};
+    prange_mem_opts small_pages = {.struct_size = sizeof(prange_mem_opts), .flags = PRANGE_MEM_NO_HUGEPAGES};
     for (int i = 0; i < 4; i++) {
         void *p = prange_alloc_opts(1 << 20, 8, &small_pages);
         cr_assert_eq((uintptr_t)p % (uintptr_t)page, 0, "large blocks share page offset 0");

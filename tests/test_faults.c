@@ -200,7 +200,7 @@ static int round_of_calls(double *x, double *y, int strict)
     prange_opts par = t_parallel_opts(2, PRANGE_SCHEDULE_STATIC, 0);
     if (prange_for_opts(0, N, fill_body, x, &par) != 0) return 1;
     errno = 0;
-    double s = prange_sum_f64(x, N);
+    double s = prange_sum_f64(x, N, NULL);
     if (!(s == (double)N || (!strict && isnan(s) && errno == ENOMEM))) return 2;
     static int64_t h[BINS];
     prange_reducer r = prange_reducer_array_sum_i64(BINS);

@@ -2,6 +2,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "common.h"
@@ -37,13 +38,13 @@ Test(kernels, sum_within_documented_bound)
     for (int64_t i = 0; i < nmax; i++) x[i] = t_unit(&seed) * pow(10, (double)(i % 9) - 4);
     for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
         int64_t n = sizes[k];
-        double s = prange_sum_f64(x, n);
+        double s = prange_sum_f64(x, n, NULL);
         double err = fabs((double)((long double)s - ref_sum(x, NULL, n)));
         cr_assert_leq(err, bound(x, n), "n=%lld err=%g bound=%g", (long long)n, err, bound(x, n));
     }
     /* Cancellation: 1e16, 1, -1e16 repeated sums to exactly the ones within the bound. */
     for (int64_t i = 0; i < nmax; i++) x[i] = (i % 3 == 0) ? 1e16 : (i % 3 == 1) ? 1.0 : -1e16;
-    double s = prange_sum_f64(x, 300000);
+    double s = prange_sum_f64(x, 300000, NULL);
     cr_assert_leq(fabs(s - 100000.0), bound(x, 300000));
     free(x);
 }
@@ -61,10 +62,10 @@ Test(kernels, sum_f32_and_dot)
     }
     long double fr = 0;
     for (int64_t i = 0; i < n; i++) fr += f[i];
-    cr_assert_float_eq(prange_sum_f32(f, n), (double)fr, 1e-9);
-    double d = prange_dot_f64(x, y, n);
+    cr_assert_float_eq(prange_sum_f32(f, n, NULL), (double)fr, 1e-9);
+    double d = prange_dot_f64(x, y, n, NULL);
     cr_assert_float_eq(d, (double)ref_sum(x, y, n), 1e-10);
-    cr_assert_eq(prange_dot_f64(x, y, 0), 0.0);
+    cr_assert_eq(prange_dot_f64(x, y, 0, NULL), 0.0);
     free(f);
     free(x);
     free(y);
@@ -73,21 +74,21 @@ Test(kernels, sum_f32_and_dot)
 Test(kernels, nrm2_no_spurious_overflow_or_underflow)
 {
     double big[2] = {1e200, 1e200}, tiny[2] = {1e-200, 1e-200}, mixed[3] = {3e-300, 4e-300, 0};
-    cr_assert_float_eq(prange_nrm2_f64(big, 2), sqrt(2.0) * 1e200, 1e186);
-    cr_assert_float_eq(prange_nrm2_f64(tiny, 2), sqrt(2.0) * 1e-200, 1e-214);
-    cr_assert_float_eq(prange_nrm2_f64(mixed, 3), 5e-300, 1e-313);
+    cr_assert_float_eq(prange_nrm2_f64(big, 2, NULL), sqrt(2.0) * 1e200, 1e186);
+    cr_assert_float_eq(prange_nrm2_f64(tiny, 2, NULL), sqrt(2.0) * 1e-200, 1e-214);
+    cr_assert_float_eq(prange_nrm2_f64(mixed, 3, NULL), 5e-300, 1e-313);
     double zeros[5] = {0};
-    cr_assert_eq(prange_nrm2_f64(zeros, 5), 0.0);
-    cr_assert_eq(prange_nrm2_f64(zeros, 0), 0.0);
+    cr_assert_eq(prange_nrm2_f64(zeros, 5, NULL), 0.0);
+    cr_assert_eq(prange_nrm2_f64(zeros, 0, NULL), 0.0);
     double inf[3] = {1, INFINITY, 2}, nan[3] = {INFINITY, NAN, 1};
-    cr_assert(isinf(prange_nrm2_f64(inf, 3)));
-    cr_assert(isnan(prange_nrm2_f64(nan, 3)));
+    cr_assert(isinf(prange_nrm2_f64(inf, 3, NULL)));
+    cr_assert(isnan(prange_nrm2_f64(nan, 3, NULL)));
     int64_t n = 100000;
     double *x = malloc((size_t)n * sizeof *x);
     for (int64_t i = 0; i < n; i++) x[i] = (i % 2 ? 1e300 : -1e300);
-    cr_assert_float_eq(prange_nrm2_f64(x, n), 1e300 * sqrt((double)n), 1e287);
+    cr_assert_float_eq(prange_nrm2_f64(x, n, NULL), 1e300 * sqrt((double)n), 1e287);
     for (int64_t i = 0; i < n; i++) x[i] = 3.0;
-    cr_assert_float_eq(prange_nrm2_f64(x, n), 3.0 * sqrt((double)n), 1e-10);
+    cr_assert_float_eq(prange_nrm2_f64(x, n, NULL), 3.0 * sqrt((double)n), 1e-10);
     free(x);
 }
 
@@ -101,20 +102,20 @@ Test(kernels, minloc_maxloc)
     x[170000] = -5;
     x[5] = 7;
     x[199999] = 7;
-    prange_loc_f64 mn = prange_minloc_f64(x, n), mx = prange_maxloc_f64(x, n);
+    prange_loc_f64 mn = prange_minloc_f64(x, n, NULL), mx = prange_maxloc_f64(x, n, NULL);
     cr_assert_eq(mn.index, 150000);
     cr_assert_eq(mn.value, -5);
     cr_assert_eq(mx.index, 5);
     cr_assert_eq(mx.value, 7);
     x[100] = NAN;
     x[90000] = NAN;
-    mn = prange_minloc_f64(x, n);
+    mn = prange_minloc_f64(x, n, NULL);
     cr_assert_eq(mn.index, 100, "first NaN wins");
     cr_assert(isnan(mn.value));
-    cr_assert_eq(prange_maxloc_f64(x, n).index, 100);
+    cr_assert_eq(prange_maxloc_f64(x, n, NULL).index, 100);
     double one = INFINITY;
-    cr_assert_eq(prange_minloc_f64(&one, 1).index, 0);
-    prange_loc_f64 e = prange_minloc_f64(x, 0);
+    cr_assert_eq(prange_minloc_f64(&one, 1, NULL).index, 0);
+    prange_loc_f64 e = prange_minloc_f64(x, 0, NULL);
     cr_assert_eq(e.index, -1);
     cr_assert(isnan(e.value));
     free(x);
@@ -124,25 +125,25 @@ Test(kernels, bad_input_is_nan_and_einval)
 {
     double x[2] = {1, 2};
     errno = 0;
-    cr_assert(isnan(prange_sum_f64(NULL, 3)));
+    cr_assert(isnan(prange_sum_f64(NULL, 3, NULL)));
     cr_assert_eq(errno, EINVAL);
     errno = 0;
-    cr_assert(isnan(prange_sum_f64(x, -1)));
+    cr_assert(isnan(prange_sum_f64(x, -1, NULL)));
     cr_assert_eq(errno, EINVAL);
     errno = 0;
-    cr_assert(isnan(prange_dot_f64(x, NULL, 2)));
+    cr_assert(isnan(prange_dot_f64(x, NULL, 2, NULL)));
     cr_assert_eq(errno, EINVAL);
     errno = 0;
-    cr_assert(isnan(prange_nrm2_f64(NULL, 1)));
+    cr_assert(isnan(prange_nrm2_f64(NULL, 1, NULL)));
     cr_assert_eq(errno, EINVAL);
     errno = 0;
-    cr_assert(isnan(prange_sum_f32(NULL, 1)));
+    cr_assert(isnan(prange_sum_f32(NULL, 1, NULL)));
     cr_assert_eq(errno, EINVAL);
     errno = 0;
-    prange_loc_f64 l = prange_minloc_f64(NULL, 2);
+    prange_loc_f64 l = prange_minloc_f64(NULL, 2, NULL);
     cr_assert_eq(l.index, -1);
     cr_assert_eq(errno, EINVAL);
-    cr_assert_eq(prange_sum_f64(NULL, 0), 0.0, "n == 0 with NULL is an empty sum");
+    cr_assert_eq(prange_sum_f64(NULL, 0, NULL), 0.0, "n == 0 with NULL is an empty sum");
 }
 
 Test(errors, names_and_messages)
@@ -155,5 +156,135 @@ Test(errors, names_and_messages)
     cr_assert_str_eq(prange_err_name(-99999), "PRANGE_EUNKNOWN");
     cr_assert_eq(PRANGE_EINVAL, -EINVAL);
     cr_assert_eq(PRANGE_ENOMEM, -ENOMEM);
-    cr_assert_str_eq(prange_version_string(), "0.1.0");
+}
+
+/* One version source: the header's macros, prange_version() and the string agree. */
+Test(errors, version_agrees)
+{
+    cr_assert_eq(prange_version(), PRANGE_VERSION);
+    cr_assert_eq(PRANGE_VERSION, PRANGE_VERSION_MAJOR * 10000 + PRANGE_VERSION_MINOR * 100 + PRANGE_VERSION_PATCH);
+    char want[32];
+    snprintf(want, sizeof want, "%d.%d.%d", PRANGE_VERSION_MAJOR, PRANGE_VERSION_MINOR, PRANGE_VERSION_PATCH);
+    cr_assert_str_eq(prange_version_string(), want);
+    cr_assert_geq(PRANGE_VERSION, 200, "0.2 or later");
+}
+
+/* The kernels take options: the thread cap, PRANGE_SERIAL and a grain change who runs
+ * what, never the bits. f64 and f32 versions, against serial references. */
+static uint64_t dbits(double d)
+{
+    uint64_t u;
+    memcpy(&u, &d, sizeof u);
+    return u;
+}
+
+#define NOPTS 5
+static void kernel_opts_set(prange_opts o[NOPTS], int threads)
+{
+    for (int k = 0; k < NOPTS; k++) o[k] = t_parallel_opts(threads, PRANGE_SCHEDULE_AUTO, 0);
+    o[1].flags = PRANGE_SERIAL;
+    o[2].grain = 100000; /* ignored: blocks are fixed */
+    o[3].schedule = PRANGE_SCHEDULE_DYNAMIC;
+    o[4].cost_ns = 0;
+}
+
+Test(kernels, options_never_change_the_bits)
+{
+    prange_set_num_threads(16);
+    int64_t n = 300007;
+    double *x = malloc((size_t)n * sizeof *x), *y = malloc((size_t)n * sizeof *y);
+    float *f = malloc((size_t)n * sizeof *f), *g = malloc((size_t)n * sizeof *g);
+    uint64_t seed = 9;
+    for (int64_t i = 0; i < n; i++) {
+        x[i] = t_unit(&seed) * 1e3;
+        y[i] = t_unit(&seed);
+        f[i] = (float)t_unit(&seed);
+        g[i] = (float)(t_unit(&seed) * 100);
+    }
+    double want[8];
+    want[0] = prange_sum_f64(x, n, NULL);
+    want[1] = prange_dot_f64(x, y, n, NULL);
+    want[2] = prange_nrm2_f64(x, n, NULL);
+    want[3] = prange_sum_f32(f, n, NULL);
+    want[4] = prange_dot_f32(f, g, n, NULL);
+    want[5] = prange_nrm2_f32(f, n, NULL);
+    want[6] = (double)prange_minloc_f32(g, n, NULL).index;
+    want[7] = prange_maxloc_f64(x, n, NULL).value;
+    for (int t = 0; t < T_NTHREADS; t++) {
+        prange_opts o[NOPTS];
+        kernel_opts_set(o, t_thread_counts[t]);
+        for (int k = 0; k < NOPTS; k++) {
+            double got[8] = {prange_sum_f64(x, n, &o[k]),  prange_dot_f64(x, y, n, &o[k]),
+                             prange_nrm2_f64(x, n, &o[k]), prange_sum_f32(f, n, &o[k]),
+                             prange_dot_f32(f, g, n, &o[k]), prange_nrm2_f32(f, n, &o[k]),
+                             (double)prange_minloc_f32(g, n, &o[k]).index, prange_maxloc_f64(x, n, &o[k]).value};
+            for (int j = 0; j < 8; j++)
+                cr_assert_eq(dbits(got[j]), dbits(want[j]), "kernel %d threads=%d opts %d", j, t_thread_counts[t], k);
+        }
+    }
+    /* Serial references (long double; the f32 kernels compute in double). */
+    long double s = 0, d = 0, q = 0;
+    for (int64_t i = 0; i < n; i++) {
+        s += f[i];
+        d += (long double)f[i] * g[i];
+        q += (long double)f[i] * f[i];
+    }
+    cr_assert_float_eq(want[3], (double)s, 1e-9);
+    cr_assert_float_eq(want[4], (double)d, 1e-7);
+    cr_assert_float_eq(want[5], sqrt((double)q), 1e-9);
+    free(x);
+    free(y);
+    free(f);
+    free(g);
+}
+
+Test(kernels, f32_nrm2_minloc_maxloc)
+{
+    float big[2] = {3e38f, 3e38f}, tiny[2] = {1e-45f, 1e-45f}, zeros[3] = {0, 0, 0};
+    cr_assert_float_eq(prange_nrm2_f32(big, 2, NULL), sqrt(2.0) * (double)3e38f, 1e25);
+    cr_assert_float_eq(prange_nrm2_f32(tiny, 2, NULL), sqrt(2.0) * (double)1e-45f, 1e-58);
+    cr_assert_eq(prange_nrm2_f32(zeros, 3, NULL), 0.0);
+    float inf[3] = {1, INFINITY, 2}, nan[3] = {1, NAN, INFINITY};
+    cr_assert(isinf(prange_nrm2_f32(inf, 3, NULL)));
+    cr_assert(isnan(prange_nrm2_f32(nan, 3, NULL)));
+
+    int64_t n = 200003;
+    float *x = malloc((size_t)n * sizeof *x);
+    uint64_t seed = 6;
+    for (int64_t i = 0; i < n; i++) x[i] = (float)t_unit(&seed);
+    x[150000] = x[170000] = -5;
+    x[5] = x[199999] = 7;
+    prange_loc_f32 mn = prange_minloc_f32(x, n, NULL), mx = prange_maxloc_f32(x, n, NULL);
+    cr_assert(mn.index == 150000 && mn.value == -5, "ties go to the lowest index");
+    cr_assert(mx.index == 5 && mx.value == 7);
+    x[100] = x[90000] = NAN;
+    mn = prange_minloc_f32(x, n, NULL);
+    cr_assert(mn.index == 100 && isnan(mn.value), "first NaN wins");
+    cr_assert_eq(prange_maxloc_f32(x, n, NULL).index, 100);
+    prange_loc_f32 e = prange_minloc_f32(x, 0, NULL);
+    cr_assert(e.index == -1 && isnan(e.value));
+    errno = 0;
+    e = prange_maxloc_f32(NULL, 3, NULL);
+    cr_assert(e.index == -1 && errno == EINVAL);
+    free(x);
+}
+
+Test(kernels, bad_options_are_bad_input)
+{
+    double x[4] = {1, 2, 3, 4};
+    float f[4] = {1, 2, 3, 4};
+    prange_opts unsized = {.threads = 2}; /* struct_size 0: a {0}-style initialiser */
+    prange_opts neg = PRANGE_OPTS_INIT;
+    neg.threads = -1;
+    const prange_opts *bad[] = {&unsized, &neg};
+    for (int k = 0; k < 2; k++) {
+        errno = 0;
+        cr_assert(isnan(prange_sum_f64(x, 4, bad[k])) && errno == EINVAL);
+        errno = 0;
+        cr_assert(isnan(prange_dot_f32(f, f, 4, bad[k])) && errno == EINVAL);
+        errno = 0;
+        cr_assert(isnan(prange_nrm2_f32(f, 4, bad[k])) && errno == EINVAL);
+        errno = 0;
+        cr_assert(prange_minloc_f64(x, 4, bad[k]).index == -1 && errno == EINVAL);
+    }
 }

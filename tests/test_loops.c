@@ -116,7 +116,7 @@ static void ids_body(void *p, int64_t b, int64_t e)
 Test(loops, plan_matches_what_runs)
 {
     prange_set_num_threads(4);
-    prange_opts o = {.cost_ns = 100};
+    prange_opts o = {.struct_size = sizeof(prange_opts), .cost_ns = 100};
     prange_plan plan;
     cr_assert_eq(prange_plan_for(1000000, &o, &plan), 0);
     cr_assert_eq(plan.serial, 0);
@@ -207,24 +207,110 @@ static int stop_body(void *p, int64_t b, int64_t e)
     return (c->stop_at >= b && c->stop_at < e) ? 42 : 0;
 }
 
-Test(loops, early_stop_cancels_and_returns_its_value)
+Test(loops, early_stop_cancels_and_reports_its_value)
 {
     prange_set_num_threads(4);
     for (int s = PRANGE_SCHEDULE_STATIC; s <= PRANGE_SCHEDULE_GUIDED; s++) {
         stop_ctx c = {.stop_at = 10};
         prange_opts o = t_parallel_opts(4, (prange_schedule)s, 100);
         int64_t n = 10000000;
-        cr_assert_eq(prange_for_until(0, n, stop_body, &c, &o), 42, "schedule %d", s);
+        prange_stop st;
+        cr_assert_eq(prange_for_until(0, n, stop_body, &c, &o, &st), 0, "schedule %d", s);
+        cr_assert_eq(st.value, 42, "schedule %d", s);
+        cr_assert_eq(st.index, 0, "schedule %d: the stopping chunk begins at 0", s);
         cr_assert_lt(c.ran, n, "schedule %d: nothing was cancelled", s);
     }
-    /* Serially, chunks run in order and the first non-zero stops it. */
+    /* Serially, chunks run in order and the first non-zero stops it. Chunks of
+     * max(grain, ceil(1600 / 1024)) = 100 iterations. */
     stop_ctx c = {.stop_at = 0};
-    prange_opts o = {.flags = PRANGE_SERIAL};
-    cr_assert_eq(prange_for_until(0, 1600, stop_body, &c, &o), 42);
-    cr_assert_eq(c.ran, 100); /* the first of 16 pieces */
+    prange_opts o = {.struct_size = sizeof(prange_opts), .flags = PRANGE_SERIAL, .grain = 100};
+    prange_stop st;
+    cr_assert_eq(prange_for_until(0, 1600, stop_body, &c, &o, &st), 0);
+    cr_assert_eq(st.value, 42);
+    cr_assert_eq(st.index, 0);
+    cr_assert_eq(c.ran, 100); /* the first of 16 chunks */
     stop_ctx none = {.stop_at = -1};
-    cr_assert_eq(prange_for_until(0, 5000, stop_body, &none, NULL), 0);
+    cr_assert_eq(prange_for_until(0, 5000, stop_body, &none, NULL, &st), 0);
+    cr_assert_eq(st.value, 0);
+    cr_assert_eq(st.index, 5000, "none stopped: index = end");
     cr_assert_eq(none.ran, 5000);
+    cr_assert_eq(prange_for_until(7, 7, stop_body, &none, NULL, &st), 0);
+    cr_assert(st.value == 0 && st.index == 7, "empty range");
+    cr_assert_eq(prange_for_until(0, 10, stop_body, &none, NULL, NULL), 0, "stop may be NULL");
+}
+
+/* A body returning -22 (PRANGE_EINVAL's value) is reported as a stop, not as an error. */
+static int stop_einval(void *p, int64_t b, int64_t e)
+{
+    (void)p, (void)e;
+    return b == 0 ? -22 : 0;
+}
+
+Test(loops, early_stop_value_is_not_a_status)
+{
+    prange_stop st = {1, 1};
+    cr_assert_eq(prange_for_until(0, 100, stop_einval, NULL, NULL, &st), 0);
+    cr_assert_eq(st.value, -22);
+    cr_assert_eq(st.index, 0);
+}
+
+/* Several chunks stop, with different values: the lowest-index one wins, with the same
+ * value and index for 1..16 threads and every schedule, bitwise. */
+typedef struct {
+    int64_t begin;
+    const int64_t *stops; /* sorted indices where the body stops */
+    int nstops;
+} multi_ctx;
+
+static int multi_body(void *p, int64_t b, int64_t e)
+{
+    const multi_ctx *m = p;
+    for (int k = 0; k < m->nstops; k++)
+        if (m->stops[k] >= b && m->stops[k] < e) return 1000 + k; /* distinct per stop */
+    return 0;
+}
+
+Test(loops, early_stop_lowest_chunk_wins_for_every_team_and_schedule)
+{
+    prange_set_num_threads(16);
+    static const int64_t stops[] = {-7000000 + 3456789, -7000000 + 3500001, -7000000 + 6000000,
+                                    -7000000 + 9999999};
+    multi_ctx m = {-7000000, stops, 4};
+    int64_t begin = -7000000, end = begin + 10000000;
+    /* chunk = max(grain, ceil(10^7 / 1024)) = 9766; the first stop is in chunk 353. */
+    prange_stop want = {1000, begin + 353 * 9766};
+    for (int t = 0; t < T_NTHREADS; t++)
+        for (int s = PRANGE_SCHEDULE_AUTO; s <= PRANGE_SCHEDULE_GUIDED; s++) {
+            prange_opts o = t_parallel_opts(t_thread_counts[t], (prange_schedule)s, 0);
+            prange_stop st;
+            memset(&st, 0xab, sizeof st);
+            cr_assert_eq(prange_for_until(begin, end, multi_body, &m, &o, &st), 0);
+            cr_assert_eq(st.value, want.value, "threads=%d schedule=%d", t_thread_counts[t], s);
+            cr_assert_eq(st.index, want.index, "threads=%d schedule=%d", t_thread_counts[t], s);
+        }
+    /* A grain larger than len / 1024 sets the chunk: 1000000 -> the stop's chunk is 3. */
+    prange_opts o = t_parallel_opts(4, PRANGE_SCHEDULE_DYNAMIC, 1000000);
+    prange_stop st;
+    cr_assert_eq(prange_for_until(begin, end, multi_body, &m, &o, &st), 0);
+    cr_assert_eq(st.value, 1000);
+    cr_assert_eq(st.index, begin + 3000000);
+}
+
+/* The full int64 range: chunk arithmetic does not overflow, the last chunk ends at end. */
+static int stop_last(void *p, int64_t b, int64_t e)
+{
+    (void)p;
+    return (e == INT64_MAX && b < e) ? 5 : 0;
+}
+
+Test(loops, early_stop_full_int64_range, .timeout = 60)
+{
+    prange_opts o = t_parallel_opts(4, PRANGE_SCHEDULE_STATIC, 0);
+    prange_stop st;
+    cr_assert_eq(prange_for_until(INT64_MIN, INT64_MAX, stop_last, NULL, &o, &st), 0);
+    /* len = 2^64 - 1, chunk = ceil(len / 1024) = 2^54: the last chunk is 1023. */
+    cr_assert_eq(st.value, 5);
+    cr_assert_eq(st.index, (int64_t)((uint64_t)INT64_MIN + UINT64_C(1023) * (UINT64_C(1) << 54)));
 }
 
 static atomic_int g_called;
@@ -243,18 +329,21 @@ static int count_until(void *p, int64_t b, int64_t e)
 
 Test(loops, bad_arguments_run_nothing)
 {
+#define BAD(...) {.struct_size = sizeof(prange_opts), __VA_ARGS__}
     const prange_opts bad[] = {
-        {.grain = -1}, {.threads = -1}, {.threads = PRANGE_MAX_THREADS + 1}, {.schedule = (prange_schedule)7},
-        {.schedule = (prange_schedule)-1}, {.cost_ns = -1}, {.cost_ns = NAN}, {.cost_ns = INFINITY},
-        {.flags = 1u << 7}};
+        BAD(.grain = -1), BAD(.threads = -1), BAD(.threads = PRANGE_MAX_THREADS + 1),
+        BAD(.schedule = (prange_schedule)7), BAD(.schedule = (prange_schedule)-1), BAD(.cost_ns = -1),
+        BAD(.cost_ns = NAN), BAD(.cost_ns = INFINITY), BAD(.flags = 1u << 7), BAD(.flags = 1u << 1),
+        {.threads = 2} /* struct_size 0: a {0}-style initialiser */};
+#undef BAD
     cr_assert_eq(prange_for(10, 9, count_body, NULL), PRANGE_EINVAL);
     cr_assert_eq(prange_for(INT64_MAX, INT64_MIN, count_body, NULL), PRANGE_EINVAL);
     cr_assert_eq(prange_for(0, 10, NULL, NULL), PRANGE_EINVAL);
-    cr_assert_eq(prange_for_until(0, 10, NULL, NULL, NULL), PRANGE_EINVAL);
-    cr_assert_eq(prange_for_until(5, 4, count_until, NULL, NULL), PRANGE_EINVAL);
+    cr_assert_eq(prange_for_until(0, 10, NULL, NULL, NULL, NULL), PRANGE_EINVAL);
+    cr_assert_eq(prange_for_until(5, 4, count_until, NULL, NULL, NULL), PRANGE_EINVAL);
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         cr_assert_eq(prange_for_opts(0, 10, count_body, NULL, &bad[i]), PRANGE_EINVAL, "case %zu", i);
-        cr_assert_eq(prange_for_until(0, 10, count_until, NULL, &bad[i]), PRANGE_EINVAL, "case %zu", i);
+        cr_assert_eq(prange_for_until(0, 10, count_until, NULL, &bad[i], NULL), PRANGE_EINVAL, "case %zu", i);
         prange_plan p;
         cr_assert_eq(prange_plan_for(10, &bad[i], &p), PRANGE_EINVAL, "case %zu", i);
     }
@@ -385,9 +474,9 @@ static void *soak_thread(void *p)
             a->errors++;
             continue;
         }
-        prange_opts o = {.schedule = (prange_schedule)(rep % 4), .cost_ns = (rep % 2) ? 50 : 0};
+        prange_opts o = {.struct_size = sizeof(prange_opts), .schedule = (prange_schedule)(rep % 4), .cost_ns = (rep % 2) ? 50 : 0};
         if (prange_for_opts(0, n, soak_fill, x, &o) != 0) a->errors++;
-        if (prange_sum_f64(x, n) != ref) a->errors++;
+        if (prange_sum_f64(x, n, NULL) != ref) a->errors++;
         if (prange_scan_f64(x, x, n, 0, &o) != 0 || x[n - 1] != ref) a->errors++;
         prange_free(x);
     }
@@ -452,7 +541,7 @@ Test(loops, fork_while_another_thread_is_in_a_loop, .timeout = 60)
             prange_free(x);
             double v[1000];
             for (int i = 0; i < 1000; i++) v[i] = 1.0;
-            _exit(prange_sum_f64(v, 1000) == 1000.0 ? 0 : 5);
+            _exit(prange_sum_f64(v, 1000, NULL) == 1000.0 ? 0 : 5);
         }
         int st = 0;
         cr_assert_eq(waitpid(pid, &st, 0), pid);
@@ -489,7 +578,7 @@ Test(loops, million_small_calls_stay_flat, .timeout = 120)
         clock_gettime(CLOCK_MONOTONIC, &t0);
         for (int k = 0; k < PER; k++) {
             prange_for(0, 8, tiny_body, x);
-            x[0] += prange_sum_f64(x, 8) * 0.0;
+            x[0] += prange_sum_f64(x, 8, NULL) * 0.0;
         }
         clock_gettime(CLOCK_MONOTONIC, &t1);
         t[b] = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000000u + (uint64_t)(t1.tv_nsec - t0.tv_nsec);

@@ -31,19 +31,19 @@ Test(maps, against_serial_and_in_place)
     for (int k = 0; k < NSIZES; k++) {
         int64_t n = k_sizes[k];
         prange_opts o = t_parallel_opts(4, PRANGE_SCHEDULE_AUTO, 0);
-        cr_assert_eq(square(out, x, 0, n, &o), 0);
+        cr_assert_eq(square(x, 0, out, n, &o), 0);
         for (int64_t i = 0; i < n; i++) cr_assert_eq(out[i], x[i] * x[i]);
-        cr_assert_eq(axpy(out, x, y, 2.5, n, NULL), 0);
+        cr_assert_eq(axpy(x, y, 2.5, out, n, NULL), 0);
         for (int64_t i = 0; i < n; i++) cr_assert_eq(out[i], 2.5 * x[i] + y[i]);
-        cr_assert_eq(fma3(out, x, y, z, 1.0, n, &o), 0);
+        cr_assert_eq(fma3(x, y, z, 1.0, out, n, &o), 0);
         for (int64_t i = 0; i < n; i++) cr_assert_eq(out[i], x[i] * y[i] + z[i] + 1.0);
         /* in place: y = 2 x + y */
         memcpy(ref, y, (size_t)n * 8);
-        cr_assert_eq(axpy(ref, x, ref, 2.0, n, &o), 0);
+        cr_assert_eq(axpy(x, ref, 2.0, ref, n, &o), 0);
         for (int64_t i = 0; i < n; i++) cr_assert_eq(ref[i], 2.0 * x[i] + y[i]);
     }
     float *f = malloc((size_t)nmax * sizeof *f);
-    cr_assert_eq(to_f32(f, x, 0, nmax, NULL), 0);
+    cr_assert_eq(to_f32(x, 0, f, nmax, NULL), 0);
     for (int64_t i = 0; i < nmax; i++) cr_assert_eq(f[i], (float)x[i]);
     free(f);
     free(x);
@@ -56,14 +56,14 @@ Test(maps, against_serial_and_in_place)
 Test(maps, bad_arguments)
 {
     double buf[100] = {0};
-    cr_assert_eq(axpy(buf + 1, buf, buf + 50, 1.0, 10, NULL), PRANGE_EINVAL, "partial overlap is rejected");
-    cr_assert_eq(axpy(buf, buf + 5, buf + 50, 1.0, 10, NULL), PRANGE_EINVAL);
-    cr_assert_eq(axpy(buf, buf + 10, buf + 50, 1.0, 10, NULL), 0, "adjacent arrays do not overlap");
-    cr_assert_eq(square(NULL, buf, 0, 10, NULL), PRANGE_EINVAL);
-    cr_assert_eq(square(buf, buf, 0, -1, NULL), PRANGE_EINVAL);
-    cr_assert_eq(square(NULL, NULL, 0, 0, NULL), 0, "empty map with NULL arrays is a no-op");
-    prange_opts bad = {.grain = -1};
-    cr_assert_eq(square(buf, buf, 0, 10, &bad), PRANGE_EINVAL);
+    cr_assert_eq(axpy(buf, buf + 50, 1.0, buf + 1, 10, NULL), PRANGE_EINVAL, "partial overlap is rejected");
+    cr_assert_eq(axpy(buf + 5, buf + 50, 1.0, buf, 10, NULL), PRANGE_EINVAL);
+    cr_assert_eq(axpy(buf + 10, buf + 50, 1.0, buf, 10, NULL), 0, "adjacent arrays do not overlap");
+    cr_assert_eq(square(buf, 0, NULL, 10, NULL), PRANGE_EINVAL);
+    cr_assert_eq(square(buf, 0, buf, -1, NULL), PRANGE_EINVAL);
+    cr_assert_eq(square(NULL, 0, NULL, 0, NULL), 0, "empty map with NULL arrays is a no-op");
+    prange_opts bad = {.struct_size = sizeof(prange_opts), .grain = -1};
+    cr_assert_eq(square(buf, 0, buf, 10, &bad), PRANGE_EINVAL);
 }
 
 Test(rows, sums_norms_softmax)
@@ -78,22 +78,22 @@ Test(rows, sums_norms_softmax)
         uint64_t seed = 5;
         for (size_t i = 0; i < (size_t)(r * c); i++) a[i] = 3 * t_unit(&seed);
         prange_opts o = t_parallel_opts(3, PRANGE_SCHEDULE_DYNAMIC, 0);
-        cr_assert_eq(prange_row_sums_f64(a, r, c, out, &o), 0);
+        cr_assert_eq(prange_row_sums_f64(a, out, r, c, &o), 0);
         for (int64_t i = 0; i < r; i++) {
             long double s = 0;
             for (int64_t j = 0; j < c; j++) s += a[i * c + j];
             cr_assert_float_eq(out[i], (double)s, 1e-12 * (double)(c + 1), "row %lld", (long long)i);
         }
-        cr_assert_eq(prange_row_norms_f64(a, r, c, out, &o), 0);
+        cr_assert_eq(prange_row_norms_f64(a, out, r, c, &o), 0);
         for (int64_t i = 0; i < r; i++) {
             long double s = 0;
             for (int64_t j = 0; j < c; j++) s += (long double)a[i * c + j] * a[i * c + j];
             cr_assert_float_eq(out[i], sqrt((double)s), 1e-12 * (double)(c + 1));
         }
-        cr_assert_eq(prange_row_softmax_f64(a, r, c, sm, &o), 0);
+        cr_assert_eq(prange_row_softmax_f64(a, sm, r, c, &o), 0);
         memcpy(out, a, cells * 8);
-        cr_assert_eq(prange_row_softmax_f64(out, r, c, out, NULL), 0, "in place");
-        if (c == 0) cr_assert_eq(prange_row_sums_f64(a, r, c, out, NULL), 0, "empty rows sum to 0");
+        cr_assert_eq(prange_row_softmax_f64(out, out, r, c, NULL), 0, "in place");
+        if (c == 0) cr_assert_eq(prange_row_sums_f64(a, out, r, c, NULL), 0, "empty rows sum to 0");
         for (int64_t i = 0; i < (c == 0 ? r : 0); i++) cr_assert_eq(out[i], 0.0);
         for (int64_t i = 0; i < r; i++) {
             double m = -INFINITY, s = 0;
@@ -113,14 +113,14 @@ Test(rows, sums_norms_softmax)
         free(sm);
     }
     double big[2] = {1e200, 1e200}, n2;
-    cr_assert_eq(prange_row_norms_f64(big, 1, 2, &n2, NULL), 0);
+    cr_assert_eq(prange_row_norms_f64(big, &n2, 1, 2, NULL), 0);
     cr_assert_float_eq(n2, sqrt(2.0) * 1e200, 1e186);
     double m[6] = {0}, o[6];
-    cr_assert_eq(prange_row_sums_f64(NULL, 2, 3, o, NULL), PRANGE_EINVAL);
-    cr_assert_eq(prange_row_sums_f64(m, -1, 3, o, NULL), PRANGE_EINVAL);
-    cr_assert_eq(prange_row_sums_f64(m, 2, 3, m + 1, NULL), PRANGE_EINVAL, "output overlapping the input");
-    cr_assert_eq(prange_row_softmax_f64(m, 2, 3, m + 3, NULL), PRANGE_EINVAL);
-    cr_assert_eq(prange_row_sums_f64(m, INT64_MAX / 2, 3, o, NULL), PRANGE_EINVAL, "rows * cols overflows");
+    cr_assert_eq(prange_row_sums_f64(NULL, o, 2, 3, NULL), PRANGE_EINVAL);
+    cr_assert_eq(prange_row_sums_f64(m, o, -1, 3, NULL), PRANGE_EINVAL);
+    cr_assert_eq(prange_row_sums_f64(m, m + 1, 2, 3, NULL), PRANGE_EINVAL, "output overlapping the input");
+    cr_assert_eq(prange_row_softmax_f64(m, m + 3, 2, 3, NULL), PRANGE_EINVAL);
+    cr_assert_eq(prange_row_sums_f64(m, o, INT64_MAX / 2, 3, NULL), PRANGE_EINVAL, "rows * cols overflows");
 }
 
 /* ---- 2-D ranges ------------------------------------------------------------------------- */
@@ -209,6 +209,38 @@ Test(scan, f64_identical_for_every_thread_count)
     free(first);
 }
 
+/* The f32 scan accumulates in double, rounds each output once, and is bitwise the same
+ * for every thread count. */
+Test(scan, f32_in_double_identical_for_every_thread_count)
+{
+    prange_set_num_threads(16);
+    int64_t n = 100003;
+    float *x = malloc((size_t)n * 4), *out = malloc((size_t)n * 4), *first = malloc((size_t)n * 4);
+    uint64_t seed = 19;
+    for (int64_t i = 0; i < n; i++) x[i] = (float)t_unit(&seed) * ((i % 5) ? 1.0f : 1e4f);
+    for (int ex = 0; ex < 2; ex++)
+        for (int t = 0; t < T_NTHREADS; t++) {
+            prange_opts o = t_parallel_opts(t_thread_counts[t], PRANGE_SCHEDULE_DYNAMIC, 0);
+            cr_assert_eq(prange_scan_f32(x, out, n, ex, &o), 0);
+            if (t == 0) memcpy(first, out, (size_t)n * 4);
+            cr_assert_eq(memcmp(out, first, (size_t)n * 4), 0, "excl=%d threads=%d", ex, t_thread_counts[t]);
+        }
+    /* Against a long-double running sum: one float rounding plus the double error. */
+    cr_assert_eq(prange_scan_f32(x, out, n, 0, NULL), 0);
+    long double run = 0, abs = 0;
+    for (int64_t i = 0; i < n; i++) {
+        run += x[i];
+        abs += fabsl((long double)x[i]);
+        cr_assert_float_eq(out[i], (double)run, 0x1p-23 * fabs((double)run) + 1e-9 * (double)abs + 1e-30);
+    }
+    cr_assert_eq(prange_scan_f32(x, out, n, 1, NULL), 0);
+    cr_assert_eq(out[0], 0.0f);
+    cr_assert_eq(prange_scan_f32(x, out, -1, 0, NULL), PRANGE_EINVAL);
+    free(x);
+    free(out);
+    free(first);
+}
+
 Test(scan, i64_exact_and_errors)
 {
     prange_set_num_threads(7);
@@ -243,9 +275,17 @@ typedef struct {
     uint64_t a, b, c, d;
 } mat;
 
-static void mat_id(void *p) { *(mat *)p = (mat){1, 0, 0, 1}; }
-static void mat_mul(void *p, const void *q)
+/* The scan's reducer passes its rctx to identity and combine: both check it. */
+static int mat_tag;
+static atomic_int mat_bad_rctx;
+static void mat_id(void *rctx, void *p, size_t size)
 {
+    if (rctx != &mat_tag || size != sizeof(mat)) atomic_store(&mat_bad_rctx, 1);
+    *(mat *)p = (mat){1, 0, 0, 1};
+}
+static void mat_mul(void *rctx, void *p, const void *q, size_t size)
+{
+    if (rctx != &mat_tag || size != sizeof(mat)) atomic_store(&mat_bad_rctx, 1);
     mat x = *(mat *)p, y = *(const mat *)q;
     *(mat *)p = (mat){x.a * y.a + x.b * y.c, x.a * y.b + x.b * y.d, x.c * y.a + x.d * y.c, x.c * y.b + x.d * y.d};
 }
@@ -260,7 +300,7 @@ static void mat_body(void *c, int64_t b, int64_t e, void *acc, int emit)
 {
     mscan *m = c;
     for (int64_t i = b; i < e; i++) {
-        mat_mul(acc, &m->in[i - m->base]);
+        mat_mul(&mat_tag, acc, &m->in[i - m->base], sizeof(mat));
         if (emit) m->out[i - m->base] = *(mat *)acc;
     }
 }
@@ -274,12 +314,16 @@ Test(scan, user_reducer_non_commutative)
     uint64_t seed = 23;
     for (int64_t i = 0; i < n; i++) in[i] = (mat){t_rand(&seed), t_rand(&seed), t_rand(&seed), t_rand(&seed)};
     mat run;
-    mat_id(&run);
+    mat_id(&mat_tag, &run, sizeof run);
     for (int64_t i = 0; i < n; i++) {
-        mat_mul(&run, &in[i]);
+        mat_mul(&mat_tag, &run, &in[i], sizeof run);
         ref[i] = run;
     }
-    prange_reducer r = {sizeof(mat), mat_id, mat_mul, NULL, NULL};
+    prange_reducer r = PRANGE_REDUCER_INIT;
+    r.acc_size = sizeof(mat);
+    r.identity = mat_id;
+    r.combine = mat_mul;
+    r.rctx = &mat_tag;
     for (int t = 0; t < T_NTHREADS; t++) {
         memset(out, 0, (size_t)n * sizeof *out);
         mscan m = {in, out, -5};
@@ -291,8 +335,12 @@ Test(scan, user_reducer_non_commutative)
     cr_assert_eq(prange_scan(1, 0, &r, mat_body, NULL, NULL), PRANGE_EINVAL);
     cr_assert_eq(prange_scan(0, 1, NULL, mat_body, NULL, NULL), PRANGE_EINVAL);
     cr_assert_eq(prange_scan(0, 1, &r, NULL, NULL, NULL), PRANGE_EINVAL);
+    cr_assert_eq(atomic_load(&mat_bad_rctx), 0, "identity/combine got another rctx or acc_size");
     prange_reducer z = r;
-    z.size = 0;
+    z.acc_size = 0;
+    cr_assert_eq(prange_scan(0, 1, &z, mat_body, NULL, NULL), PRANGE_EINVAL);
+    z = r;
+    z.struct_size = 0;
     cr_assert_eq(prange_scan(0, 1, &z, mat_body, NULL, NULL), PRANGE_EINVAL);
     free(in);
     free(out);

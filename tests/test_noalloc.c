@@ -61,10 +61,10 @@ static long run_all(double *x, double *y, int64_t n, int reps)
         prange_for_opts(0, n, axpy_body, &a, &par);
         prange_for_opts(0, n, axpy_body, &a, &dyn);
         prange_for(0, 10, axpy_body, &a); /* serial path */
-        prange_reduce(0, n, &prange_reducer_sum_f64, sum_body, x, &s, &par);
-        s += prange_sum_f64(x, n) + prange_dot_f64(x, y, n) + prange_nrm2_f64(x, n);
-        s += prange_sum_f64(x, 5); /* serial kernel */
-        s += prange_minloc_f64(x, n).value;
+        prange_reduce(0, n, prange_reducer_sum_f64(), sum_body, x, &s, &par);
+        s += prange_sum_f64(x, n, NULL) + prange_dot_f64(x, y, n, NULL) + prange_nrm2_f64(x, n, NULL);
+        s += prange_sum_f64(x, 5, NULL); /* serial kernel */
+        s += prange_minloc_f64(x, n, NULL).value;
     }
     return (long)s;
 }

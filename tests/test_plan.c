@@ -47,7 +47,7 @@ Test(plan, fewer_threads_when_work_is_small)
     cr_assert_eq(p.threads, 5);
     cr_assert_str_eq(p.reason, "threads limited by work");
     /* A cost hint changes the decision: 1000 x 20 ns = 20 us -> 20 threads. */
-    prange_opts o = {.cost_ns = 20};
+    prange_opts o = {.struct_size = sizeof(prange_opts), .cost_ns = 20};
     cr_assert_eq(prange_plan_for(1000, &o, &p), 0);
     cr_assert_eq(p.threads, 20);
     cr_assert_eq(p.work_ns, 20000);
@@ -67,7 +67,7 @@ Test(plan, per_call_threads_and_flags)
 {
     fixed_machine("pack:1 core:8 pu:1");
     prange_plan p;
-    prange_opts o = {.threads = 3};
+    prange_opts o = {.struct_size = sizeof(prange_opts), .threads = 3};
     cr_assert_eq(prange_plan_for(100000000, &o, &p), 0);
     cr_assert_eq(p.threads, 3);
     o.threads = 100; /* an upper bound: the budget still applies */
@@ -76,7 +76,7 @@ Test(plan, per_call_threads_and_flags)
     o.threads = 1;
     cr_assert_eq(prange_plan_for(100000000, &o, &p), 0);
     cr_assert_str_eq(p.reason, "budget is 1 thread");
-    o = (prange_opts){.flags = PRANGE_SERIAL};
+    o = (prange_opts){.struct_size = sizeof(prange_opts), .flags = PRANGE_SERIAL};
     cr_assert_eq(prange_plan_for(100000000, &o, &p), 0);
     cr_assert_str_eq(p.reason, "flag PRANGE_SERIAL");
     cr_assert_eq(prange_plan_for(0, NULL, &p), 0);
@@ -94,14 +94,14 @@ Test(plan, schedules_and_chunks)
 {
     fixed_machine("pack:1 core:4 pu:1");
     prange_plan p;
-    prange_opts o = {.schedule = PRANGE_SCHEDULE_DYNAMIC};
+    prange_opts o = {.struct_size = sizeof(prange_opts), .schedule = PRANGE_SCHEDULE_DYNAMIC};
     cr_assert_eq(prange_plan_for(6400000, &o, &p), 0);
     cr_assert_eq(p.schedule, PRANGE_SCHEDULE_DYNAMIC);
     cr_assert_eq(p.chunk, 6400000 / (4 * 16));
     o.grain = 1000000;
     cr_assert_eq(prange_plan_for(6400000, &o, &p), 0);
     cr_assert_eq(p.chunk, 1000000);
-    o = (prange_opts){.schedule = PRANGE_SCHEDULE_GUIDED, .grain = 64};
+    o = (prange_opts){.struct_size = sizeof(prange_opts), .schedule = PRANGE_SCHEDULE_GUIDED, .grain = 64};
     cr_assert_eq(prange_plan_for(6400000, &o, &p), 0);
     cr_assert_eq(p.schedule, PRANGE_SCHEDULE_GUIDED);
     cr_assert_eq(p.chunk, 64);
@@ -115,7 +115,7 @@ Test(plan, env_schedule_applies_to_auto_only)
     cr_assert_eq(prange_plan_for(6400000, NULL, &p), 0);
     cr_assert_eq(p.schedule, PRANGE_SCHEDULE_DYNAMIC);
     cr_assert_eq(p.chunk, 500);
-    prange_opts o = {.schedule = PRANGE_SCHEDULE_STATIC};
+    prange_opts o = {.struct_size = sizeof(prange_opts), .schedule = PRANGE_SCHEDULE_STATIC};
     cr_assert_eq(prange_plan_for(6400000, &o, &p), 0);
     cr_assert_eq(p.schedule, PRANGE_SCHEDULE_STATIC);
 }
@@ -363,9 +363,33 @@ Test(learning, converges_on_a_known_cost)
     cr_assert_eq(prange_plan_for(3000, NULL, &p), 0);
     cr_assert_eq(p.cost_ns, 0.5);
     /* A hint always wins over what was learned. */
-    prange_opts o = {.cost_ns = 1.0};
+    prange_opts o = {.struct_size = sizeof(prange_opts), .cost_ns = 1.0};
     cr_assert_eq(prange_plan_for_body(3000, spin_body, &o, &p), 0);
     cr_assert_eq(p.cost_ns, 1.0);
+}
+
+/* opts.key: one trampoline body running two loops of different costs learns each under
+ * its own key, not one mixed cost under the shared body pointer. */
+static int key_cheap, key_dear;
+
+Test(learning, key_overrides_the_body_pointer)
+{
+    setenv("PRANGE_FORK_NS", "2000", 1);
+    double cheap = 1.0, dear = 200.0;
+    prange_opts oc = PRANGE_OPTS_INIT, od = PRANGE_OPTS_INIT;
+    oc.key = &key_cheap;
+    od.key = &key_dear;
+    for (int i = 0; i < 4; i++) {
+        cr_assert_eq(prange_for_opts(0, 3000, spin_body, &dear, &od), 0);
+        cr_assert_eq(prange_for_opts(0, 3000, spin_body, &cheap, &oc), 0);
+    }
+    prange_plan pd, pc, pb;
+    cr_assert_eq(prange_plan_for_body(3000, spin_body, &od, &pd), 0);
+    cr_assert_eq(prange_plan_for_body(3000, spin_body, &oc, &pc), 0);
+    cr_assert_eq(prange_plan_for_body(3000, spin_body, NULL, &pb), 0);
+    cr_assert(pd.cost_ns > 200.0 * 0.7 && pd.cost_ns < 200.0 * 5.0, "dear key learned %.1f ns", pd.cost_ns);
+    cr_assert(pc.cost_ns < 50.0, "cheap key learned %.1f ns", pc.cost_ns);
+    cr_assert_eq(pb.cost_ns, 0.5, "nothing was learned under the body pointer itself");
 }
 
 /* ---- tuning cache ---------------------------------------------------------------------- */

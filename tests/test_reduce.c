@@ -38,13 +38,13 @@ static double same_everywhere(const double *x, int64_t n, int64_t grain)
         for (size_t s = 0; s < 4; s++) {
             prange_opts o = t_parallel_opts(t_thread_counts[t], k_scheds[s], grain);
             double r = -1;
-            cr_assert_eq(prange_reduce(0, n, &prange_reducer_sum_f64, sum_body, &v, &r, &o), 0);
+            cr_assert_eq(prange_reduce(0, n, prange_reducer_sum_f64(), sum_body, &v, &r, &o), 0);
             if (t == 0 && s == 0) first = r;
             cr_assert_eq(bits(r), bits(first), "n=%lld threads=%d sched=%d: %.17g != %.17g", (long long)n,
                          t_thread_counts[t], k_scheds[s], r, first);
             /* The typed kernel too, under the same thread count. */
             prange_set_num_threads(t_thread_counts[t]);
-            double k = prange_sum_f64(x, n);
+            double k = prange_sum_f64(x, n, NULL);
             static double kfirst;
             if (t == 0 && s == 0) kfirst = k;
             cr_assert_eq(bits(k), bits(kfirst), "prange_sum_f64 n=%lld threads=%d", (long long)n, t_thread_counts[t]);
@@ -71,7 +71,7 @@ Test(reduce, bitwise_identical_random_and_adversarial)
     }
     double z = -1;
     vec v = {x};
-    cr_assert_eq(prange_reduce(0, 0, &prange_reducer_sum_f64, sum_body, &v, &z, NULL), 0);
+    cr_assert_eq(prange_reduce(0, 0, prange_reducer_sum_f64(), sum_body, &v, &z, NULL), 0);
     cr_assert_eq(bits(z), bits(0.0), "empty range gives the identity");
     free(x);
     free(y);
@@ -95,7 +95,7 @@ Test(reduce, many_blocks_identical, .timeout = 120)
     for (int t = 0; t < T_NTHREADS; t += 2) {
         prange_opts o = t_parallel_opts(t_thread_counts[t], PRANGE_SCHEDULE_AUTO, 0);
         double r;
-        cr_assert_eq(prange_reduce(0, n, &prange_reducer_sum_f64, index_body, NULL, &r, &o), 0);
+        cr_assert_eq(prange_reduce(0, n, prange_reducer_sum_f64(), index_body, NULL, &r, &o), 0);
         if (t == 0) first = r;
         cr_assert_eq(bits(r), bits(first), "threads=%d", t_thread_counts[t]);
     }
@@ -135,67 +135,71 @@ Test(reduce, integers_exact)
         prange_opts o = t_parallel_opts(t_thread_counts[t], PRANGE_SCHEDULE_DYNAMIC, 0);
         int64_t s = 0;
         uint64_t xs = 0;
-        cr_assert_eq(prange_reduce(0, n, &prange_reducer_sum_i64, isum_body, x, &s, &o), 0);
+        cr_assert_eq(prange_reduce(0, n, prange_reducer_sum_i64(), isum_body, x, &s, &o), 0);
         cr_assert_eq(s, ref);
-        cr_assert_eq(prange_reduce(0, n, &prange_reducer_xor_u64, bits_body, x, &xs, &o), 0);
+        cr_assert_eq(prange_reduce(0, n, prange_reducer_xor_u64(), bits_body, x, &xs, &o), 0);
         cr_assert_eq(xs, xref);
     }
     free(x);
 }
 
+/* A reducer's identity / combine, called as the library does. */
+#define T_ID(r, acc) (r)->identity((r)->rctx, (acc), (r)->acc_size)
+#define T_CB(r, acc, rhs) (r)->combine((r)->rctx, (acc), (rhs), (r)->acc_size)
+
 /* Built-in combines, checked directly on their algebra. */
 Test(reduce, builtin_identities_and_combines)
 {
     double d;
-    prange_reducer_prod_f64.identity(&d);
+    T_ID(prange_reducer_prod_f64(), &d);
     cr_assert_eq(d, 1.0);
     double two = 2.0;
     d = 3.0;
-    prange_reducer_prod_f64.combine(&d, &two);
+    T_CB(prange_reducer_prod_f64(), &d, &two);
     cr_assert_eq(d, 6.0);
-    prange_reducer_min_f64.identity(&d);
+    T_ID(prange_reducer_min_f64(), &d);
     cr_assert(isinf(d) && d > 0);
     double nan = NAN, one = 1.0;
     d = 5.0;
-    prange_reducer_min_f64.combine(&d, &nan);
+    T_CB(prange_reducer_min_f64(), &d, &nan);
     cr_assert(isnan(d), "min propagates NaN");
     d = 5.0;
-    prange_reducer_max_f64.combine(&d, &one);
+    T_CB(prange_reducer_max_f64(), &d, &one);
     cr_assert_eq(d, 5.0);
     int64_t i = 5, j = -2;
-    prange_reducer_min_i64.combine(&i, &j);
+    T_CB(prange_reducer_min_i64(), &i, &j);
     cr_assert_eq(i, -2);
-    prange_reducer_max_i64.identity(&i);
+    T_ID(prange_reducer_max_i64(), &i);
     cr_assert_eq(i, INT64_MIN);
     int64_t big = INT64_MAX, o1 = 1;
-    prange_reducer_sum_i64.combine(&big, &o1);
+    T_CB(prange_reducer_sum_i64(), &big, &o1);
     cr_assert_eq(big, INT64_MIN, "integer sums wrap");
     int64_t p = 3, q = 4;
-    prange_reducer_prod_i64.combine(&p, &q);
+    T_CB(prange_reducer_prod_i64(), &p, &q);
     cr_assert_eq(p, 12);
     uint64_t u, m = 0xF0;
-    prange_reducer_and_u64.identity(&u);
+    T_ID(prange_reducer_and_u64(), &u);
     cr_assert_eq(u, ~UINT64_C(0));
-    prange_reducer_and_u64.combine(&u, &m);
+    T_CB(prange_reducer_and_u64(), &u, &m);
     cr_assert_eq(u, 0xF0);
-    prange_reducer_or_u64.identity(&u);
-    prange_reducer_or_u64.combine(&u, &m);
+    T_ID(prange_reducer_or_u64(), &u);
+    T_CB(prange_reducer_or_u64(), &u, &m);
     cr_assert_eq(u, 0xF0);
     int l, t = 1, f = 0;
-    prange_reducer_land.identity(&l);
+    T_ID(prange_reducer_land(), &l);
     cr_assert_eq(l, 1);
-    prange_reducer_land.combine(&l, &f);
+    T_CB(prange_reducer_land(), &l, &f);
     cr_assert_eq(l, 0);
-    prange_reducer_lor.identity(&l);
+    T_ID(prange_reducer_lor(), &l);
     cr_assert_eq(l, 0);
-    prange_reducer_lor.combine(&l, &t);
+    T_CB(prange_reducer_lor(), &l, &t);
     cr_assert_eq(l, 1);
     float fs = 1.5f, ft = 2.0f;
-    prange_reducer_sum_f32.combine(&fs, &ft);
+    T_CB(prange_reducer_sum_f32(), &fs, &ft);
     cr_assert_eq(fs, 3.5f);
-    prange_reducer_prod_f32.combine(&fs, &ft);
+    T_CB(prange_reducer_prod_f32(), &fs, &ft);
     cr_assert_eq(fs, 7.0f);
-    prange_reducer_sum_f32.identity(&fs);
+    T_ID(prange_reducer_sum_f32(), &fs);
     cr_assert_eq(fs, 0.0f);
 }
 
@@ -204,7 +208,7 @@ static void minloc_body(void *c, int64_t b, int64_t e, void *acc)
     const double *x = c;
     for (int64_t i = b; i < e; i++) {
         prange_loc_f64 one = {x[i], i};
-        prange_reducer_minloc_f64.combine(acc, &one);
+        T_CB(prange_reducer_minloc_f64(), acc, &one);
     }
 }
 
@@ -217,22 +221,22 @@ Test(reduce, minloc_ties_nan_all_equal)
     for (int t = 0; t < T_NTHREADS; t++) {
         prange_opts o = t_parallel_opts(t_thread_counts[t], PRANGE_SCHEDULE_GUIDED, 0);
         prange_loc_f64 r;
-        cr_assert_eq(prange_reduce(0, n, &prange_reducer_minloc_f64, minloc_body, x, &r, &o), 0);
+        cr_assert_eq(prange_reduce(0, n, prange_reducer_minloc_f64(), minloc_body, x, &r, &o), 0);
         cr_assert_eq(r.index, 0, "all equal: lowest index");
     }
     x[40000] = -1;
     x[30000] = -1;
     prange_opts o = t_parallel_opts(7, PRANGE_SCHEDULE_STATIC, 0);
     prange_loc_f64 r;
-    cr_assert_eq(prange_reduce(0, n, &prange_reducer_minloc_f64, minloc_body, x, &r, &o), 0);
+    cr_assert_eq(prange_reduce(0, n, prange_reducer_minloc_f64(), minloc_body, x, &r, &o), 0);
     cr_assert_eq(r.index, 30000);
     cr_assert_eq(r.value, -1);
     x[45000] = NAN;
     x[20000] = NAN;
-    cr_assert_eq(prange_reduce(0, n, &prange_reducer_minloc_f64, minloc_body, x, &r, &o), 0);
+    cr_assert_eq(prange_reduce(0, n, prange_reducer_minloc_f64(), minloc_body, x, &r, &o), 0);
     cr_assert_eq(r.index, 20000, "first NaN wins");
     cr_assert(isnan(r.value));
-    cr_assert_eq(prange_reduce(0, 1, &prange_reducer_minloc_f64, minloc_body, x, &r, &o), 0);
+    cr_assert_eq(prange_reduce(0, 1, prange_reducer_minloc_f64(), minloc_body, x, &r, &o), 0);
     cr_assert_eq(r.index, 0);
     free(x);
 }
@@ -240,22 +244,22 @@ Test(reduce, minloc_ties_nan_all_equal)
 Test(reduce, loc_combines_i64_and_max)
 {
     prange_loc_i64 a, b = {5, 9}, c = {5, 2}, d = {7, 20};
-    prange_reducer_minloc_i64.identity(&a);
-    prange_reducer_minloc_i64.combine(&a, &b);
-    prange_reducer_minloc_i64.combine(&a, &c);
+    T_ID(prange_reducer_minloc_i64(), &a);
+    T_CB(prange_reducer_minloc_i64(), &a, &b);
+    T_CB(prange_reducer_minloc_i64(), &a, &c);
     cr_assert_eq(a.index, 2, "tie goes to the lowest index");
-    prange_reducer_maxloc_i64.identity(&a);
-    prange_reducer_maxloc_i64.combine(&a, &b);
-    prange_reducer_maxloc_i64.combine(&a, &d);
+    T_ID(prange_reducer_maxloc_i64(), &a);
+    T_CB(prange_reducer_maxloc_i64(), &a, &b);
+    T_CB(prange_reducer_maxloc_i64(), &a, &d);
     cr_assert_eq(a.value, 7);
     prange_loc_f64 f, g = {INFINITY, 4};
-    prange_reducer_minloc_f64.identity(&f);
-    prange_reducer_minloc_f64.combine(&f, &g);
+    T_ID(prange_reducer_minloc_f64(), &f);
+    T_CB(prange_reducer_minloc_f64(), &f, &g);
     cr_assert_eq(f.index, 4, "+inf element beats the identity");
     prange_loc_f64 h = {-1.0, 8}, nan = {NAN, 12};
-    prange_reducer_maxloc_f64.identity(&f);
-    prange_reducer_maxloc_f64.combine(&f, &h);
-    prange_reducer_maxloc_f64.combine(&f, &nan);
+    T_ID(prange_reducer_maxloc_f64(), &f);
+    T_CB(prange_reducer_maxloc_f64(), &f, &h);
+    T_CB(prange_reducer_maxloc_f64(), &f, &nan);
     cr_assert_eq(f.index, 12);
 }
 
@@ -266,9 +270,14 @@ typedef struct {
     int64_t first; /* lowest index seen: checks left-to-right order */
 } stats;
 
-static void stats_id(void *a) { *(stats *)a = (stats){0, 0, 0, INT64_MAX}; }
-static void stats_combine(void *a, const void *b)
+static void stats_id(void *rctx, void *a, size_t size)
 {
+    (void)rctx, (void)size;
+    *(stats *)a = (stats){0, 0, 0, INT64_MAX};
+}
+static void stats_combine(void *rctx, void *a, const void *b, size_t size)
+{
+    (void)rctx, (void)size;
     stats *l = a;
     const stats *r = b;
     if (r->count == 0) return;
@@ -288,14 +297,17 @@ static void stats_body(void *c, int64_t b, int64_t e, void *acc)
     const double *x = c;
     for (int64_t i = b; i < e; i++) {
         stats one = {1, x[i], 0, i};
-        stats_combine(acc, &one);
+        stats_combine(NULL, acc, &one, sizeof one);
     }
 }
 
 Test(reduce, user_struct_reducer)
 {
     prange_set_num_threads(8);
-    prange_reducer r = {sizeof(stats), stats_id, stats_combine, NULL, NULL};
+    prange_reducer r = PRANGE_REDUCER_INIT;
+    r.acc_size = sizeof(stats);
+    r.identity = stats_id;
+    r.combine = stats_combine;
     int64_t n = 123457;
     double *x = malloc((size_t)n * sizeof *x);
     uint64_t seed = 3;
@@ -319,6 +331,52 @@ Test(reduce, user_struct_reducer)
         cr_assert_eq(memcmp(&s, &first, sizeof s), 0, "threads=%d", t_thread_counts[t]);
     }
     free(x);
+}
+
+/* Reducer user data: identity and combine see the reducer's rctx and acc_size (a sum
+ * modulo a number that lives in rctx; the _sized variants of 0.1 are gone). */
+typedef struct {
+    uint64_t mod;
+    size_t seen_size; /* acc_size as identity saw it */
+} modctx;
+static void mod_id(void *rctx, void *acc, size_t size)
+{
+    ((modctx *)rctx)->seen_size = size;
+    *(uint64_t *)acc = 0;
+}
+static void mod_add(void *rctx, void *acc, const void *rhs, size_t size)
+{
+    (void)size;
+    uint64_t m = ((modctx *)rctx)->mod;
+    *(uint64_t *)acc = (*(uint64_t *)acc + *(const uint64_t *)rhs) % m;
+}
+static void mod_body(void *c, int64_t b, int64_t e, void *acc)
+{
+    uint64_t m = *(const uint64_t *)c, s = *(uint64_t *)acc;
+    for (int64_t i = b; i < e; i++) s = (s + (uint64_t)i * (uint64_t)i) % m;
+    *(uint64_t *)acc = s;
+}
+
+Test(reduce, reducer_rctx_reaches_identity_and_combine)
+{
+    prange_set_num_threads(8);
+    modctx mc = {1000003, 0};
+    prange_reducer r = PRANGE_REDUCER_INIT;
+    r.acc_size = sizeof(uint64_t);
+    r.identity = mod_id;
+    r.combine = mod_add;
+    r.rctx = &mc;
+    int64_t n = 200001;
+    uint64_t ref = 0;
+    for (int64_t i = 0; i < n; i++) ref = (ref + (uint64_t)i * (uint64_t)i) % mc.mod;
+    for (int t = 0; t < T_NTHREADS; t++) {
+        prange_opts o = t_parallel_opts(t_thread_counts[t], PRANGE_SCHEDULE_AUTO, 0);
+        uint64_t got = 0;
+        mc.seen_size = 0;
+        cr_assert_eq(prange_reduce(0, n, &r, mod_body, &mc.mod, &got, &o), 0);
+        cr_assert_eq(got, ref, "threads=%d", t_thread_counts[t]);
+        cr_assert_eq(mc.seen_size, sizeof(uint64_t));
+    }
 }
 
 /* Histogram through the array reducer equals a serial histogram exactly. */
@@ -346,7 +404,7 @@ Test(reduce, array_histogram_exact)
         ref[v[i] % BINS]++;
     }
     prange_reducer r = prange_reducer_array_sum_i64(BINS);
-    cr_assert_eq(r.size, BINS * sizeof(int64_t));
+    cr_assert_eq(r.acc_size, BINS * sizeof(int64_t));
     hist_ctx c = {v};
     for (int t = 0; t < T_NTHREADS; t++) {
         int64_t h[BINS];
@@ -354,8 +412,8 @@ Test(reduce, array_histogram_exact)
         cr_assert_eq(prange_reduce(0, n, &r, hist_body, &c, h, &o), 0);
         cr_assert_eq(memcmp(h, ref, sizeof ref), 0, "threads=%d", t_thread_counts[t]);
     }
-    cr_assert_eq(prange_reducer_array_sum_f64(0).size, 0);
-    cr_assert_eq(prange_reducer_array_sum_f64(SIZE_MAX / 4).size, 0);
+    cr_assert_eq(prange_reducer_array_sum_f64(0).acc_size, 0);
+    cr_assert_eq(prange_reducer_array_sum_f64(SIZE_MAX / 4).acc_size, 0);
     free(v);
 }
 
@@ -364,24 +422,29 @@ Test(reduce, bad_input_writes_nothing)
     double x[4] = {1, 2, 3, 4};
     vec v = {x};
     double r = 123.0;
-    prange_reducer zero = prange_reducer_sum_f64;
-    zero.size = 0;
-    prange_reducer noid = {8, NULL, prange_reducer_sum_f64.combine, NULL, NULL};
-    prange_reducer nocomb = {8, prange_reducer_sum_f64.identity, NULL, NULL, NULL};
-    prange_reducer huge = prange_reducer_sum_f64;
-    huge.size = ((size_t)1 << 30) + 1;
-    prange_opts bad = {.grain = -5};
+    prange_reducer zero = *prange_reducer_sum_f64();
+    zero.acc_size = 0;
+    prange_reducer noid = *prange_reducer_sum_f64();
+    noid.identity = NULL;
+    prange_reducer nocomb = *prange_reducer_sum_f64();
+    nocomb.combine = NULL;
+    prange_reducer huge = *prange_reducer_sum_f64();
+    huge.acc_size = ((size_t)1 << 30) + 1;
+    prange_reducer unsized = *prange_reducer_sum_f64();
+    unsized.struct_size = 0; /* a {0}-style initialiser */
+    prange_opts bad = {.struct_size = sizeof(prange_opts), .grain = -5};
     cr_assert_eq(prange_reduce(0, 4, NULL, sum_body, &v, &r, NULL), PRANGE_EINVAL);
     cr_assert_eq(prange_reduce(0, 4, &zero, sum_body, &v, &r, NULL), PRANGE_EINVAL);
     cr_assert_eq(prange_reduce(0, 4, &noid, sum_body, &v, &r, NULL), PRANGE_EINVAL);
     cr_assert_eq(prange_reduce(0, 4, &nocomb, sum_body, &v, &r, NULL), PRANGE_EINVAL);
     cr_assert_eq(prange_reduce(0, 4, &huge, sum_body, &v, &r, NULL), PRANGE_EINVAL);
-    cr_assert_eq(prange_reduce(0, 4, &prange_reducer_sum_f64, NULL, &v, &r, NULL), PRANGE_EINVAL);
-    cr_assert_eq(prange_reduce(0, 4, &prange_reducer_sum_f64, sum_body, &v, NULL, NULL), PRANGE_EINVAL);
-    cr_assert_eq(prange_reduce(4, 0, &prange_reducer_sum_f64, sum_body, &v, &r, NULL), PRANGE_EINVAL);
-    cr_assert_eq(prange_reduce(0, 4, &prange_reducer_sum_f64, sum_body, &v, &r, &bad), PRANGE_EINVAL);
+    cr_assert_eq(prange_reduce(0, 4, &unsized, sum_body, &v, &r, NULL), PRANGE_EINVAL);
+    cr_assert_eq(prange_reduce(0, 4, prange_reducer_sum_f64(), NULL, &v, &r, NULL), PRANGE_EINVAL);
+    cr_assert_eq(prange_reduce(0, 4, prange_reducer_sum_f64(), sum_body, &v, NULL, NULL), PRANGE_EINVAL);
+    cr_assert_eq(prange_reduce(4, 0, prange_reducer_sum_f64(), sum_body, &v, &r, NULL), PRANGE_EINVAL);
+    cr_assert_eq(prange_reduce(0, 4, prange_reducer_sum_f64(), sum_body, &v, &r, &bad), PRANGE_EINVAL);
     cr_assert_eq(r, 123.0, "nothing written on error");
-    cr_assert_eq(prange_reduce(0, 4, &prange_reducer_sum_f64, sum_body, &v, &r, NULL), 0);
+    cr_assert_eq(prange_reduce(0, 4, prange_reducer_sum_f64(), sum_body, &v, &r, NULL), 0);
     cr_assert_eq(r, 10.0);
 }
 
@@ -397,7 +460,7 @@ static void outer_sum(void *c, int64_t b, int64_t e, void *acc)
     (void)c;
     for (int64_t i = b; i < e; i++) {
         double s = 0;
-        prange_reduce(0, 5000, &prange_reducer_sum_f64, inner_sum, NULL, &s, NULL);
+        prange_reduce(0, 5000, prange_reducer_sum_f64(), inner_sum, NULL, &s, NULL);
         *(double *)acc += s;
     }
 }
@@ -407,6 +470,6 @@ Test(reduce, nested_reduction)
     prange_set_num_threads(4);
     prange_opts o = t_parallel_opts(4, PRANGE_SCHEDULE_AUTO, 1);
     double r = 0;
-    cr_assert_eq(prange_reduce(0, 6000, &prange_reducer_sum_f64, outer_sum, NULL, &r, &o), 0);
+    cr_assert_eq(prange_reduce(0, 6000, prange_reducer_sum_f64(), outer_sum, NULL, &r, &o), 0);
     cr_assert_eq(r, 6000.0 * (4999.0 * 5000.0 / 2));
 }

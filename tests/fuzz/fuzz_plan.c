@@ -51,7 +51,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     } in;
     memset(&in, 0, sizeof in);
     memcpy(&in, data, size < sizeof in ? size : sizeof in);
-    prange_opts o = {in.grain, in.threads, (prange_schedule)in.schedule, in.cost, in.flags};
+    prange_opts o = PRANGE_OPTS_INIT;
+    o.grain = in.grain;
+    o.threads = in.threads;
+    o.schedule = (prange_schedule)in.schedule;
+    o.cost_ns = in.cost;
+    o.flags = in.flags;
     prange_plan p;
     int rc = prange_plan_for(in.n, &o, &p);
     if (rc == 0) {
@@ -78,7 +83,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (c.bad) abort();
         memset(&c, 0, sizeof c);
         c.begin = begin;
-        if (prange_for_until(begin, begin + len, until_body, &c, &o) != 0) abort();
+        prange_stop st;
+        if (prange_for_until(begin, begin + len, until_body, &c, &o, &st) != 0) abort();
+        if (st.value != 0 || st.index != begin + len) abort();
         for (int64_t i = 0; i < len; i++)
             if (c.seen[i] != 1) abort();
     }
