@@ -308,7 +308,8 @@ PRANGE_API int prange_plan_for(int64_t n, const prange_opts *opts, prange_plan *
 
 /**
  * prange_plan_for_body - like prange_plan_for, including what was learned about body's
- * cost per iteration at sizes like n. body may be NULL (same as prange_plan_for).
+ * cost per iteration at sizes like n (under opts->key instead when it is set, as the loop
+ * does). body may be NULL (same as prange_plan_for).
  */
 PRANGE_API int prange_plan_for_body(int64_t n, prange_body_fn body, const prange_opts *opts,
                                     prange_plan *out);
