@@ -389,8 +389,11 @@ PRANGE_API double prange_dot_f64(const double *x, const double *y, int64_t n);
 
 /**
  * prange_nrm2_f64 - Euclidean norm sqrt(sum x[i]^2) without spurious overflow or
- * underflow: nrm2({1e200, 1e200}) = 1.414e200, nrm2({1e-200, 1e-200}) = 1.414e-200.
- * Any NaN gives NaN; otherwise any infinity gives +inf. Bad input as prange_sum_f64.
+ * underflow over the whole double range, subnormals included: nrm2({1e200, 1e200}) =
+ * 1.414e200, nrm2({1e-200, 1e-200}) = 1.414e-200, nrm2({0, 1e-310}) = 1e-310. The result
+ * is +inf only when the true norm exceeds DBL_MAX. Any NaN gives NaN; otherwise any
+ * infinity gives +inf. Deterministic (same bits for any thread count). Bad input as
+ * prange_sum_f64.
  */
 PRANGE_API double prange_nrm2_f64(const double *x, int64_t n);
 

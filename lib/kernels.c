@@ -7,6 +7,7 @@
  * streams at memory bandwidth, and the error grows with log2(n), not n.
  */
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 
 #include "prange_lib.h"
@@ -155,8 +156,10 @@ double prange_dot_f64(const double *x, const double *y, int64_t n)
  * nrm2: one fast pass of plain squares. Its result is exact enough whenever it is finite
  * and not below 2^-900 (squares that underflowed then weigh < n * 2^-174 relative). Else
  * (overflow, or everything tiny) a second, scaled pass: s = 2^-e with e the exponent of
- * max|x|, so x*s is exact and the largest square is in [1, 4). `parallel` = 0 runs the
- * passes inline (one row of prange_row_norms_f64).
+ * max|x|, so x*s is exact and the largest square is in [1, 4). For a subnormal max, e is
+ * raised to -1022 (2^1074 does not exist): x*s is still exact, the largest square lands in
+ * [2^-104, 4) and no square underflows, as every element is then subnormal too.
+ * `parallel` = 0 runs the passes inline (one row of prange_row_norms_f64).
  */
 static double nrm2(arrays *a, int64_t n, int parallel)
 {
@@ -167,6 +170,7 @@ static double nrm2(arrays *a, int64_t n, int parallel)
     double maxabs = fold(b_maxabs, &prange_reducer_max_f64, a, n, parallel);
     if (isnan(maxabs) || maxabs == 0 || isinf(maxabs)) return maxabs;
     int e = ilogb(maxabs);
+    if (e < DBL_MIN_EXP - 1) e = DBL_MIN_EXP - 1;
     a->scale = ldexp(1.0, -e);
     return ldexp(sqrt(fold(b_ssq, &prange_reducer_sum_f64, a, n, parallel)), e);
 }
