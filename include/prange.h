@@ -220,7 +220,8 @@ PRANGE_API int prange_set_num_threads(int n);
 typedef struct prange_plan {
     int threads;              /**< team size; 1 when serial */
     int serial;               /**< 1 when the loop runs inline on the caller */
-    int64_t chunk;            /**< STATIC: largest block; DYNAMIC/GUIDED: (minimum) chunk */
+    int64_t chunk;            /**< STATIC: largest block; DYNAMIC/GUIDED: (minimum) chunk;
+                                   saturated to INT64_MAX like n */
     prange_schedule schedule; /**< resolved schedule, never AUTO */
     const char *reason;       /**< static string: why this plan (e.g. "work below fork-join cost") */
     int64_t n;                /**< iterations planned for (saturated to INT64_MAX) */

@@ -67,10 +67,11 @@ static inline int stopped(loop *L)
     return L->until && atomic_load_explicit(&L->stop, memory_order_relaxed) != 0;
 }
 
-/* Early stop needs chunk boundaries to check at: cut a block into about 16 pieces. */
+/* Early stop needs chunk boundaries to check at: cut a block into about 16 pieces.
+ * ceil(len / 16) without len + 15, which wraps for len near 2^64. */
 static uint64_t piece_size(uint64_t len, int64_t grain)
 {
-    uint64_t p = (len + 15) / 16;
+    uint64_t p = len / 16 + (len % 16 != 0);
     if (p < (uint64_t)grain) p = (uint64_t)grain;
     return p ? p : 1;
 }

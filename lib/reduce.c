@@ -197,7 +197,7 @@ static void worker(red *R, int tid, int team, void *result, mail *boxes)
         fold_blocks(R, own, a, b);
         if (t0) {
             R->timed_ns = prange__now_ns() - t0;
-            uint64_t hi = b * R->B < R->n ? b * R->B : R->n;
+            uint64_t hi = b < R->nb ? b * R->B : R->n; /* nb * B may pass 2^64 */
             R->timed_iters = hi - a * R->B;
         }
     }

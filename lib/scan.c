@@ -30,7 +30,7 @@
     {                                                                                          \
         NAME##_ctx *k = c;                                                                     \
         for (int64_t blk = b; blk < e; blk++) {                                                \
-            int64_t lo = blk * BLOCK, hi = lo + BLOCK < k->n ? lo + BLOCK : k->n;              \
+            int64_t lo = blk * BLOCK, hi = k->n - lo > BLOCK ? lo + BLOCK : k->n;              \
             k->offs[blk] = BLOCK_SUM(k->in + lo, hi - lo);                                     \
         }                                                                                      \
     }                                                                                          \
@@ -38,7 +38,7 @@
     {                                                                                          \
         NAME##_ctx *k = c;                                                                     \
         for (int64_t blk = b; blk < e; blk++) {                                                \
-            int64_t lo = blk * BLOCK, hi = lo + BLOCK < k->n ? lo + BLOCK : k->n;              \
+            int64_t lo = blk * BLOCK, hi = k->n - lo > BLOCK ? lo + BLOCK : k->n;              \
             T run = k->offs[blk];                                                              \
             if (k->exclusive)                                                                  \
                 for (int64_t i = lo; i < hi; i++) {                                            \

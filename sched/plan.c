@@ -139,7 +139,8 @@ void prange__plan(uint64_t n, const prange_opts *o, const void *key, prange_plan
         p->chunk = env_chunk > grain ? env_chunk : grain;
         break;
     default:
-        p->chunk = (int64_t)per;
+        /* 2^63 for 2 threads over 2^64 - 1 iterations: saturated, like p->n. */
+        p->chunk = per > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)per;
         break;
     }
 }

@@ -107,6 +107,27 @@ Test(plan, schedules_and_chunks)
     cr_assert_eq(p.chunk, 64);
 }
 
+/* Lengths up to 2^64 - 1 (a loop over INT64_MIN .. INT64_MAX): the chunk of a 2-thread
+ * static plan is 2^63, which an int64_t cannot hold; it saturates instead of wrapping to
+ * INT64_MIN (PRANGE_VERBOSE=2 printed chunk=-9223372036854775808). */
+Test(plan, full_range_chunk_saturates)
+{
+    fixed_machine("pack:1 core:2 pu:1");
+    for (int s = PRANGE_SCHEDULE_STATIC; s <= PRANGE_SCHEDULE_GUIDED; s++)
+        for (int t = 1; t <= 2; t++) {
+            prange_opts o = {.threads = t, .schedule = (prange_schedule)s, .cost_ns = 1};
+            prange_plan p;
+            prange__plan(UINT64_MAX, &o, NULL, &p);
+            cr_assert_eq(p.n, INT64_MAX);
+            cr_assert_eq(p.threads, t);
+            cr_assert_gt(p.chunk, 0, "schedule %d, %d threads: chunk %lld", s, t, (long long)p.chunk);
+            if (s == PRANGE_SCHEDULE_STATIC) cr_assert_eq(p.chunk, INT64_MAX, "saturated like n");
+            char line[256];
+            prange_plan_format(&p, line, sizeof line);
+            cr_assert_null(strstr(line, "chunk=-"), "%s", line);
+        }
+}
+
 Test(plan, env_schedule_applies_to_auto_only)
 {
     fixed_machine("pack:1 core:4 pu:1");
