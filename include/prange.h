@@ -179,7 +179,8 @@ PRANGE_API int prange_for_opts(int64_t begin, int64_t end, prange_body_fn body, 
  *
  * Chunks already running finish (cancellation is cooperative, at chunk boundaries; each
  * thread's share is cut into chunks of about 1/16 of it, at least grain, so a stop takes
- * effect quickly). Run serially, chunks run in order and the first non-zero stops it.
+ * effect quickly; grain is opts->grain, or PRANGE_GRAIN when 0). Run serially, chunks run
+ * in order and the first non-zero stops it.
  *
  * Returns: 0 when every chunk returned 0; otherwise the first non-zero value returned by
  * a body (in time, so with several stopping chunks in parallel which one wins may vary);
@@ -280,8 +281,10 @@ PRANGE_API const char *prange_schedule_name(prange_schedule s);
 
 /**
  * A reducer: an accumulator type of `size` bytes with an identity and an associative
- * combine. Deterministic: for the same inputs, range, grain and reducer, the result is
- * bitwise identical for every thread count, schedule and run (see docs/reductions.md).
+ * combine. Deterministic: the bits of a prange_reduce result depend only on the range,
+ * what body reads, the reducer (size, identity, combine) and the effective grain
+ * (opts->grain, or PRANGE_GRAIN when it is 0): never on the thread count, the schedule,
+ * cost_ns, threads, flags or the run (see docs/reductions.md).
  * combine need not be commutative: the left operand always covers lower indices.
  *
  * identity_sized/combine_sized are an extension used by array reducers: when non-NULL
@@ -305,11 +308,12 @@ typedef void (*prange_reduce_fn)(void *ctx, int64_t begin, int64_t end, void *ac
  * @ctx:    passed to body.
  * @result: receives the result (r->size bytes); the identity for an empty range.
  *          Must not overlap ctx data that body reads.
- * @opts:   NULL or options; grain is the minimum block size.
+ * @opts:   NULL or options; grain (0 = PRANGE_GRAIN) is the minimum block size.
  *
- * The range is cut into blocks whose boundaries depend only on the range, the grain and
- * r->size; each block is folded from the identity and block results are combined along
- * one canonical tree, so the result does not depend on the thread count or schedule.
+ * The range is cut into blocks whose boundaries depend only on the range, the effective
+ * grain and r->size; each block is folded from the identity and block results are
+ * combined along one canonical tree, so the result does not depend on the thread count or
+ * schedule.
  * Returns: 0; PRANGE_EINVAL (nothing run or written) for NULL r/body/result, a reducer
  * without identity or combine, size 0 or > 2^30, begin > end, or bad opts;
  * PRANGE_ENOMEM when per-thread scratch could not be allocated (first use only).
@@ -375,6 +379,9 @@ PRANGE_API prange_reducer prange_reducer_array_sum_i64(size_t count);
  * ==================================================================================== */
 
 /**
+ * The kernels below fold fixed blocks of 2048 elements through prange_reduce: their bits
+ * depend on the input alone (not on the thread count, nor on PRANGE_GRAIN).
+ *
  * prange_sum_f64 - sum of x[0..n), deterministic, pairwise-accurate.
  * Error bound: |s - exact| <= (24 + ceil(log2(max(1, n / 2048)))) * 2^-53 * sum|x[i]|
  * (see docs/reductions.md). Returns NaN and sets errno = EINVAL for n < 0 or x == NULL

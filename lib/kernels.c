@@ -110,6 +110,11 @@ static void b_maxabs(void *c, int64_t b, int64_t e, void *acc)
 
 static int bad_input(const void *x, int64_t n) { return n < 0 || (n > 0 && !x); }
 
+/* The kernels' blocks: a fixed 2048 elements (prange_reduce's minimum block), whatever
+ * PRANGE_GRAIN says, so a kernel's bits depend on its input alone. */
+#define KERNEL_BLOCK 2048
+static const prange_opts kernel_opts = {.grain = KERNEL_BLOCK};
+
 /* Fold body over [0, n) from `r`'s identity: inline when asked (row kernels), or when n
  * fits one block (prange_reduce would fold that block alone and return it unchanged: same
  * bits, ~20 ns less; PRANGE_VERBOSE=2 keeps the full path so every call's plan is
@@ -118,11 +123,11 @@ static double fold(prange_reduce_fn body, const prange_reducer *r, arrays *a, in
 {
     double acc;
     prange__r_identity(r, &acc);
-    if (!parallel || (n <= 2048 && prange__verbose() < 2)) {
+    if (!parallel || (n <= KERNEL_BLOCK && prange__verbose() < 2)) {
         body(a, 0, n, &acc);
         return acc;
     }
-    if (prange_reduce(0, n, r, body, a, &acc, NULL) != 0) {
+    if (prange_reduce(0, n, r, body, a, &acc, &kernel_opts) != 0) {
         errno = ENOMEM;
         return NAN;
     }
@@ -223,7 +228,7 @@ static prange_loc_f64 run_loc(const prange_reducer *r, prange_reduce_fn body, co
     }
     if (n == 0) return out;
     arrays a = {.x = x};
-    if (prange_reduce(0, n, r, body, &a, &out, NULL) != 0) {
+    if (prange_reduce(0, n, r, body, &a, &out, &kernel_opts) != 0) {
         errno = ENOMEM;
         return (prange_loc_f64){NAN, -1};
     }

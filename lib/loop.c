@@ -22,7 +22,7 @@ typedef struct loop {
     int64_t begin;
     uint64_t n;
     int64_t chunk;             /* the plan's chunk */
-    int64_t grain;             /* the caller's minimum piece size for early stop */
+    int64_t grain;             /* the effective grain: minimum piece size for early stop */
     prange_schedule schedule;  /* the plan's schedule */
     int sample;                /* time the caller's share to learn the cost */
     _Alignas(64) _Atomic(uint64_t) next; /* DYNAMIC / GUIDED: first offset not handed out */
@@ -168,7 +168,7 @@ static int run_loop(loop *L, const prange_opts *opts, const void *key)
     if (L->n == 0) return 0;
     /* Learn only where the caller gave no cost; sampling keeps the timer off most calls. */
     L->sample = !(opts && opts->cost_ns > 0) && prange__cost_should_sample(key, L->n);
-    L->grain = opts && opts->grain > 0 ? opts->grain : 1;
+    L->grain = prange__grain(opts);
     if (plan.serial) {
         run_serial(L);
     } else {

@@ -18,6 +18,14 @@
 
 #define BLOCK 4096
 
+/* The effective grain (opts->grain, or PRANGE_GRAIN when 0), counted in blocks of B:
+ * ceil(grain / B) without grain + B - 1, which overflows for a grain near INT64_MAX. */
+static int64_t grain_in_blocks(const prange_opts *opts, uint64_t B)
+{
+    uint64_t g = (uint64_t)prange__grain(opts);
+    return (int64_t)(g / B + (g % B != 0));
+}
+
 #define SCAN_IMPL(NAME, T, ADD, BLOCK_SUM)                                                     \
     typedef struct {                                                                           \
         const T *in;                                                                           \
@@ -67,7 +75,7 @@
         prange_opts o = opts ? *opts : (prange_opts){0};                                       \
         /* The loops run over blocks: per-element cost and grain become per-block ones. */    \
         o.cost_ns = (o.cost_ns > 0 ? o.cost_ns : 0.4) * BLOCK;                                \
-        o.grain = o.grain > 0 ? (o.grain + BLOCK - 1) / BLOCK : 1;                             \
+        o.grain = grain_in_blocks(opts, BLOCK);                                                \
         prange_for_opts(0, nb, NAME##_sums, &k, &o);                                           \
         T run = 0;                                                                             \
         for (int64_t blk = 0; blk < nb; blk++) {                                               \
@@ -137,7 +145,7 @@ int prange_scan(int64_t begin, int64_t end, const prange_reducer *r, prange_scan
     uscan u = {r, body, ctx, begin, n, B, stride, acc};
     prange_opts o = opts ? *opts : (prange_opts){0};
     o.cost_ns = (o.cost_ns > 0 ? o.cost_ns : 1.0) * (double)B; /* per block */
-    o.grain = o.grain > 0 ? (int64_t)(((uint64_t)o.grain + B - 1) / B) : 1;
+    o.grain = grain_in_blocks(opts, B);
     prange_for_opts(0, (int64_t)nb, u_fold, &u, &o);
     /* Block results -> block prefixes, in order, on the caller. */
     unsigned char *run = acc + (size_t)nb * stride, *tmp = run + stride;

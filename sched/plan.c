@@ -38,6 +38,11 @@ int prange__opts_check(const prange_opts *o)
     return 0;
 }
 
+int64_t prange__grain(const prange_opts *o)
+{
+    return o && o->grain > 0 ? o->grain : prange__state_get()->opt[PRANGE__OPT_GRAIN].value;
+}
+
 static void set_serial(prange_plan *p, const char *why)
 {
     p->threads = 1;
@@ -53,7 +58,7 @@ void prange__plan(uint64_t n, const prange_opts *o, const void *key, prange_plan
     if (!o) o = &none;
     int budget = prange__budget();
     int cap = (o->threads > 0 && o->threads < budget) ? o->threads : budget;
-    int64_t grain = o->grain > 0 ? o->grain : st->opt[PRANGE__OPT_GRAIN].value;
+    int64_t grain = prange__grain(o);
     prange_schedule sched = o->schedule;
     int64_t env_chunk = 0;
     if (sched == PRANGE_SCHEDULE_AUTO) {

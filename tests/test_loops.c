@@ -279,6 +279,40 @@ Test(loops, full_range_chunks_are_sane, .timeout = 60)
     free(c);
 }
 
+/* PRANGE_GRAIN (opts.grain = 0) is the minimum early-stop piece, as opts.grain is: with
+ * 100000, a serial loop of 1.5M runs 15 pieces of 100000 (not 16 of 93750), and a
+ * 2-thread static loop cuts each share of 750000 into 8 pieces. */
+static int grain_until(void *p, int64_t b, int64_t e)
+{
+    pieces_ctx *c = p;
+    int k = atomic_fetch_add(&c->calls, 1);
+    if (k < MAX_PIECES) {
+        c->b[k] = b;
+        c->e[k] = e;
+    }
+    return 0;
+}
+
+Test(loops, env_grain_sets_early_stop_pieces)
+{
+    setenv("PRANGE_GRAIN", "100000", 1); /* before the first call: read once */
+    prange_set_num_threads(2);
+    pieces_ctx *c = calloc(1, sizeof *c);
+    prange_opts o = {.flags = PRANGE_SERIAL};
+    cr_assert_eq(prange_for_until(0, 1500000, grain_until, c, &o), 0);
+    cr_assert_eq(c->calls, 15, "serial: %d pieces", c->calls);
+    for (int k = 0; k < 15; k++) cr_assert_eq(c->e[k] - c->b[k], 100000);
+    check_tiling(c, 0, 1500000, "serial");
+    memset(c, 0, sizeof *c);
+    o = t_parallel_opts(2, PRANGE_SCHEDULE_STATIC, 0);
+    prange_plan plan;
+    cr_assert_eq(prange_plan_for(1500000, &o, &plan), 0);
+    cr_assert_eq(prange_for_until(0, 1500000, grain_until, c, &o), 0);
+    cr_assert_eq(c->calls, plan.serial ? 15 : 16, "%d threads: %d pieces", plan.threads, c->calls);
+    check_tiling(c, 0, 1500000, "static");
+    free(c);
+}
+
 /* Early stop. */
 typedef struct {
     int64_t stop_at;
