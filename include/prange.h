@@ -127,6 +127,9 @@ typedef enum prange_schedule {
 /**
  * Per-call options. Zero-initialise (`prange_opts o = {0};`): every zero field means
  * "automatic", and a NULL pointer where a prange_opts is expected means all automatic.
+ * Every valid value works in every function that takes options, the extremes included
+ * (grain = INT64_MAX, cost_ns = DBL_MAX): costs the library derives from cost_ns (per
+ * block, per tile, n * cost_ns) saturate at DBL_MAX instead of overflowing.
  */
 typedef struct prange_opts {
     int64_t grain;     /**< minimum iterations per chunk; 0 = PRANGE_GRAIN (default 1) */

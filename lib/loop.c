@@ -257,6 +257,6 @@ int prange_for_2d(int64_t i0, int64_t i1, int64_t j0, int64_t j1, int64_t tile_i
     r.tiles_j = (r.nj - 1) / r.tj + 1;
     if (tiles_i > (uint64_t)INT64_MAX / r.tiles_j) return PRANGE_EINVAL; /* too many tiles to number */
     prange_opts o = opts ? *opts : (prange_opts){0};
-    if (o.cost_ns > 0) o.cost_ns *= (double)(r.ti * r.tj) < 1e12 ? (double)(r.ti * r.tj) : 1e12; /* per tile */
+    if (o.cost_ns > 0) o.cost_ns = prange__cost_times(o.cost_ns, (double)r.ti * (double)r.tj); /* per tile */
     return prange_for_opts(0, (int64_t)(tiles_i * r.tiles_j), tiles_body, &r, &o);
 }

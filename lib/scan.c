@@ -74,17 +74,17 @@ static int64_t grain_in_blocks(const prange_opts *opts, uint64_t B)
         NAME##_ctx k = {in, out, offs, n, exclusive != 0};                                     \
         prange_opts o = opts ? *opts : (prange_opts){0};                                       \
         /* The loops run over blocks: per-element cost and grain become per-block ones. */    \
-        o.cost_ns = (o.cost_ns > 0 ? o.cost_ns : 0.4) * BLOCK;                                \
+        o.cost_ns = prange__cost_times(o.cost_ns > 0 ? o.cost_ns : 0.4, BLOCK);               \
         o.grain = grain_in_blocks(opts, BLOCK);                                                \
-        prange_for_opts(0, nb, NAME##_sums, &k, &o);                                           \
+        int rc = prange_for_opts(0, nb, NAME##_sums, &k, &o);                                  \
         T run = 0;                                                                             \
-        for (int64_t blk = 0; blk < nb; blk++) {                                               \
+        for (int64_t blk = 0; rc == 0 && blk < nb; blk++) {                                    \
             T s = offs[blk];                                                                   \
             offs[blk] = run;                                                                   \
             run = ADD(run, s);                                                                 \
         }                                                                                      \
-        prange_for_opts(0, nb, NAME##_apply, &k, &o);                                          \
-        return 0;                                                                              \
+        if (rc == 0) rc = prange_for_opts(0, nb, NAME##_apply, &k, &o);                        \
+        return rc;                                                                             \
     }
 
 #define ADD_F(a, b) ((a) + (b))
@@ -144,18 +144,18 @@ int prange_scan(int64_t begin, int64_t end, const prange_reducer *r, prange_scan
     if (!acc) return PRANGE_ENOMEM;
     uscan u = {r, body, ctx, begin, n, B, stride, acc};
     prange_opts o = opts ? *opts : (prange_opts){0};
-    o.cost_ns = (o.cost_ns > 0 ? o.cost_ns : 1.0) * (double)B; /* per block */
+    o.cost_ns = prange__cost_times(o.cost_ns > 0 ? o.cost_ns : 1.0, (double)B); /* per block */
     o.grain = grain_in_blocks(opts, B);
-    prange_for_opts(0, (int64_t)nb, u_fold, &u, &o);
+    int rc = prange_for_opts(0, (int64_t)nb, u_fold, &u, &o);
     /* Block results -> block prefixes, in order, on the caller. */
     unsigned char *run = acc + (size_t)nb * stride, *tmp = run + stride;
     prange__r_identity(r, run);
-    for (uint64_t blk = 0; blk < nb; blk++) {
+    for (uint64_t blk = 0; rc == 0 && blk < nb; blk++) {
         unsigned char *a = acc + (size_t)blk * stride;
         memcpy(tmp, a, r->size);
         memcpy(a, run, r->size);
         prange__r_combine(r, run, tmp);
     }
-    prange_for_opts(0, (int64_t)nb, u_emit, &u, &o);
-    return 0;
+    if (rc == 0) rc = prange_for_opts(0, (int64_t)nb, u_emit, &u, &o);
+    return rc;
 }

@@ -13,6 +13,7 @@
  *   1e4 x 0.5 ns    W = 5 us               t = 5              yes (1 + 1 < 0.85 x 5 us)
  *   1e8 x 0.5 ns    W = 50 ms              t = 16             yes
  */
+#include <float.h>
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -90,6 +91,7 @@ void prange__plan(uint64_t n, const prange_opts *o, const void *key, prange_plan
     double c = o->cost_ns > 0 ? o->cost_ns : prange__cost_lookup(key, n);
     if (c <= 0) c = DEFAULT_COST_NS;
     double work = (double)n * c;
+    if (work > DBL_MAX) work = DBL_MAX; /* a valid cost near DBL_MAX: huge, not inf */
     /* A team of t runs in a region of max(t, pool) threads (teams never shrink): that is
      * the fork-join cost it pays. */
     int pool = prange__pool;

@@ -2,6 +2,7 @@
  * cost (PRANGE_FORK_NS) and synthetic hwloc topologies stand in for the machine. */
 #include <criterion/criterion.h>
 #include <hwloc.h>
+#include <float.h>
 #include <stdio.h>
 #include <math.h>
 #include <string.h>
@@ -126,6 +127,23 @@ Test(plan, full_range_chunk_saturates)
             prange_plan_format(&p, line, sizeof line);
             cr_assert_null(strstr(line, "chunk=-"), "%s", line);
         }
+}
+
+/* A valid cost near DBL_MAX makes n * cost overflow: the work saturates at DBL_MAX (very
+ * much work: parallel), where inf made every comparison false and the plan serial. */
+Test(plan, huge_cost_saturates)
+{
+    fixed_machine("pack:1 core:4 pu:1");
+    const double costs[] = {1e305, DBL_MAX};
+    for (int k = 0; k < 2; k++) {
+        prange_opts o = {.cost_ns = costs[k]};
+        prange_plan p;
+        cr_assert_eq(prange_plan_for(1000, &o, &p), 0);
+        cr_assert_eq(p.serial, 0, "cost %g: %s", costs[k], p.reason);
+        cr_assert_eq(p.threads, 4);
+        cr_assert(isfinite(p.work_ns), "cost %g: work %g", costs[k], p.work_ns);
+        cr_assert_eq(prange_threads_for(1000, costs[k]), 4);
+    }
 }
 
 Test(plan, env_schedule_applies_to_auto_only)
