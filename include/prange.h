@@ -432,19 +432,23 @@ PRANGE_API prange_loc_f64 prange_maxloc_f64(const double *x, int64_t n);
  * elements at i) and `s` (the scalar argument; pass any value when unused). The element
  * expression is inlined into the chunk loop, so the compiler vectorises it; the loop runs
  * through the scheduler like prange_for (serial fallback, grain, cost hint via opts).
- * out may be the same array as an input (in place); any other overlap between out and an
- * input is rejected with PRANGE_EINVAL (nothing written). Returns 0 or PRANGE_EINVAL (NULL
- * arrays with n > 0, n < 0, bad opts). Thread-safe if the arrays are not shared.
+ * out may be the same array as an input (in place: the same address and the same element
+ * size); any other overlap between the bytes of out and of an input (e.g. float in, double
+ * out in one buffer) is rejected with PRANGE_EINVAL (nothing written). Returns 0 or
+ * PRANGE_EINVAL (NULL arrays with n > 0, n < 0, bad opts). Thread-safe if the arrays are
+ * not shared.
  */
 #if defined(__GNUC__)
 #define PRANGE__UNUSED __attribute__((unused))
 #else
 #define PRANGE__UNUSED
 #endif
+/* Whether out's and an input's byte ranges overlap other than as exact aliasing with the
+ * same element size (in place: each element is read before it is written). */
 #define PRANGE__MAP_OVERLAP(o, x, n)                                                          \
-    ((const void *)(o) != (const void *)(x) && (n) > 0 &&                                    \
-     (const char *)(o) < (const char *)(x) + (size_t)(n) * sizeof(*(x)) &&                    \
-     (const char *)(x) < (const char *)(o) + (size_t)(n) * sizeof(*(o)))
+    ((n) > 0 && (uintptr_t)(o) < (uintptr_t)(x) + (uintptr_t)(n) * sizeof(*(x)) &&           \
+     (uintptr_t)(x) < (uintptr_t)(o) + (uintptr_t)(n) * sizeof(*(o)) &&                       \
+     !((uintptr_t)(o) == (uintptr_t)(x) && sizeof(*(o)) == sizeof(*(x))))
 #define PRANGE__MAP_BODY(NAME, DECLS, LOADS, EXPR)                                            \
     typedef struct NAME##_ctx_ DECLS NAME##_ctx_;                                            \
     static void NAME##_body_(void *ctx_, int64_t b_, int64_t e_)                              \

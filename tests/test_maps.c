@@ -13,6 +13,9 @@ PRANGE_MAP1(square, double, double, int, a * a)
 PRANGE_MAP2(axpy, double, double, double, double, s * a + b)
 PRANGE_MAP3(fma3, double, double, double, double, double, a * b + c + s)
 PRANGE_MAP1(to_f32, float, double, int, (float)a)
+PRANGE_MAP1(to_f64, double, float, int, (double)a)
+PRANGE_MAP1(i64_to_f64, double, int64_t, int, (double)a)
+PRANGE_MAP2(add_f32, double, double, float, int, a + b)
 
 static const int64_t k_sizes[] = {0, 1, 2, 7, 97, 4095, 4096, 4097, 65537, 1000003};
 #define NSIZES (int)(sizeof k_sizes / sizeof *k_sizes)
@@ -65,6 +68,39 @@ Test(maps, bad_arguments)
     cr_assert_eq(square(NULL, NULL, 0, 0, NULL), 0, "empty map with NULL arrays is a no-op");
     prange_opts bad = {.grain = -1};
     cr_assert_eq(square(buf, buf, 0, 10, &bad), PRANGE_EINVAL);
+}
+
+/* In place is exact aliasing with the same element size. float in, double out in one
+ * buffer passed the address-only check and wrote over floats not yet read; any overlap
+ * of the byte ranges other than that is rejected, nothing written. */
+Test(maps, overlap_compares_byte_ranges)
+{
+    enum { N = 1000 };
+    double *buf = malloc(2 * N * sizeof *buf), *keep = malloc(2 * N * sizeof *keep);
+    float *f = (float *)buf;
+    for (int i = 0; i < 2 * N; i++) f[i] = (float)i;
+    memcpy(keep, buf, 2 * N * sizeof *buf);
+    cr_assert_eq(to_f64(buf, f, 0, N, NULL), PRANGE_EINVAL, "float in, double out, same address");
+    cr_assert_eq(to_f32(f, buf, 0, N, NULL), PRANGE_EINVAL, "double in, float out, same address");
+    cr_assert_eq(to_f64(buf, f + N / 2, 0, N, NULL), PRANGE_EINVAL, "floats inside the doubles' bytes");
+    cr_assert_eq(to_f64(buf + 1, f, 0, N, NULL), PRANGE_EINVAL, "doubles starting inside the floats");
+    double x[N];
+    for (int i = 0; i < N; i++) x[i] = i;
+    cr_assert_eq(add_f32(buf, x, f, 0, N, NULL), PRANGE_EINVAL, "second input aliased with another size");
+    cr_assert_eq(memcmp(buf, keep, 2 * N * sizeof *buf), 0, "nothing written on rejection");
+    /* Disjoint byte ranges of other types: accepted and right. */
+    cr_assert_eq(to_f64(buf + N / 2, f, 0, N / 2, NULL), 0, "floats [0, 2N) bytes, doubles after them");
+    for (int i = 0; i < N / 2; i++) cr_assert_eq(buf[N / 2 + i], (double)i);
+    memcpy(buf, keep, 2 * N * sizeof *buf);
+    cr_assert_eq(to_f64(buf, f + N, 0, N / 2, NULL), 0, "floats right after the doubles' bytes");
+    for (int i = 0; i < N / 2; i++) cr_assert_eq(buf[i], (double)(N + i));
+    /* Same element size, same address: in place, element by element. */
+    int64_t *iv = (int64_t *)buf;
+    for (int i = 0; i < N; i++) iv[i] = 3 * i - 7;
+    cr_assert_eq(i64_to_f64(buf, iv, 0, N, NULL), 0, "in place with the same element size");
+    for (int i = 0; i < N; i++) cr_assert_eq(buf[i], (double)(3 * i - 7));
+    free(buf);
+    free(keep);
 }
 
 Test(rows, sums_norms_softmax)
