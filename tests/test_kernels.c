@@ -140,9 +140,9 @@ Test(kernels, nrm2_subnormal_and_extreme_exact)
  * every thread count. */
 Test(kernels, nrm2_whole_range_matches_reference)
 {
-    if (LDBL_MAX_EXP < 16384) cr_skip("long double has no wider exponent range here");
+    if (LDBL_MAX_EXP < 16384) cr_skip_test("long double has no wider exponent range here");
     /* Valgrind emulates x87 long double with double precision and range. */
-    if (UNDER_VALGRIND) cr_skip("long double is a double under valgrind");
+    if (UNDER_VALGRIND) cr_skip_test("long double is a double under valgrind");
     enum { N = 5000 };
     double *x = malloc(N * sizeof *x);
     uint64_t seed = 12;
