@@ -127,6 +127,9 @@ typedef enum prange_schedule {
 /**
  * Per-call options. Zero-initialise (`prange_opts o = {0};`): every zero field means
  * "automatic", and a NULL pointer where a prange_opts is expected means all automatic.
+ * Every valid value works in every function that takes options, the extremes included
+ * (grain = INT64_MAX, cost_ns = DBL_MAX): costs the library derives from cost_ns (per
+ * block, per tile, n * cost_ns) saturate at DBL_MAX instead of overflowing.
  */
 typedef struct prange_opts {
     int64_t grain;     /**< minimum iterations per chunk; 0 = PRANGE_GRAIN (default 1) */
@@ -179,7 +182,8 @@ PRANGE_API int prange_for_opts(int64_t begin, int64_t end, prange_body_fn body, 
  *
  * Chunks already running finish (cancellation is cooperative, at chunk boundaries; each
  * thread's share is cut into chunks of about 1/16 of it, at least grain, so a stop takes
- * effect quickly). Run serially, chunks run in order and the first non-zero stops it.
+ * effect quickly; grain is opts->grain, or PRANGE_GRAIN when 0). Run serially, chunks run
+ * in order and the first non-zero stops it.
  *
  * Returns: 0 when every chunk returned 0; otherwise the first non-zero value returned by
  * a body (in time, so with several stopping chunks in parallel which one wins may vary);
@@ -220,7 +224,8 @@ PRANGE_API int prange_set_num_threads(int n);
 typedef struct prange_plan {
     int threads;              /**< team size; 1 when serial */
     int serial;               /**< 1 when the loop runs inline on the caller */
-    int64_t chunk;            /**< STATIC: largest block; DYNAMIC/GUIDED: (minimum) chunk */
+    int64_t chunk;            /**< STATIC: largest block; DYNAMIC/GUIDED: (minimum) chunk;
+                                   saturated to INT64_MAX like n */
     prange_schedule schedule; /**< resolved schedule, never AUTO */
     const char *reason;       /**< static string: why this plan (e.g. "work below fork-join cost") */
     int64_t n;                /**< iterations planned for (saturated to INT64_MAX) */
@@ -279,8 +284,10 @@ PRANGE_API const char *prange_schedule_name(prange_schedule s);
 
 /**
  * A reducer: an accumulator type of `size` bytes with an identity and an associative
- * combine. Deterministic: for the same inputs, range, grain and reducer, the result is
- * bitwise identical for every thread count, schedule and run (see docs/reductions.md).
+ * combine. Deterministic: the bits of a prange_reduce result depend only on the range,
+ * what body reads, the reducer (size, identity, combine) and the effective grain
+ * (opts->grain, or PRANGE_GRAIN when it is 0): never on the thread count, the schedule,
+ * cost_ns, threads, flags or the run (see docs/reductions.md).
  * combine need not be commutative: the left operand always covers lower indices.
  *
  * identity_sized/combine_sized are an extension used by array reducers: when non-NULL
@@ -304,11 +311,12 @@ typedef void (*prange_reduce_fn)(void *ctx, int64_t begin, int64_t end, void *ac
  * @ctx:    passed to body.
  * @result: receives the result (r->size bytes); the identity for an empty range.
  *          Must not overlap ctx data that body reads.
- * @opts:   NULL or options; grain is the minimum block size.
+ * @opts:   NULL or options; grain (0 = PRANGE_GRAIN) is the minimum block size.
  *
- * The range is cut into blocks whose boundaries depend only on the range, the grain and
- * r->size; each block is folded from the identity and block results are combined along
- * one canonical tree, so the result does not depend on the thread count or schedule.
+ * The range is cut into blocks whose boundaries depend only on the range, the effective
+ * grain and r->size; each block is folded from the identity and block results are
+ * combined along one canonical tree, so the result does not depend on the thread count or
+ * schedule.
  * Returns: 0; PRANGE_EINVAL (nothing run or written) for NULL r/body/result, a reducer
  * without identity or combine, size 0 or > 2^30, begin > end, or bad opts;
  * PRANGE_ENOMEM when per-thread scratch could not be allocated (first use only).
@@ -374,6 +382,9 @@ PRANGE_API prange_reducer prange_reducer_array_sum_i64(size_t count);
  * ==================================================================================== */
 
 /**
+ * The kernels below fold fixed blocks of 2048 elements through prange_reduce: their bits
+ * depend on the input alone (not on the thread count, nor on PRANGE_GRAIN).
+ *
  * prange_sum_f64 - sum of x[0..n), deterministic, pairwise-accurate.
  * Error bound: |s - exact| <= (24 + ceil(log2(max(1, n / 2048)))) * 2^-53 * sum|x[i]|
  * (see docs/reductions.md). Returns NaN and sets errno = EINVAL for n < 0 or x == NULL
@@ -389,8 +400,11 @@ PRANGE_API double prange_dot_f64(const double *x, const double *y, int64_t n);
 
 /**
  * prange_nrm2_f64 - Euclidean norm sqrt(sum x[i]^2) without spurious overflow or
- * underflow: nrm2({1e200, 1e200}) = 1.414e200, nrm2({1e-200, 1e-200}) = 1.414e-200.
- * Any NaN gives NaN; otherwise any infinity gives +inf. Bad input as prange_sum_f64.
+ * underflow over the whole double range, subnormals included: nrm2({1e200, 1e200}) =
+ * 1.414e200, nrm2({1e-200, 1e-200}) = 1.414e-200, nrm2({0, 1e-310}) = 1e-310. The result
+ * is +inf only when the true norm exceeds DBL_MAX. Any NaN gives NaN; otherwise any
+ * infinity gives +inf. Deterministic (same bits for any thread count). Bad input as
+ * prange_sum_f64.
  */
 PRANGE_API double prange_nrm2_f64(const double *x, int64_t n);
 
@@ -418,19 +432,23 @@ PRANGE_API prange_loc_f64 prange_maxloc_f64(const double *x, int64_t n);
  * elements at i) and `s` (the scalar argument; pass any value when unused). The element
  * expression is inlined into the chunk loop, so the compiler vectorises it; the loop runs
  * through the scheduler like prange_for (serial fallback, grain, cost hint via opts).
- * out may be the same array as an input (in place); any other overlap between out and an
- * input is rejected with PRANGE_EINVAL (nothing written). Returns 0 or PRANGE_EINVAL (NULL
- * arrays with n > 0, n < 0, bad opts). Thread-safe if the arrays are not shared.
+ * out may be the same array as an input (in place: the same address and the same element
+ * size); any other overlap between the bytes of out and of an input (e.g. float in, double
+ * out in one buffer) is rejected with PRANGE_EINVAL (nothing written). Returns 0 or
+ * PRANGE_EINVAL (NULL arrays with n > 0, n < 0, bad opts). Thread-safe if the arrays are
+ * not shared.
  */
 #if defined(__GNUC__)
 #define PRANGE__UNUSED __attribute__((unused))
 #else
 #define PRANGE__UNUSED
 #endif
+/* Whether out's and an input's byte ranges overlap other than as exact aliasing with the
+ * same element size (in place: each element is read before it is written). */
 #define PRANGE__MAP_OVERLAP(o, x, n)                                                          \
-    ((const void *)(o) != (const void *)(x) && (n) > 0 &&                                    \
-     (const char *)(o) < (const char *)(x) + (size_t)(n) * sizeof(*(x)) &&                    \
-     (const char *)(x) < (const char *)(o) + (size_t)(n) * sizeof(*(o)))
+    ((n) > 0 && (uintptr_t)(o) < (uintptr_t)(x) + (uintptr_t)(n) * sizeof(*(x)) &&           \
+     (uintptr_t)(x) < (uintptr_t)(o) + (uintptr_t)(n) * sizeof(*(o)) &&                       \
+     !((uintptr_t)(o) == (uintptr_t)(x) && sizeof(*(o)) == sizeof(*(x))))
 #define PRANGE__MAP_BODY(NAME, DECLS, LOADS, EXPR)                                            \
     typedef struct NAME##_ctx_ DECLS NAME##_ctx_;                                            \
     static void NAME##_body_(void *ctx_, int64_t b_, int64_t e_)                              \

@@ -7,6 +7,7 @@
  * streams at memory bandwidth, and the error grows with log2(n), not n.
  */
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 
 #include "prange_lib.h"
@@ -109,6 +110,11 @@ static void b_maxabs(void *c, int64_t b, int64_t e, void *acc)
 
 static int bad_input(const void *x, int64_t n) { return n < 0 || (n > 0 && !x); }
 
+/* The kernels' blocks: a fixed 2048 elements (prange_reduce's minimum block), whatever
+ * PRANGE_GRAIN says, so a kernel's bits depend on its input alone. */
+#define KERNEL_BLOCK 2048
+static const prange_opts kernel_opts = {.grain = KERNEL_BLOCK};
+
 /* Fold body over [0, n) from `r`'s identity: inline when asked (row kernels), or when n
  * fits one block (prange_reduce would fold that block alone and return it unchanged: same
  * bits, ~20 ns less; PRANGE_VERBOSE=2 keeps the full path so every call's plan is
@@ -117,11 +123,11 @@ static double fold(prange_reduce_fn body, const prange_reducer *r, arrays *a, in
 {
     double acc;
     prange__r_identity(r, &acc);
-    if (!parallel || (n <= 2048 && prange__verbose() < 2)) {
+    if (!parallel || (n <= KERNEL_BLOCK && prange__verbose() < 2)) {
         body(a, 0, n, &acc);
         return acc;
     }
-    if (prange_reduce(0, n, r, body, a, &acc, NULL) != 0) {
+    if (prange_reduce(0, n, r, body, a, &acc, &kernel_opts) != 0) {
         errno = ENOMEM;
         return NAN;
     }
@@ -155,8 +161,10 @@ double prange_dot_f64(const double *x, const double *y, int64_t n)
  * nrm2: one fast pass of plain squares. Its result is exact enough whenever it is finite
  * and not below 2^-900 (squares that underflowed then weigh < n * 2^-174 relative). Else
  * (overflow, or everything tiny) a second, scaled pass: s = 2^-e with e the exponent of
- * max|x|, so x*s is exact and the largest square is in [1, 4). `parallel` = 0 runs the
- * passes inline (one row of prange_row_norms_f64).
+ * max|x|, so x*s is exact and the largest square is in [1, 4). For a subnormal max, e is
+ * raised to -1022 (2^1074 does not exist): x*s is still exact, the largest square lands in
+ * [2^-104, 4) and no square underflows, as every element is then subnormal too.
+ * `parallel` = 0 runs the passes inline (one row of prange_row_norms_f64).
  */
 static double nrm2(arrays *a, int64_t n, int parallel)
 {
@@ -167,6 +175,7 @@ static double nrm2(arrays *a, int64_t n, int parallel)
     double maxabs = fold(b_maxabs, &prange_reducer_max_f64, a, n, parallel);
     if (isnan(maxabs) || maxabs == 0 || isinf(maxabs)) return maxabs;
     int e = ilogb(maxabs);
+    if (e < DBL_MIN_EXP - 1) e = DBL_MIN_EXP - 1;
     a->scale = ldexp(1.0, -e);
     return ldexp(sqrt(fold(b_ssq, &prange_reducer_sum_f64, a, n, parallel)), e);
 }
@@ -219,7 +228,7 @@ static prange_loc_f64 run_loc(const prange_reducer *r, prange_reduce_fn body, co
     }
     if (n == 0) return out;
     arrays a = {.x = x};
-    if (prange_reduce(0, n, r, body, &a, &out, NULL) != 0) {
+    if (prange_reduce(0, n, r, body, &a, &out, &kernel_opts) != 0) {
         errno = ENOMEM;
         return (prange_loc_f64){NAN, -1};
     }

@@ -22,7 +22,7 @@ typedef struct loop {
     int64_t begin;
     uint64_t n;
     int64_t chunk;             /* the plan's chunk */
-    int64_t grain;             /* the caller's minimum piece size for early stop */
+    int64_t grain;             /* the effective grain: minimum piece size for early stop */
     prange_schedule schedule;  /* the plan's schedule */
     int sample;                /* time the caller's share to learn the cost */
     _Alignas(64) _Atomic(uint64_t) next; /* DYNAMIC / GUIDED: first offset not handed out */
@@ -67,10 +67,11 @@ static inline int stopped(loop *L)
     return L->until && atomic_load_explicit(&L->stop, memory_order_relaxed) != 0;
 }
 
-/* Early stop needs chunk boundaries to check at: cut a block into about 16 pieces. */
+/* Early stop needs chunk boundaries to check at: cut a block into about 16 pieces.
+ * ceil(len / 16) without len + 15, which wraps for len near 2^64. */
 static uint64_t piece_size(uint64_t len, int64_t grain)
 {
-    uint64_t p = (len + 15) / 16;
+    uint64_t p = len / 16 + (len % 16 != 0);
     if (p < (uint64_t)grain) p = (uint64_t)grain;
     return p ? p : 1;
 }
@@ -167,7 +168,7 @@ static int run_loop(loop *L, const prange_opts *opts, const void *key)
     if (L->n == 0) return 0;
     /* Learn only where the caller gave no cost; sampling keeps the timer off most calls. */
     L->sample = !(opts && opts->cost_ns > 0) && prange__cost_should_sample(key, L->n);
-    L->grain = opts && opts->grain > 0 ? opts->grain : 1;
+    L->grain = prange__grain(opts);
     if (plan.serial) {
         run_serial(L);
     } else {
@@ -256,6 +257,6 @@ int prange_for_2d(int64_t i0, int64_t i1, int64_t j0, int64_t j1, int64_t tile_i
     r.tiles_j = (r.nj - 1) / r.tj + 1;
     if (tiles_i > (uint64_t)INT64_MAX / r.tiles_j) return PRANGE_EINVAL; /* too many tiles to number */
     prange_opts o = opts ? *opts : (prange_opts){0};
-    if (o.cost_ns > 0) o.cost_ns *= (double)(r.ti * r.tj) < 1e12 ? (double)(r.ti * r.tj) : 1e12; /* per tile */
+    if (o.cost_ns > 0) o.cost_ns = prange__cost_times(o.cost_ns, (double)r.ti * (double)r.tj); /* per tile */
     return prange_for_opts(0, (int64_t)(tiles_i * r.tiles_j), tiles_body, &r, &o);
 }

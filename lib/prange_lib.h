@@ -4,6 +4,7 @@
 #ifndef PRANGE_LIB_H
 #define PRANGE_LIB_H
 
+#include <float.h>
 #include <omp.h>
 #include <stdint.h>
 
@@ -85,6 +86,14 @@ static inline void prange__r_combine(const prange_reducer *r, void *acc, const v
 {
     if (r->combine_sized) r->combine_sized(acc, rhs, r->size);
     else r->combine(acc, rhs);
+}
+
+/* A per-iteration cost scaled to a per-block (or per-tile) one, saturated at DBL_MAX: a
+ * valid finite cost_ns stays valid (1e305 ns x 4096 would be inf, which opts reject). */
+static inline double prange__cost_times(double cost_ns, double factor)
+{
+    double c = cost_ns * factor;
+    return c < DBL_MAX ? c : DBL_MAX;
 }
 
 /* A polite spin-wait hint. */

@@ -13,6 +13,7 @@
  *   1e4 x 0.5 ns    W = 5 us               t = 5              yes (1 + 1 < 0.85 x 5 us)
  *   1e8 x 0.5 ns    W = 50 ms              t = 16             yes
  */
+#include <float.h>
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -38,6 +39,11 @@ int prange__opts_check(const prange_opts *o)
     return 0;
 }
 
+int64_t prange__grain(const prange_opts *o)
+{
+    return o && o->grain > 0 ? o->grain : prange__state_get()->opt[PRANGE__OPT_GRAIN].value;
+}
+
 static void set_serial(prange_plan *p, const char *why)
 {
     p->threads = 1;
@@ -53,7 +59,7 @@ void prange__plan(uint64_t n, const prange_opts *o, const void *key, prange_plan
     if (!o) o = &none;
     int budget = prange__budget();
     int cap = (o->threads > 0 && o->threads < budget) ? o->threads : budget;
-    int64_t grain = o->grain > 0 ? o->grain : st->opt[PRANGE__OPT_GRAIN].value;
+    int64_t grain = prange__grain(o);
     prange_schedule sched = o->schedule;
     int64_t env_chunk = 0;
     if (sched == PRANGE_SCHEDULE_AUTO) {
@@ -85,6 +91,7 @@ void prange__plan(uint64_t n, const prange_opts *o, const void *key, prange_plan
     double c = o->cost_ns > 0 ? o->cost_ns : prange__cost_lookup(key, n);
     if (c <= 0) c = DEFAULT_COST_NS;
     double work = (double)n * c;
+    if (work > DBL_MAX) work = DBL_MAX; /* a valid cost near DBL_MAX: huge, not inf */
     /* A team of t runs in a region of max(t, pool) threads (teams never shrink): that is
      * the fork-join cost it pays. */
     int pool = prange__pool;
@@ -139,7 +146,8 @@ void prange__plan(uint64_t n, const prange_opts *o, const void *key, prange_plan
         p->chunk = env_chunk > grain ? env_chunk : grain;
         break;
     default:
-        p->chunk = (int64_t)per;
+        /* 2^63 for 2 threads over 2^64 - 1 iterations: saturated, like p->n. */
+        p->chunk = per > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)per;
         break;
     }
 }
