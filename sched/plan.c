@@ -38,6 +38,9 @@ int prange__opts_check(const prange_opts *o)
     return 0;
 }
 
+/* The reason of a plan made serial by the fork-join figure (compared by address). */
+const char prange__why_fork[] = "work below fork-join cost";
+
 static void set_serial(prange_plan *p, const char *why)
 {
     p->threads = 1;
@@ -105,7 +108,7 @@ void prange__plan(uint64_t n, const prange_opts *o, const void *key, prange_plan
     if ((double)t > by_work) { t = (int)by_work; why = "threads limited by work"; }
     if ((uint64_t)t > n / (uint64_t)grain) { t = (int)(n / (uint64_t)grain); why = "threads limited by grain"; }
     if (t < 2 || !(fork + work / t < PARALLEL_GAIN * work)) {
-        set_serial(p, "work below fork-join cost");
+        set_serial(p, prange__why_fork);
         return;
     }
     /* The system may refuse threads (RLIMIT_NPROC, pids.max): run with what starts. */
@@ -118,7 +121,7 @@ void prange__plan(uint64_t n, const prange_opts *o, const void *key, prange_plan
         t = startable;
         why = "threads limited by thread creation";
         if (!(fork + work / t < PARALLEL_GAIN * work)) {
-            set_serial(p, "work below fork-join cost");
+            set_serial(p, prange__why_fork);
             return;
         }
     }
@@ -142,6 +145,15 @@ void prange__plan(uint64_t n, const prange_opts *o, const void *key, prange_plan
         p->chunk = (int64_t)per;
         break;
     }
+}
+
+int prange__plan_probe_team(const prange_plan *p, const prange_opts *o)
+{
+    if (!p->serial || p->reason != prange__why_fork) return 0;
+    int team = (o && o->threads > 0 && o->threads < p->budget) ? o->threads : p->budget;
+    if (team > 2) team = 2; /* the smallest team tells whether the machine is quiet */
+    /* Would a team of 2 pay at a quiet machine's figure (F + W/2 < 0.85 W)? */
+    return prange__fork_quiet_ns() + p->work_ns / 2 < PARALLEL_GAIN * p->work_ns ? team : 0;
 }
 
 int prange_plan_for_body(int64_t n, prange_body_fn body, const prange_opts *opts, prange_plan *out)

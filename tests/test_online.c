@@ -1,0 +1,190 @@
+/* test_online.c — the figures the scheduler learns while the program runs: robust windows,
+ * the fork-join figure following samples and probes, learned costs that ignore outliers,
+ * and first calls that time a slice before deciding. Decisions and counts only: the
+ * clock the probes read is a fake where a test needs one. */
+#include <criterion/criterion.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common.h"
+#include "prange_sched.h"
+
+/* ---- the window ----------------------------------------------------------------------- */
+
+Test(window, first_samples_use_the_lower_median)
+{
+    static prange__window w;
+    cr_assert_eq(prange__window_get(&w), 0, "empty: 0");
+    cr_assert_eq(prange__window_add(&w, 900), 900, "one sample is used as is");
+    cr_assert_eq(prange__window_add(&w, 300), 300, "of two, the smaller (a cold first call)");
+    cr_assert_eq(prange__window_add(&w, 500), 500, "of three, the middle");
+    cr_assert_eq(prange__window_count(&w), 3);
+}
+
+Test(window, one_outlier_moves_nothing_a_lasting_change_shows_within_5)
+{
+    static prange__window w;
+    prange__window_seed(&w, 500);
+    cr_assert_eq(prange__window_add(&w, 4e6), 500, "a 4 ms hiccup");
+    prange__window_seed(&w, 500);
+    for (int i = 0; i < 4; i++) cr_assert_eq(prange__window_add(&w, 8e6), 500, "busy sample %d of 4: not yet", i + 1);
+    cr_assert_eq(prange__window_add(&w, 8e6), 8e6, "the 5th busy sample of 8 shows it");
+    for (int i = 0; i < 4; i++) prange__window_add(&w, 450);
+    cr_assert_eq(prange__window_add(&w, 450), 450, "quiet again after 5 quiet samples");
+}
+
+/* ---- learned cost per iteration -------------------------------------------------------- */
+
+static void some_body(void *c, int64_t b, int64_t e) { (void)c; (void)b; (void)e; }
+
+Test(learning, one_hiccup_does_not_capture_the_cost)
+{
+    setenv("PRANGE_FORK_NS", "1000", 1);
+    const void *key = (const void *)some_body;
+    uint64_t n = 16384;
+    for (int i = 0; i < 8; i++) prange__cost_record(key, n, n, 20.0 * (double)n); /* 20 ns each */
+    prange__cost_record(key, n, n, 4e6); /* one call hit a 4 ms hiccup */
+    cr_assert_eq(prange__cost_lookup(key, n), 20.0);
+    prange_plan p;
+    prange_opts none = {0};
+    prange__plan(n, &none, key, &p);
+    cr_assert_eq(p.cost_ns, 20.0, "the plan uses the learned cost, not the outlier");
+}
+
+/* ---- the fork-join figure --------------------------------------------------------------- */
+
+static atomic_int probes;
+static double fake_quiet(int t) { (void)t; atomic_fetch_add(&probes, 1); return 600; }
+static double fake_busy(int t) { (void)t; atomic_fetch_add(&probes, 1); return 8e6; }
+
+typedef struct {
+    atomic_int team;
+} team_ctx;
+
+static void team_body(void *c, int64_t b, int64_t e)
+{
+    (void)b; (void)e;
+    team_ctx *t = c;
+    int k = prange_num_threads(), cur = atomic_load(&t->team);
+    while (k > cur && !atomic_compare_exchange_weak(&t->team, &cur, k)) {}
+}
+
+static int team_of_call(int64_t n, double cost_ns)
+{
+    team_ctx c = {0};
+    prange_opts o = {.cost_ns = cost_ns};
+    cr_assert_eq(prange_for_opts(0, n, team_body, &c, &o), 0);
+    return atomic_load(&c.team);
+}
+
+Test(fork_figure, busy_samples_raise_it_a_hiccup_does_not)
+{
+    prange_set_num_threads(2);
+    double start = prange__fork_ns(2);
+    prange__fork_observe(2, 4e6);
+    cr_assert_eq(prange__fork_ns(2), start, "one 4 ms hiccup changes no figure");
+    for (int i = 0; i < 5; i++) prange__fork_observe(2, 8e6);
+    cr_assert_eq(prange__fork_ns(2), 8e6, "5 busy samples of 8 ms: the machine is busy");
+    prange_plan p;
+    prange_opts o = {.cost_ns = 1};
+    cr_assert_eq(prange_plan_for(100000, &o, &p), 0);
+    cr_assert_eq(p.serial, 1, "100 us of work does not pay 8 ms of fork-join");
+}
+
+Test(fork_figure, a_probe_finds_the_machine_quiet_again)
+{
+    prange_set_num_threads(2);
+    prange__fork_ns(2); /* the first figure */
+    for (int i = 0; i < 8; i++) prange__fork_observe(2, 8e6);
+    prange_plan p;
+    prange_opts o = {.cost_ns = 1};
+    cr_assert_eq(prange_plan_for(100000, &o, &p), 0);
+    cr_assert_eq(p.serial, 1);
+    cr_assert_eq(atomic_load(&probes), 0, "a plan query probes nothing");
+    prange__fork_set_measure_hook(fake_quiet);
+    /* The loop itself probes: empty regions now cost 600 ns, so it runs in parallel. */
+    cr_assert_eq(team_of_call(100000, 1), 2);
+    cr_assert_eq(atomic_load(&probes), 1);
+    cr_assert_eq(prange__fork_ns(2), 600);
+    cr_assert_eq(prange_plan_for(100000, &o, &p), 0);
+    cr_assert_eq(p.serial, 0);
+}
+
+Test(fork_figure, probes_back_off_while_the_machine_stays_busy)
+{
+    prange_set_num_threads(2);
+    prange__fork_ns(2);
+    for (int i = 0; i < 8; i++) prange__fork_observe(2, 8e6);
+    prange__fork_set_measure_hook(fake_busy);
+    /* 50 calls in a row: the gap doubles from 2 ms after each busy probe, so only a few
+     * of them probe (probing every call would take 2 ms + 4 ms + ... = seconds). */
+    for (int i = 0; i < 50; i++) cr_assert_eq(team_of_call(100000, 1), 1, "call %d ran in parallel", i);
+    int k = atomic_load(&probes);
+    cr_assert_geq(k, 1, "the first call probes");
+    cr_assert_lt(k, 10, "%d probes in 50 calls: no back-off", k);
+    cr_assert_eq(prange__fork_ns(2), 8e6);
+}
+
+Test(fork_figure, fixed_figure_is_never_changed)
+{
+    setenv("PRANGE_FORK_NS", "1000", 1);
+    prange__fork_observe(2, 8e6);
+    for (int i = 0; i < 8; i++) prange__fork_observe(2, 8e6);
+    cr_assert_eq(prange__fork_ns(2), 1000);
+    prange__fork_set_measure_hook(fake_busy);
+    cr_assert_eq(prange__fork_probe(2), 0);
+    cr_assert_eq(atomic_load(&probes), 0);
+}
+
+/* ---- first calls ------------------------------------------------------------------------- */
+
+/* About 200 us of spinning per iteration, on the thread's CPU clock. */
+static void slow_body(void *c, int64_t b, int64_t e)
+{
+    team_body(c, b, e);
+    for (int64_t i = b; i < e; i++) {
+        struct timespec t0, t;
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
+        do clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+        while ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) < 200000);
+    }
+}
+
+Test(first_call, expensive_iterations_without_a_hint_run_in_parallel)
+{
+    setenv("PRANGE_FORK_NS", "20000", 1);
+    prange_set_num_threads(2);
+    prange_plan p;
+    cr_assert_eq(prange_plan_for_body(64, slow_body, NULL, &p), 0);
+    cr_assert_eq(p.serial, 1, "nothing known yet: the default cost says serial");
+    team_ctx c = {0};
+    cr_assert_eq(prange_for(0, 64, slow_body, &c), 0);
+    cr_assert_eq(atomic_load(&c.team), 2, "64 x 200 us ran on one thread in its first call");
+    cr_assert_eq(prange_plan_for_body(64, slow_body, NULL, &p), 0);
+    cr_assert_eq(p.serial, 0, "the next call knows the cost");
+}
+
+typedef struct {
+    unsigned char seen[5000];
+    team_ctx team;
+} count_ctx;
+
+static void count_body(void *p, int64_t b, int64_t e)
+{
+    count_ctx *c = p;
+    team_body(&c->team, b, e);
+    for (int64_t i = b; i < e; i++) c->seen[i]++;
+}
+
+Test(first_call, cheap_iterations_stay_inline_and_run_once)
+{
+    setenv("PRANGE_FORK_NS", "20000", 1);
+    prange_set_num_threads(2);
+    static count_ctx c;
+    memset(&c, 0, sizeof c); /* no page faults in the timed slice */
+    cr_assert_eq(prange_for(0, 5000, count_body, &c), 0);
+    for (int i = 0; i < 5000; i++) cr_assert_eq(c.seen[i], 1, "index %d ran %d times", i, c.seen[i]);
+    cr_assert_eq(atomic_load(&c.team.team), 1, "5000 cheap iterations do not pay 20 us of fork-join");
+}
