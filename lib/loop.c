@@ -183,7 +183,12 @@ static void run_parallel(loop *L, const prange_plan *plan)
     /* firstprivate: the workers read these values from the block the runtime hands
      * them, not from this frame: a static loop's workers touch no other line of the
      * caller's (the descriptor stays with the caller, who also times its share). */
-    int planned = plan->threads, region = prange__region_size(planned);
+    int planned = prange__team_run(plan, "loop");
+    if (planned == 1) {
+        run_serial(L);
+        return;
+    }
+    int region = prange__region_size(planned);
     uint64_t t0 = L->sample ? prange__now_ns() : 0;
     if (L->schedule == PRANGE_SCHEDULE_STATIC && !L->until) {
         prange_body_fn body = L->body;
@@ -253,10 +258,7 @@ static int run_first_slice(loop *L, const prange_opts *opts, const void *key, pr
 static int run_loop(loop *L, const prange_opts *opts, const void *key)
 {
     prange_plan plan;
-    prange__plan(L->n, opts, key, &plan);
-    /* The figure may have been taken while the machine was busy: probe now and then. */
-    int probe = prange__plan_probe_team(&plan, opts);
-    if (probe && prange__fork_probe(probe)) prange__plan(L->n, opts, key, &plan);
+    prange__plan_exec(L->n, opts, key, &plan);
     L->chunk = plan.chunk;
     L->schedule = plan.schedule;
     if (prange__verbose() >= 2) prange__log_plan("loop", &plan);

@@ -57,6 +57,17 @@ static inline int prange__team_of(int planned)
     return planned < got ? planned : got;
 }
 
+/* The team a parallel plan runs on: grows the calling thread's team to plan->threads. The
+ * system may refuse threads the plan could not know about: then what started (1 = run
+ * inline), said under PRANGE_VERBOSE=2. */
+static inline int prange__team_run(const prange_plan *plan, const char *what)
+{
+    int got = prange__team_ready(plan->threads);
+    if (got < plan->threads && prange__verbose() >= 2)
+        prange__log("%s: planned %d threads, ran on %d: thread creation refused", what, plan->threads, got > 1 ? got : 1);
+    return got > 1 ? got : 1;
+}
+
 /* Enter a body context on this thread, returning what to restore with prange__leave.
  * As a team member: worker `tid` of `team`. Inline: keep an enclosing loop's worker
  * index (a nested call runs on its worker), else worker 0 of 1. */

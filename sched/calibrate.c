@@ -51,6 +51,8 @@ static prange__fork_measure_fn g_measure_hook; /* tests: replaces empty-region t
 /* Loops are worth a probe when they would pay at this figure even if the process never
  * saw one so cheap (its first measurement may have been taken under load). */
 #define QUIET_CAP_NS 2000.0
+/* The figure plans assume before any loop has measured one. */
+#define PRIOR_NS 1000.0
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -220,14 +222,25 @@ static void init_table(void)
     atomic_store(&g_ready, 1);
 }
 
-double prange__fork_ns(int threads)
+int prange__fork_ensure(void)
+{
+    if (atomic_load_explicit(&g_ready, memory_order_acquire) ||
+        prange__state_get()->opt[PRANGE__OPT_FORK_NS].value > 0)
+        return 0;
+    pthread_once(&g_once, init_table);
+    return 1;
+}
+
+double prange__fork_ns(int threads, int *prior)
 {
     const prange__state *st = prange__state_get();
     int64_t fixed = st->opt[PRANGE__OPT_FORK_NS].value;
     if (fixed > 0) return (double)fixed;
-    /* Only reached for parallel candidates: never from a forked child, a nested call or
-     * inside an OpenMP region (the plan is serial before it asks). */
-    if (!atomic_load_explicit(&g_ready, memory_order_acquire)) pthread_once(&g_once, init_table);
+    if (!atomic_load_explicit(&g_ready, memory_order_acquire)) {
+        /* Plans start nothing: until a loop has measured, assume a typical figure. */
+        if (prior) *prior = 1;
+        return PRIOR_NS * (threads > 2 ? (double)threads / 2 : 1.0);
+    }
     int i = size_index(threads);
     double ns = prange__window_get(&g_win[i]);
     /* Larger than anything measured (prange_set_num_threads above the budget): scale the

@@ -130,6 +130,9 @@ static inline int prange__team_ready(int want)
 {
     return __builtin_expect(want <= prange__pool, 1) ? want : prange__team_grow(want);
 }
+/* What a plan may count on without probing or starting anything: `want`, or this
+ * thread's team when a larger one was refused less than a second ago. */
+int prange__team_known(int want);
 /* Threads in the region for a plan of `team`: the pool, never fewer (see threads.c). */
 static inline int prange__region_size(int team) { return team > prange__pool ? team : prange__pool; }
 /* The process-wide lock that team growth holds, and how many threads (this one included,
@@ -162,9 +165,13 @@ unsigned prange__window_count(const prange__window *w);
 /* ---- fork-join cost (sched/calibrate.c) ------------------------------------------------ */
 
 /* Fork-join cost of a team of `threads` in ns: PRANGE_FORK_NS, else the current robust
- * estimate, which starts from the tuning cache or a measurement (lazily, at the first
- * plan that needs it) and follows prange__fork_observe and prange__fork_probe. */
-double prange__fork_ns(int threads);
+ * estimate, which starts from the tuning cache or a measurement and follows
+ * prange__fork_observe and prange__fork_probe. Starts nothing: before the first figure
+ * exists it returns a prior (1 us per 2 threads) and sets *prior (when non-NULL) to 1. */
+double prange__fork_ns(int threads, int *prior);
+/* On the execution path: make sure the first figure exists (reads the tuning cache or
+ * measures, starting the calling thread's workers). Returns 1 when it was just made. */
+int prange__fork_ensure(void);
 /* A sampled parallel call of `threads` threads spent `ns` beyond its slowest worker's
  * share (fork, wake-ups, join). Ignored under PRANGE_FORK_NS or before the first figure. */
 void prange__fork_observe(int threads, double ns);
@@ -224,6 +231,10 @@ int prange__opts_check(const prange_opts *opts);
  * `key` identifies the body for learned costs (NULL: none). opts already validated. */
 void prange__plan(uint64_t n, const prange_opts *opts, const void *key, prange_plan *out);
 
+/* The plan of a call about to run: prange__plan, after making the first fork-join figure
+ * or probing a stale one where the plan depends on it (both start threads, which a plan
+ * query must not). */
+void prange__plan_exec(uint64_t n, const prange_opts *opts, const void *key, prange_plan *out);
 /* The reason of a plan that the fork-join figure made serial (compare by address). */
 extern const char prange__why_fork[];
 /* A serial plan that only the fork-join figure made serial, for a loop that a quiet

@@ -3,6 +3,10 @@
  * and first calls that time a slice before deciding. Decisions and counts only: the
  * clock the probes read is a fake where a test needs one. */
 #include <criterion/criterion.h>
+#include <omp.h>
+#include <stdio.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,11 +86,12 @@ static int team_of_call(int64_t n, double cost_ns)
 Test(fork_figure, busy_samples_raise_it_a_hiccup_does_not)
 {
     prange_set_num_threads(2);
-    double start = prange__fork_ns(2);
+    prange__fork_ensure();
+    double start = prange__fork_ns(2, NULL);
     prange__fork_observe(2, 4e6);
-    cr_assert_eq(prange__fork_ns(2), start, "one 4 ms hiccup changes no figure");
+    cr_assert_eq(prange__fork_ns(2, NULL), start, "one 4 ms hiccup changes no figure");
     for (int i = 0; i < 5; i++) prange__fork_observe(2, 8e6);
-    cr_assert_eq(prange__fork_ns(2), 8e6, "5 busy samples of 8 ms: the machine is busy");
+    cr_assert_eq(prange__fork_ns(2, NULL), 8e6, "5 busy samples of 8 ms: the machine is busy");
     prange_plan p;
     prange_opts o = {.cost_ns = 1};
     cr_assert_eq(prange_plan_for(100000, &o, &p), 0);
@@ -96,7 +101,7 @@ Test(fork_figure, busy_samples_raise_it_a_hiccup_does_not)
 Test(fork_figure, a_probe_finds_the_machine_quiet_again)
 {
     prange_set_num_threads(2);
-    prange__fork_ns(2); /* the first figure */
+    prange__fork_ensure(); /* the first figure */
     for (int i = 0; i < 8; i++) prange__fork_observe(2, 8e6);
     prange_plan p;
     prange_opts o = {.cost_ns = 1};
@@ -107,7 +112,7 @@ Test(fork_figure, a_probe_finds_the_machine_quiet_again)
     /* The loop itself probes: empty regions now cost 600 ns, so it runs in parallel. */
     cr_assert_eq(team_of_call(100000, 1), 2);
     cr_assert_eq(atomic_load(&probes), 1);
-    cr_assert_eq(prange__fork_ns(2), 600);
+    cr_assert_eq(prange__fork_ns(2, NULL), 600);
     cr_assert_eq(prange_plan_for(100000, &o, &p), 0);
     cr_assert_eq(p.serial, 0);
 }
@@ -115,7 +120,7 @@ Test(fork_figure, a_probe_finds_the_machine_quiet_again)
 Test(fork_figure, probes_back_off_while_the_machine_stays_busy)
 {
     prange_set_num_threads(2);
-    prange__fork_ns(2);
+    prange__fork_ensure();
     for (int i = 0; i < 8; i++) prange__fork_observe(2, 8e6);
     prange__fork_set_measure_hook(fake_busy);
     /* 50 calls in a row: the gap doubles from 2 ms after each busy probe, so only a few
@@ -124,7 +129,7 @@ Test(fork_figure, probes_back_off_while_the_machine_stays_busy)
     int k = atomic_load(&probes);
     cr_assert_geq(k, 1, "the first call probes");
     cr_assert_lt(k, 10, "%d probes in 50 calls: no back-off", k);
-    cr_assert_eq(prange__fork_ns(2), 8e6);
+    cr_assert_eq(prange__fork_ns(2, NULL), 8e6);
 }
 
 Test(fork_figure, fixed_figure_is_never_changed)
@@ -132,7 +137,7 @@ Test(fork_figure, fixed_figure_is_never_changed)
     setenv("PRANGE_FORK_NS", "1000", 1);
     prange__fork_observe(2, 8e6);
     for (int i = 0; i < 8; i++) prange__fork_observe(2, 8e6);
-    cr_assert_eq(prange__fork_ns(2), 1000);
+    cr_assert_eq(prange__fork_ns(2, NULL), 1000);
     prange__fork_set_measure_hook(fake_busy);
     cr_assert_eq(prange__fork_probe(2), 0);
     cr_assert_eq(atomic_load(&probes), 0);
@@ -187,4 +192,93 @@ Test(first_call, cheap_iterations_stay_inline_and_run_once)
     cr_assert_eq(prange_for(0, 5000, count_body, &c), 0);
     for (int i = 0; i < 5000; i++) cr_assert_eq(c.seen[i], 1, "index %d ran %d times", i, c.seen[i]);
     cr_assert_eq(atomic_load(&c.team.team), 1, "5000 cheap iterations do not pay 20 us of fork-join");
+}
+
+/* ---- plans: truthful and without side effects -------------------------------------------- */
+
+static int thread_count(void)
+{
+    int n = 0;
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "Threads: %d", &n) == 1) break;
+    if (f) fclose(f);
+    return n;
+}
+
+Test(plans, a_query_starts_nothing)
+{
+    setenv("PRANGE_VERBOSE", "1", 1); /* prints the configuration, plans included */
+    int before = thread_count();
+    prange_set_num_threads(2);
+    cr_assert_eq(prange_num_threads(), 2);
+    prange_plan p;
+    /* 100 us per iteration (as far as the model knows): parallel whatever the figure. */
+    prange_opts o = {.cost_ns = 1e5};
+    cr_assert_eq(prange_plan_for(100000000, &o, &p), 0);
+    cr_assert_eq(p.serial, 0, "a large loop plans parallel before any loop ran");
+    cr_assert_eq(p.threads, 2);
+    cr_assert_eq(thread_count(), before, "a plan query or a getter started threads");
+    team_ctx c = {0};
+    cr_assert_eq(prange_for_opts(0, 1000000, team_body, &c, &o), 0);
+    cr_assert_eq(atomic_load(&c.team), 2, "the loop runs what the plan said");
+    cr_assert_gt(thread_count(), before, "the loop itself starts the workers");
+}
+
+Test(plans, max_active_levels_zero_is_serial)
+{
+    prange_set_num_threads(2);
+    omp_set_max_active_levels(0);
+    prange_plan p;
+    prange_opts o = {.cost_ns = 10};
+    cr_assert_eq(prange_plan_for(100000000, &o, &p), 0);
+    cr_assert_eq(p.serial, 1);
+    cr_assert_str_eq(p.reason, "OMP_MAX_ACTIVE_LEVELS=0");
+    team_ctx c = {0};
+    cr_assert_eq(prange_for_opts(0, 1000000, team_body, &c, &o), 0);
+    cr_assert_eq(atomic_load(&c.team), 1);
+}
+
+/* The OMP_* limits are read by the OpenMP runtime when it loads: the check runs in a child
+ * process of this test program started with them. */
+Test(plans, child_under_omp_thread_limit)
+{
+    const char *want = getenv("PRANGE_TEST_THREAD_LIMIT");
+    if (!want) cr_skip_test("run by plans/omp_thread_limit_is_honoured");
+    prange_set_num_threads(4);
+    prange_plan p;
+    prange_opts o = {.cost_ns = 1e5};
+    cr_assert_eq(prange_plan_for(100000000, &o, &p), 0);
+    cr_assert_eq(p.threads, atoi(want) > 1 ? atoi(want) : 1);
+    team_ctx c = {0};
+    cr_assert_eq(prange_for_opts(0, 1000000, team_body, &c, &o), 0);
+    cr_assert_eq(atomic_load(&c.team), p.threads, "plan %d threads, bodies saw %d", p.threads, atomic_load(&c.team));
+}
+
+static int run_child(const char *limit)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        /* A clean environment: Criterion's own variables would make the child a worker of
+         * this runner. */
+        char a[64], b[64];
+        snprintf(a, sizeof a, "OMP_THREAD_LIMIT=%s", limit);
+        snprintf(b, sizeof b, "PRANGE_TEST_THREAD_LIMIT=%s", limit);
+        char *env[] = {a, b, "PRANGE_VERBOSE=0", NULL};
+        execle("/proc/self/exe", "test_online", "--filter", "plans/child_under_omp_thread_limit", "--jobs", "1",
+               (char *)NULL, env);
+        _exit(127);
+    }
+    int st = 0;
+    waitpid(pid, &st, 0);
+    int rc = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    if (rc) fprintf(stderr, "child (OMP_THREAD_LIMIT=%s): status %d\n", limit, rc);
+    return rc;
+}
+
+Test(plans, omp_thread_limit_is_honoured)
+{
+    cr_assert_eq(run_child("3"), 0, "OMP_THREAD_LIMIT=3: plan and team disagree (see the child's output)");
+    cr_assert_eq(run_child("1"), 0, "OMP_THREAD_LIMIT=1: plan and team disagree (see the child's output)");
 }
