@@ -246,6 +246,7 @@ int prange_reduce(int64_t begin, int64_t end, const prange_reducer *r, prange_re
 
     prange_opts o = opts ? *opts : (prange_opts){0};
     o.grain = (int64_t)(R.B < (uint64_t)INT64_MAX ? R.B : (uint64_t)INT64_MAX); /* whole blocks */
+    o.schedule = PRANGE_SCHEDULE_STATIC; /* blocks are split statically, whatever was asked */
     prange_plan plan;
     prange__plan_exec(R.n, &o, (const void *)body, &plan);
     if (prange__verbose() >= 2) prange__log_plan("reduce", &plan);

@@ -68,8 +68,9 @@ void prange__plan(uint64_t n, const prange_opts *o, const void *key, prange_plan
     p->n = n > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)n;
     p->budget = budget;
     p->schedule = sched;
-    p->cost_ns = 0;
-    p->work_ns = 0;
+    /* A given cost is reported even where the plan does not need it (inline plans). */
+    p->cost_ns = o->cost_ns;
+    p->work_ns = (double)n * o->cost_ns;
     p->fork_ns = 0;
 
     /* Reasons to run inline, cheapest checks first; none of them measures anything. */

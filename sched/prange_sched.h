@@ -40,7 +40,7 @@ typedef enum { PRANGE__SRC_DEFAULT, PRANGE__SRC_ENV, PRANGE__SRC_CALL } prange__
     X(BIND, "PRANGE_BIND", PRANGE__KIND_ENUM, 0, 0, 2, "none|core|numa",                     \
       "pin workers once: none, one core each (compact), or to their NUMA node")               \
     X(FORK_NS, "PRANGE_FORK_NS", PRANGE__KIND_INT, 0, 0, INT64_C(1000000000), NULL,          \
-      "fork-join cost in ns used by the cost model; 0 = measure once at first use")         \
+      "fixed fork-join cost in ns for the cost model; 0 = measured, then kept up to date")         \
     X(MEM, "PRANGE_MEM", PRANGE__KIND_ENUM, 0, 0, 2, "first_touch|interleave|local",           \
       "placement of prange_alloc arrays without an explicit policy")                       \
     X(HUGEPAGES, "PRANGE_HUGEPAGES", PRANGE__KIND_BOOL, 1, 0, 1, NULL,                       \

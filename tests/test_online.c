@@ -282,3 +282,35 @@ Test(plans, omp_thread_limit_is_honoured)
     cr_assert_eq(run_child("3"), 0, "OMP_THREAD_LIMIT=3: plan and team disagree (see the child's output)");
     cr_assert_eq(run_child("1"), 0, "OMP_THREAD_LIMIT=1: plan and team disagree (see the child's output)");
 }
+
+static void add_index(void *ctx, int64_t b, int64_t e, void *acc)
+{
+    (void)ctx;
+    for (int64_t i = b; i < e; i++) *(double *)acc += (double)i;
+}
+
+Test(plans, a_reduction_reports_its_real_schedule_and_cost)
+{
+    setenv("PRANGE_VERBOSE", "2", 1);
+    setenv("PRANGE_FORK_NS", "1000", 1);
+    char path[] = "/tmp/prange-verbose-XXXXXX";
+    int fd = mkstemp(path), saved = dup(2);
+    cr_assert_geq(fd, 0);
+    dup2(fd, 2);
+    prange_opts o = {.schedule = PRANGE_SCHEDULE_DYNAMIC, .cost_ns = 1e6};
+    double s = 0;
+    int rc = prange_reduce(0, 100, &prange_reducer_sum_f64, add_index, NULL, &s, &o);
+    fflush(stderr);
+    dup2(saved, 2);
+    cr_assert_eq(rc, 0);
+    cr_assert_eq(s, 4950);
+    char buf[8192] = {0}, *line = NULL;
+    cr_assert_gt(pread(fd, buf, sizeof buf - 1, 0), 0);
+    close(fd);
+    unlink(path);
+    line = strstr(buf, "prange: reduce: ");
+    cr_assert_not_null(line, "no reduce line in: %s", buf);
+    *strchrnul(line, '\n') = '\0';
+    cr_assert_not_null(strstr(line, "schedule=static"), "%s", line);
+    cr_assert_not_null(strstr(line, "cost=1ms"), "%s", line);
+}
