@@ -30,6 +30,7 @@ typedef struct loop {
     _Alignas(64) uint64_t timed_iters; /* the caller's share, for the cost per iteration */
     uint64_t timed_ns;
     _Atomic(uint64_t) busy_max; /* the slowest worker's share, for the fork-join figure */
+    int ran;                    /* the team the runtime gave (written by worker 0) */
 } loop;
 
 /* The fields every plan reads, set one by one: an initialiser would also zero the
@@ -128,6 +129,7 @@ static void work(loop *L, int tid, int team)
 {
     prange__tls_t saved = prange__enter_team(tid, team);
     prange__bind_worker_if_asked(tid);
+    if (tid == 0) L->ran = team;
     uint64_t t0 = L->sample ? prange__now_ns() : 0, iters = 0;
     if (L->schedule == PRANGE_SCHEDULE_STATIC) {
         uint64_t lo, hi;
@@ -213,6 +215,9 @@ static void run_parallel(loop *L, const prange_plan *plan)
         uint64_t wall = prange__now_ns() - t0, busy = atomic_load_explicit(&L->busy_max, memory_order_relaxed);
         prange__fork_observe(region, wall > busy ? (double)(wall - busy) : 0);
     }
+    /* OMP_DYNAMIC lets the runtime give fewer threads than asked: never silently. */
+    if (L->ran < planned && prange__verbose() >= 2)
+        prange__log("loop: planned %d threads, the OpenMP runtime gave %d (OMP_DYNAMIC?)", planned, L->ran);
 }
 
 /* A first call without a cost (no hint, nothing learned for this body and size) that the

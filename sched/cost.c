@@ -39,9 +39,14 @@ static uintptr_t make_key(const void *key, uint64_t n)
 
 static slot *find(uintptr_t k, int claim)
 {
-    uint64_t h = (uint64_t)k * UINT64_C(0x9E3779B97F4A7C15);
+    /* Mix the high bits (the size class) down: a plain multiply leaves them out of the
+     * index, and every size class of one body then competed for the same 8 slots. */
+    uint64_t h = (uint64_t)k;
+    h ^= h >> 33;
+    h *= UINT64_C(0xff51afd7ed558ccd);
+    h ^= h >> 33;
     for (unsigned p = 0; p < PROBES; p++) {
-        slot *s = &g_slots[((h >> 40) + p) & (SLOTS - 1)];
+        slot *s = &g_slots[(h + p) & (SLOTS - 1)];
         uintptr_t cur = atomic_load_explicit(&s->key, memory_order_acquire);
         if (cur == k) return s;
         if (cur == 0) {
@@ -78,7 +83,9 @@ void prange__cost_record(const void *key, uint64_t n, uint64_t iters, double ns)
 {
     if (!key || iters == 0 || !(ns >= 0)) return;
     slot *s = find(make_key(key, n), 1);
-    if (s) prange__window_add(&s->cost, ns / (double)iters);
+    /* 0 means "unknown" to lookups: a sample is never below 1e-6 ns per iteration. */
+    double c = ns / (double)iters;
+    if (s) prange__window_add(&s->cost, c > 1e-6 ? c : 1e-6);
 }
 
 uint64_t prange__now_ns(void)

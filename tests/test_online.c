@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <stdatomic.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -55,6 +56,15 @@ Test(learning, one_hiccup_does_not_capture_the_cost)
     prange_opts none = {0};
     prange__plan(n, &none, key, &p);
     cr_assert_eq(p.cost_ns, 20.0, "the plan uses the learned cost, not the outlier");
+}
+
+Test(learning, every_size_class_of_a_body_is_kept)
+{
+    const void *key = (const void *)some_body;
+    /* Size classes are powers of 4: 4^0 .. 4^15. Each keeps its own cost. */
+    for (int c = 0; c < 16; c++) prange__cost_record(key, UINT64_C(1) << (2 * c), 1, 1.0 + c);
+    for (int c = 0; c < 16; c++)
+        cr_assert_eq(prange__cost_lookup(key, UINT64_C(1) << (2 * c)), 1.0 + c, "size class %d was not kept", c);
 }
 
 /* ---- the fork-join figure --------------------------------------------------------------- */
@@ -256,31 +266,92 @@ Test(plans, child_under_omp_thread_limit)
     cr_assert_eq(atomic_load(&c.team), p.threads, "plan %d threads, bodies saw %d", p.threads, atomic_load(&c.team));
 }
 
-static int run_child(const char *limit)
+/* Run one test of this program in a child process with a clean environment (Criterion's
+ * own variables would make the child a worker of this runner) plus `env`. */
+static int run_child(const char *test, char *const env[])
 {
     pid_t pid = fork();
     if (pid == 0) {
-        /* A clean environment: Criterion's own variables would make the child a worker of
-         * this runner. */
-        char a[64], b[64];
-        snprintf(a, sizeof a, "OMP_THREAD_LIMIT=%s", limit);
-        snprintf(b, sizeof b, "PRANGE_TEST_THREAD_LIMIT=%s", limit);
-        char *env[] = {a, b, "PRANGE_VERBOSE=0", NULL};
-        execle("/proc/self/exe", "test_online", "--filter", "plans/child_under_omp_thread_limit", "--jobs", "1",
-               (char *)NULL, env);
+        execle("/proc/self/exe", "test_online", "--filter", test, "--jobs", "1", (char *)NULL, env);
         _exit(127);
     }
     int st = 0;
     waitpid(pid, &st, 0);
     int rc = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-    if (rc) fprintf(stderr, "child (OMP_THREAD_LIMIT=%s): status %d\n", limit, rc);
+    if (rc) fprintf(stderr, "child %s (%s %s): status %d\n", test, env[0], env[1] ? env[1] : "", rc);
     return rc;
 }
 
 Test(plans, omp_thread_limit_is_honoured)
 {
-    cr_assert_eq(run_child("3"), 0, "OMP_THREAD_LIMIT=3: plan and team disagree (see the child's output)");
-    cr_assert_eq(run_child("1"), 0, "OMP_THREAD_LIMIT=1: plan and team disagree (see the child's output)");
+    char *three[] = {"OMP_THREAD_LIMIT=3", "PRANGE_TEST_THREAD_LIMIT=3", NULL};
+    char *one[] = {"OMP_THREAD_LIMIT=1", "PRANGE_TEST_THREAD_LIMIT=1", NULL};
+    cr_assert_eq(run_child("plans/child_under_omp_thread_limit", three), 0, "OMP_THREAD_LIMIT=3: plan and team disagree");
+    cr_assert_eq(run_child("plans/child_under_omp_thread_limit", one), 0, "OMP_THREAD_LIMIT=1: plan and team disagree");
+}
+
+/* What ran: the team bodies saw and the workers that ran chunks. */
+typedef struct {
+    atomic_int team, bad;
+    atomic_uint used; /* bit per worker index < 32 */
+} ran_ctx;
+
+static void ran_body(void *p, int64_t b, int64_t e)
+{
+    (void)b; (void)e;
+    ran_ctx *c = p;
+    int k = prange_num_threads(), tid = prange_thread_id(), cur = atomic_load(&c->team);
+    while (k > cur && !atomic_compare_exchange_weak(&c->team, &cur, k)) {}
+    if (tid < 0 || tid >= k) atomic_store(&c->bad, 1);
+    if (tid < 32) atomic_fetch_or(&c->used, 1u << tid);
+}
+
+static int bits(unsigned x) { return __builtin_popcount(x); }
+
+/* 2500 random calls: the plan queried just before each call is what runs. Unhinted cases
+ * run once first, so that their (body, size class) has a learned cost (a first call may
+ * time a slice and plan again: a run-time decision, reported under PRANGE_VERBOSE=2). */
+Test(plans, child_random_plans_match)
+{
+    if (!getenv("PRANGE_TEST_RANDOM")) cr_skip_test("run by plans/random_plans_match_what_runs");
+    uint64_t seed = (uint64_t)atoll(getenv("PRANGE_TEST_RANDOM"));
+    for (int k = 0; k < 2500; k++) {
+        int64_t n = (int64_t)(t_rand(&seed) % 7 == 0 ? t_rand(&seed) % 3 : pow(10, 6.0 * (double)(t_rand(&seed) % 1000) / 1000));
+        prange_opts o = {0};
+        o.threads = (int)(t_rand(&seed) % 3 == 0 ? t_rand(&seed) % 9 : 0);
+        o.schedule = (prange_schedule)(t_rand(&seed) % 4);
+        o.grain = t_rand(&seed) % 3 == 0 ? (int64_t)(t_rand(&seed) % 5000) : 0;
+        o.cost_ns = t_rand(&seed) % 2 ? pow(10, -1 + 5.0 * (double)(t_rand(&seed) % 1000) / 1000) : 0;
+        o.flags = t_rand(&seed) % 10 == 0 ? PRANGE_SERIAL : 0;
+        ran_ctx c = {0};
+        if (o.cost_ns == 0) prange_for_opts(0, n, ran_body, &c, &o);
+        prange_plan p;
+        cr_assert_eq(prange_plan_for_body(n, ran_body, &o, &p), 0);
+        memset(&c, 0, sizeof c);
+        cr_assert_eq(prange_for_opts(0, n, ran_body, &c, &o), 0);
+        if (n == 0) continue;
+        cr_assert_eq(c.bad, 0);
+        cr_assert_eq(atomic_load(&c.team), p.threads,
+                     "case %d n=%lld threads=%d sched=%d grain=%lld cost=%g: plan %d threads (%s), bodies saw %d", k,
+                     (long long)n, o.threads, o.schedule, (long long)o.grain, o.cost_ns, p.threads, p.reason,
+                     atomic_load(&c.team));
+        if (p.serial) cr_assert_eq(atomic_load(&c.used), 1u, "case %d: a serial plan ran off the caller", k);
+        if (p.schedule == PRANGE_SCHEDULE_STATIC && !p.serial)
+            cr_assert_eq(bits(atomic_load(&c.used)), p.threads, "case %d: static plan of %d ran on %d workers", k,
+                         p.threads, bits(atomic_load(&c.used)));
+    }
+}
+
+Test(plans, random_plans_match_what_runs, .timeout = 300)
+{
+    /* Fixed fork-join figures: the decisions then depend on nothing a busy machine moves. */
+    char *quiet[] = {"PRANGE_TEST_RANDOM=1", "PRANGE_FORK_NS=700", "PRANGE_NUM_THREADS=4", NULL};
+    char *limit[] = {"PRANGE_TEST_RANDOM=2", "PRANGE_FORK_NS=5000", "PRANGE_NUM_THREADS=4", "OMP_THREAD_LIMIT=3", NULL};
+    char *levels[] = {"PRANGE_TEST_RANDOM=3", "PRANGE_FORK_NS=700", "OMP_MAX_ACTIVE_LEVELS=0", NULL};
+    char *omp[] = {"PRANGE_TEST_RANDOM=4", "PRANGE_FORK_NS=50000", "OMP_NUM_THREADS=3,2", "PRANGE_GRAIN=64", NULL};
+    char *const *envs[] = {quiet, limit, levels, omp};
+    for (int i = 0; i < 4; i++)
+        cr_assert_eq(run_child("plans/child_random_plans_match", envs[i]), 0, "environment %d: see the child's output", i);
 }
 
 static void add_index(void *ctx, int64_t b, int64_t e, void *acc)
