@@ -281,12 +281,20 @@ static int run_loop(loop *L, const prange_opts *opts, const void *key)
     return L->until ? atomic_load(&L->stop) : 0;
 }
 
+/* A loop whose learned cost is keyed by `key` (prange_for_2d: the user's tile body, not
+ * the shared tile walker). Arguments already checked. */
+static int for_keyed(int64_t begin, int64_t end, prange_body_fn body, void *ctx, const prange_opts *opts,
+                     const void *key)
+{
+    loop L;
+    loop_init(&L, body, NULL, ctx, begin, end);
+    return run_loop(&L, opts, key);
+}
+
 int prange_for_opts(int64_t begin, int64_t end, prange_body_fn body, void *ctx, const prange_opts *opts)
 {
     if (begin > end || !body || prange__opts_check(opts) != 0) return PRANGE_EINVAL;
-    loop L;
-    loop_init(&L, body, NULL, ctx, begin, end);
-    return run_loop(&L, opts, (const void *)body);
+    return for_keyed(begin, end, body, ctx, opts, (const void *)body);
 }
 
 int prange_for(int64_t begin, int64_t end, prange_body_fn body, void *ctx)
@@ -305,6 +313,44 @@ int prange_for_until(int64_t begin, int64_t end, prange_until_fn body, void *ctx
 int prange_thread_id(void) { return prange__tls.depth > 0 ? prange__tls.tid : 0; }
 
 int prange_num_threads(void) { return prange__tls.depth > 0 ? prange__tls.team : prange__budget(); }
+
+/* ---- fixed partitions -------------------------------------------------------------------- */
+
+int prange__for_partition(uint64_t n, int blocks, prange_body_fn body, void *ctx)
+{
+    if (n == 0) return 0;
+    if (blocks < 1) blocks = 1;
+    int team = 1;
+    if (blocks > 1 && prange__tls.depth == 0 && !omp_in_parallel()) {
+        prange_plan want = {.threads = blocks};
+        team = prange__team_run(&want, "partition");
+    }
+    if (team == 1) {
+        for (int k = 0; k < blocks; k++) {
+            uint64_t lo, hi;
+            prange__split(n, blocks, k, &lo, &hi);
+            prange__tls_t saved = prange__enter_team(k, blocks);
+            if (lo < hi) body(ctx, (int64_t)lo, (int64_t)hi);
+            prange__leave(saved);
+        }
+        return 0;
+    }
+    prange__mark_pool_started();
+#pragma omp parallel num_threads(prange__region_size(team)) firstprivate(n, blocks, team, body, ctx)
+    {
+        int got = prange__team_of(team), tid = omp_get_thread_num();
+        if (tid < got) prange__bind_worker_if_asked(tid);
+        /* Block k is always [split(n, blocks, k)): whoever runs it, the partition holds. */
+        for (int k = tid; tid < got && k < blocks; k += got) {
+            uint64_t lo, hi;
+            prange__split(n, blocks, k, &lo, &hi);
+            prange__tls_t saved = prange__enter_team(k, blocks);
+            if (lo < hi) body(ctx, (int64_t)lo, (int64_t)hi);
+            prange__leave(saved);
+        }
+    }
+    return 0;
+}
 
 /* ---- 2-D ranges ------------------------------------------------------------------------ */
 
@@ -339,5 +385,5 @@ int prange_for_2d(int64_t i0, int64_t i1, int64_t j0, int64_t j1, int64_t tile_i
     if (tiles_i > (uint64_t)INT64_MAX / r.tiles_j) return PRANGE_EINVAL; /* too many tiles to number */
     prange_opts o = opts ? *opts : (prange_opts){0};
     if (o.cost_ns > 0) o.cost_ns *= (double)(r.ti * r.tj) < 1e12 ? (double)(r.ti * r.tj) : 1e12; /* per tile */
-    return prange_for_opts(0, (int64_t)(tiles_i * r.tiles_j), tiles_body, &r, &o);
+    return for_keyed(0, (int64_t)(tiles_i * r.tiles_j), tiles_body, &r, &o, (const void *)body);
 }

@@ -37,6 +37,13 @@ void *prange__scratch(int level, size_t bytes);
  * kept. NULL when out of memory. */
 void *prange__scratch_mail(size_t bytes);
 
+/* Run body over [0, n) cut into the static partition of `blocks` blocks (as
+ * prange__split), each block whole on one thread, inside a body context of worker k of
+ * `blocks`: the same blocks whatever team starts (block k on worker k mod team). For
+ * first touch: pages must follow the partition later loops use, not a plan of the
+ * moment. Inline inside a body or an OpenMP region. Returns 0 (lib/loop.c). */
+int prange__for_partition(uint64_t n, int blocks, prange_body_fn body, void *ctx);
+
 /* The pairwise 8-lane sum of x[0..n) on the calling thread (lib/kernels.c). */
 double prange__sum_serial_f64(const double *x, int64_t n);
 

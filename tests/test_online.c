@@ -67,6 +67,19 @@ Test(learning, every_size_class_of_a_body_is_kept)
         cr_assert_eq(prange__cost_lookup(key, UINT64_C(1) << (2 * c)), 1.0 + c, "size class %d was not kept", c);
 }
 
+static void tile_a(void *c, int64_t ib, int64_t ie, int64_t jb, int64_t je) { (void)c; (void)ib; (void)ie; (void)jb; (void)je; }
+static void tile_b(void *c, int64_t ib, int64_t ie, int64_t jb, int64_t je) { (void)c; (void)ib; (void)ie; (void)jb; (void)je; }
+
+Test(learning, each_2d_body_learns_its_own_cost)
+{
+    setenv("PRANGE_FORK_NS", "1000", 1);
+    cr_assert_eq(prange_for_2d(0, 640, 0, 640, 64, 64, tile_a, NULL, NULL), 0);
+    cr_assert_eq(prange_for_2d(0, 640, 0, 640, 64, 64, tile_b, NULL, NULL), 0);
+    /* 100 tiles: the cost is learned per tile, under the user's body. */
+    cr_assert_gt(prange__cost_lookup((const void *)tile_a, 100), 0, "tile_a learned nothing");
+    cr_assert_gt(prange__cost_lookup((const void *)tile_b, 100), 0, "tile_b learned nothing");
+}
+
 /* ---- the fork-join figure --------------------------------------------------------------- */
 
 static atomic_int probes;
