@@ -115,9 +115,12 @@ static inline void prange__cpu_relax(void)
 #endif
 }
 
+/* PRANGE_BIND pins the workers of a region, never its thread 0: that is the caller (main
+ * or a user thread), whose CPU mask is the program's, and which threads it creates later
+ * inherit. */
 static inline void prange__bind_worker_if_asked(int tid)
 {
-    if (prange__state_get()->opt[PRANGE__OPT_BIND].value != 0) prange__bind_worker(tid);
+    if (tid > 0 && prange__state_get()->opt[PRANGE__OPT_BIND].value != 0) prange__bind_worker(tid);
 }
 
 #endif
