@@ -248,12 +248,14 @@ int prange_reduce(int64_t begin, int64_t end, const prange_reducer *r, prange_re
 
     prange_opts o = opts ? *opts : (prange_opts){0};
     o.grain = (int64_t)(R.B < (uint64_t)INT64_MAX ? R.B : (uint64_t)INT64_MAX); /* whole blocks */
+    o.schedule = PRANGE_SCHEDULE_STATIC; /* blocks are split statically, whatever was asked */
     prange_plan plan;
-    prange__plan(R.n, &o, (const void *)body, &plan);
+    prange__plan_exec(R.n, &o, (const void *)body, &plan);
     if (prange__verbose() >= 2) prange__log_plan("reduce", &plan);
     R.sample = !(opts && opts->cost_ns > 0) && prange__cost_should_sample((const void *)body, R.n);
+    int planned = plan.serial ? 1 : prange__team_run(&plan, "reduce");
 
-    if (plan.serial) {
+    if (planned == 1) {
         stack *s = scratch_get(R.stride, prange__tls.depth);
         if (!s) return PRANGE_ENOMEM;
         prange__tls_t saved = prange__enter_inline();
@@ -266,12 +268,11 @@ int prange_reduce(int64_t begin, int64_t end, const prange_reducer *r, prange_re
         prange__leave(saved);
         memcpy(result, fold_right(&R, s), r->size);
     } else {
-        mail *boxes = prange__scratch_mail((size_t)plan.threads * sizeof(mail));
+        mail *boxes = prange__scratch_mail((size_t)planned * sizeof(mail));
         if (!boxes) return PRANGE_ENOMEM;
         atomic_init(&R.arrived, 0);
         prange__mark_pool_started();
         red *Rp = &R; /* firstprivate, as in loop.c: read from the runtime's block */
-        int planned = plan.threads;
 #pragma omp parallel num_threads(prange__region_size(planned)) firstprivate(Rp, planned, result, boxes)
         {
             int team = prange__team_of(planned), tid = omp_get_thread_num();

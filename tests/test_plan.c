@@ -441,8 +441,9 @@ Test(calibration, cache_is_written_and_read_back)
     f = fopen(path, "w");
     fprintf(f, "%sfork 2 123456\nfork 64 234567\n", fp);
     fclose(f);
-    cr_assert_eq(prange__fork_ns(2), 123456);
-    cr_assert_eq(prange__fork_ns(3), 234567, "a team of 3 uses the next measured size up");
+    cr_assert_eq(prange__fork_ensure(), 1, "the first figure is made on demand");
+    cr_assert_eq(prange__fork_ns(2, NULL), 123456);
+    cr_assert_eq(prange__fork_ns(3, NULL), 234567, "a team of 3 uses the next measured size up");
     cr_assert_str_eq(prange__fork_source(), "tuning cache");
     remove_dir(dir);
 }
@@ -458,7 +459,8 @@ Test(calibration, foreign_cache_is_ignored)
     cr_assert_not_null(f);
     fprintf(f, "fingerprint cores=999 pus=999 numa=9 cpuset=0-998 budget=999\nfork 2 123456\n");
     fclose(f);
-    double ns = prange__fork_ns(2);
+    prange__fork_ensure();
+    double ns = prange__fork_ns(2, NULL);
     cr_assert_neq(ns, 123456, "a cache from another machine must not be used");
     cr_assert_str_eq(prange__fork_source(), "measured");
     remove_dir(dir);
