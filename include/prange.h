@@ -158,6 +158,9 @@ typedef enum prange_schedule {
  *
  * Every zero field means "automatic", and a NULL pointer where a prange_opts is expected
  * means all automatic. `{0}` is rejected (struct_size 0: PRANGE_EINVAL).
+ * Every valid value works in every function that takes options, the extremes included
+ * (grain = INT64_MAX, cost_ns = DBL_MAX): costs the library derives from cost_ns (per
+ * block, per tile, n * cost_ns) saturate at DBL_MAX instead of overflowing.
  */
 typedef struct prange_opts {
     uint32_t struct_size; /**< sizeof(prange_opts) as compiled by the caller: PRANGE_OPTS_INIT */
@@ -281,7 +284,8 @@ PRANGE_API int prange_set_num_threads(int n);
 typedef struct prange_plan {
     int threads;              /**< team size; 1 when serial */
     int serial;               /**< 1 when the loop runs inline on the caller */
-    int64_t chunk;            /**< STATIC: largest block; DYNAMIC/GUIDED: (minimum) chunk */
+    int64_t chunk;            /**< STATIC: largest block; DYNAMIC/GUIDED: (minimum) chunk;
+                                   saturated to INT64_MAX like n */
     prange_schedule schedule; /**< resolved schedule, never AUTO */
     const char *reason;       /**< static string: why this plan (e.g. "work below fork-join cost") */
     int64_t n;                /**< iterations planned for (saturated to INT64_MAX) */
@@ -341,8 +345,10 @@ PRANGE_API const char *prange_schedule_name(prange_schedule s);
 
 /**
  * A reducer: an accumulator type of `acc_size` bytes with an identity and an associative
- * combine. Deterministic: for the same inputs, range, grain and reducer, the result is
- * bitwise identical for every thread count, schedule and run (see docs/reductions.md).
+ * combine. Deterministic: the bits of a prange_reduce result depend only on the range,
+ * what body reads, the reducer (acc_size, identity, combine and what they read through
+ * rctx) and the effective grain (opts->grain, or PRANGE_GRAIN when it is 0): never on the
+ * thread count, the schedule, cost_ns, threads, flags or the run (see docs/reductions.md).
  * combine need not be commutative: the left operand always covers lower indices.
  * An extensible struct: initialise with PRANGE_REDUCER_INIT, then set the fields.
  *
@@ -373,11 +379,12 @@ typedef void (*prange_reduce_fn)(void *ctx, int64_t begin, int64_t end, void *ac
  * @ctx:    passed to body.
  * @result: receives the result (r->acc_size bytes); the identity for an empty range.
  *          Must not overlap ctx data that body reads.
- * @opts:   NULL or options; grain is the minimum block size.
+ * @opts:   NULL or options; grain (0 = PRANGE_GRAIN) is the minimum block size.
  *
- * The range is cut into blocks whose boundaries depend only on the range, the grain and
- * r->acc_size; each block is folded from the identity and block results are combined along
- * one canonical tree, so the result does not depend on the thread count or schedule.
+ * The range is cut into blocks whose boundaries depend only on the range, the effective
+ * grain and r->acc_size; each block is folded from the identity and block results are
+ * combined along one canonical tree, so the result does not depend on the thread count or
+ * schedule.
  * Returns: 0; PRANGE_EINVAL (nothing run or written) for NULL r/body/result, a bad
  * struct_size, a reducer without identity or combine, acc_size 0 or > 2^30, begin > end,
  * or bad opts;
@@ -459,9 +466,10 @@ PRANGE_API prange_reducer prange_reducer_array_sum_i64(size_t count);
 
 /*
  * Every kernel takes `opts` last: NULL = automatic. The thread cap (opts->threads),
- * PRANGE_SERIAL and the cost hint are honoured; grain and schedule are not used, because
- * the blocks are fixed (2048 elements, more for huge n) so that the result's bits never
- * depend on any option or on the team. Bad opts (see prange_opts) count as bad input.
+ * PRANGE_SERIAL and the cost hint are honoured; grain, PRANGE_GRAIN and schedule are not
+ * used, because the blocks are fixed (2048 elements, more for huge n) so that the result's
+ * bits depend on the input alone, never on any option, the environment or the team. Bad
+ * opts (see prange_opts) count as bad input.
  */
 
 /**
@@ -484,9 +492,12 @@ PRANGE_API double prange_dot_f32(const float *x, const float *y, int64_t n, cons
 
 /**
  * prange_nrm2_f64 / prange_nrm2_f32 - Euclidean norm sqrt(sum x[i]^2) without spurious
- * overflow or underflow: nrm2({1e200, 1e200}) = 1.414e200, nrm2({1e-200, 1e-200}) =
- * 1.414e-200. The f32 version computes in double (as prange_sum_f32) and returns a double.
- * Any NaN gives NaN; otherwise any infinity gives +inf. Bad input as prange_sum_f64.
+ * overflow or underflow over the whole range of the type, subnormals included:
+ * nrm2({1e200, 1e200}) = 1.414e200, nrm2({1e-200, 1e-200}) = 1.414e-200,
+ * nrm2({0, 1e-310}) = 1e-310. The result is +inf only when the true norm exceeds DBL_MAX.
+ * The f32 version computes in double (as prange_sum_f32) and returns a double. Any NaN
+ * gives NaN; otherwise any infinity gives +inf. Deterministic (same bits for any thread
+ * count). Bad input as prange_sum_f64.
  */
 PRANGE_API double prange_nrm2_f64(const double *x, int64_t n, const prange_opts *opts);
 PRANGE_API double prange_nrm2_f32(const float *x, int64_t n, const prange_opts *opts);
@@ -519,19 +530,23 @@ PRANGE_API prange_loc_f32 prange_maxloc_f32(const float *x, int64_t n, const pra
  * any value when unused). The element
  * expression is inlined into the chunk loop, so the compiler vectorises it; the loop runs
  * through the scheduler like prange_for (serial fallback, grain, cost hint via opts).
- * out may be the same array as an input (in place); any other overlap between out and an
- * input is rejected with PRANGE_EINVAL (nothing written). Returns 0 or PRANGE_EINVAL (NULL
- * arrays with n > 0, n < 0, bad opts). Thread-safe if the arrays are not shared.
+ * out may be the same array as an input (in place: the same address and the same element
+ * size); any other overlap between the bytes of out and of an input (e.g. float in, double
+ * out in one buffer) is rejected with PRANGE_EINVAL (nothing written). Returns 0 or
+ * PRANGE_EINVAL (NULL arrays with n > 0, n < 0, bad opts). Thread-safe if the arrays are
+ * not shared.
  */
 #if defined(__GNUC__)
 #define PRANGE__UNUSED __attribute__((unused))
 #else
 #define PRANGE__UNUSED
 #endif
+/* Whether out's and an input's byte ranges overlap other than as exact aliasing with the
+ * same element size (in place: each element is read before it is written). */
 #define PRANGE__MAP_OVERLAP(o, x, n)                                                          \
-    ((const void *)(o) != (const void *)(x) && (n) > 0 &&                                    \
-     (const char *)(o) < (const char *)(x) + (size_t)(n) * sizeof(*(x)) &&                    \
-     (const char *)(x) < (const char *)(o) + (size_t)(n) * sizeof(*(o)))
+    ((n) > 0 && (uintptr_t)(o) < (uintptr_t)(x) + (uintptr_t)(n) * sizeof(*(x)) &&           \
+     (uintptr_t)(x) < (uintptr_t)(o) + (uintptr_t)(n) * sizeof(*(o)) &&                       \
+     !((uintptr_t)(o) == (uintptr_t)(x) && sizeof(*(o)) == sizeof(*(x))))
 #define PRANGE__MAP_BODY(NAME, DECLS, LOADS, EXPR)                                            \
     typedef struct NAME##_ctx_ DECLS NAME##_ctx_;                                            \
     static void NAME##_body_(void *ctx_, int64_t b_, int64_t e_)                              \
@@ -599,7 +614,9 @@ typedef void (*prange_body2d_fn)(void *ctx, int64_t ib, int64_t ie, int64_t jb, 
 /**
  * prange_for_2d - a 2-D range [i0, i1) x [j0, j1) cut into tiles of tile_i x tile_j (0 =
  * automatic: 64 x 64), the tiles run in parallel (the pndindex / tiled-loop analog). Every
- * (i, j) is visited exactly once. opts->grain counts tiles.
+ * (i, j) is visited exactly once. opts->grain counts tiles; opts->cost_ns is per (i, j).
+ * The learned cost is kept under opts->key when set, else under `body` (the user's tile
+ * body, so two 2-D loops with different bodies learn apart).
  * Returns: 0; PRANGE_EINVAL for i0 > i1, j0 > j1, a NULL body, negative tiles, bad opts,
  * or more tiles than an int64_t can number. Thread-safe; body runs concurrently on
  * disjoint tiles.

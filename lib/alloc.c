@@ -63,12 +63,16 @@ static void touch_body(void *c, int64_t b, int64_t e)
     for (; page < hi; page += t->page) *(volatile unsigned char *)page = 0;
 }
 
-/* The options of the touch loop: exactly the default plan's partition (static blocks,
- * the default cost), whatever PRANGE_SCHEDULE says. */
-void prange__touch_opts(prange_opts *o)
+/* The partition of the touch: a default loop's plan over `count` (static blocks, the
+ * default cost, nothing learned: the touch loop's own cost must not move it), whatever
+ * PRANGE_SCHEDULE says. */
+static int touch_blocks(size_t count)
 {
-    *o = (prange_opts)PRANGE_OPTS_INIT;
-    o->schedule = PRANGE_SCHEDULE_STATIC;
+    prange_opts o = PRANGE_OPTS_INIT;
+    o.schedule = PRANGE_SCHEDULE_STATIC;
+    prange_plan plan;
+    prange__plan_exec((uint64_t)count, &o, NULL, &plan);
+    return plan.serial ? 1 : plan.threads;
 }
 
 static void *small_block(size_t bytes)
@@ -145,9 +149,7 @@ void *prange_alloc_opts(int64_t count, size_t elem_size, const prange_mem_opts *
     *h = (header){.magic = MAGIC, .base = base, .maplen = maplen, .bytes = bytes};
     if (count > 0 && elem_size > 0) {
         touch_ctx t = {p, elem_size, page};
-        prange_opts o;
-        prange__touch_opts(&o);
-        prange_for_opts(0, count, touch_body, &t, &o);
+        prange__for_partition((uint64_t)count, touch_blocks(count), touch_body, &t);
     }
     return p;
 }

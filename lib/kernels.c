@@ -8,6 +8,7 @@
  * streams at memory bandwidth, and the error grows with log2(n), not n.
  */
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 
 #include "prange_lib.h"
@@ -84,7 +85,7 @@ PAIRWISE(pw_ssq, AS, CS, XS, T_SSQ)
 PAIRWISE(pw_ssqf, ASF, CS, XS, T_SSQF)
 
 /* A kernel's operands: doubles in x/y, or floats in xf/yf (then x is NULL); the options
- * for prange_reduce (loaded, grain cleared: the blocks, hence the bits, stay fixed). */
+ * for prange_reduce (loaded, grain KERNEL_BLOCK: the blocks, hence the bits, stay fixed). */
 typedef struct {
     const double *x, *y;
     const float *xf, *yf;
@@ -135,11 +136,15 @@ static void b_maxabs(void *c, int64_t b, int64_t e, void *acc)
 
 static int bad_input(const void *x, int64_t n) { return n < 0 || (n > 0 && !x); }
 
+/* The kernels' blocks: a fixed 2048 elements (prange_reduce's minimum block), whatever
+ * opts->grain or PRANGE_GRAIN say, so a kernel's bits depend on its input alone. */
+#define KERNEL_BLOCK 2048
+
 /* Load a kernel's options into *o (and a->opts): 0 or PRANGE_EINVAL. */
 static int kernel_opts(const prange_opts *opts, prange_opts *o, arrays *a)
 {
     if (prange__opts_load(opts, o) != 0) return PRANGE_EINVAL;
-    o->grain = 0;
+    o->grain = KERNEL_BLOCK;
     a->opts = o;
     return 0;
 }
@@ -152,7 +157,7 @@ static double fold(prange_reduce_fn body, const prange_reducer *r, arrays *a, in
 {
     double acc;
     prange__r_identity(r, &acc);
-    if (!parallel || (n <= 2048 && prange__verbose() < 2)) {
+    if (!parallel || (n <= KERNEL_BLOCK && prange__verbose() < 2)) {
         body(a, 0, n, &acc);
         return acc;
     }
@@ -199,8 +204,10 @@ double prange_dot_f32(const float *x, const float *y, int64_t n, const prange_op
  * nrm2: one fast pass of plain squares. Its result is exact enough whenever it is finite
  * and not below 2^-900 (squares that underflowed then weigh < n * 2^-174 relative). Else
  * (overflow, or everything tiny) a second, scaled pass: s = 2^-e with e the exponent of
- * max|x|, so x*s is exact and the largest square is in [1, 4). `parallel` = 0 runs the
- * passes inline (one row of prange_row_norms_f64).
+ * max|x|, so x*s is exact and the largest square is in [1, 4). For a subnormal max, e is
+ * raised to -1022 (2^1074 does not exist): x*s is still exact, the largest square lands in
+ * [2^-104, 4) and no square underflows, as every element is then subnormal too.
+ * `parallel` = 0 runs the passes inline (one row of prange_row_norms_f64).
  */
 static double nrm2(arrays *a, int64_t n, int parallel)
 {
@@ -211,6 +218,7 @@ static double nrm2(arrays *a, int64_t n, int parallel)
     double maxabs = fold(b_maxabs, prange_reducer_max_f64(), a, n, parallel);
     if (isnan(maxabs) || maxabs == 0 || isinf(maxabs)) return maxabs;
     int e = ilogb(maxabs);
+    if (e < DBL_MIN_EXP - 1) e = DBL_MIN_EXP - 1;
     a->scale = ldexp(1.0, -e);
     return ldexp(sqrt(fold(b_ssq, prange_reducer_sum_f64(), a, n, parallel)), e);
 }
@@ -268,7 +276,7 @@ double prange_nrm2_f32(const float *x, int64_t n, const prange_opts *opts)
             return out;                                                                       \
         }                                                                                     \
         if (n == 0) return out;                                                               \
-        o.grain = 0; /* fixed blocks: the bits do not depend on the options */                \
+        o.grain = KERNEL_BLOCK; /* fixed blocks: the bits do not depend on the options */     \
         const T *arg[1] = {x};                                                                \
         if (prange_reduce(0, n, prange_reducer_##name(), b_##name, (void *)arg, &out, &o) != 0) { \
             errno = ENOMEM;                                                                   \

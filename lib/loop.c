@@ -28,11 +28,13 @@ typedef struct loop {
     uint64_t unit;             /* until: iterations per chunk */
     int64_t chunk;             /* the plan's chunk, in units */
     prange_schedule schedule;  /* the plan's schedule */
-    int sample;                /* time the caller's share to learn the cost */
+    int sample;                /* time this call: the shares, and the region on the caller */
     _Alignas(64) _Atomic(uint64_t) next; /* DYNAMIC / GUIDED: first unit not handed out */
     _Atomic(uint64_t) best;    /* until: (chunk << 32) | (uint32_t)value of the lowest stop */
-    _Alignas(64) uint64_t timed_iters;
+    _Alignas(64) uint64_t timed_iters; /* the caller's share, for the cost per iteration */
     uint64_t timed_ns;
+    _Atomic(uint64_t) busy_max; /* the slowest worker's share, for the fork-join figure */
+    int ran;                    /* the team the runtime gave (written by worker 0) */
 } loop;
 
 /* The fields every plan reads, set one by one: an initialiser would also zero the
@@ -49,6 +51,16 @@ static inline void loop_init(loop *L, prange_body_fn body, prange_until_fn until
     atomic_init(&L->next, 0);
     atomic_init(&L->best, UINT64_MAX);
     L->timed_iters = L->timed_ns = 0;
+    atomic_init(&L->busy_max, 0);
+}
+
+/* A sampled call: record one worker's share time into the slowest so far. */
+static void note_busy(_Atomic(uint64_t) *max, uint64_t ns)
+{
+    uint64_t cur = atomic_load_explicit(max, memory_order_relaxed);
+    while (ns > cur && !atomic_compare_exchange_weak_explicit(max, &cur, ns, memory_order_relaxed,
+                                                              memory_order_relaxed)) {
+    }
 }
 
 /* Early stop: chunks at or below 1024, at least grain iterations each, so the chunking
@@ -117,7 +129,8 @@ static void work(loop *L, int tid, int team)
 {
     prange__tls_t saved = prange__enter_team(tid, team);
     prange__bind_worker_if_asked(tid);
-    uint64_t t0 = (L->sample && tid == 0) ? prange__now_ns() : 0, iters = 0;
+    if (tid == 0) L->ran = team;
+    uint64_t t0 = L->sample ? prange__now_ns() : 0, iters = 0;
     if (L->schedule == PRANGE_SCHEDULE_STATIC) {
         uint64_t lo, hi;
         prange__split(L->units, team, tid, &lo, &hi);
@@ -129,20 +142,27 @@ static void work(loop *L, int tid, int team)
         while (claim(L, team, &lo, &hi) && !(L->until && lo >= best_chunk(L))) iters += run_block(L, lo, hi);
     }
     if (t0) {
-        L->timed_ns = prange__now_ns() - t0;
-        L->timed_iters = iters;
+        uint64_t ns = prange__now_ns() - t0;
+        note_busy(&L->busy_max, ns);
+        if (tid == 0) {
+            L->timed_ns = ns;
+            L->timed_iters = iters;
+        }
     }
     prange__leave(saved);
 }
 
-/* A worker's share of a static loop without early stop, from values alone. */
-static void work_static(prange_body_fn body, void *ctx, int64_t begin, uint64_t n, int tid, int team)
+/* A worker's share of a static loop without early stop, from values alone (busy_max:
+ * where to note its time on a sampled call, else NULL). */
+static void work_static(prange_body_fn body, void *ctx, int64_t begin, uint64_t n, int tid, int team,
+                        _Atomic(uint64_t) *busy_max)
 {
     prange__tls_t saved = prange__enter_team(tid, team);
     prange__bind_worker_if_asked(tid);
-    uint64_t lo, hi;
+    uint64_t lo, hi, t0 = busy_max ? prange__now_ns() : 0;
     prange__split(n, team, tid, &lo, &hi);
     if (lo < hi) body(ctx, prange__at(begin, lo), prange__at(begin, hi));
+    if (busy_max) note_busy(busy_max, prange__now_ns() - t0);
     prange__leave(saved);
 }
 
@@ -159,63 +179,142 @@ static void run_serial(loop *L)
     prange__leave(saved);
 }
 
+/* An early-stop loop's schedules hand out chunks of `unit` iterations; the plan's chunk is
+ * counted in them. n > 0. */
+static void until_chunks(loop *L, uint64_t unit, int64_t plan_chunk)
+{
+    L->unit = unit;
+    L->units = (L->n - 1) / unit + 1;
+    uint64_t c = (uint64_t)plan_chunk / unit;
+    L->chunk = c > 0 ? (int64_t)c : 1;
+}
+
+/* Run the loop on a team of the plan's size; on a sampled call, report what the region
+ * cost beyond its slowest share to the fork-join figure. `label`: the caller's, for logs. */
+static void run_parallel(loop *L, const prange_plan *plan, const char *label)
+{
+    prange__mark_pool_started();
+    /* firstprivate: the workers read these values from the block the runtime hands
+     * them, not from this frame: a static loop's workers touch no other line of the
+     * caller's (the descriptor stays with the caller, who also times its share). */
+    int planned = prange__team_run(plan, "loop", label);
+    if (planned == 1) {
+        run_serial(L);
+        return;
+    }
+    int region = prange__region_size(planned);
+    uint64_t t0 = L->sample ? prange__now_ns() : 0;
+    if (L->schedule == PRANGE_SCHEDULE_STATIC && !L->until) {
+        prange_body_fn body = L->body;
+        void *ctx = L->ctx;
+        int64_t begin = L->begin;
+        uint64_t n = L->n;
+        _Atomic(uint64_t) *busy = L->sample ? &L->busy_max : NULL;
+#pragma omp parallel num_threads(region) firstprivate(L, planned, body, ctx, begin, n, busy)
+        {
+            int team = prange__team_of(planned), tid = omp_get_thread_num();
+            if (tid == 0) work(L, 0, team);
+            else if (tid < team) work_static(body, ctx, begin, n, tid, team, busy);
+        }
+    } else {
+#pragma omp parallel num_threads(region) firstprivate(L, planned)
+        {
+            int team = prange__team_of(planned), tid = omp_get_thread_num();
+            if (tid < team) work(L, tid, team);
+        }
+    }
+    if (t0) {
+        uint64_t wall = prange__now_ns() - t0, busy = atomic_load_explicit(&L->busy_max, memory_order_relaxed);
+        prange__fork_observe(region, wall > busy ? (double)(wall - busy) : 0);
+    }
+    /* OMP_DYNAMIC lets the runtime give fewer threads than asked: never silently. */
+    if (L->ran < planned && prange__verbose() >= 2)
+        prange__log("loop%s%s: planned %d threads, the OpenMP runtime gave %d (OMP_DYNAMIC?)", label ? " " : "",
+                    label ? label : "", planned, L->ran);
+}
+
+/* A first call without a cost (no hint, nothing learned for this body and size) that the
+ * default cost made serial: run a first slice inline and time it, then plan the rest with
+ * what it cost. 256 iterations of 1 ms must not run on one thread because the model
+ * assumed 0.5 ns each. An early-stop loop's slice is whole chunks (chunks are fixed by the
+ * range and the grain), so a stop in the slice is the lowest stop, and the rest's chunks
+ * are the loop's chunks from there on. Returns 1 when it ran the loop. */
+static int run_first_slice(loop *L, const prange_opts *o, const void *key, int64_t grain, prange_plan *plan)
+{
+    if (plan->serial == 0 || plan->reason != prange__why_fork || o->cost_ns > 0) return 0;
+    uint64_t g = (uint64_t)grain, slice = L->n / 32;
+    if (slice < g) slice = g;
+    uint64_t first = slice; /* the slice in units: iterations, or chunks (until) */
+    if (L->until) {
+        first = (slice - 1) / L->unit + 1;
+        if (first >= L->units) return 0;
+        slice = first * L->unit;
+    }
+    if (slice >= L->n || L->n - slice < 2 * g || prange__cost_lookup(key, L->n) > 0) return 0;
+    prange__tls_t saved = prange__enter_inline();
+    uint64_t t0 = prange__now_ns();
+    uint64_t done = run_block(L, 0, first);
+    uint64_t ns = prange__now_ns() - t0;
+    prange__leave(saved);
+    prange__cost_record(key, L->n, done, (double)ns);
+    if (L->until && best_chunk(L) < first) return 1; /* stopped in the slice */
+    /* The rest: a loop of its own over [begin + slice, end), planned with the cost just
+     * measured (the size class is the whole loop's, as lookups are). */
+    loop R;
+    loop_init(&R, L->body, L->until, L->ctx, prange__at(L->begin, slice), prange__at(L->begin, L->n));
+    R.sample = 0;
+    prange_opts ro = *o; /* loaded: struct_size is the library's */
+    ro.cost_ns = (double)ns / (double)done;
+    if (!(ro.cost_ns > 0)) ro.cost_ns = 1e-3;
+    prange__plan(R.n, &ro, key, plan);
+    R.chunk = plan->chunk;
+    R.schedule = plan->schedule;
+    if (R.until) until_chunks(&R, L->unit, plan->chunk);
+    if (prange__verbose() >= 2) prange__log_plan("loop (after a timed first slice)", o->label, plan);
+    if (plan->serial) run_serial(&R);
+    else run_parallel(&R, plan, o->label);
+    /* R's chunk k is the loop's chunk first + k. */
+    uint64_t best = atomic_load(&R.best);
+    if (R.until && best != UINT64_MAX) atomic_store(&L->best, (((best >> 32) + first) << 32) | (uint32_t)best);
+    return 1;
+}
+
 /* Run a validated loop with loaded options `o`. */
 static void run_loop(loop *L, const prange_opts *o, const void *key)
 {
     prange_plan plan;
-    prange__plan(L->n, o, key, &plan);
+    prange__plan_exec(L->n, o, key, &plan);
     L->chunk = plan.chunk;
     L->schedule = plan.schedule;
     if (prange__verbose() >= 2) prange__log_plan("loop", o->label, &plan);
     if (L->n == 0) return;
-    if (L->until) {
-        /* Chunks fixed by the range and the grain; the plan's chunk counted in them. */
-        int64_t grain = o->grain > 0 ? o->grain : prange__state_get()->opt[PRANGE__OPT_GRAIN].value;
-        L->unit = until_unit(L->n, grain);
-        L->units = (L->n - 1) / L->unit + 1;
-        uint64_t c = (uint64_t)plan.chunk / L->unit;
-        L->chunk = c > 0 ? (int64_t)c : 1;
-    }
-    /* Learn only where the caller gave no cost; sampling keeps the timer off most calls. */
-    L->sample = !(o->cost_ns > 0) && prange__cost_should_sample(key, L->n);
-    if (plan.serial) {
-        run_serial(L);
-    } else {
-        prange__mark_pool_started();
-        /* firstprivate: the workers read these values from the block the runtime hands
-         * them, not from this frame: a static loop's workers touch no other line of the
-         * caller's (the descriptor stays with the caller, who also times its share). */
-        int planned = plan.threads;
-        if (L->schedule == PRANGE_SCHEDULE_STATIC && !L->until) {
-            prange_body_fn body = L->body;
-            void *ctx = L->ctx;
-            int64_t begin = L->begin;
-            uint64_t n = L->n;
-#pragma omp parallel num_threads(prange__region_size(planned)) firstprivate(L, planned, body, ctx, begin, n)
-            {
-                int team = prange__team_of(planned), tid = omp_get_thread_num();
-                if (tid == 0) work(L, 0, team);
-                else if (tid < team) work_static(body, ctx, begin, n, tid, team);
-            }
-        } else {
-#pragma omp parallel num_threads(prange__region_size(planned)) firstprivate(L, planned)
-            {
-                int team = prange__team_of(planned), tid = omp_get_thread_num();
-                if (tid < team) work(L, tid, team);
-            }
-        }
-    }
-    if (L->sample) prange__cost_record(key, L->n, L->timed_iters, (double)L->timed_ns);
+    int64_t grain = prange__grain(o);
+    /* Early stop: chunks fixed by the range and the grain (PRANGE_GRAIN when 0). */
+    if (L->until) until_chunks(L, until_unit(L->n, grain), plan.chunk);
+    /* Learn only where the caller gave no cost; sampling keeps the timer off most calls
+     * (hinted calls are still timed 1 in 64, for the fork-join figure). */
+    int learn = !(o->cost_ns > 0);
+    L->sample = prange__cost_should_sample(learn ? key : NULL, L->n);
+    if (learn && run_first_slice(L, o, key, grain, &plan)) return;
+    if (plan.serial) run_serial(L);
+    else run_parallel(L, &plan, o->label);
+    if (L->sample && learn) prange__cost_record(key, L->n, L->timed_iters, (double)L->timed_ns);
+}
+
+/* A loop with loaded options: its learned cost is keyed by o->key, else by the body. */
+static int for_loaded(int64_t begin, int64_t end, prange_body_fn body, void *ctx, const prange_opts *o)
+{
+    loop L;
+    loop_init(&L, body, NULL, ctx, begin, end);
+    run_loop(&L, o, prange__key(o, (const void *)body));
+    return 0;
 }
 
 int prange_for_opts(int64_t begin, int64_t end, prange_body_fn body, void *ctx, const prange_opts *opts)
 {
     prange_opts o;
     if (begin > end || !body || prange__opts_load(opts, &o) != 0) return PRANGE_EINVAL;
-    loop L;
-    loop_init(&L, body, NULL, ctx, begin, end);
-    run_loop(&L, &o, prange__key(&o, (const void *)body));
-    return 0;
+    return for_loaded(begin, end, body, ctx, &o);
 }
 
 int prange_for(int64_t begin, int64_t end, prange_body_fn body, void *ctx)
@@ -242,6 +341,44 @@ int prange_for_until(int64_t begin, int64_t end, prange_until_fn body, void *ctx
 int prange_thread_id(void) { return prange__tls.depth > 0 ? prange__tls.tid : 0; }
 
 int prange_num_threads(void) { return prange__tls.depth > 0 ? prange__tls.team : prange__budget(); }
+
+/* ---- fixed partitions -------------------------------------------------------------------- */
+
+int prange__for_partition(uint64_t n, int blocks, prange_body_fn body, void *ctx)
+{
+    if (n == 0) return 0;
+    if (blocks < 1) blocks = 1;
+    int team = 1;
+    if (blocks > 1 && prange__tls.depth == 0 && !omp_in_parallel()) {
+        prange_plan want = {.threads = blocks};
+        team = prange__team_run(&want, "partition", NULL);
+    }
+    if (team == 1) {
+        for (int k = 0; k < blocks; k++) {
+            uint64_t lo, hi;
+            prange__split(n, blocks, k, &lo, &hi);
+            prange__tls_t saved = prange__enter_team(k, blocks);
+            if (lo < hi) body(ctx, (int64_t)lo, (int64_t)hi);
+            prange__leave(saved);
+        }
+        return 0;
+    }
+    prange__mark_pool_started();
+#pragma omp parallel num_threads(prange__region_size(team)) firstprivate(n, blocks, team, body, ctx)
+    {
+        int got = prange__team_of(team), tid = omp_get_thread_num();
+        if (tid < got) prange__bind_worker_if_asked(tid);
+        /* Block k is always [split(n, blocks, k)): whoever runs it, the partition holds. */
+        for (int k = tid; tid < got && k < blocks; k += got) {
+            uint64_t lo, hi;
+            prange__split(n, blocks, k, &lo, &hi);
+            prange__tls_t saved = prange__enter_team(k, blocks);
+            if (lo < hi) body(ctx, (int64_t)lo, (int64_t)hi);
+            prange__leave(saved);
+        }
+    }
+    return 0;
+}
 
 /* ---- 2-D ranges ------------------------------------------------------------------------ */
 
@@ -276,7 +413,7 @@ int prange_for_2d(int64_t i0, int64_t i1, int64_t j0, int64_t j1, int64_t tile_i
     uint64_t tiles_i = (r.ni - 1) / r.ti + 1;
     r.tiles_j = (r.nj - 1) / r.tj + 1;
     if (tiles_i > (uint64_t)INT64_MAX / r.tiles_j) return PRANGE_EINVAL; /* too many tiles to number */
-    if (!o.key) o.key = (const void *)body; /* learn per 2-D body, not per tiles_body */
-    if (o.cost_ns > 0) o.cost_ns *= (double)(r.ti * r.tj) < 1e12 ? (double)(r.ti * r.tj) : 1e12; /* per tile */
-    return prange_for_opts(0, (int64_t)(tiles_i * r.tiles_j), tiles_body, &r, &o);
+    if (!o.key) o.key = (const void *)body; /* learn per 2-D body, not per tiles_body; a user key wins */
+    if (o.cost_ns > 0) o.cost_ns = prange__cost_times(o.cost_ns, (double)r.ti * (double)r.tj); /* per tile */
+    return for_loaded(0, (int64_t)(tiles_i * r.tiles_j), tiles_body, &r, &o);
 }

@@ -4,6 +4,7 @@
 #ifndef PRANGE_LIB_H
 #define PRANGE_LIB_H
 
+#include <float.h>
 #include <omp.h>
 #include <stdint.h>
 
@@ -37,6 +38,13 @@ void *prange__scratch(int level, size_t bytes);
  * kept. NULL when out of memory. */
 void *prange__scratch_mail(size_t bytes);
 
+/* Run body over [0, n) cut into the static partition of `blocks` blocks (as
+ * prange__split), each block whole on one thread, inside a body context of worker k of
+ * `blocks`: the same blocks whatever team starts (block k on worker k mod team). For
+ * first touch: pages must follow the partition later loops use, not a plan of the
+ * moment. Inline inside a body or an OpenMP region. Returns 0 (lib/loop.c). */
+int prange__for_partition(uint64_t n, int blocks, prange_body_fn body, void *ctx);
+
 /* The pairwise 8-lane sum of x[0..n) on the calling thread (lib/kernels.c); floats are
  * summed in double. */
 double prange__sum_serial_f64(const double *x, int64_t n);
@@ -57,6 +65,18 @@ static inline int prange__team_of(int planned)
 {
     int got = omp_get_num_threads();
     return planned < got ? planned : got;
+}
+
+/* The team a parallel plan runs on: grows the calling thread's team to plan->threads. The
+ * system may refuse threads the plan could not know about: then what started (1 = run
+ * inline), said under PRANGE_VERBOSE=2 as `what` and the caller's opts->label (NULL: none). */
+static inline int prange__team_run(const prange_plan *plan, const char *what, const char *label)
+{
+    int got = prange__team_ready(plan->threads);
+    if (got < plan->threads && prange__verbose() >= 2)
+        prange__log("%s%s%s: planned %d threads, ran on %d: thread creation refused", what, label ? " " : "",
+                    label ? label : "", plan->threads, got > 1 ? got : 1);
+    return got > 1 ? got : 1;
 }
 
 /* Enter a body context on this thread, returning what to restore with prange__leave.
@@ -87,6 +107,14 @@ static inline void prange__r_combine(const prange_reducer *r, void *acc, const v
  * struct_size, no identity or combine, acc_size 0 or above max_size). */
 int prange__reducer_load(const prange_reducer *r, size_t max_size, prange_reducer *out);
 
+/* A per-iteration cost scaled to a per-block (or per-tile) one, saturated at DBL_MAX: a
+ * valid finite cost_ns stays valid (1e305 ns x 4096 would be inf, which opts reject). */
+static inline double prange__cost_times(double cost_ns, double factor)
+{
+    double c = cost_ns * factor;
+    return c < DBL_MAX ? c : DBL_MAX;
+}
+
 /* A polite spin-wait hint. */
 static inline void prange__cpu_relax(void)
 {
@@ -97,9 +125,12 @@ static inline void prange__cpu_relax(void)
 #endif
 }
 
+/* PRANGE_BIND pins the workers of a region, never its thread 0: that is the caller (main
+ * or a user thread), whose CPU mask is the program's, and which threads it creates later
+ * inherit. */
 static inline void prange__bind_worker_if_asked(int tid)
 {
-    if (prange__state_get()->opt[PRANGE__OPT_BIND].value != 0) prange__bind_worker(tid);
+    if (tid > 0 && prange__state_get()->opt[PRANGE__OPT_BIND].value != 0) prange__bind_worker(tid);
 }
 
 #endif

@@ -1,10 +1,11 @@
 /*
  * reduce.c — deterministic parallel reduction.
  *
- * The range is cut into nb blocks of B iterations, where B depends only on n, the grain
- * and the accumulator size (never on the thread count). Each block is folded from the
- * identity. Block results are combined along one canonical tree: the binary tree over
- * block indices whose node (level L, index i) covers blocks [i*2^L, (i+1)*2^L).
+ * The range is cut into nb blocks of B iterations, where B depends only on n, the
+ * effective grain (opts.grain, or PRANGE_GRAIN when 0) and the accumulator size (never on
+ * the thread count). Each block is folded from the identity. Block results are combined
+ * along one canonical tree: the binary tree over block indices whose node (level L,
+ * index i) covers blocks [i*2^L, (i+1)*2^L).
  *
  * A thread owning blocks [a, b) folds them left to right with a "binary counter" stack:
  * pushing node (L, i) with i odd onto a stack whose top is (L, i-1) combines the two into
@@ -197,7 +198,7 @@ static void worker(red *R, int tid, int team, void *result, mail *boxes)
         fold_blocks(R, own, a, b);
         if (t0) {
             R->timed_ns = prange__now_ns() - t0;
-            uint64_t hi = b * R->B < R->n ? b * R->B : R->n;
+            uint64_t hi = b < R->nb ? b * R->B : R->n; /* nb * B may pass 2^64 */
             R->timed_iters = hi - a * R->B;
         }
     }
@@ -208,10 +209,11 @@ static void worker(red *R, int tid, int team, void *result, mail *boxes)
     prange__leave(saved);
 }
 
-/* Block size: >= grain; >= 2048 iterations so a block's cost hides the identity and
- * combine calls; >= 4 iterations per accumulator byte for big accumulators (an array
- * reducer zeroes and combines O(size) per block: a 256-bin histogram gets 8192); and
- * large enough that nb <= 2^16 (bounded stacks). Depends on nothing else. */
+/* Block size: >= the effective grain (PRANGE_GRAIN when opts.grain is 0); >= 2048
+ * iterations so a block's cost hides the identity and combine calls; >= 4 iterations per
+ * accumulator byte for big accumulators (an array reducer zeroes and combines O(size) per
+ * block: a 256-bin histogram gets 8192); and large enough that nb <= 2^16 (bounded
+ * stacks). Depends on nothing else. */
 static uint64_t block_size(uint64_t n, int64_t grain, size_t size)
 {
     uint64_t B = 2048;
@@ -245,16 +247,18 @@ int prange_reduce(int64_t begin, int64_t end, const prange_reducer *reducer, pra
         prange__r_identity(r, result);
         return 0;
     }
-    R.B = block_size(R.n, o.grain, r->acc_size);
+    R.B = block_size(R.n, prange__grain(&o), r->acc_size);
     R.nb = (R.n - 1) / R.B + 1;
 
     o.grain = (int64_t)(R.B < (uint64_t)INT64_MAX ? R.B : (uint64_t)INT64_MAX); /* whole blocks */
+    o.schedule = PRANGE_SCHEDULE_STATIC; /* blocks are split statically, whatever was asked */
     prange_plan plan;
-    prange__plan(R.n, &o, key, &plan);
+    prange__plan_exec(R.n, &o, key, &plan);
     if (prange__verbose() >= 2) prange__log_plan("reduce", o.label, &plan);
     R.sample = !(o.cost_ns > 0) && prange__cost_should_sample(key, R.n);
+    int planned = plan.serial ? 1 : prange__team_run(&plan, "reduce", o.label);
 
-    if (plan.serial) {
+    if (planned == 1) {
         stack *s = scratch_get(R.stride, prange__tls.depth);
         if (!s) return PRANGE_ENOMEM;
         prange__tls_t saved = prange__enter_inline();
@@ -267,12 +271,11 @@ int prange_reduce(int64_t begin, int64_t end, const prange_reducer *reducer, pra
         prange__leave(saved);
         memcpy(result, fold_right(&R, s), r->acc_size);
     } else {
-        mail *boxes = prange__scratch_mail((size_t)plan.threads * sizeof(mail));
+        mail *boxes = prange__scratch_mail((size_t)planned * sizeof(mail));
         if (!boxes) return PRANGE_ENOMEM;
         atomic_init(&R.arrived, 0);
         prange__mark_pool_started();
         red *Rp = &R; /* firstprivate, as in loop.c: read from the runtime's block */
-        int planned = plan.threads;
 #pragma omp parallel num_threads(prange__region_size(planned)) firstprivate(Rp, planned, result, boxes)
         {
             int team = prange__team_of(planned), tid = omp_get_thread_num();

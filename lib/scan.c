@@ -18,6 +18,14 @@
 
 #define BLOCK 4096
 
+/* The effective grain (opts->grain, or PRANGE_GRAIN when 0), counted in blocks of B:
+ * ceil(grain / B) without grain + B - 1, which overflows for a grain near INT64_MAX. */
+static int64_t grain_in_blocks(const prange_opts *opts, uint64_t B)
+{
+    uint64_t g = (uint64_t)prange__grain(opts);
+    return (int64_t)(g / B + (g % B != 0));
+}
+
 /* T: the element type; A: the accumulator type (double for float: sums in double). */
 #define SCAN_IMPL(NAME, T, A, ADD, BLOCK_SUM)                                                  \
     typedef struct {                                                                           \
@@ -31,7 +39,7 @@
     {                                                                                          \
         NAME##_ctx *k = c;                                                                     \
         for (int64_t blk = b; blk < e; blk++) {                                                \
-            int64_t lo = blk * BLOCK, hi = lo + BLOCK < k->n ? lo + BLOCK : k->n;              \
+            int64_t lo = blk * BLOCK, hi = k->n - lo > BLOCK ? lo + BLOCK : k->n;              \
             k->offs[blk] = BLOCK_SUM(k->in + lo, hi - lo);                                     \
         }                                                                                      \
     }                                                                                          \
@@ -39,7 +47,7 @@
     {                                                                                          \
         NAME##_ctx *k = c;                                                                     \
         for (int64_t blk = b; blk < e; blk++) {                                                \
-            int64_t lo = blk * BLOCK, hi = lo + BLOCK < k->n ? lo + BLOCK : k->n;              \
+            int64_t lo = blk * BLOCK, hi = k->n - lo > BLOCK ? lo + BLOCK : k->n;              \
             A run = k->offs[blk];                                                              \
             if (k->exclusive)                                                                  \
                 for (int64_t i = lo; i < hi; i++) {                                            \
@@ -67,17 +75,17 @@
         if (!offs) return PRANGE_ENOMEM;                                                       \
         NAME##_ctx k = {in, out, offs, n, exclusive != 0};                                     \
         /* The loops run over blocks: per-element cost and grain become per-block ones. */    \
-        o.cost_ns = (o.cost_ns > 0 ? o.cost_ns : 0.4) * BLOCK;                                \
-        o.grain = o.grain > 0 ? (o.grain + BLOCK - 1) / BLOCK : 1;                             \
-        prange_for_opts(0, nb, NAME##_sums, &k, &o);                                           \
+        o.cost_ns = prange__cost_times(o.cost_ns > 0 ? o.cost_ns : 0.4, BLOCK);               \
+        o.grain = grain_in_blocks(&o, BLOCK);                                                  \
+        int rc = prange_for_opts(0, nb, NAME##_sums, &k, &o);                                  \
         A run = 0;                                                                             \
-        for (int64_t blk = 0; blk < nb; blk++) {                                               \
+        for (int64_t blk = 0; rc == 0 && blk < nb; blk++) {                                    \
             A s = offs[blk];                                                                   \
             offs[blk] = run;                                                                   \
             run = ADD(run, s);                                                                 \
         }                                                                                      \
-        prange_for_opts(0, nb, NAME##_apply, &k, &o);                                          \
-        return 0;                                                                              \
+        if (rc == 0) rc = prange_for_opts(0, nb, NAME##_apply, &k, &o);                        \
+        return rc;                                                                             \
     }
 
 #define ADD_F(a, b) ((a) + (b))
@@ -140,18 +148,18 @@ int prange_scan(int64_t begin, int64_t end, const prange_reducer *reducer, prang
     unsigned char *acc = prange__scratch(prange__tls.depth, (size_t)(nb + 2) * stride);
     if (!acc) return PRANGE_ENOMEM;
     uscan u = {r, body, ctx, begin, n, B, stride, acc};
-    o.cost_ns = (o.cost_ns > 0 ? o.cost_ns : 1.0) * (double)B; /* per block */
-    o.grain = o.grain > 0 ? (int64_t)(((uint64_t)o.grain + B - 1) / B) : 1;
-    prange_for_opts(0, (int64_t)nb, u_fold, &u, &o);
+    o.cost_ns = prange__cost_times(o.cost_ns > 0 ? o.cost_ns : 1.0, (double)B); /* per block */
+    o.grain = grain_in_blocks(&o, B);
+    int rc = prange_for_opts(0, (int64_t)nb, u_fold, &u, &o);
     /* Block results -> block prefixes, in order, on the caller. */
     unsigned char *run = acc + (size_t)nb * stride, *tmp = run + stride;
     prange__r_identity(r, run);
-    for (uint64_t blk = 0; blk < nb; blk++) {
+    for (uint64_t blk = 0; rc == 0 && blk < nb; blk++) {
         unsigned char *a = acc + (size_t)blk * stride;
         memcpy(tmp, a, r->acc_size);
         memcpy(a, run, r->acc_size);
         prange__r_combine(r, run, tmp);
     }
-    prange_for_opts(0, (int64_t)nb, u_emit, &u, &o);
-    return 0;
+    if (rc == 0) rc = prange_for_opts(0, (int64_t)nb, u_emit, &u, &o);
+    return rc;
 }

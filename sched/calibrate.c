@@ -1,7 +1,17 @@
 /*
- * calibrate.c — the fork-join cost of a team, per team size: measured once, lazily, at the
- * first plan that needs it (a few hundred microseconds), or read from the tuning cache that
- * `prange-info --calibrate` writes, or fixed by PRANGE_FORK_NS.
+ * calibrate.c — the fork-join cost of a team, per team size, kept up to date while the
+ * program runs.
+ *
+ * Start: measured lazily at the first plan that needs it (a few hundred microseconds), or
+ * read from the tuning cache that `prange-info --calibrate` writes; PRANGE_FORK_NS fixes
+ * the figure for good. Then the figure follows the machine (estimate.c windows):
+ * - every sampled parallel call adds what its region cost beyond the slowest worker's
+ *   share (fork, wake-ups, join), so a machine that becomes busy is noticed within 5
+ *   samples and a one-off hiccup moves nothing;
+ * - a process whose figure makes a loop serial that a quiet machine would run in
+ *   parallel probes now and then (a few empty regions, at most one probe per back-off
+ *   gap: 2 ms doubling to 0.5 s while the machine stays busy), so a figure taken under
+ *   load does not rule the process for its life.
  *
  * Sizes measured: 2, 4, 8, ... below the budget, and the budget itself. A team of t uses
  * the figure of the smallest measured size >= t (never optimistic).
@@ -28,6 +38,21 @@ typedef struct {
 static fork_table g_table;
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 static atomic_int g_ready;
+/* The figure in use per measured size: starts at g_table.ns, then follows the samples. */
+static prange__window g_win[MAX_SIZES];
+/* The cheapest figure seen for the smallest size, and the probe's back-off. */
+static _Atomic(uint64_t) g_quiet_ns;
+static _Atomic(uint64_t) g_probe_next, g_probe_gap;
+static atomic_int g_probing;
+static prange__fork_measure_fn g_measure_hook; /* tests: replaces empty-region timing */
+
+#define PROBE_GAP_MIN_NS 2000000ull   /* 2 ms */
+#define PROBE_GAP_MAX_NS 500000000ull /* 0.5 s: a quiet machine is found within it */
+/* Loops are worth a probe when they would pay at this figure even if the process never
+ * saw one so cheap (its first measurement may have been taken under load). */
+#define QUIET_CAP_NS 2000.0
+/* The figure plans assume before any loop has measured one. */
+#define PRIOR_NS 1000.0
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -70,6 +95,14 @@ static int sizes_for(int budget, int *out)
     for (int t = 2; t < budget && n < MAX_SIZES - 1; t *= 2) out[n++] = t;
     out[n++] = budget;
     return n;
+}
+
+/* The index of the smallest measured size >= threads (the largest when none is). */
+static int size_index(int threads)
+{
+    for (int i = 0; i < g_table.n; i++)
+        if (g_table.threads[i] >= threads) return i;
+    return g_table.n - 1;
 }
 
 static void measure_table(fork_table *tab, int budget, int reps)
@@ -176,6 +209,9 @@ static void init_table(void)
 {
     const prange__state *st = prange__state_get();
     if (read_cache(&g_table) != 0) measure_table(&g_table, st->default_budget, 15);
+    for (int i = 0; i < g_table.n; i++) prange__window_seed(&g_win[i], g_table.ns[i]);
+    atomic_store(&g_quiet_ns, (uint64_t)g_table.ns[0]);
+    atomic_store(&g_probe_gap, PROBE_GAP_MIN_NS);
     if (st->opt[PRANGE__OPT_VERBOSE].value >= 1) {
         char line[256];
         size_t pos = 0;
@@ -186,20 +222,102 @@ static void init_table(void)
     atomic_store(&g_ready, 1);
 }
 
-double prange__fork_ns(int threads)
+int prange__fork_ensure(void)
+{
+    if (atomic_load_explicit(&g_ready, memory_order_acquire) ||
+        prange__state_get()->opt[PRANGE__OPT_FORK_NS].value > 0)
+        return 0;
+    pthread_once(&g_once, init_table);
+    return 1;
+}
+
+double prange__fork_ns(int threads, int *prior)
 {
     const prange__state *st = prange__state_get();
     int64_t fixed = st->opt[PRANGE__OPT_FORK_NS].value;
     if (fixed > 0) return (double)fixed;
-    /* Only reached for parallel candidates: never from a forked child, a nested call or
-     * inside an OpenMP region (the plan is serial before it asks). */
-    if (!atomic_load_explicit(&g_ready, memory_order_acquire)) pthread_once(&g_once, init_table);
-    for (int i = 0; i < g_table.n; i++)
-        if (g_table.threads[i] >= threads) return g_table.ns[i];
+    if (!atomic_load_explicit(&g_ready, memory_order_acquire)) {
+        /* Plans start nothing: until a loop has measured, assume a typical figure. */
+        if (prior) *prior = 1;
+        return PRIOR_NS * (threads > 2 ? (double)threads / 2 : 1.0);
+    }
+    int i = size_index(threads);
+    double ns = prange__window_get(&g_win[i]);
     /* Larger than anything measured (prange_set_num_threads above the budget): scale the
      * largest figure linearly, as wake-ups are issued one by one. */
-    int last = g_table.n - 1;
-    return g_table.ns[last] * (double)threads / (double)g_table.threads[last];
+    return threads > g_table.threads[i] ? ns * (double)threads / (double)g_table.threads[i] : ns;
+}
+
+void prange__fork_observe(int threads, double ns)
+{
+    if (threads < 2 || !(ns >= 0) || prange__state_get()->opt[PRANGE__OPT_FORK_NS].value > 0 ||
+        !atomic_load_explicit(&g_ready, memory_order_acquire))
+        return;
+    int i = size_index(threads);
+    prange__window_add(&g_win[i], ns);
+    if (i == 0 && ns < (double)atomic_load_explicit(&g_quiet_ns, memory_order_relaxed))
+        atomic_store_explicit(&g_quiet_ns, (uint64_t)ns, memory_order_relaxed);
+}
+
+double prange__fork_quiet_ns(void)
+{
+    double q = (double)atomic_load_explicit(&g_quiet_ns, memory_order_relaxed);
+    return q > 0 && q < QUIET_CAP_NS ? q : QUIET_CAP_NS;
+}
+
+void prange__fork_set_measure_hook(prange__fork_measure_fn fn) { g_measure_hook = fn; }
+
+/* Median of 3 empty regions of t threads, stopping early when the first one shows the
+ * machine is still busy (under load a region can cost milliseconds). */
+static double probe_regions(int t)
+{
+    if (g_measure_hook) return g_measure_hook(t);
+    double s[3];
+    int k = 0;
+    for (; k < 3; k++) {
+        uint64_t t0 = prange__now_ns();
+#pragma omp parallel num_threads(t)
+        {
+            __asm__ volatile("" ::: "memory");
+        }
+        s[k] = (double)(prange__now_ns() - t0);
+        if (k == 0 && s[0] > 10 * prange__fork_quiet_ns()) return s[0];
+    }
+    qsort(s, 3, sizeof s[0], cmp_double);
+    return s[1];
+}
+
+int prange__fork_probe(int team, const char *label)
+{
+    if (team < 2 || prange__state_get()->opt[PRANGE__OPT_FORK_NS].value > 0 ||
+        !atomic_load_explicit(&g_ready, memory_order_acquire))
+        return 0;
+    uint64_t now = prange__now_ns();
+    if (now < atomic_load_explicit(&g_probe_next, memory_order_relaxed)) return 0;
+    if (atomic_exchange(&g_probing, 1)) return 0; /* another thread is probing */
+    int changed = 0, t = prange__team_ready(team);
+    if (t >= 2) {
+        int region = prange__region_size(t), i = size_index(region);
+        double before = prange__window_get(&g_win[i]), ns = probe_regions(region);
+        uint64_t gap = atomic_load(&g_probe_gap);
+        if (ns <= 2 * prange__fork_quiet_ns()) {
+            /* Quiet again: a fresh measurement replaces the history taken under load. */
+            prange__window_seed(&g_win[i], ns);
+            gap = PROBE_GAP_MIN_NS;
+        } else {
+            prange__window_add(&g_win[i], ns);
+            gap = gap * 2 < PROBE_GAP_MAX_NS ? gap * 2 : PROBE_GAP_MAX_NS;
+        }
+        atomic_store(&g_probe_gap, gap);
+        atomic_store(&g_probe_next, prange__now_ns() + gap);
+        changed = prange__window_get(&g_win[i]) < before;
+        if (prange__verbose() >= 2)
+            prange__log("fork-join probe%s%s: %d threads %.0f ns (figure %.0f -> %.0f ns); next probe in %.0f ms",
+                        label ? " " : "", label ? label : "", region, ns, before, prange__window_get(&g_win[i]),
+                        (double)gap / 1e6);
+    }
+    atomic_store(&g_probing, 0);
+    return changed;
 }
 
 void prange__fork_describe(char *buf, size_t size)
@@ -208,7 +326,8 @@ void prange__fork_describe(char *buf, size_t size)
     int n = snprintf(buf, size, "%s", src);
     if (!atomic_load(&g_ready) || strcmp(src, "PRANGE_FORK_NS") == 0) return;
     for (int i = 0; i < g_table.n && n > 0 && (size_t)n < size; i++)
-        n += snprintf(buf + n, size - (size_t)n, "%s%d threads %.0f ns", i ? ", " : ": ", g_table.threads[i], g_table.ns[i]);
+        n += snprintf(buf + n, size - (size_t)n, "%s%d threads %.0f ns (now %.0f ns)", i ? ", " : ": ",
+                      g_table.threads[i], g_table.ns[i], prange__window_get(&g_win[i]));
 }
 
 const char *prange__fork_source(void)

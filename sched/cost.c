@@ -2,13 +2,12 @@
  * cost.c — cost per iteration learned from the calls themselves.
  *
  * A loop without a cost hint is timed (the whole call when serial, the caller's own share
- * when parallel) and the ns per iteration is kept per (body, size class). Size classes
- * are powers of 4 of n, because the same body costs less per iteration when its data sit
- * in cache. The table is fixed-size and lock-free: a slot is claimed with one CAS, and a
- * full table simply stops learning new keys (the default cost applies).
+ * when parallel) and the ns per iteration is kept per (body, size class) as a robust
+ * running estimate (estimate.c: one 4 ms hiccup in a 1 us loop moves nothing). Size
+ * classes are powers of 4 of n, because the same body costs less per iteration when its
+ * data sit in cache. The table is fixed-size and lock-free: a slot is claimed with one
+ * CAS, and a full table simply stops learning new keys (the default cost applies).
  */
-#include <math.h>
-#include <string.h>
 #include <time.h>
 
 #include "prange_sched.h"
@@ -19,8 +18,7 @@
 
 typedef struct {
     _Atomic(uintptr_t) key;    /* body pointer ^ size class, 0 = free */
-    _Atomic(uint64_t) cost;    /* double bits of ns per iteration */
-    atomic_uint samples;
+    prange__window cost;       /* ns per iteration */
 } slot;
 
 static slot g_slots[SLOTS];
@@ -41,9 +39,14 @@ static uintptr_t make_key(const void *key, uint64_t n)
 
 static slot *find(uintptr_t k, int claim)
 {
-    uint64_t h = (uint64_t)k * UINT64_C(0x9E3779B97F4A7C15);
+    /* Mix the high bits (the size class) down: a plain multiply leaves them out of the
+     * index, and every size class of one body then competed for the same 8 slots. */
+    uint64_t h = (uint64_t)k;
+    h ^= h >> 33;
+    h *= UINT64_C(0xff51afd7ed558ccd);
+    h ^= h >> 33;
     for (unsigned p = 0; p < PROBES; p++) {
-        slot *s = &g_slots[((h >> 40) + p) & (SLOTS - 1)];
+        slot *s = &g_slots[(h + p) & (SLOTS - 1)];
         uintptr_t cur = atomic_load_explicit(&s->key, memory_order_acquire);
         if (cur == k) return s;
         if (cur == 0) {
@@ -59,19 +62,20 @@ double prange__cost_lookup(const void *key, uint64_t n)
 {
     if (!key) return 0;
     slot *s = find(make_key(key, n), 0);
-    if (!s || atomic_load_explicit(&s->samples, memory_order_relaxed) == 0) return 0;
-    uint64_t bits = atomic_load_explicit(&s->cost, memory_order_relaxed);
-    double c;
-    memcpy(&c, &bits, sizeof c);
-    return c;
+    return s ? prange__window_get(&s->cost) : 0;
 }
 
 int prange__cost_should_sample(const void *key, uint64_t n)
 {
-    static PRANGE__TLS unsigned tick;
-    if (!key) return 0;
+    if (!key) return prange__sample_tick();
     slot *s = find(make_key(key, n), 0);
-    if (!s || atomic_load_explicit(&s->samples, memory_order_relaxed) < WARM_SAMPLES) return 1;
+    if (!s || prange__window_count(&s->cost) < WARM_SAMPLES) return 1;
+    return prange__sample_tick();
+}
+
+int prange__sample_tick(void)
+{
+    static PRANGE__TLS unsigned tick;
     return (++tick & 63) == 0;
 }
 
@@ -79,17 +83,9 @@ void prange__cost_record(const void *key, uint64_t n, uint64_t iters, double ns)
 {
     if (!key || iters == 0 || !(ns >= 0)) return;
     slot *s = find(make_key(key, n), 1);
-    if (!s) return;
-    double sample = ns / (double)iters;
-    unsigned k = atomic_fetch_add_explicit(&s->samples, 1, memory_order_relaxed);
-    uint64_t bits = atomic_load_explicit(&s->cost, memory_order_relaxed);
-    double old;
-    memcpy(&old, &bits, sizeof old);
-    /* The first call pays for cold caches and page faults: the second replaces it, then
-     * an exponential average with weight 1/4 follows drift without jumping on outliers. */
-    double next = k < 2 ? sample : old + (sample - old) * 0.25;
-    memcpy(&bits, &next, sizeof bits);
-    atomic_store_explicit(&s->cost, bits, memory_order_relaxed);
+    /* 0 means "unknown" to lookups: a sample is never below 1e-6 ns per iteration. */
+    double c = ns / (double)iters;
+    if (s) prange__window_add(&s->cost, c > 1e-6 ? c : 1e-6);
 }
 
 uint64_t prange__now_ns(void)

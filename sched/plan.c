@@ -1,7 +1,8 @@
 /*
  * plan.c — the scheduler's decision for one loop: serial or parallel, how many threads,
- * which schedule and chunk, and why. Pure arithmetic over the state: nothing is timed
- * here except the one-off fork-join measurement, so plans can be queried and tested.
+ * which schedule and chunk, and why. A function of the arguments and a snapshot of the
+ * scheduler's state: it times nothing and starts nothing (the fork-join figure is made and
+ * teams grow on the execution path, lib/), so a plan query has no side effect.
  *
  * Cost model: a loop of n iterations of c ns each is W = n*c ns of work. A team of t
  * costs F (the measured fork-join time) plus W/t. Each thread should get at least F of
@@ -13,6 +14,7 @@
  *   1e4 x 0.5 ns    W = 5 us               t = 5              yes (1 + 1 < 0.85 x 5 us)
  *   1e8 x 0.5 ns    W = 50 ms              t = 16             yes
  */
+#include <float.h>
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -43,6 +45,14 @@ int prange__opts_load(const prange_opts *opts, prange_opts *out)
     return 0;
 }
 
+int64_t prange__grain(const prange_opts *o)
+{
+    return o && o->grain > 0 ? o->grain : prange__state_get()->opt[PRANGE__OPT_GRAIN].value;
+}
+
+/* The reason of a plan made serial by the fork-join figure (compared by address). */
+const char prange__why_fork[] = "work below fork-join cost";
+
 static void set_serial(prange_plan *p, const char *why)
 {
     p->threads = 1;
@@ -58,7 +68,7 @@ void prange__plan(uint64_t n, const prange_opts *o, const void *key, prange_plan
     if (!o) o = &none;
     int budget = prange__budget();
     int cap = (o->threads > 0 && o->threads < budget) ? o->threads : budget;
-    int64_t grain = o->grain > 0 ? o->grain : st->opt[PRANGE__OPT_GRAIN].value;
+    int64_t grain = prange__grain(o);
     prange_schedule sched = o->schedule;
     int64_t env_chunk = 0;
     if (sched == PRANGE_SCHEDULE_AUTO) {
@@ -69,8 +79,9 @@ void prange__plan(uint64_t n, const prange_opts *o, const void *key, prange_plan
     p->n = n > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)n;
     p->budget = budget;
     p->schedule = sched;
-    p->cost_ns = 0;
-    p->work_ns = 0;
+    /* A given cost is reported even where the plan does not need it (inline plans). */
+    p->cost_ns = o->cost_ns;
+    p->work_ns = (double)n * o->cost_ns < DBL_MAX ? (double)n * o->cost_ns : DBL_MAX;
     p->fork_ns = 0;
 
     /* Reasons to run inline, cheapest checks first; none of them measures anything. */
@@ -90,10 +101,11 @@ void prange__plan(uint64_t n, const prange_opts *o, const void *key, prange_plan
     double c = o->cost_ns > 0 ? o->cost_ns : prange__cost_lookup(key, n);
     if (c <= 0) c = DEFAULT_COST_NS;
     double work = (double)n * c;
+    if (work > DBL_MAX) work = DBL_MAX; /* a valid cost near DBL_MAX: huge, not inf */
     /* A team of t runs in a region of max(t, pool) threads (teams never shrink): that is
      * the fork-join cost it pays. */
     int pool = prange__pool;
-    double fork = prange__fork_ns(cap > pool ? cap : pool);
+    double fork = prange__fork_ns(cap > pool ? cap : pool, NULL);
     p->cost_ns = c;
     p->work_ns = work;
     p->fork_ns = fork;
@@ -103,18 +115,34 @@ void prange__plan(uint64_t n, const prange_opts *o, const void *key, prange_plan
     double by_work = floor(work / fork);
     if ((double)t > by_work && by_work >= 2) {
         /* A smaller team forks faster: refine once with its own figure. */
-        fork = prange__fork_ns((int)by_work > pool ? (int)by_work : pool);
+        fork = prange__fork_ns((int)by_work > pool ? (int)by_work : pool, NULL);
         p->fork_ns = fork;
         by_work = floor(work / fork);
     }
     if ((double)t > by_work) { t = (int)by_work; why = "threads limited by work"; }
     if ((uint64_t)t > n / (uint64_t)grain) { t = (int)(n / (uint64_t)grain); why = "threads limited by grain"; }
     if (t < 2 || !(fork + work / t < PARALLEL_GAIN * work)) {
-        set_serial(p, "work below fork-join cost");
+        set_serial(p, prange__why_fork);
         return;
     }
-    /* The system may refuse threads (RLIMIT_NPROC, pids.max): run with what starts. */
-    int startable = prange__team_ready(t);
+    /* What the OpenMP runtime will give (read only for parallel candidates: the ICVs may
+     * change at run time, omp_set_max_active_levels and the like). */
+    if (omp_get_max_active_levels() < 1) {
+        set_serial(p, "OMP_MAX_ACTIVE_LEVELS=0");
+        return;
+    }
+    int limit = omp_get_thread_limit();
+    if (t > limit) {
+        if (limit < 2) {
+            set_serial(p, "OMP_THREAD_LIMIT=1");
+            return;
+        }
+        t = limit;
+        why = "threads limited by OMP_THREAD_LIMIT";
+    }
+    /* The system may refuse threads (RLIMIT_NPROC, pids.max): plan with what this thread
+     * is known to start (a new refusal is found, and reported, when the loop runs). */
+    int startable = prange__team_known(t);
     if (startable < t) {
         if (startable <= 1) {
             set_serial(p, "thread creation refused");
@@ -123,7 +151,7 @@ void prange__plan(uint64_t n, const prange_opts *o, const void *key, prange_plan
         t = startable;
         why = "threads limited by thread creation";
         if (!(fork + work / t < PARALLEL_GAIN * work)) {
-            set_serial(p, "work below fork-join cost");
+            set_serial(p, prange__why_fork);
             return;
         }
     }
@@ -144,9 +172,30 @@ void prange__plan(uint64_t n, const prange_opts *o, const void *key, prange_plan
         p->chunk = env_chunk > grain ? env_chunk : grain;
         break;
     default:
-        p->chunk = (int64_t)per;
+        /* 2^63 for 2 threads over 2^64 - 1 iterations: saturated, like p->n. */
+        p->chunk = per > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)per;
         break;
     }
+}
+
+void prange__plan_exec(uint64_t n, const prange_opts *o, const void *key, prange_plan *p)
+{
+    prange__plan(n, o, key, p);
+    /* A plan that the fork-join figure decided: make the first figure if none exists yet,
+     * and probe now and then whether a figure taken while the machine was busy still
+     * holds. Either may change the plan; the plan then is the one that runs. */
+    if ((!p->serial || p->reason == prange__why_fork) && prange__fork_ensure()) prange__plan(n, o, key, p);
+    int probe = prange__plan_probe_team(p, o);
+    if (probe && prange__fork_probe(probe, o ? o->label : NULL)) prange__plan(n, o, key, p);
+}
+
+int prange__plan_probe_team(const prange_plan *p, const prange_opts *o)
+{
+    if (!p->serial || p->reason != prange__why_fork) return 0;
+    int team = (o && o->threads > 0 && o->threads < p->budget) ? o->threads : p->budget;
+    if (team > 2) team = 2; /* the smallest team tells whether the machine is quiet */
+    /* Would a team of 2 pay at a quiet machine's figure (F + W/2 < 0.85 W)? */
+    return prange__fork_quiet_ns() + p->work_ns / 2 < PARALLEL_GAIN * p->work_ns ? team : 0;
 }
 
 int prange_plan_for_body(int64_t n, prange_body_fn body, const prange_opts *opts, prange_plan *out)

@@ -41,7 +41,7 @@ typedef enum { PRANGE__SRC_DEFAULT, PRANGE__SRC_ENV, PRANGE__SRC_CALL } prange__
     X(BIND, "PRANGE_BIND", PRANGE__KIND_ENUM, 0, 0, 2, "none|core|numa",                     \
       "pin workers once: none, one core each (compact), or to their NUMA node")               \
     X(FORK_NS, "PRANGE_FORK_NS", PRANGE__KIND_INT, 0, 0, INT64_C(1000000000), NULL,          \
-      "fork-join cost in ns used by the cost model; 0 = measure once at first use")         \
+      "fixed fork-join cost in ns for the cost model; 0 = measured, then kept up to date")         \
     X(MEM, "PRANGE_MEM", PRANGE__KIND_ENUM, 0, 0, 2, "first_touch|interleave|local",           \
       "placement of prange_alloc arrays without an explicit policy")                       \
     X(HUGEPAGES, "PRANGE_HUGEPAGES", PRANGE__KIND_BOOL, 1, 0, 1, NULL,                       \
@@ -131,6 +131,9 @@ static inline int prange__team_ready(int want)
 {
     return __builtin_expect(want <= prange__pool, 1) ? want : prange__team_grow(want);
 }
+/* What a plan may count on without probing or starting anything: `want`, or this
+ * thread's team when a larger one was refused less than a second ago. */
+int prange__team_known(int want);
 /* Threads in the region for a plan of `team`: the pool, never fewer (see threads.c). */
 static inline int prange__region_size(int team) { return team > prange__pool ? team : prange__pool; }
 /* The process-wide lock that team growth holds, and how many threads (this one included,
@@ -142,11 +145,47 @@ int prange__team_probe_locked(int want);
  * team refused and why). */
 void prange__threads_describe(char *buf, size_t size);
 
+/* ---- robust running estimates (sched/estimate.c) ------------------------------------- */
+
+/* The lower median of the last PRANGE__WINDOW samples: one outlier moves nothing, a
+ * lasting change shows within 5 samples. Zero-initialised = empty; lock-free. */
+#define PRANGE__WINDOW 8
+typedef struct prange__window {
+    atomic_uint count;                   /* samples added so far */
+    _Atomic(uint64_t) v[PRANGE__WINDOW]; /* double bits, ring indexed by count */
+    _Atomic(uint64_t) est;               /* double bits of the current estimate */
+} prange__window;
+/* Fill the window with x (a fresh measurement that replaces the history). */
+void prange__window_seed(prange__window *w, double x);
+/* Add a sample; returns the new estimate. */
+double prange__window_add(prange__window *w, double x);
+/* The current estimate (0 for an empty window) and the number of samples added. */
+double prange__window_get(const prange__window *w);
+unsigned prange__window_count(const prange__window *w);
+
 /* ---- fork-join cost (sched/calibrate.c) ------------------------------------------------ */
 
-/* Fork-join cost of a team of `threads` in ns: PRANGE_FORK_NS, else the tuning cache,
- * else measured once per team size (lazily, at the first plan that needs it). */
-double prange__fork_ns(int threads);
+/* Fork-join cost of a team of `threads` in ns: PRANGE_FORK_NS, else the current robust
+ * estimate, which starts from the tuning cache or a measurement and follows
+ * prange__fork_observe and prange__fork_probe. Starts nothing: before the first figure
+ * exists it returns a prior (1 us per 2 threads) and sets *prior (when non-NULL) to 1. */
+double prange__fork_ns(int threads, int *prior);
+/* On the execution path: make sure the first figure exists (reads the tuning cache or
+ * measures, starting the calling thread's workers). Returns 1 when it was just made. */
+int prange__fork_ensure(void);
+/* A sampled parallel call of `threads` threads spent `ns` beyond its slowest worker's
+ * share (fork, wake-ups, join). Ignored under PRANGE_FORK_NS or before the first figure. */
+void prange__fork_observe(int threads, double ns);
+/* The cheapest 2-thread figure this process saw, capped at what a quiet machine costs. */
+double prange__fork_quiet_ns(void);
+/* On the execution path of a loop that the figure made serial: when the back-off allows,
+ * measure a few empty regions of `team` and update the figure. Returns 1 when the figure
+ * dropped (plan again). Never blocks: one thread probes at a time, the others skip.
+ * `label`: the loop's opts->label for the PRANGE_VERBOSE=2 line (NULL: none). */
+int prange__fork_probe(int team, const char *label);
+/* Tests: time "empty regions of t threads" with fn instead of the clock (NULL = real). */
+typedef double (*prange__fork_measure_fn)(int threads);
+void prange__fork_set_measure_hook(prange__fork_measure_fn fn);
 /* Where the figures came from: "PRANGE_FORK_NS", "tuning cache" or "measured". */
 const char *prange__fork_source(void);
 /* The source and the figures, e.g. "measured: 2 threads 561 ns, 4 threads 790 ns". */
@@ -209,9 +248,21 @@ static inline const void *prange__key(const prange_opts *o, const void *body)
 {
     return o && o->key ? o->key : body;
 }
+/* The effective grain: opts->grain, or PRANGE_GRAIN when it is 0 (or opts is NULL). */
+int64_t prange__grain(const prange_opts *opts);
 /* The plan for n iterations (n may exceed INT64_MAX: a range INT64_MIN..INT64_MAX).
  * `key` identifies the body for learned costs (NULL: none). opts already validated. */
 void prange__plan(uint64_t n, const prange_opts *opts, const void *key, prange_plan *out);
+
+/* The plan of a call about to run: prange__plan, after making the first fork-join figure
+ * or probing a stale one where the plan depends on it (both start threads, which a plan
+ * query must not). */
+void prange__plan_exec(uint64_t n, const prange_opts *opts, const void *key, prange_plan *out);
+/* The reason of a plan that the fork-join figure made serial (compare by address). */
+extern const char prange__why_fork[];
+/* A serial plan that only the fork-join figure made serial, for a loop that a quiet
+ * machine would run on 2 threads: the team to probe with prange__fork_probe, else 0. */
+int prange__plan_probe_team(const prange_plan *plan, const prange_opts *opts);
 
 /* Per-thread loop context, set by lib/ around every body call. depth > 0 means "inside a
  * body": a loop started there runs serially on that worker. */
@@ -226,8 +277,11 @@ extern PRANGE__TLS prange__tls_t prange__tls;
 
 /* Learned ns per iteration for (key, size class of n), or 0 when unknown. */
 double prange__cost_lookup(const void *key, uint64_t n);
-/* Whether this call should be timed (always while learning, then 1 in 64). */
+/* Whether this call should be timed (always while learning, then 1 in 64; 1 in 64 for
+ * a NULL key: such calls are timed for the fork-join figure only). */
 int prange__cost_should_sample(const void *key, uint64_t n);
+/* 1 in 64 calls on this thread. */
+int prange__sample_tick(void);
 /* Record that `iters` iterations of key took `ns` on one thread (n = the loop size). */
 void prange__cost_record(const void *key, uint64_t n, uint64_t iters, double ns);
 /* Monotonic time in ns (cheap). */

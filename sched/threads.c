@@ -219,6 +219,13 @@ int prange__team_grow(int want)
     return ok < want ? ok : want;
 }
 
+int prange__team_known(int want)
+{
+    if (want <= prange__pool) return want;
+    /* Any refusal on this thread in the last second: a larger team would be refused too. */
+    return prange__now_ns() < g_retry_ns ? prange__pool : want;
+}
+
 void prange__threads_describe(char *buf, size_t size)
 {
     int refused = atomic_load(&g_refused);

@@ -15,7 +15,6 @@
 #include "prange_lib.h"
 
 extern void (*prange__touch_hook)(int tid, int64_t begin, int64_t end);
-void prange__touch_opts(prange_opts *o);
 
 static int all_zero(const unsigned char *p, size_t n)
 {
@@ -239,6 +238,39 @@ Test(alloc, touch_partition_is_the_default_loop_partition)
         }
         prange_free(x);
     }
+    prange__touch_hook = NULL;
+}
+
+/* The touch must not learn: many allocations of varied sizes (whose touch loops a learned
+ * cost would shrink, the touch writes one byte per page) leave the partition as it was. */
+Test(alloc, touch_partition_holds_after_many_allocations)
+{
+    /* A fork-join figure that gives a default loop of 2^19 a team of 3 of 4, so a learned
+     * touch cost (page faults: ns per element, not 0.5) would pick another team. */
+    setenv("PRANGE_FORK_NS", "80000", 1);
+    prange_set_num_threads(4);
+    for (int i = 0; i < 40; i++) {
+        void *y = prange_alloc((int64_t)(1 << 19) + 7919 * i, 8);
+        cr_assert_not_null(y);
+        prange_free(y);
+    }
+    prange__touch_hook = record;
+    int64_t n = 1 << 19;
+    memset(g_lo, -1, sizeof g_lo);
+    atomic_store(&g_team, 0);
+    void *x = prange_alloc(n, 8);
+    prange_plan plan;
+    cr_assert_eq(prange_plan_for(n, NULL, &plan), 0);
+    cr_assert_eq(plan.threads, 3);
+    cr_assert_eq(atomic_load(&g_team), plan.threads, "touched by %d threads, a default loop plans %d",
+                 atomic_load(&g_team), plan.threads);
+    for (int t = 0; t < plan.threads; t++) {
+        uint64_t lo, hi;
+        prange__split((uint64_t)n, plan.threads, t, &lo, &hi);
+        cr_assert_eq(g_lo[t], (int64_t)lo, "block %d", t);
+        cr_assert_eq(g_hi[t], (int64_t)hi, "block %d", t);
+    }
+    prange_free(x);
     prange__touch_hook = NULL;
 }
 

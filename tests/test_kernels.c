@@ -1,6 +1,7 @@
 /* test_kernels.c — sum, dot, nrm2, min/max with index against serial references. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -89,6 +90,90 @@ Test(kernels, nrm2_no_spurious_overflow_or_underflow)
     cr_assert_float_eq(prange_nrm2_f64(x, n, NULL), 1e300 * sqrt((double)n), 1e287);
     for (int64_t i = 0; i < n; i++) x[i] = 3.0;
     cr_assert_float_eq(prange_nrm2_f64(x, n, NULL), 3.0 * sqrt((double)n), 1e-10);
+    free(x);
+}
+
+/* nrm2 of one vector and of the same vector as a row: the same pairwise sum up to one
+ * block (2048), so the same bits; beyond, the row's single pairwise tree differs from the
+ * blocked one, so only closeness. */
+static double nrm2_both(const double *x, int64_t n)
+{
+    double r = prange_nrm2_f64(x, n, NULL), row = -1;
+    cr_assert_eq(prange_row_norms_f64(x, &row, 1, n, NULL), 0);
+    if (n <= 2048) cr_assert(memcmp(&r, &row, sizeof r) == 0, "nrm2 %a != row norm %a", r, row);
+    else cr_assert(fabs(r - row) <= 1e-15 * r + 2 * DBL_TRUE_MIN || (isinf(r) && isinf(row)), "nrm2 %a, row %a", r, row);
+    return r;
+}
+
+/* The scale 2^-ilogb(max) overflowed when max|x| was subnormal: inf or NaN came back. */
+Test(kernels, nrm2_subnormal_and_extreme_exact)
+{
+    static const struct {
+        double x[3];
+        int n;
+        double want;
+    } cases[] = {
+        {{1e-310}, 1, 1e-310},
+        {{0, 1e-310}, 2, 1e-310},
+        {{-1e-310, 0}, 2, 1e-310},
+        {{0x1p-1074, 0, 0}, 3, 0x1p-1074},
+        {{3 * 0x1p-1074, -4 * 0x1p-1074}, 2, 5 * 0x1p-1074},
+        {{3 * 0x1p-1060, 0, 4 * 0x1p-1060}, 3, 5 * 0x1p-1060},
+        {{DBL_MIN, 0, 0}, 3, DBL_MIN},
+        {{0x1p-1074, DBL_MAX}, 2, DBL_MAX},
+        {{DBL_MAX}, 1, DBL_MAX},
+        {{-DBL_MAX, 0x1p-1074}, 2, DBL_MAX},
+        {{3e300, 4e300}, 2, 5e300},
+        {{DBL_MAX, DBL_MAX}, 2, INFINITY}, /* the true norm exceeds DBL_MAX */
+        {{0x1p-1074, -INFINITY}, 2, INFINITY},
+        {{0, -0.0, 0}, 3, 0},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        double got = nrm2_both(cases[k].x, cases[k].n);
+        cr_assert(got == cases[k].want, "case %zu: %a, want %a", k, got, cases[k].want);
+    }
+    double nan[3] = {0x1p-1074, NAN, INFINITY};
+    cr_assert(isnan(nrm2_both(nan, 3)));
+}
+
+/* Magnitudes over the whole double range, subnormals included, against a long double
+ * reference (its exponent range holds every square exactly enough); the same bits for
+ * every thread count. */
+Test(kernels, nrm2_whole_range_matches_reference)
+{
+    if (LDBL_MAX_EXP < 16384) cr_skip_test("long double has no wider exponent range here");
+    /* Valgrind emulates x87 long double with double precision and range. */
+    if (UNDER_VALGRIND) cr_skip_test("long double is a double under valgrind");
+    enum { N = 5000 };
+    double *x = malloc(N * sizeof *x);
+    uint64_t seed = 12;
+    for (int trial = 0; trial < 300; trial++) {
+        /* a window of 2^60 in magnitude, centred anywhere from below 2^-1074 to 2^1024 */
+        int centre = (int)(t_rand(&seed) % 2130) - 1100, n = trial % 3 == 0 ? N : 1 + (int)(t_rand(&seed) % 40);
+        for (int i = 0; i < n; i++) {
+            int e = centre + (int)(t_rand(&seed) % 61) - 30;
+            x[i] = t_rand(&seed) % 7 == 0 ? 0 : ldexp(t_unit(&seed), e);
+        }
+        long double ss = 0;
+        for (int i = 0; i < n; i++) ss += (long double)x[i] * (long double)x[i];
+        double want = (double)sqrtl(ss);
+        prange_set_num_threads(1);
+        double got = nrm2_both(x, n);
+        if (isinf(want)) {
+            cr_assert(isinf(got), "trial %d: %a, want inf", trial, got);
+        } else {
+            double tol = 2e-15 * want + 2 * DBL_TRUE_MIN; /* a few ulps; 2 subnormal ulps */
+            cr_assert(fabs(got - want) <= tol, "trial %d (n=%d, centre 2^%d): %a, want %a", trial, n, centre,
+                      got, want);
+        }
+        for (int t = 2; t <= 4 && n == N; t++) {
+            prange_set_num_threads(t);
+            double again = prange_nrm2_f64(x, n, NULL);
+            cr_assert(memcmp(&again, &got, sizeof got) == 0, "trial %d: %d threads give %a, 1 gives %a", trial, t,
+                      again, got);
+        }
+    }
+    prange_set_num_threads(0);
     free(x);
 }
 

@@ -118,6 +118,10 @@ Test(loops, plan_matches_what_runs)
     prange_set_num_threads(4);
     prange_opts o = {.struct_size = sizeof(prange_opts), .cost_ns = 100};
     prange_plan plan;
+    /* A query starts nothing, so before the first loop it plans with an assumed fork-join
+     * figure; the first loop measures it. Plans made after that are what runs. */
+    ids_ctx warm = {0};
+    cr_assert_eq(prange_for_opts(0, 1000000, ids_body, &warm, &o), 0);
     cr_assert_eq(prange_plan_for(1000000, &o, &plan), 0);
     cr_assert_eq(plan.serial, 0);
     cr_assert_eq(plan.threads, 4);
@@ -192,6 +196,137 @@ Test(loops, nested_calls_run_serially)
     cr_assert_eq(c.inner_iters, 16 * 1000);
     /* Serial inner loops with one body call each: 16 outer iterations -> 16 calls. */
     cr_assert_eq(c.inner_calls, 16);
+}
+
+/* Full and near-full ranges (lengths up to 2^64 - 1): every chunk the body sees must be
+ * a sane, non-empty piece, the pieces must tile the range exactly, and there must be few of
+ * them. Early-stop pieces of (len + 15) / 16 wrapped to 0 at len = 2^64 - 1: one iteration
+ * per call, 2^64 calls (0.2's chunks, ceil(len / 1024), must not wrap either). The body
+ * gives up (returns 9, a stop) after MAX_PIECES calls. */
+#define MAX_PIECES 8192
+typedef struct {
+    atomic_int calls;
+    int stop; /* return this at once (0: go on) */
+    int64_t b[MAX_PIECES], e[MAX_PIECES];
+} pieces_ctx;
+
+static int piece_until(void *p, int64_t b, int64_t e)
+{
+    pieces_ctx *c = p;
+    int k = atomic_fetch_add(&c->calls, 1);
+    if (k >= MAX_PIECES) return 9;
+    c->b[k] = b;
+    c->e[k] = e;
+    return c->stop;
+}
+static void piece_body(void *p, int64_t b, int64_t e) { (void)piece_until(p, b, e); }
+
+static int cmp_begin(const void *x, const void *y)
+{
+    int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
+    return (a > b) - (a < b);
+}
+
+/* Sort the recorded pieces and check that they tile [begin, end). */
+static void check_tiling(pieces_ctx *c, int64_t begin, int64_t end, const char *what)
+{
+    int n = atomic_load(&c->calls);
+    cr_assert_leq(n, MAX_PIECES, "%s: more than %d pieces", what, MAX_PIECES);
+    int64_t(*pairs)[2] = malloc((size_t)n * sizeof *pairs);
+    for (int k = 0; k < n; k++) {
+        cr_assert_lt(c->b[k], c->e[k], "%s: empty or reversed piece", what);
+        pairs[k][0] = c->b[k];
+        pairs[k][1] = c->e[k];
+    }
+    qsort(pairs, (size_t)n, sizeof *pairs, cmp_begin);
+    int64_t at = begin;
+    for (int k = 0; k < n; k++) {
+        cr_assert_eq(pairs[k][0], at, "%s: piece %d starts at %lld, expected %lld", what, k,
+                     (long long)pairs[k][0], (long long)at);
+        at = pairs[k][1];
+    }
+    cr_assert_eq(at, end, "%s: pieces end at %lld", what, (long long)at);
+    free(pairs);
+}
+
+Test(loops, full_range_chunks_are_sane, .timeout = 60)
+{
+    prange_set_num_threads(2);
+    const int64_t ranges[][2] = {{INT64_MIN, INT64_MAX}, {INT64_MIN + 1, INT64_MAX}, {INT64_MIN, INT64_MAX - 1},
+                                 {INT64_MIN, INT64_MAX - 15}, {-1, INT64_MAX}, {INT64_MIN, 1}};
+    const int64_t grains[] = {0, 1, 1000, INT64_C(1) << 62, INT64_MAX};
+    pieces_ctx *c = malloc(sizeof *c);
+    for (size_t r = 0; r < sizeof ranges / sizeof *ranges; r++)
+        for (int s = PRANGE_SCHEDULE_STATIC - 1; s <= PRANGE_SCHEDULE_GUIDED; s++) /* -1: serial */
+            for (size_t g = 0; g < sizeof grains / sizeof *grains; g++) {
+                int64_t begin = ranges[r][0], end = ranges[r][1];
+                prange_opts o = t_parallel_opts(2, (prange_schedule)s, 0);
+                if (s < PRANGE_SCHEDULE_STATIC) o = (prange_opts){.struct_size = sizeof(prange_opts), .flags = PRANGE_SERIAL};
+                o.grain = grains[g];
+                char what[96];
+                snprintf(what, sizeof what, "range %zu schedule %d grain %lld", r, s, (long long)o.grain);
+                prange_plan plan;
+                cr_assert_eq(prange_plan_for(INT64_MAX, &o, &plan), 0);
+                cr_assert_gt(plan.chunk, 0, "%s: plan chunk %lld", what, (long long)plan.chunk);
+                for (int until = 0; until <= 1; until++) {
+                    memset(c, 0, sizeof *c);
+                    prange_stop st = {0, end};
+                    int rc = until ? prange_for_until(begin, end, piece_until, c, &o, &st)
+                                   : prange_for_opts(begin, end, piece_body, c, &o);
+                    cr_assert_eq(rc, 0, "%s until=%d: rc %d after %d calls", what, until, rc, c->calls);
+                    cr_assert_eq(st.value, 0, "%s until=%d: stopped with %d after %d calls", what, until, st.value,
+                                 c->calls);
+                    cr_assert_eq(st.index, end, "%s until=%d", what, until);
+                    check_tiling(c, begin, end, what);
+                }
+                /* A body that stops at once ends the loop after at most one piece per thread;
+                 * the outcome is the lowest chunk's: the first, at begin. */
+                memset(c, 0, sizeof *c);
+                c->stop = 5;
+                prange_stop st;
+                cr_assert_eq(prange_for_until(begin, end, piece_until, c, &o, &st), 0, "%s", what);
+                cr_assert_eq(st.value, 5, "%s", what);
+                cr_assert_eq(st.index, begin, "%s: stop at %lld", what, (long long)st.index);
+                cr_assert_leq(c->calls, 2, "%s: %d pieces ran after a stop", what, c->calls);
+            }
+    free(c);
+}
+
+/* PRANGE_GRAIN (opts.grain = 0) is the minimum early-stop chunk, as opts.grain is: with
+ * 100000, a loop of 1.5M runs 15 chunks of 100000 (not 1024 of 1465). Since 0.2 the chunks
+ * are fixed by the range and the grain, so a 2-thread static loop runs the same 15 (0.1
+ * cut each thread's share of 750000 into 8 pieces, 16 in all). */
+static int grain_until(void *p, int64_t b, int64_t e)
+{
+    pieces_ctx *c = p;
+    int k = atomic_fetch_add(&c->calls, 1);
+    if (k < MAX_PIECES) {
+        c->b[k] = b;
+        c->e[k] = e;
+    }
+    return 0;
+}
+
+Test(loops, env_grain_sets_early_stop_pieces)
+{
+    setenv("PRANGE_GRAIN", "100000", 1); /* before the first call: read once */
+    prange_set_num_threads(2);
+    pieces_ctx *c = calloc(1, sizeof *c);
+    prange_opts o = PRANGE_OPTS_INIT;
+    o.flags = PRANGE_SERIAL;
+    cr_assert_eq(prange_for_until(0, 1500000, grain_until, c, &o, NULL), 0);
+    cr_assert_eq(c->calls, 15, "serial: %d pieces", c->calls);
+    for (int k = 0; k < 15; k++) cr_assert_eq(c->e[k] - c->b[k], 100000);
+    check_tiling(c, 0, 1500000, "serial");
+    memset(c, 0, sizeof *c);
+    o = t_parallel_opts(2, PRANGE_SCHEDULE_STATIC, 0);
+    prange_plan plan;
+    cr_assert_eq(prange_plan_for(1500000, &o, &plan), 0);
+    cr_assert_eq(prange_for_until(0, 1500000, grain_until, c, &o, NULL), 0);
+    cr_assert_eq(c->calls, 15, "%d threads: %d pieces", plan.threads, c->calls);
+    for (int k = 0; k < 15; k++) cr_assert_eq(c->e[k] - c->b[k], 100000);
+    check_tiling(c, 0, 1500000, "static");
+    free(c);
 }
 
 /* Early stop. */

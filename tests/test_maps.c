@@ -2,6 +2,7 @@
  * references: sizes 0, 1, primes and block boundaries, in place, bitwise identical scans
  * for every thread count. */
 #include <criterion/criterion.h>
+#include <float.h>
 #include <math.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -12,6 +13,9 @@ PRANGE_MAP1(square, double, double, int, a * a)
 PRANGE_MAP2(axpy, double, double, double, double, s * a + b)
 PRANGE_MAP3(fma3, double, double, double, double, double, a * b + c + s)
 PRANGE_MAP1(to_f32, float, double, int, (float)a)
+PRANGE_MAP1(to_f64, double, float, int, (double)a)
+PRANGE_MAP1(i64_to_f64, double, int64_t, int, (double)a)
+PRANGE_MAP2(add_f32, double, double, float, int, a + b)
 
 static const int64_t k_sizes[] = {0, 1, 2, 7, 97, 4095, 4096, 4097, 65537, 1000003};
 #define NSIZES (int)(sizeof k_sizes / sizeof *k_sizes)
@@ -64,6 +68,39 @@ Test(maps, bad_arguments)
     cr_assert_eq(square(NULL, 0, NULL, 0, NULL), 0, "empty map with NULL arrays is a no-op");
     prange_opts bad = {.struct_size = sizeof(prange_opts), .grain = -1};
     cr_assert_eq(square(buf, 0, buf, 10, &bad), PRANGE_EINVAL);
+}
+
+/* In place is exact aliasing with the same element size. float in, double out in one
+ * buffer passed the address-only check and wrote over floats not yet read; any overlap
+ * of the byte ranges other than that is rejected, nothing written. */
+Test(maps, overlap_compares_byte_ranges)
+{
+    enum { N = 1000 };
+    double *buf = malloc(2 * N * sizeof *buf), *keep = malloc(2 * N * sizeof *keep);
+    float *f = (float *)buf;
+    for (int i = 0; i < 2 * N; i++) f[i] = (float)i;
+    memcpy(keep, buf, 2 * N * sizeof *buf);
+    cr_assert_eq(to_f64(f, 0, buf, N, NULL), PRANGE_EINVAL, "float in, double out, same address");
+    cr_assert_eq(to_f32(buf, 0, f, N, NULL), PRANGE_EINVAL, "double in, float out, same address");
+    cr_assert_eq(to_f64(f + N / 2, 0, buf, N, NULL), PRANGE_EINVAL, "floats inside the doubles' bytes");
+    cr_assert_eq(to_f64(f, 0, buf + 1, N, NULL), PRANGE_EINVAL, "doubles starting inside the floats");
+    double x[N];
+    for (int i = 0; i < N; i++) x[i] = i;
+    cr_assert_eq(add_f32(x, f, 0, buf, N, NULL), PRANGE_EINVAL, "second input aliased with another size");
+    cr_assert_eq(memcmp(buf, keep, 2 * N * sizeof *buf), 0, "nothing written on rejection");
+    /* Disjoint byte ranges of other types: accepted and right. */
+    cr_assert_eq(to_f64(f, 0, buf + N / 2, N / 2, NULL), 0, "floats [0, 2N) bytes, doubles after them");
+    for (int i = 0; i < N / 2; i++) cr_assert_eq(buf[N / 2 + i], (double)i);
+    memcpy(buf, keep, 2 * N * sizeof *buf);
+    cr_assert_eq(to_f64(f + N, 0, buf, N / 2, NULL), 0, "floats right after the doubles' bytes");
+    for (int i = 0; i < N / 2; i++) cr_assert_eq(buf[i], (double)(N + i));
+    /* Same element size, same address: in place, element by element. */
+    int64_t *iv = (int64_t *)buf;
+    for (int i = 0; i < N; i++) iv[i] = 3 * i - 7;
+    cr_assert_eq(i64_to_f64(iv, 0, buf, N, NULL), 0, "in place with the same element size");
+    for (int i = 0; i < N; i++) cr_assert_eq(buf[i], (double)(3 * i - 7));
+    free(buf);
+    free(keep);
 }
 
 Test(rows, sums_norms_softmax)
@@ -345,4 +382,128 @@ Test(scan, user_reducer_non_commutative)
     free(in);
     free(out);
     free(ref);
+}
+
+/* ---- every function under extreme valid options --------------------------------------- */
+
+/* opts.grain = INT64_MAX and a finite cost_ns up to DBL_MAX are valid options: every
+ * function must compute its full result with them. The scans overflowed grain + 4095
+ * (signed) and cost * 4096 (to inf, which the inner loop rejected while the scan still
+ * returned 0 with nothing written); prange_for_2d's per-tile cost overflowed the same way. */
+typedef struct {
+    double *x;
+    atomic_int bad;
+} fill_ctx;
+
+static void fill_idx(void *c, int64_t b, int64_t e)
+{
+    fill_ctx *k = c;
+    for (int64_t i = b; i < e; i++) k->x[i] = (double)i;
+}
+static int fill_idx_until(void *c, int64_t b, int64_t e)
+{
+    fill_idx(c, b, e);
+    return 0;
+}
+static void sum_idx(void *c, int64_t b, int64_t e, void *acc)
+{
+    (void)c;
+    for (int64_t i = b; i < e; i++) *(double *)acc += (double)i;
+}
+static void sum_scan(void *c, int64_t b, int64_t e, void *acc, int emit)
+{
+    double *out = c;
+    for (int64_t i = b; i < e; i++) {
+        *(double *)acc += (double)i;
+        if (emit) out[i] = *(double *)acc;
+    }
+}
+
+Test(options, extreme_valid_values_in_every_function, .timeout = 120)
+{
+    prange_set_num_threads(2);
+    enum { N = 20011, R = 101, C = 199 };
+    double *x = malloc(N * sizeof *x), *out = malloc(N * sizeof *out);
+    int64_t *xi = malloc(N * sizeof *xi), *outi = malloc(N * sizeof *outi);
+    double *m = malloc(R * C * sizeof *m), *sm = malloc(R * C * sizeof *sm), *rows = malloc(R * sizeof *rows),
+           *rows_ref = malloc(R * sizeof *rows_ref), *sm_ref = malloc(R * C * sizeof *sm_ref);
+    for (int i = 0; i < N; i++) {
+        x[i] = (double)(i % 17) - 8;
+        xi[i] = (i % 13) - 6;
+    }
+    for (int i = 0; i < R * C; i++) m[i] = (double)(i % 11) - 5;
+    cr_assert_eq(prange_row_sums_f64(m, rows_ref, R, C, NULL), 0);
+    cr_assert_eq(prange_row_softmax_f64(m, sm_ref, R, C, NULL), 0);
+    const struct {
+        int64_t grain;
+        double cost;
+    } cases[] = {{INT64_MAX, 0}, {0, 1e305}, {0, DBL_MAX}, {INT64_MAX, DBL_MAX}, {INT64_MAX - 4095, 1e300}};
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++)
+        for (int s = PRANGE_SCHEDULE_AUTO; s <= PRANGE_SCHEDULE_GUIDED; s++) {
+            prange_opts o = {.struct_size = sizeof(prange_opts), .grain = cases[k].grain, .cost_ns = cases[k].cost,
+                             .schedule = (prange_schedule)s};
+            char what[80];
+            snprintf(what, sizeof what, "grain %lld cost %g schedule %d", (long long)o.grain, o.cost_ns, s);
+            fill_ctx f = {out, 0};
+            memset(out, 0, N * sizeof *out);
+            cr_assert_eq(prange_for_opts(0, N, fill_idx, &f, &o), 0, "%s", what);
+            for (int i = 0; i < N; i++) cr_assert_eq(out[i], (double)i, "for: %s", what);
+            memset(out, 0, N * sizeof *out);
+            prange_stop st;
+            cr_assert_eq(prange_for_until(0, N, fill_idx_until, &f, &o, &st), 0, "%s", what);
+            cr_assert(st.value == 0 && st.index == N, "for_until: %s: stop {%d, %lld}", what, st.value,
+                      (long long)st.index);
+            for (int i = 0; i < N; i++) cr_assert_eq(out[i], (double)i, "for_until: %s", what);
+
+            grid_ctx g = {-3, 5, 77, calloc(131 * 77, 1), 0};
+            cr_assert_eq(prange_for_2d(-3, 128, 5, 82, 8, 8, grid_body, &g, &o), 0, "for_2d: %s", what);
+            for (int c = 0; c < 131 * 77; c++) cr_assert_eq(g.seen[c], 1, "for_2d: %s: cell %d", what, c);
+            free(g.seen);
+
+            double r = -1;
+            cr_assert_eq(prange_reduce(0, N, prange_reducer_sum_f64(), sum_idx, NULL, &r, &o), 0, "%s", what);
+            cr_assert_eq(r, (double)N * (N - 1) / 2, "reduce: %s", what);
+
+            /* Scans of small integers in doubles are exact: compare with a running sum. */
+            memset(out, 0, N * sizeof *out);
+            cr_assert_eq(prange_scan_f64(x, out, N, 0, &o), 0, "%s", what);
+            double run = 0;
+            for (int i = 0; i < N; i++) {
+                run += x[i];
+                cr_assert_eq(out[i], run, "scan_f64: %s: i=%d", what, i);
+            }
+            memset(outi, 0, N * sizeof *outi);
+            cr_assert_eq(prange_scan_i64(xi, outi, N, 1, &o), 0, "%s", what);
+            int64_t runi = 0;
+            for (int i = 0; i < N; i++) {
+                cr_assert_eq(outi[i], runi, "scan_i64: %s: i=%d", what, i);
+                runi += xi[i];
+            }
+            memset(out, 0, N * sizeof *out);
+            cr_assert_eq(prange_scan(0, N, prange_reducer_sum_f64(), sum_scan, out, &o), 0, "%s", what);
+            for (int i = 0; i < N; i++) cr_assert_eq(out[i], (double)i * (i + 1) / 2, "scan: %s: i=%d", what, i);
+
+            memset(out, 0, N * sizeof *out);
+            cr_assert_eq(axpy(x, x, 3.0, out, N, &o), 0, "%s", what);
+            for (int i = 0; i < N; i++) cr_assert_eq(out[i], 4 * x[i], "map: %s", what);
+
+            memset(rows, 0, R * sizeof *rows);
+            cr_assert_eq(prange_row_sums_f64(m, rows, R, C, &o), 0, "%s", what);
+            cr_assert_eq(memcmp(rows, rows_ref, R * sizeof *rows), 0, "row sums: %s", what);
+            memset(rows, 0, R * sizeof *rows);
+            cr_assert_eq(prange_row_norms_f64(m, rows, R, C, &o), 0, "%s", what);
+            for (int i = 0; i < R; i++) cr_assert_gt(rows[i], 0, "row norms: %s", what);
+            memset(sm, 0, R * C * sizeof *sm);
+            cr_assert_eq(prange_row_softmax_f64(m, sm, R, C, &o), 0, "%s", what);
+            cr_assert_eq(memcmp(sm, sm_ref, R * C * sizeof *sm), 0, "softmax: %s", what);
+        }
+    free(x);
+    free(out);
+    free(xi);
+    free(outi);
+    free(m);
+    free(sm);
+    free(rows);
+    free(rows_ref);
+    free(sm_ref);
 }

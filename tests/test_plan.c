@@ -2,6 +2,7 @@
  * cost (PRANGE_FORK_NS) and synthetic hwloc topologies stand in for the machine. */
 #include <criterion/criterion.h>
 #include <hwloc.h>
+#include <float.h>
 #include <stdio.h>
 #include <math.h>
 #include <string.h>
@@ -105,6 +106,44 @@ Test(plan, schedules_and_chunks)
     cr_assert_eq(prange_plan_for(6400000, &o, &p), 0);
     cr_assert_eq(p.schedule, PRANGE_SCHEDULE_GUIDED);
     cr_assert_eq(p.chunk, 64);
+}
+
+/* Lengths up to 2^64 - 1 (a loop over INT64_MIN .. INT64_MAX): the chunk of a 2-thread
+ * static plan is 2^63, which an int64_t cannot hold; it saturates instead of wrapping to
+ * INT64_MIN (PRANGE_VERBOSE=2 printed chunk=-9223372036854775808). */
+Test(plan, full_range_chunk_saturates)
+{
+    fixed_machine("pack:1 core:2 pu:1");
+    for (int s = PRANGE_SCHEDULE_STATIC; s <= PRANGE_SCHEDULE_GUIDED; s++)
+        for (int t = 1; t <= 2; t++) {
+            prange_opts o = {.struct_size = sizeof(prange_opts), .threads = t, .schedule = (prange_schedule)s, .cost_ns = 1};
+            prange_plan p;
+            prange__plan(UINT64_MAX, &o, NULL, &p);
+            cr_assert_eq(p.n, INT64_MAX);
+            cr_assert_eq(p.threads, t);
+            cr_assert_gt(p.chunk, 0, "schedule %d, %d threads: chunk %lld", s, t, (long long)p.chunk);
+            if (s == PRANGE_SCHEDULE_STATIC) cr_assert_eq(p.chunk, INT64_MAX, "saturated like n");
+            char line[256];
+            prange_plan_format(&p, line, sizeof line);
+            cr_assert_null(strstr(line, "chunk=-"), "%s", line);
+        }
+}
+
+/* A valid cost near DBL_MAX makes n * cost overflow: the work saturates at DBL_MAX (very
+ * much work: parallel), where inf made every comparison false and the plan serial. */
+Test(plan, huge_cost_saturates)
+{
+    fixed_machine("pack:1 core:4 pu:1");
+    const double costs[] = {1e305, DBL_MAX};
+    for (int k = 0; k < 2; k++) {
+        prange_opts o = {.struct_size = sizeof(prange_opts), .cost_ns = costs[k]};
+        prange_plan p;
+        cr_assert_eq(prange_plan_for(1000, &o, &p), 0);
+        cr_assert_eq(p.serial, 0, "cost %g: %s", costs[k], p.reason);
+        cr_assert_eq(p.threads, 4);
+        cr_assert(isfinite(p.work_ns), "cost %g: work %g", costs[k], p.work_ns);
+        cr_assert_eq(prange_threads_for(1000, costs[k]), 4);
+    }
 }
 
 Test(plan, env_schedule_applies_to_auto_only)
@@ -426,8 +465,9 @@ Test(calibration, cache_is_written_and_read_back)
     f = fopen(path, "w");
     fprintf(f, "%sfork 2 123456\nfork 64 234567\n", fp);
     fclose(f);
-    cr_assert_eq(prange__fork_ns(2), 123456);
-    cr_assert_eq(prange__fork_ns(3), 234567, "a team of 3 uses the next measured size up");
+    cr_assert_eq(prange__fork_ensure(), 1, "the first figure is made on demand");
+    cr_assert_eq(prange__fork_ns(2, NULL), 123456);
+    cr_assert_eq(prange__fork_ns(3, NULL), 234567, "a team of 3 uses the next measured size up");
     cr_assert_str_eq(prange__fork_source(), "tuning cache");
     remove_dir(dir);
 }
@@ -443,7 +483,8 @@ Test(calibration, foreign_cache_is_ignored)
     cr_assert_not_null(f);
     fprintf(f, "fingerprint cores=999 pus=999 numa=9 cpuset=0-998 budget=999\nfork 2 123456\n");
     fclose(f);
-    double ns = prange__fork_ns(2);
+    prange__fork_ensure();
+    double ns = prange__fork_ns(2, NULL);
     cr_assert_neq(ns, 123456, "a cache from another machine must not be used");
     cr_assert_str_eq(prange__fork_source(), "measured");
     remove_dir(dir);

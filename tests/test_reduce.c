@@ -3,9 +3,11 @@
  * array reducers, and bad input. */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "common.h"
+#include "prange_lib.h"
 
 static const prange_schedule k_scheds[] = {PRANGE_SCHEDULE_AUTO, PRANGE_SCHEDULE_STATIC, PRANGE_SCHEDULE_DYNAMIC,
                                            PRANGE_SCHEDULE_GUIDED};
@@ -472,4 +474,70 @@ Test(reduce, nested_reduction)
     double r = 0;
     cr_assert_eq(prange_reduce(0, 6000, prange_reducer_sum_f64(), outer_sum, NULL, &r, &o), 0);
     cr_assert_eq(r, 6000.0 * (4999.0 * 5000.0 / 2));
+}
+
+/* PRANGE_GRAIN (opts.grain = 0) is the minimum block size of prange_reduce, as opts.grain
+ * is: blocks of 10000, whatever the thread count; the result is the one an explicit grain
+ * of 10000 gives. The typed kernels keep their fixed 2048-element blocks and bits. Each
+ * Criterion test is its own process: the variable is set before the first call. */
+typedef struct {
+    const double *x;
+    atomic_int calls, bad;
+    int64_t want_len, n;
+} block_ctx;
+
+static void block_body(void *c, int64_t b, int64_t e, void *acc)
+{
+    block_ctx *k = c;
+    atomic_fetch_add(&k->calls, 1);
+    if (e - b != k->want_len && e != k->n) atomic_store(&k->bad, 1);
+    double s = *(double *)acc;
+    for (int64_t i = b; i < e; i++) s += k->x[i];
+    *(double *)acc = s;
+}
+
+/* prange_sum_f64's own block body (the pairwise kernel) for the reference. */
+static void kernel_body(void *c, int64_t b, int64_t e, void *acc)
+{
+    *(double *)acc += prange__sum_serial_f64(((block_ctx *)c)->x + b, e - b);
+}
+
+Test(reduce, env_grain_is_the_block_size)
+{
+    setenv("PRANGE_GRAIN", "10000", 1);
+    enum { N = 100003 };
+    double *x = malloc(N * sizeof *x);
+    uint64_t seed = 9;
+    for (int i = 0; i < N; i++) x[i] = t_unit(&seed) * pow(10, i % 7);
+    double want = 0;
+    for (int t = 1; t <= 4; t++) {
+        prange_set_num_threads(t);
+        block_ctx k = {.x = x, .want_len = 10000, .n = N};
+        prange_opts o = t_parallel_opts(t, PRANGE_SCHEDULE_AUTO, 0);
+        double r = 0;
+        cr_assert_eq(prange_reduce(0, N, prange_reducer_sum_f64(), block_body, &k, &r, &o), 0);
+        cr_assert_eq(k.calls, 11, "%d threads: %d blocks for PRANGE_GRAIN=10000", t, k.calls);
+        cr_assert_eq(k.bad, 0, "a block other than the last is not 10000 long");
+        if (t == 1) want = r;
+        cr_assert_eq(bits(r), bits(want), "%d threads", t);
+        /* The same bits as an explicit grain of 10000 */
+        block_ctx e = {.x = x, .want_len = 10000, .n = N};
+        o.grain = 10000;
+        double r2 = 0;
+        cr_assert_eq(prange_reduce(0, N, prange_reducer_sum_f64(), block_body, &e, &r2, &o), 0);
+        cr_assert_eq(bits(r2), bits(want));
+    }
+    /* prange_sum_f64: its own 2048-element blocks, not PRANGE_GRAIN's. */
+    block_ctx k = {.x = x, .want_len = 2048, .n = N};
+    prange_opts o = {.struct_size = sizeof(prange_opts), .grain = 2048};
+    double fixed = 0, env = 0;
+    cr_assert_eq(prange_reduce(0, N, prange_reducer_sum_f64(), kernel_body, &k, &fixed, &o), 0);
+    cr_assert_eq(prange_reduce(0, N, prange_reducer_sum_f64(), kernel_body, &k, &env, NULL), 0);
+    cr_assert_neq(bits(fixed), bits(env), "the data must tell the two blockings apart");
+    for (int t = 1; t <= 4; t++) {
+        prange_set_num_threads(t);
+        cr_assert_eq(bits(prange_sum_f64(x, N, NULL)), bits(fixed), "%d threads", t);
+    }
+    prange_set_num_threads(0);
+    free(x);
 }

@@ -1,0 +1,528 @@
+/* test_online.c — the figures the scheduler learns while the program runs: robust windows,
+ * the fork-join figure following samples and probes, learned costs that ignore outliers,
+ * and first calls that time a slice before deciding. Decisions and counts only: the
+ * clock the probes read is a fake where a test needs one. */
+#include <criterion/criterion.h>
+#include <omp.h>
+#include <stdio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <stdatomic.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common.h"
+#include "prange_sched.h"
+
+/* ---- the window ----------------------------------------------------------------------- */
+
+Test(window, first_samples_use_the_lower_median)
+{
+    static prange__window w;
+    cr_assert_eq(prange__window_get(&w), 0, "empty: 0");
+    cr_assert_eq(prange__window_add(&w, 900), 900, "one sample is used as is");
+    cr_assert_eq(prange__window_add(&w, 300), 300, "of two, the smaller (a cold first call)");
+    cr_assert_eq(prange__window_add(&w, 500), 500, "of three, the middle");
+    cr_assert_eq(prange__window_count(&w), 3);
+}
+
+Test(window, one_outlier_moves_nothing_a_lasting_change_shows_within_5)
+{
+    static prange__window w;
+    prange__window_seed(&w, 500);
+    cr_assert_eq(prange__window_add(&w, 4e6), 500, "a 4 ms hiccup");
+    prange__window_seed(&w, 500);
+    for (int i = 0; i < 4; i++) cr_assert_eq(prange__window_add(&w, 8e6), 500, "busy sample %d of 4: not yet", i + 1);
+    cr_assert_eq(prange__window_add(&w, 8e6), 8e6, "the 5th busy sample of 8 shows it");
+    for (int i = 0; i < 4; i++) prange__window_add(&w, 450);
+    cr_assert_eq(prange__window_add(&w, 450), 450, "quiet again after 5 quiet samples");
+}
+
+/* ---- learned cost per iteration -------------------------------------------------------- */
+
+static void some_body(void *c, int64_t b, int64_t e) { (void)c; (void)b; (void)e; }
+
+Test(learning, one_hiccup_does_not_capture_the_cost)
+{
+    setenv("PRANGE_FORK_NS", "1000", 1);
+    const void *key = (const void *)some_body;
+    uint64_t n = 16384;
+    for (int i = 0; i < 8; i++) prange__cost_record(key, n, n, 20.0 * (double)n); /* 20 ns each */
+    prange__cost_record(key, n, n, 4e6); /* one call hit a 4 ms hiccup */
+    cr_assert_eq(prange__cost_lookup(key, n), 20.0);
+    prange_plan p;
+    prange_opts none = PRANGE_OPTS_INIT;
+    prange__plan(n, &none, key, &p);
+    cr_assert_eq(p.cost_ns, 20.0, "the plan uses the learned cost, not the outlier");
+}
+
+Test(learning, every_size_class_of_a_body_is_kept)
+{
+    const void *key = (const void *)some_body;
+    /* Size classes are powers of 4: 4^0 .. 4^15. Each keeps its own cost. */
+    for (int c = 0; c < 16; c++) prange__cost_record(key, UINT64_C(1) << (2 * c), 1, 1.0 + c);
+    for (int c = 0; c < 16; c++)
+        cr_assert_eq(prange__cost_lookup(key, UINT64_C(1) << (2 * c)), 1.0 + c, "size class %d was not kept", c);
+}
+
+static void tile_a(void *c, int64_t ib, int64_t ie, int64_t jb, int64_t je) { (void)c; (void)ib; (void)ie; (void)jb; (void)je; }
+static void tile_b(void *c, int64_t ib, int64_t ie, int64_t jb, int64_t je) { (void)c; (void)ib; (void)ie; (void)jb; (void)je; }
+static void tile_c(void *c, int64_t ib, int64_t ie, int64_t jb, int64_t je) { (void)c; (void)ib; (void)ie; (void)jb; (void)je; }
+
+Test(learning, each_2d_body_learns_its_own_cost)
+{
+    setenv("PRANGE_FORK_NS", "1000", 1);
+    cr_assert_eq(prange_for_2d(0, 640, 0, 640, 64, 64, tile_a, NULL, NULL), 0);
+    cr_assert_eq(prange_for_2d(0, 640, 0, 640, 64, 64, tile_b, NULL, NULL), 0);
+    /* 100 tiles: the cost is learned per tile, under the user's body. */
+    cr_assert_gt(prange__cost_lookup((const void *)tile_a, 100), 0, "tile_a learned nothing");
+    cr_assert_gt(prange__cost_lookup((const void *)tile_b, 100), 0, "tile_b learned nothing");
+    /* An explicit opts->key wins over the tile body. */
+    static const char key_c = 0;
+    prange_opts o = PRANGE_OPTS_INIT;
+    o.key = &key_c;
+    cr_assert_eq(prange_for_2d(0, 640, 0, 640, 64, 64, tile_c, NULL, &o), 0);
+    cr_assert_gt(prange__cost_lookup(&key_c, 100), 0, "the user's key learned nothing");
+    cr_assert_eq(prange__cost_lookup((const void *)tile_c, 100), 0, "learned under the body despite a key");
+}
+
+/* ---- the fork-join figure --------------------------------------------------------------- */
+
+static atomic_int probes;
+static double fake_quiet(int t) { (void)t; atomic_fetch_add(&probes, 1); return 600; }
+static double fake_busy(int t) { (void)t; atomic_fetch_add(&probes, 1); return 8e6; }
+
+typedef struct {
+    atomic_int team;
+} team_ctx;
+
+static void team_body(void *c, int64_t b, int64_t e)
+{
+    (void)b; (void)e;
+    team_ctx *t = c;
+    int k = prange_num_threads(), cur = atomic_load(&t->team);
+    while (k > cur && !atomic_compare_exchange_weak(&t->team, &cur, k)) {}
+}
+
+static int team_of_call(int64_t n, double cost_ns)
+{
+    team_ctx c = {0};
+    prange_opts o = {.struct_size = sizeof(prange_opts), .cost_ns = cost_ns};
+    cr_assert_eq(prange_for_opts(0, n, team_body, &c, &o), 0);
+    return atomic_load(&c.team);
+}
+
+Test(fork_figure, busy_samples_raise_it_a_hiccup_does_not)
+{
+    prange_set_num_threads(2);
+    prange__fork_ensure();
+    double start = prange__fork_ns(2, NULL);
+    prange__fork_observe(2, 4e6);
+    cr_assert_eq(prange__fork_ns(2, NULL), start, "one 4 ms hiccup changes no figure");
+    for (int i = 0; i < 5; i++) prange__fork_observe(2, 8e6);
+    cr_assert_eq(prange__fork_ns(2, NULL), 8e6, "5 busy samples of 8 ms: the machine is busy");
+    prange_plan p;
+    prange_opts o = {.struct_size = sizeof(prange_opts), .cost_ns = 1};
+    cr_assert_eq(prange_plan_for(100000, &o, &p), 0);
+    cr_assert_eq(p.serial, 1, "100 us of work does not pay 8 ms of fork-join");
+}
+
+Test(fork_figure, a_probe_finds_the_machine_quiet_again)
+{
+    prange_set_num_threads(2);
+    prange__fork_ensure(); /* the first figure */
+    for (int i = 0; i < 8; i++) prange__fork_observe(2, 8e6);
+    prange_plan p;
+    prange_opts o = {.struct_size = sizeof(prange_opts), .cost_ns = 1};
+    cr_assert_eq(prange_plan_for(100000, &o, &p), 0);
+    cr_assert_eq(p.serial, 1);
+    cr_assert_eq(atomic_load(&probes), 0, "a plan query probes nothing");
+    prange__fork_set_measure_hook(fake_quiet);
+    /* The loop itself probes: empty regions now cost 600 ns, so it runs in parallel. */
+    cr_assert_eq(team_of_call(100000, 1), 2);
+    cr_assert_eq(atomic_load(&probes), 1);
+    cr_assert_eq(prange__fork_ns(2, NULL), 600);
+    cr_assert_eq(prange_plan_for(100000, &o, &p), 0);
+    cr_assert_eq(p.serial, 0);
+}
+
+Test(fork_figure, probes_back_off_while_the_machine_stays_busy)
+{
+    prange_set_num_threads(2);
+    prange__fork_ensure();
+    for (int i = 0; i < 8; i++) prange__fork_observe(2, 8e6);
+    prange__fork_set_measure_hook(fake_busy);
+    /* 50 calls in a row: the gap doubles from 2 ms after each busy probe, so only a few
+     * of them probe (probing every call would take 2 ms + 4 ms + ... = seconds). */
+    for (int i = 0; i < 50; i++) cr_assert_eq(team_of_call(100000, 1), 1, "call %d ran in parallel", i);
+    int k = atomic_load(&probes);
+    cr_assert_geq(k, 1, "the first call probes");
+    cr_assert_lt(k, 10, "%d probes in 50 calls: no back-off", k);
+    cr_assert_eq(prange__fork_ns(2, NULL), 8e6);
+}
+
+Test(fork_figure, fixed_figure_is_never_changed)
+{
+    setenv("PRANGE_FORK_NS", "1000", 1);
+    prange__fork_observe(2, 8e6);
+    for (int i = 0; i < 8; i++) prange__fork_observe(2, 8e6);
+    cr_assert_eq(prange__fork_ns(2, NULL), 1000);
+    prange__fork_set_measure_hook(fake_busy);
+    cr_assert_eq(prange__fork_probe(2, NULL), 0);
+    cr_assert_eq(atomic_load(&probes), 0);
+}
+
+/* ---- first calls ------------------------------------------------------------------------- */
+
+/* About 200 us of spinning per iteration, on the thread's CPU clock. */
+static void slow_body(void *c, int64_t b, int64_t e)
+{
+    team_body(c, b, e);
+    for (int64_t i = b; i < e; i++) {
+        struct timespec t0, t;
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
+        do clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+        while ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) < 200000);
+    }
+}
+
+Test(first_call, expensive_iterations_without_a_hint_run_in_parallel)
+{
+    setenv("PRANGE_FORK_NS", "20000", 1);
+    prange_set_num_threads(2);
+    prange_plan p;
+    cr_assert_eq(prange_plan_for_body(64, slow_body, NULL, &p), 0);
+    cr_assert_eq(p.serial, 1, "nothing known yet: the default cost says serial");
+    team_ctx c = {0};
+    cr_assert_eq(prange_for(0, 64, slow_body, &c), 0);
+    cr_assert_eq(atomic_load(&c.team), 2, "64 x 200 us ran on one thread in its first call");
+    cr_assert_eq(prange_plan_for_body(64, slow_body, NULL, &p), 0);
+    cr_assert_eq(p.serial, 0, "the next call knows the cost");
+}
+
+typedef struct {
+    unsigned char seen[5000];
+    team_ctx team;
+} count_ctx;
+
+static void count_body(void *p, int64_t b, int64_t e)
+{
+    count_ctx *c = p;
+    team_body(&c->team, b, e);
+    for (int64_t i = b; i < e; i++) c->seen[i]++;
+}
+
+Test(first_call, cheap_iterations_stay_inline_and_run_once)
+{
+    setenv("PRANGE_FORK_NS", "20000", 1);
+    prange_set_num_threads(2);
+    static count_ctx c;
+    memset(&c, 0, sizeof c); /* no page faults in the timed slice */
+    cr_assert_eq(prange_for(0, 5000, count_body, &c), 0);
+    for (int i = 0; i < 5000; i++) cr_assert_eq(c.seen[i], 1, "index %d ran %d times", i, c.seen[i]);
+    cr_assert_eq(atomic_load(&c.team.team), 1, "5000 cheap iterations do not pay 20 us of fork-join");
+}
+
+/* stderr of the calls between capture_start and capture_end, in buf (PRANGE_VERBOSE=2). */
+typedef struct {
+    char path[32];
+    int fd, saved;
+} capture;
+
+static void capture_start(capture *c)
+{
+    strcpy(c->path, "/tmp/prange-verbose-XXXXXX");
+    c->fd = mkstemp(c->path);
+    cr_assert_geq(c->fd, 0);
+    c->saved = dup(2);
+    dup2(c->fd, 2);
+}
+
+static void capture_end(capture *c, char *buf, size_t size)
+{
+    fflush(stderr);
+    dup2(c->saved, 2);
+    close(c->saved);
+    memset(buf, 0, size);
+    cr_assert_geq(pread(c->fd, buf, size - 1, 0), 0);
+    close(c->fd);
+    unlink(c->path);
+}
+
+/* An early-stop loop whose first call times a slice: the slice is whole chunks (here 2 of
+ * 64 one-iteration chunks), so a stop inside it is the lowest stop, and a stop in the rest
+ * is reported at its own index, as a serial loop reports it. Each case is a first call:
+ * its own opts->key, nothing learned under it yet. */
+typedef struct {
+    team_ctx team;
+    atomic_int calls;
+    int64_t at[2];
+    int value[2];
+} until_ctx;
+
+static int slow_until(void *p, int64_t b, int64_t e)
+{
+    until_ctx *c = p;
+    atomic_fetch_add(&c->calls, 1);
+    slow_body(&c->team, b, e);
+    for (int k = 0; k < 2; k++)
+        if (c->at[k] >= b && c->at[k] < e) return c->value[k];
+    return 0;
+}
+
+Test(first_call, early_stop_slice_reports_the_lowest_stop)
+{
+    setenv("PRANGE_FORK_NS", "20000", 1);
+    setenv("PRANGE_VERBOSE", "2", 1);
+    prange_set_num_threads(2);
+    static const char key_in_slice = 0, key_after = 0, key_serial = 0;
+    prange_opts o = PRANGE_OPTS_INIT;
+    o.label = "online.until";
+    prange_plan p;
+    o.key = &key_in_slice;
+    cr_assert_eq(prange_plan_for_body(64, NULL, &o, &p), 0);
+    cr_assert_eq(p.serial, 1, "nothing known yet: the default cost says serial");
+
+    /* A stop inside the slice (chunk 1) beats a later one (40): the rest never runs. */
+    until_ctx c = {.at = {1, 40}, .value = {-5, 7}};
+    prange_stop st;
+    capture cap;
+    char buf[16384];
+    capture_start(&cap);
+    int rc = prange_for_until(0, 64, slow_until, &c, &o, &st);
+    capture_end(&cap, buf, sizeof buf);
+    cr_assert_eq(rc, 0);
+    cr_assert(st.value == -5 && st.index == 1, "stop {%d, %lld}, want {-5, 1}", st.value, (long long)st.index);
+    cr_assert_eq(atomic_load(&c.calls), 2, "chunks 0 and 1 (the slice) only; %d ran", atomic_load(&c.calls));
+    cr_assert_null(strstr(buf, "after a timed first slice"), "the rest ran: %s", buf);
+
+    /* Stops after the slice, at 10 and 50: the lowest, 10, at its own index (the rest's
+     * chunk 8 is the loop's chunk 10). The rest runs on the team with the measured cost. */
+    o.key = &key_after;
+    until_ctx d = {.at = {50, 10}, .value = {4, 3}};
+    capture_start(&cap);
+    rc = prange_for_until(0, 64, slow_until, &d, &o, &st);
+    capture_end(&cap, buf, sizeof buf);
+    cr_assert_eq(rc, 0);
+    cr_assert(st.value == 3 && st.index == 10, "stop {%d, %lld}, want {3, 10}", st.value, (long long)st.index);
+    cr_assert_eq(atomic_load(&d.team.team), 2, "64 x 200 us ran on one thread in its first call");
+    cr_assert_not_null(strstr(buf, "prange: loop (after a timed first slice) online.until: "),
+                       "no labelled first-slice line in: %s", buf);
+
+    /* The same outcome as a serial loop, which times no slice. */
+    o.key = &key_serial;
+    o.flags = PRANGE_SERIAL;
+    until_ctx e = {.at = {50, 10}, .value = {4, 3}};
+    prange_stop serial;
+    cr_assert_eq(prange_for_until(0, 64, slow_until, &e, &o, &serial), 0);
+    cr_assert(serial.value == st.value && serial.index == st.index, "serial {%d, %lld}", serial.value,
+              (long long)serial.index);
+}
+
+/* PRANGE_VERBOSE=2 names the online lines by the call's label: the fork-join probe a loop
+ * makes, and its plan. */
+Test(fork_figure, the_probe_line_names_the_call)
+{
+    setenv("PRANGE_VERBOSE", "2", 1);
+    prange_set_num_threads(2);
+    prange__fork_ensure();
+    for (int i = 0; i < 8; i++) prange__fork_observe(2, 8e6);
+    prange__fork_set_measure_hook(fake_quiet);
+    team_ctx c = {0};
+    prange_opts o = PRANGE_OPTS_INIT;
+    o.cost_ns = 1;
+    o.label = "online.probe";
+    capture cap;
+    char buf[16384];
+    capture_start(&cap);
+    int rc = prange_for_opts(0, 100000, team_body, &c, &o);
+    capture_end(&cap, buf, sizeof buf);
+    cr_assert_eq(rc, 0);
+    cr_assert_eq(atomic_load(&probes), 1);
+    cr_assert_not_null(strstr(buf, "prange: fork-join probe online.probe: 2 threads 600 ns"), "%s", buf);
+    cr_assert_not_null(strstr(buf, "prange: loop online.probe: "), "%s", buf);
+}
+
+/* ---- plans: truthful and without side effects -------------------------------------------- */
+
+static int thread_count(void)
+{
+    int n = 0;
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "Threads: %d", &n) == 1) break;
+    if (f) fclose(f);
+    return n;
+}
+
+Test(plans, a_query_starts_nothing)
+{
+    setenv("PRANGE_VERBOSE", "1", 1); /* prints the configuration, plans included */
+    int before = thread_count();
+    prange_set_num_threads(2);
+    cr_assert_eq(prange_num_threads(), 2);
+    prange_plan p;
+    /* 100 us per iteration (as far as the model knows): parallel whatever the figure. */
+    prange_opts o = {.struct_size = sizeof(prange_opts), .cost_ns = 1e5};
+    cr_assert_eq(prange_plan_for(100000000, &o, &p), 0);
+    cr_assert_eq(p.serial, 0, "a large loop plans parallel before any loop ran");
+    cr_assert_eq(p.threads, 2);
+    cr_assert_eq(thread_count(), before, "a plan query or a getter started threads");
+    team_ctx c = {0};
+    cr_assert_eq(prange_for_opts(0, 1000000, team_body, &c, &o), 0);
+    cr_assert_eq(atomic_load(&c.team), 2, "the loop runs what the plan said");
+    cr_assert_gt(thread_count(), before, "the loop itself starts the workers");
+}
+
+Test(plans, max_active_levels_zero_is_serial)
+{
+    prange_set_num_threads(2);
+    omp_set_max_active_levels(0);
+    prange_plan p;
+    prange_opts o = {.struct_size = sizeof(prange_opts), .cost_ns = 10};
+    cr_assert_eq(prange_plan_for(100000000, &o, &p), 0);
+    cr_assert_eq(p.serial, 1);
+    cr_assert_str_eq(p.reason, "OMP_MAX_ACTIVE_LEVELS=0");
+    team_ctx c = {0};
+    cr_assert_eq(prange_for_opts(0, 1000000, team_body, &c, &o), 0);
+    cr_assert_eq(atomic_load(&c.team), 1);
+}
+
+/* The OMP_* limits are read by the OpenMP runtime when it loads: the check runs in a child
+ * process of this test program started with them. */
+Test(plans, child_under_omp_thread_limit)
+{
+    const char *want = getenv("PRANGE_TEST_THREAD_LIMIT");
+    if (!want) cr_skip_test("run by plans/omp_thread_limit_is_honoured");
+    prange_set_num_threads(4);
+    prange_plan p;
+    prange_opts o = {.struct_size = sizeof(prange_opts), .cost_ns = 1e5};
+    cr_assert_eq(prange_plan_for(100000000, &o, &p), 0);
+    cr_assert_eq(p.threads, atoi(want) > 1 ? atoi(want) : 1);
+    team_ctx c = {0};
+    cr_assert_eq(prange_for_opts(0, 1000000, team_body, &c, &o), 0);
+    cr_assert_eq(atomic_load(&c.team), p.threads, "plan %d threads, bodies saw %d", p.threads, atomic_load(&c.team));
+}
+
+/* Run one test of this program in a child process with a clean environment (Criterion's
+ * own variables would make the child a worker of this runner) plus `env`. */
+static int run_child(const char *test, char *const env[])
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        execle("/proc/self/exe", "test_online", "--filter", test, "--jobs", "1", (char *)NULL, env);
+        _exit(127);
+    }
+    int st = 0;
+    waitpid(pid, &st, 0);
+    int rc = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    if (rc) fprintf(stderr, "child %s (%s %s): status %d\n", test, env[0], env[1] ? env[1] : "", rc);
+    return rc;
+}
+
+Test(plans, omp_thread_limit_is_honoured)
+{
+    char *three[] = {"OMP_THREAD_LIMIT=3", "PRANGE_TEST_THREAD_LIMIT=3", NULL};
+    char *one[] = {"OMP_THREAD_LIMIT=1", "PRANGE_TEST_THREAD_LIMIT=1", NULL};
+    cr_assert_eq(run_child("plans/child_under_omp_thread_limit", three), 0, "OMP_THREAD_LIMIT=3: plan and team disagree");
+    cr_assert_eq(run_child("plans/child_under_omp_thread_limit", one), 0, "OMP_THREAD_LIMIT=1: plan and team disagree");
+}
+
+/* What ran: the team bodies saw and the workers that ran chunks. */
+typedef struct {
+    atomic_int team, bad;
+    atomic_uint used; /* bit per worker index < 32 */
+} ran_ctx;
+
+static void ran_body(void *p, int64_t b, int64_t e)
+{
+    (void)b; (void)e;
+    ran_ctx *c = p;
+    int k = prange_num_threads(), tid = prange_thread_id(), cur = atomic_load(&c->team);
+    while (k > cur && !atomic_compare_exchange_weak(&c->team, &cur, k)) {}
+    if (tid < 0 || tid >= k) atomic_store(&c->bad, 1);
+    if (tid < 32) atomic_fetch_or(&c->used, 1u << tid);
+}
+
+static int bits(unsigned x) { return __builtin_popcount(x); }
+
+/* 2500 random calls: the plan queried just before each call is what runs. Unhinted cases
+ * run once first, so that their (body, size class) has a learned cost (a first call may
+ * time a slice and plan again: a run-time decision, reported under PRANGE_VERBOSE=2). */
+Test(plans, child_random_plans_match)
+{
+    if (!getenv("PRANGE_TEST_RANDOM")) cr_skip_test("run by plans/random_plans_match_what_runs");
+    uint64_t seed = (uint64_t)atoll(getenv("PRANGE_TEST_RANDOM"));
+    for (int k = 0; k < 2500; k++) {
+        int64_t n = (int64_t)(t_rand(&seed) % 7 == 0 ? t_rand(&seed) % 3 : pow(10, 6.0 * (double)(t_rand(&seed) % 1000) / 1000));
+        prange_opts o = PRANGE_OPTS_INIT;
+        o.threads = (int)(t_rand(&seed) % 3 == 0 ? t_rand(&seed) % 9 : 0);
+        o.schedule = (prange_schedule)(t_rand(&seed) % 4);
+        o.grain = t_rand(&seed) % 3 == 0 ? (int64_t)(t_rand(&seed) % 5000) : 0;
+        o.cost_ns = t_rand(&seed) % 2 ? pow(10, -1 + 5.0 * (double)(t_rand(&seed) % 1000) / 1000) : 0;
+        o.flags = t_rand(&seed) % 10 == 0 ? PRANGE_SERIAL : 0;
+        ran_ctx c = {0};
+        if (o.cost_ns == 0) prange_for_opts(0, n, ran_body, &c, &o);
+        prange_plan p;
+        cr_assert_eq(prange_plan_for_body(n, ran_body, &o, &p), 0);
+        memset(&c, 0, sizeof c);
+        cr_assert_eq(prange_for_opts(0, n, ran_body, &c, &o), 0);
+        if (n == 0) continue;
+        cr_assert_eq(c.bad, 0);
+        cr_assert_eq(atomic_load(&c.team), p.threads,
+                     "case %d n=%lld threads=%d sched=%d grain=%lld cost=%g: plan %d threads (%s), bodies saw %d", k,
+                     (long long)n, o.threads, o.schedule, (long long)o.grain, o.cost_ns, p.threads, p.reason,
+                     atomic_load(&c.team));
+        if (p.serial) cr_assert_eq(atomic_load(&c.used), 1u, "case %d: a serial plan ran off the caller", k);
+        if (p.schedule == PRANGE_SCHEDULE_STATIC && !p.serial)
+            cr_assert_eq(bits(atomic_load(&c.used)), p.threads, "case %d: static plan of %d ran on %d workers", k,
+                         p.threads, bits(atomic_load(&c.used)));
+    }
+}
+
+Test(plans, random_plans_match_what_runs, .timeout = 300)
+{
+    /* Fixed fork-join figures: the decisions then depend on nothing a busy machine moves. */
+    char *quiet[] = {"PRANGE_TEST_RANDOM=1", "PRANGE_FORK_NS=700", "PRANGE_NUM_THREADS=4", NULL};
+    char *limit[] = {"PRANGE_TEST_RANDOM=2", "PRANGE_FORK_NS=5000", "PRANGE_NUM_THREADS=4", "OMP_THREAD_LIMIT=3", NULL};
+    char *levels[] = {"PRANGE_TEST_RANDOM=3", "PRANGE_FORK_NS=700", "OMP_MAX_ACTIVE_LEVELS=0", NULL};
+    char *omp[] = {"PRANGE_TEST_RANDOM=4", "PRANGE_FORK_NS=50000", "OMP_NUM_THREADS=3,2", "PRANGE_GRAIN=64", NULL};
+    char *const *envs[] = {quiet, limit, levels, omp};
+    for (int i = 0; i < 4; i++)
+        cr_assert_eq(run_child("plans/child_random_plans_match", envs[i]), 0, "environment %d: see the child's output", i);
+}
+
+static void add_index(void *ctx, int64_t b, int64_t e, void *acc)
+{
+    (void)ctx;
+    for (int64_t i = b; i < e; i++) *(double *)acc += (double)i;
+}
+
+Test(plans, a_reduction_reports_its_real_schedule_and_cost)
+{
+    setenv("PRANGE_VERBOSE", "2", 1);
+    setenv("PRANGE_FORK_NS", "1000", 1);
+    char path[] = "/tmp/prange-verbose-XXXXXX";
+    int fd = mkstemp(path), saved = dup(2);
+    cr_assert_geq(fd, 0);
+    dup2(fd, 2);
+    prange_opts o = {.struct_size = sizeof(prange_opts), .schedule = PRANGE_SCHEDULE_DYNAMIC, .cost_ns = 1e6};
+    double s = 0;
+    int rc = prange_reduce(0, 100, prange_reducer_sum_f64(), add_index, NULL, &s, &o);
+    fflush(stderr);
+    dup2(saved, 2);
+    cr_assert_eq(rc, 0);
+    cr_assert_eq(s, 4950);
+    char buf[8192] = {0}, *line = NULL;
+    cr_assert_gt(pread(fd, buf, sizeof buf - 1, 0), 0);
+    close(fd);
+    unlink(path);
+    line = strstr(buf, "prange: reduce: ");
+    cr_assert_not_null(line, "no reduce line in: %s", buf);
+    *strchrnul(line, '\n') = '\0';
+    cr_assert_not_null(strstr(line, "schedule=static"), "%s", line);
+    cr_assert_not_null(strstr(line, "cost=1ms"), "%s", line);
+}
