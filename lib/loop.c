@@ -189,6 +189,7 @@ static void run_parallel(loop *L, const prange_plan *plan)
     int planned = prange__team_run(plan, "loop");
     if (planned == 1) {
         run_serial(L);
+        prange__share_give(1);
         return;
     }
     int region = prange__region_size(planned);
@@ -212,6 +213,7 @@ static void run_parallel(loop *L, const prange_plan *plan)
             if (tid < team) work(L, tid, team);
         }
     }
+    prange__share_give(planned);
     if (t0) {
         uint64_t wall = prange__now_ns() - t0, busy = atomic_load_explicit(&L->busy_max, memory_order_relaxed);
         prange__fork_observe(region, wall > busy ? (double)(wall - busy) : 0);
@@ -321,10 +323,10 @@ int prange__for_partition(uint64_t n, int blocks, prange_body_fn body, void *ctx
 {
     if (n == 0) return 0;
     if (blocks < 1) blocks = 1;
-    int team = 1;
+    int team = 1, taken = 0;
     if (blocks > 1 && prange__tls.depth == 0 && !omp_in_parallel()) {
         prange_plan want = {.threads = blocks};
-        team = prange__team_run(&want, "partition");
+        team = taken = prange__team_run(&want, "partition");
     }
     if (team == 1) {
         for (int k = 0; k < blocks; k++) {
@@ -334,6 +336,7 @@ int prange__for_partition(uint64_t n, int blocks, prange_body_fn body, void *ctx
             if (lo < hi) body(ctx, (int64_t)lo, (int64_t)hi);
             prange__leave(saved);
         }
+        prange__share_give(taken);
         return 0;
     }
     prange__mark_pool_started();
@@ -350,6 +353,7 @@ int prange__for_partition(uint64_t n, int blocks, prange_body_fn body, void *ctx
             prange__leave(saved);
         }
     }
+    prange__share_give(taken);
     return 0;
 }
 

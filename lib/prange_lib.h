@@ -65,15 +65,21 @@ static inline int prange__team_of(int planned)
     return planned < got ? planned : got;
 }
 
-/* The team a parallel plan runs on: grows the calling thread's team to plan->threads. The
- * system may refuse threads the plan could not know about: then what started (1 = run
- * inline), said under PRANGE_VERBOSE=2. */
+/* The team a parallel plan runs on, taken from the process-wide budget (sched/share.c)
+ * and grown on the calling thread to that size. Other threads' loops may hold part of the
+ * budget, and the system may refuse threads: neither is known when planning, so the call
+ * runs on what it got (1 = inline), said under PRANGE_VERBOSE=2. The result must be given
+ * back with prange__share_give once the call has run. */
 static inline int prange__team_run(const prange_plan *plan, const char *what)
 {
-    int got = prange__team_ready(plan->threads);
+    int want = prange__share_take(plan->threads);
+    int got = want > 1 ? prange__team_ready(want) : 1;
+    if (got < 1) got = 1;
+    if (got < want) prange__share_give(want - got);
     if (got < plan->threads && prange__verbose() >= 2)
-        prange__log("%s: planned %d threads, ran on %d: thread creation refused", what, plan->threads, got > 1 ? got : 1);
-    return got > 1 ? got : 1;
+        prange__log("%s: planned %d threads, ran on %d: %s", what, plan->threads, got,
+                    want < plan->threads ? "other threads' loops hold the budget" : "thread creation refused");
+    return got;
 }
 
 /* Enter a body context on this thread, returning what to restore with prange__leave.

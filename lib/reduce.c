@@ -255,9 +255,15 @@ int prange_reduce(int64_t begin, int64_t end, const prange_reducer *r, prange_re
     R.sample = !(opts && opts->cost_ns > 0) && prange__cost_should_sample((const void *)body, R.n);
     int planned = plan.serial ? 1 : prange__team_run(&plan, "reduce");
 
+    /* Threads taken from the budget (a parallel plan that found it held runs inline,
+     * counted as 1), given back before returning. */
+    int taken = plan.serial ? 0 : planned;
     if (planned == 1) {
         stack *s = scratch_get(R.stride, prange__tls.depth);
-        if (!s) return PRANGE_ENOMEM;
+        if (!s) {
+            prange__share_give(taken);
+            return PRANGE_ENOMEM;
+        }
         prange__tls_t saved = prange__enter_inline();
         uint64_t t0 = R.sample ? prange__now_ns() : 0;
         fold_blocks(&R, s, 0, R.nb);
@@ -269,7 +275,10 @@ int prange_reduce(int64_t begin, int64_t end, const prange_reducer *r, prange_re
         memcpy(result, fold_right(&R, s), r->size);
     } else {
         mail *boxes = prange__scratch_mail((size_t)planned * sizeof(mail));
-        if (!boxes) return PRANGE_ENOMEM;
+        if (!boxes) {
+            prange__share_give(taken);
+            return PRANGE_ENOMEM;
+        }
         atomic_init(&R.arrived, 0);
         prange__mark_pool_started();
         red *Rp = &R; /* firstprivate, as in loop.c: read from the runtime's block */
@@ -278,8 +287,12 @@ int prange_reduce(int64_t begin, int64_t end, const prange_reducer *r, prange_re
             int team = prange__team_of(planned), tid = omp_get_thread_num();
             if (tid < team) worker(Rp, tid, team, result, boxes);
         }
-        if (atomic_load(&R.failed)) return PRANGE_ENOMEM;
+        if (atomic_load(&R.failed)) {
+            prange__share_give(taken);
+            return PRANGE_ENOMEM;
+        }
     }
+    prange__share_give(taken);
     if (R.sample) prange__cost_record((const void *)body, R.n, R.timed_iters, (double)R.timed_ns);
     return 0;
 }

@@ -162,6 +162,17 @@ double prange__window_add(prange__window *w, double x);
 double prange__window_get(const prange__window *w);
 unsigned prange__window_count(const prange__window *w);
 
+/* ---- one budget across calling threads (sched/share.c) ------------------------------- */
+
+/* Take up to `want` threads (the caller included) from the process-wide budget for a
+ * call about to run on a team: min(want, free), or 1 (run inline, still counted) when
+ * fewer than 2 are free. Never blocks. Give the result back with prange__share_give. */
+int prange__share_take(int want);
+void prange__share_give(int n);
+/* Threads now running shares of libprange loops (tests, prange-info). */
+int prange__share_in_use(void);
+void prange__share_describe(char *buf, size_t size);
+
 /* ---- fork-join cost (sched/calibrate.c) ------------------------------------------------ */
 
 /* Fork-join cost of a team of `threads` in ns: PRANGE_FORK_NS, else the current robust
