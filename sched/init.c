@@ -59,11 +59,24 @@ static void load_topology(prange__state *st)
             free(ids);
         }
     }
-    if (prange__topo_summarize(t, have_bind ? bind : NULL, &st->topo) != 0) {
+    /* The CPUs loops use: allowed, bound, and this rank's slice when ranks share them. */
+    hwloc_bitmap_t cpus = hwloc_bitmap_dup(hwloc_topology_get_allowed_cpuset(t));
+    if (cpus && have_bind) {
+        hwloc_bitmap_and(cpus, cpus, bind);
+        if (hwloc_bitmap_iszero(cpus)) hwloc_bitmap_copy(cpus, hwloc_topology_get_allowed_cpuset(t));
+    }
+    hwloc_bitmap_t slice = hwloc_bitmap_alloc();
+    if (cpus && slice && prange__rank_from_env(env_get, &st->rank) &&
+        prange__rank_slice(t, cpus, &st->rank, slice) > 1)
+        hwloc_bitmap_copy(cpus, slice);
+    hwloc_bitmap_free(slice);
+    if (!cpus || prange__topo_summarize(t, cpus, &st->topo) != 0) {
+        hwloc_bitmap_free(cpus);
         hwloc_topology_destroy(t);
         prange__topo_from_affinity(&st->topo, "hwloc topology has no usable PU");
     } else {
         st->hwloc = t;
+        st->cpus = cpus;
     }
     hwloc_bitmap_free(bind);
 }
@@ -97,8 +110,10 @@ static void init_once(void)
     prange__opts_parse(st->opt, env_get, stderr);
     load_topology(st);
     read_quota(st);
-    st->default_budget = prange__budget_from(st->topo.cores, st->topo.pus,
-                                             (int)st->opt[PRANGE__OPT_NUM_THREADS].value, st->quota);
+    /* An explicit thread count wins over a rank's slice, within the rank's whole set. */
+    int pus = st->rank.sharers > 1 && st->rank.set_pus > st->topo.pus ? st->rank.set_pus : st->topo.pus;
+    st->default_budget = prange__budget_from(st->topo.cores, pus, (int)st->opt[PRANGE__OPT_NUM_THREADS].value,
+                                             st->quota);
     pthread_atfork(NULL, NULL, on_fork_child);
     atomic_store_explicit(&g_ready, 1, memory_order_release);
 }

@@ -94,12 +94,24 @@ typedef struct prange__topo {
     char why[128];    /* why hwloc was not used, when from_hwloc == 0 */
 } prange__topo;
 
+/* This process as one of several launcher tasks (MPI ranks) on the node (sched/ranks.c). */
+typedef struct prange__rank {
+    int local_rank, local_size; /* 0, 0: not launched as one of several */
+    const char *from;           /* the variable that said so, e.g. OMPI_COMM_WORLD_LOCAL_RANK */
+    int sets;                   /* disjoint CPU sets the node's ranks are bound to (estimated) */
+    int sharers;                /* ranks sharing this rank's set, itself included */
+    int index;                  /* this rank's slice among them */
+    int set_pus;                /* PUs of the rank's whole set (an explicit thread count may use them) */
+} prange__rank;
+
 typedef struct prange__state {
     prange__opt_val opt[PRANGE__OPT_COUNT];
-    prange__topo topo;
+    prange__topo topo;     /* of the CPUs loops use: allowed, bound, this rank's slice */
     double quota;          /* cgroup CPU quota in CPUs; 0 = none */
     int default_budget;    /* min(cores, ceil(quota)) or the env thread count */
     void *hwloc;           /* hwloc_topology_t, NULL when unavailable */
+    void *cpus;            /* hwloc_bitmap_t of the CPUs loops use; NULL without hwloc */
+    prange__rank rank;
 } prange__state;
 
 /* The state, initialised once (pthread_once) on first use. Never NULL. */
@@ -220,8 +232,19 @@ int prange__topo_summarize(void *topology, const void *binding, prange__topo *ou
 /* Fallback without hwloc: the process affinity mask, one core per CPU. */
 void prange__topo_from_affinity(prange__topo *out, const char *why);
 /* Where PRANGE_BIND mode (1 core, 2 numa) puts worker `tid`: writes its cpuset into `set`
- * (a hwloc_bitmap_t) from `topology` (a hwloc_topology_t). 0, or -1 for none. Pure. */
-int prange__bind_target(void *topology, int mode, int tid, void *set);
+ * (a hwloc_bitmap_t) from `topology` (a hwloc_topology_t), among the cores of `within`
+ * (the CPUs loops use; NULL = the topology's allowed set). 0, or -1 for none. Pure. */
+int prange__bind_target(void *topology, const void *within, int mode, int tid, void *set);
+
+/* ---- ranks sharing a node (sched/ranks.c) --------------------------------------------- */
+
+/* The local rank and local rank count from the launcher's variables (Open MPI, MPICH,
+ * PMIx, PMI, Slurm), read through getenv_fn. 1 when found (filled), else 0. Pure. */
+int prange__rank_from_env(const char *(*getenv_fn)(const char *name), prange__rank *out);
+/* This rank's slice of `cpus` (its CPU set, a hwloc_const_cpuset_t) in `topology`: writes
+ * it to `slice` (a hwloc_bitmap_t; all of cpus when nothing is shared) and fills r->sets,
+ * ->sharers, ->index. Returns the number of ranks sharing the set (1: no slicing). Pure. */
+int prange__rank_slice(void *topology, const void *cpus, prange__rank *r, void *slice);
 /* Pin the calling worker `tid` of a team per PRANGE_BIND (once per thread). */
 void prange__bind_worker(int tid);
 

@@ -1,10 +1,13 @@
 /* test_share.c — libprange shares the machine with the program: the calling thread's CPU
  * mask is the program's, whatever PRANGE_BIND pins. */
 #include <criterion/criterion.h>
+#include <hwloc.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "common.h"
@@ -127,4 +130,138 @@ Test(budget, concurrent_callers_share_one_budget, .timeout = 120)
         cr_assert_leq(m, bound, "%d callers, budget %d: %d bodies ran at once (each caller its own team: up to %d)",
                       k, budget, m, k * budget);
     }
+}
+
+/* ---- ranks sharing a node ----------------------------------------------------------------- */
+
+static const char *g_env[16][2];
+static const char *fake_env(const char *name)
+{
+    for (int i = 0; i < 16 && g_env[i][0]; i++)
+        if (strcmp(g_env[i][0], name) == 0) return g_env[i][1];
+    return NULL;
+}
+static void set_env(int i, const char *name, const char *value)
+{
+    g_env[i][0] = name;
+    g_env[i][1] = value;
+}
+
+Test(ranks, launcher_variables)
+{
+    prange__rank r;
+    memset(g_env, 0, sizeof g_env);
+    cr_assert_eq(prange__rank_from_env(fake_env, &r), 0, "no launcher");
+    set_env(0, "OMPI_COMM_WORLD_LOCAL_RANK", "1");
+    set_env(1, "OMPI_COMM_WORLD_LOCAL_SIZE", "3");
+    cr_assert_eq(prange__rank_from_env(fake_env, &r), 1);
+    cr_assert_eq(r.local_rank, 1);
+    cr_assert_eq(r.local_size, 3);
+    cr_assert_str_eq(r.from, "OMPI_COMM_WORLD_LOCAL_RANK");
+    memset(g_env, 0, sizeof g_env);
+    set_env(0, "MPI_LOCALRANKID", "0");
+    set_env(1, "MPI_LOCALNRANKS", "2");
+    cr_assert_eq(prange__rank_from_env(fake_env, &r), 1);
+    cr_assert_eq(r.local_size, 2);
+    memset(g_env, 0, sizeof g_env);
+    set_env(0, "SLURM_LOCALID", "2");
+    set_env(1, "SLURM_TASKS_PER_NODE", "4(x3),2");
+    cr_assert_eq(prange__rank_from_env(fake_env, &r), 1);
+    cr_assert_eq(r.local_rank, 2);
+    cr_assert_eq(r.local_size, 4);
+    /* Nonsense is ignored, not trusted: rank >= size, negative, garbage. */
+    static const char *bad[][2] = {{"3", "3"}, {"-1", "2"}, {"1", "2x"}, {"", "2"}, {"1", "0"}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        memset(g_env, 0, sizeof g_env);
+        set_env(0, "PMI_LOCAL_RANK", bad[i][0]);
+        set_env(1, "PMI_LOCAL_SIZE", bad[i][1]);
+        cr_assert_eq(prange__rank_from_env(fake_env, &r), 0, "rank '%s' of '%s' accepted", bad[i][0], bad[i][1]);
+    }
+}
+
+/* Each rank's slice on a synthetic 2 sockets x 4 cores (x 2 PUs) machine, with its CPU set
+ * as the launcher would bind it; the slices of all ranks must be disjoint and cover it. */
+static void check_slices(int nranks, int bind_socket, const char *const want[])
+{
+    hwloc_topology_t t;
+    hwloc_topology_init(&t);
+    hwloc_topology_set_synthetic(t, "pack:2 core:4 pu:2");
+    hwloc_topology_load(t);
+    hwloc_bitmap_t all = hwloc_bitmap_alloc(), slice = hwloc_bitmap_alloc(), cpus = hwloc_bitmap_alloc();
+    for (int r = 0; r < nranks; r++) {
+        if (bind_socket) /* round-robin by socket, as Open MPI maps from 3 ranks on */
+            hwloc_bitmap_copy(cpus, hwloc_get_obj_by_type(t, HWLOC_OBJ_PACKAGE, (unsigned)(r % 2))->cpuset);
+        else
+            hwloc_bitmap_copy(cpus, hwloc_topology_get_allowed_cpuset(t));
+        prange__rank rk = {.local_rank = r, .local_size = nranks, .from = "test"};
+        prange__rank_slice(t, cpus, &rk, slice);
+        char buf[64];
+        hwloc_bitmap_list_snprintf(buf, sizeof buf, slice);
+        cr_assert_str_eq(buf, want[r], "%d ranks%s, rank %d: PUs %s, expected %s", nranks,
+                         bind_socket ? " bound to sockets" : "", r, buf, want[r]);
+        cr_assert_not(hwloc_bitmap_intersects(all, slice), "rank %d overlaps another rank", r);
+        hwloc_bitmap_or(all, all, slice);
+    }
+    cr_assert(hwloc_bitmap_isequal(all, hwloc_topology_get_allowed_cpuset(t)), "the ranks leave cores unused");
+    hwloc_bitmap_free(all);
+    hwloc_bitmap_free(slice);
+    hwloc_bitmap_free(cpus);
+    hwloc_topology_destroy(t);
+}
+
+Test(ranks, slices_on_two_sockets)
+{
+    /* PUs: socket 0 = 0-7 (cores of 2 PUs), socket 1 = 8-15. */
+    static const char *const none4[] = {"0-3", "4-7", "8-11", "12-15"};
+    static const char *const none3[] = {"0-5", "6-11", "12-15"};
+    static const char *const sock4[] = {"0-3", "8-11", "4-7", "12-15"};
+    static const char *const sock3[] = {"0-3", "8-15", "4-7"};
+    static const char *const none2[] = {"0-7", "8-15"};
+    check_slices(4, 0, none4);
+    check_slices(3, 0, none3);
+    check_slices(4, 1, sock4);
+    check_slices(3, 1, sock3);
+    check_slices(2, 0, none2);
+}
+
+Test(ranks, a_rank_bound_to_one_core_is_not_sliced)
+{
+    hwloc_topology_t t;
+    hwloc_topology_init(&t);
+    hwloc_topology_set_synthetic(t, "pack:2 core:4 pu:1");
+    hwloc_topology_load(t);
+    hwloc_bitmap_t slice = hwloc_bitmap_alloc();
+    prange__rank rk = {.local_rank = 1, .local_size = 2, .from = "test"};
+    cr_assert_eq(prange__rank_slice(t, hwloc_get_obj_by_type(t, HWLOC_OBJ_CORE, 1)->cpuset, &rk, slice), 1);
+    cr_assert_eq(hwloc_bitmap_weight(slice), 1, "its one core stays its own");
+    cr_assert_eq(rk.sets, 8, "8 single-core sets: 6 cores left free by 2 ranks");
+    hwloc_bitmap_free(slice);
+    hwloc_topology_destroy(t);
+}
+
+/* The whole path: launcher variables set by hand before the first call, on a synthetic
+ * machine (which has no process binding: like --bind-to none). */
+Test(ranks, budget_is_the_slice)
+{
+    setenv("HWLOC_SYNTHETIC", "pack:2 core:4 pu:1", 1);
+    setenv("OMPI_COMM_WORLD_LOCAL_RANK", "2", 1);
+    setenv("OMPI_COMM_WORLD_LOCAL_SIZE", "4", 1);
+    cr_assert_eq(prange_num_threads(), 2, "8 cores, 4 ranks: 2 each");
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    prange_print_config(f);
+    fclose(f);
+    cr_assert_not_null(strstr(buf, "ranks:     local rank 2 of 4 (OMPI_COMM_WORLD_LOCAL_RANK); 4 ranks share"), "%s", buf);
+    cr_assert_not_null(strstr(buf, "cpuset 4-5"), "%s", buf);
+    free(buf);
+}
+
+Test(ranks, explicit_thread_count_wins)
+{
+    setenv("HWLOC_SYNTHETIC", "pack:2 core:4 pu:1", 1);
+    setenv("OMPI_COMM_WORLD_LOCAL_RANK", "0", 1);
+    setenv("OMPI_COMM_WORLD_LOCAL_SIZE", "4", 1);
+    setenv("PRANGE_NUM_THREADS", "3", 1);
+    cr_assert_eq(prange_num_threads(), 3);
 }
