@@ -164,7 +164,8 @@ PRANGE_API int prange_for(int64_t begin, int64_t end, prange_body_fn body, void 
  * Whether the loop runs in parallel, on how many threads and in which chunks is exactly
  * what prange_plan_for() reports. The loop runs inline on the caller when the plan says
  * serial: a call from inside a body, from inside a user's OpenMP parallel region, in a
- * child after fork(), under PRANGE_SERIAL, or when threads would not pay.
+ * child forked from a process that had other threads (docs/scheduling.md), under
+ * PRANGE_SERIAL, or when threads would not pay.
  *
  * Returns: 0; PRANGE_EINVAL (and runs nothing) for begin > end, body == NULL, a negative
  * grain or threads, threads > PRANGE_MAX_THREADS, an unknown schedule or flag, or a

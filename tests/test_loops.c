@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "common.h"
+#include "prange_sched.h" /* prange__after_fork */
 
 typedef struct {
     int64_t base;
@@ -341,6 +342,68 @@ Test(loops, child_after_fork_completes, .timeout = 30)
     /* The parent still runs in parallel. */
     cr_assert_eq(prange_for_opts(0, n, fill_body, &c, &o), 0);
     free(out);
+}
+
+/* The parent ran its own OpenMP region (no libprange call before fork): libgomp's pool of
+ * the forking thread is gone in the child, whose first team would wait for it forever.
+ * The child must run its loops inline, with right results. */
+Test(loops, child_after_user_openmp_region_completes, .timeout = 30)
+{
+    atomic_int in_region = 0;
+#pragma omp parallel num_threads(2)
+    atomic_fetch_add(&in_region, 1);
+    cr_assert_eq(atomic_load(&in_region), 2, "the OpenMP region did not start 2 threads");
+    pid_t pid = fork();
+    if (pid == 0) {
+        alarm(10); /* a hang kills the child with SIGALRM */
+        prange_set_num_threads(2);
+        int64_t n = 100000;
+        int64_t *out = malloc((size_t)n * sizeof *out);
+        fill_ctx d = {out, 5};
+        prange_opts o = t_parallel_opts(2, PRANGE_SCHEDULE_STATIC, 0);
+        prange_plan p;
+        if (prange_plan_for(n, &o, &p) != 0) _exit(2);
+        if (prange_for_opts(0, n, fill_body, &d, &o) != 0) _exit(3);
+        for (int64_t i = 0; i < n; i++)
+            if (out[i] != i * 5) _exit(4);
+        d.mul = 6;
+        if (prange_for(0, n, fill_body, &d) != 0) _exit(5);
+        for (int64_t i = 0; i < n; i++)
+            if (out[i] != i * 6) _exit(6);
+        _exit(p.serial && strcmp(p.reason, "child after fork") == 0 ? 0 : 7);
+    }
+    int status = 0;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status), "child did not finish (signal %d)", WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+    cr_assert_eq(WEXITSTATUS(status), 0, "child failed with %d", WEXITSTATUS(status));
+}
+
+/* A child forked from a single-threaded process has nothing to hang on: it keeps its
+ * parallel plans (the fork guard is not "serial after every fork"). Criterion's process
+ * has a thread of its own, so the single-threaded process is a forked child, whose own
+ * "after fork" flag is cleared as a fresh process would have it; its child is the test. */
+Test(loops, child_of_single_threaded_process_stays_parallel, .timeout = 30)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        alarm(10);
+        atomic_store(&prange__after_fork, 0);
+        prange_set_num_threads(2);
+        pid_t gc = fork();
+        if (gc == 0) {
+            prange_opts o = t_parallel_opts(2, PRANGE_SCHEDULE_STATIC, 0);
+            prange_plan p;
+            if (prange_plan_for(100000, &o, &p) != 0) _exit(2);
+            _exit(!p.serial ? 0 : 3);
+        }
+        int st = 0;
+        if (waitpid(gc, &st, 0) != gc || !WIFEXITED(st)) _exit(4);
+        _exit(WEXITSTATUS(st));
+    }
+    int status = 0;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status), "child did not finish (signal %d)", WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+    cr_assert_eq(WEXITSTATUS(status), 0, "child failed with %d (3: its plan was serial)", WEXITSTATUS(status));
 }
 
 /* From inside a user's own OpenMP region: serial, no hang, correct. */
