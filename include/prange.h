@@ -20,6 +20,10 @@
  *   see docs/environment.md or run `prange-info`.
  * - Precedence for every setting, highest first: per-call prange_opts > prange_set_*()
  *   > environment > topology default.
+ * - Loading: the shared library stays resident once loaded. dlclose() succeeds but does
+ *   not unmap it (it is linked with -z nodelete: its threads and thread-exit destructors
+ *   outlive any call), so a plugin host may dlopen/dlclose it repeatedly, from any thread;
+ *   state (options, measured costs) persists across reopenings. See docs/design.md.
  */
 #ifndef PRANGE_H
 #define PRANGE_H
