@@ -16,6 +16,17 @@
  * - Thread safety: every function may be called concurrently from any number of user
  *   threads unless its documentation says otherwise. A call made from inside a loop body
  *   runs serially on the calling worker.
+ * - Bodies (loop bodies, reduction and scan bodies, reducer callbacks) must return
+ *   normally. Leaving one by longjmp is tolerated only on the calling thread of a loop
+ *   that ran inline (a serial plan, e.g. PRANGE_SERIAL): the thread's state is restored
+ *   at its next loop, reduction, plan, prange_thread_id() or prange_num_threads() call
+ *   made from the function that started the abandoned call or one of its callers (where
+ *   the setjmp is); the abandoned call's result and output are undefined. Leaving a body
+ *   that runs on a team (any worker, the calling thread included) by longjmp is
+ *   undefined, as it is for OpenMP regions. C++ exceptions must not leave a body (on a
+ *   worker the OpenMP runtime terminates the process). A body must call libprange on
+ *   the stack it was called on: a call from a signal handler on an alternate stack, or
+ *   from a coroutine on a stack of its own, may count as made outside the body.
  * - Environment variables (PRANGE_*, OMP_NUM_THREADS) are read once, at the first call;
  *   see docs/environment.md or run `prange-info`.
  * - Precedence for every setting, highest first: per-call prange_opts > prange_set_*()

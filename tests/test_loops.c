@@ -2,6 +2,7 @@
  * nesting, early stop, limits of int64_t, bad arguments, concurrency, fork. */
 #include <criterion/criterion.h>
 #include <pthread.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdatomic.h>
@@ -404,6 +405,74 @@ Test(loops, child_of_single_threaded_process_stays_parallel, .timeout = 30)
     cr_assert_eq(waitpid(pid, &status, 0), pid);
     cr_assert(WIFEXITED(status), "child did not finish (signal %d)", WIFSIGNALED(status) ? WTERMSIG(status) : 0);
     cr_assert_eq(WEXITSTATUS(status), 0, "child failed with %d (3: its plan was serial)", WEXITSTATUS(status));
+}
+
+/* A body on the calling thread of an inline run that leaves by longjmp: the thread must
+ * not stay "inside a body" (later loops "nested call" and serial, prange_num_threads() 1). */
+static jmp_buf g_jump;
+static void jump_body(void *p, int64_t b, int64_t e)
+{
+    (void)p;
+    (void)b;
+    (void)e;
+    longjmp(g_jump, 1);
+}
+static void jump_reduce_body(void *p, int64_t b, int64_t e, void *acc)
+{
+    (void)acc;
+    jump_body(p, b, e);
+}
+static int jump_until_body(void *p, int64_t b, int64_t e)
+{
+    jump_body(p, b, e);
+    return 0;
+}
+static void nest_probe_body(void *p, int64_t b, int64_t e)
+{
+    (void)b;
+    (void)e;
+    int *seen = p; /* inside a body, after the jumps: still a body context */
+    prange_plan q;
+    prange_plan_for(1000000, NULL, &q);
+    *seen = prange_num_threads() == 1 && q.serial && strcmp(q.reason, "nested call") == 0;
+}
+
+/* Jump out of a serial loop (kind 0), early-stop loop (1) or reduction (2) started here;
+ * returns what this frame sees afterwards: prange_num_threads(), or -1 if no jump. */
+static int jump_out(int kind)
+{
+    prange_opts o = {.flags = PRANGE_SERIAL};
+    if (setjmp(g_jump) == 0) {
+        if (kind == 0) prange_for_opts(0, 100, jump_body, NULL, &o);
+        if (kind == 1) prange_for_until(0, 100, jump_until_body, NULL, &o);
+        double acc = 0;
+        if (kind == 2) prange_reduce(0, 100000, &prange_reducer_sum_f64, jump_reduce_body, NULL, &acc, &o);
+        return -1;
+    }
+    return prange_num_threads();
+}
+
+Test(loops, longjmp_out_of_a_serial_body_restores_the_thread)
+{
+    prange_set_num_threads(2);
+    for (int kind = 0; kind < 3; kind++) {
+        cr_assert_eq(jump_out(kind), 2, "kind %d: the frame that caught the jump still sees a body", kind);
+        cr_assert_eq(prange_num_threads(), 2, "kind %d", kind);
+        cr_assert_eq(prange_thread_id(), 0, "kind %d", kind);
+        prange_plan p;
+        prange_opts q = t_parallel_opts(2, PRANGE_SCHEDULE_STATIC, 0);
+        cr_assert_eq(prange_plan_for(1000000, &q, &p), 0);
+        cr_assert(!p.serial, "kind %d: later plan serial (%s)", kind, p.reason);
+        int64_t out[1000];
+        fill_ctx c = {out, 3};
+        cr_assert_eq(prange_for_opts(0, 1000, fill_body, &c, &q), 0);
+        for (int i = 0; i < 1000; i++) cr_assert_eq(out[i], i * 3);
+        /* A real nested call is still one. */
+        int seen = 0;
+        prange_opts s = {.flags = PRANGE_SERIAL};
+        cr_assert_eq(prange_for_opts(0, 1, nest_probe_body, &seen, &s), 0);
+        cr_assert(seen, "kind %d: a call inside a body is no longer seen as nested", kind);
+    }
 }
 
 /* From inside a user's own OpenMP region: serial, no hang, correct. */
