@@ -19,6 +19,14 @@ for var in $vars; do
     fi
   done
 done
+# OMP_NUM_THREADS as libgomp reads it (blanks around the value): libprange and the
+# runtime agree on one thread, without a warning.
+if [ "$runtime" = libgomp ]; then
+  out=$(OMP_NUM_THREADS=" 1" "$info" 2>&1)
+  if ! printf '%s\n' "$out" | grep -q '^budget: *1 threads' || printf '%s\n' "$out" | grep -q 'prange: warning'; then
+    echo "FAIL OMP_NUM_THREADS=' 1' is not a budget of 1 without warning:"; printf '%s\n' "$out" | head -n 8; fail=1
+  fi
+fi
 # Verbose levels: 1 prints the configuration once, 2 also every loop's plan.
 out=$(PRANGE_VERBOSE=1 "$example" 100000 2>&1 >/dev/null)
 [ "$(printf '%s\n' "$out" | grep -c '^libprange ')" -eq 1 ] || { echo "FAIL PRANGE_VERBOSE=1 did not print the configuration once"; fail=1; }
