@@ -85,7 +85,7 @@ PRANGE_API const char *prange_version_string(void);
     XX(EOVERFLOW, -75, "size arithmetic overflows")                               \
     XX(ECANCELED, -125, "operation canceled")                                     \
     XX(ENOSYS, -38, "not supported on this system")                               \
-    XX(EIO, -5, "system query failed")
+    XX(EIO, -5, "input/output error or failed system call")
 
 /** Error codes. All are negative; 0 is success. */
 typedef enum prange_errno {
@@ -632,7 +632,8 @@ PRANGE_API int64_t prange_mem_location(const void *p, size_t nbytes, int64_t *pa
 /**
  * prange_print_config - print the version, build, topology, every option with its value
  * and source, and the plans for n = 10^1 .. 10^9 to `out` (a FILE *, NULL = stderr).
- * This is what `prange-info` prints. Returns 0 or PRANGE_EIO on a write error.
+ * This is what `prange-info` prints. The stream is flushed before returning.
+ * Returns 0, or PRANGE_EIO when a write or the flush failed (a full disk, a closed pipe).
  */
 PRANGE_API int prange_print_config(void *out);
 

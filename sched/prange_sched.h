@@ -153,7 +153,9 @@ void prange__fork_describe(char *buf, size_t size);
 /* The tuning cache path: $XDG_CACHE_HOME/libprange/tuning or ~/.cache/libprange/tuning. */
 int prange__tuning_path(char *buf, size_t size);
 /* Measure carefully (201 regions per size) and write the tuning cache to `path` (NULL =
- * the default path); print a line to `report` when non-NULL. 0 or PRANGE_EIO/EINVAL. */
+ * the default path); print a line to `report` when non-NULL. 0, PRANGE_EIO (the file
+ * could not be written) or PRANGE_EINVAL (an empty or too long path, no default path:
+ * checked before measuring). */
 int prange__calibrate(const char *path, FILE *report);
 
 /* ---- cgroup CPU quota (sched/cgroup.c) ------------------------------------------------ */

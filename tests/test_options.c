@@ -162,6 +162,29 @@ Test(options, omp_num_threads_as_libgomp_reads_it)
     cr_assert_eq(parse(strict, v, out, sizeof out), 1);
 }
 
+/* The configuration report to a stream whose writes fail (/dev/full: ENOSPC once the
+ * buffer is written out) must say so; to a good stream it succeeds. */
+Test(options, print_config_reports_write_errors)
+{
+    FILE *full = fopen("/dev/full", "w");
+    cr_assert_not_null(full, "/dev/full is missing");
+    int rc = prange_print_config(full);
+    fclose(full);
+    cr_assert_eq(rc, PRANGE_EIO, "prange_print_config to /dev/full returned %d", rc);
+    FILE *ok = tmpfile();
+    cr_assert_not_null(ok);
+    cr_assert_eq(prange_print_config(ok), 0);
+    cr_assert_gt(ftell(ok), 0);
+    fclose(ok);
+}
+
+/* An empty tuning-cache path is a bad argument, refused before anything is measured (it
+ * used to walk past the end of the path and fail as an I/O error). */
+Test(options, calibrate_rejects_an_empty_path)
+{
+    cr_assert_eq(prange__calibrate("", NULL), PRANGE_EINVAL);
+}
+
 /* docs/environment.md must list every option with its default and doc line, and nothing
  * else: the table is the single source of truth (prange-info --markdown prints it). */
 Test(options, docs_agree_with_table)
