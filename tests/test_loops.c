@@ -371,6 +371,7 @@ Test(loops, child_after_user_openmp_region_completes, .timeout = 30)
         if (prange_for(0, n, fill_body, &d) != 0) _exit(5);
         for (int64_t i = 0; i < n; i++)
             if (out[i] != i * 6) _exit(6);
+        free(out);
         _exit(p.serial && strcmp(p.reason, "child after fork") == 0 ? 0 : 7);
     }
     int status = 0;
