@@ -19,9 +19,10 @@
  * - Bodies (loop bodies, reduction and scan bodies, reducer callbacks) must return
  *   normally. Leaving one by longjmp is tolerated only on the calling thread of a loop
  *   that ran inline (a serial plan, e.g. PRANGE_SERIAL): the thread's state is restored
- *   at its next loop, reduction, plan, prange_thread_id() or prange_num_threads() call
- *   made from the function that started the abandoned call or one of its callers (where
- *   the setjmp is); the abandoned call's result and output are undefined. Leaving a body
+ *   by its next prange_for*, prange_reduce, prange_plan_for*, prange_threads_for,
+ *   prange_thread_id or prange_num_threads call made from the function that started the
+ *   abandoned call or one of its callers (where the setjmp is); until then other calls
+ *   run as if nested (serially). The abandoned call's output is undefined. Leaving a body
  *   that runs on a team (any worker, the calling thread included) by longjmp is
  *   undefined, as it is for OpenMP regions. C++ exceptions must not leave a body (on a
  *   worker the OpenMP runtime terminates the process). A body must call libprange on

@@ -22,7 +22,7 @@ static atomic_int g_override; /* prange_set_num_threads(); 0 = none */
 
 atomic_int prange__after_fork;
 atomic_int prange__pool_started;
-static int g_threads_at_fork; /* the forking process's thread count; 0 = unknown */
+static atomic_int g_threads_at_fork; /* the forking process's thread count; 0 = unknown */
 
 /* The number of threads of this process, from /proc/self/stat (field 20), with
  * async-signal-safe calls only (fork() may run in a signal handler). 0 when unreadable. */
@@ -37,7 +37,9 @@ static int count_threads(void)
     buf[n] = '\0';
     const char *p = strrchr(buf, ')'); /* the command name may hold blanks and parentheses */
     for (int field = 2; p && field < 20; field++) p = strchr(p + 1, ' ');
-    return p ? atoi(p + 1) : 0;
+    int count = 0;
+    for (p = p ? p + 1 : ""; *p >= '0' && *p <= '9' && count < 1000000; p++) count = count * 10 + (*p - '0');
+    return count;
 }
 
 /* libgomp's pool does not survive fork(): the child keeps the forking thread's idea of its
@@ -48,12 +50,13 @@ static int count_threads(void)
  * loaded, not at its first call: the parent may fork before it ever calls libprange. */
 static void on_fork_prepare(void)
 {
-    g_threads_at_fork = atomic_load(&prange__pool_started) ? 0 : count_threads();
+    atomic_store_explicit(&g_threads_at_fork, atomic_load(&prange__pool_started) ? 0 : count_threads(),
+                          memory_order_relaxed);
 }
 
 static void on_fork_child(void)
 {
-    if (g_threads_at_fork != 1) atomic_store(&prange__after_fork, 1);
+    if (atomic_load_explicit(&g_threads_at_fork, memory_order_relaxed) != 1) atomic_store(&prange__after_fork, 1);
 }
 
 __attribute__((constructor)) static void register_fork_handlers(void)
