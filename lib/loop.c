@@ -296,26 +296,37 @@ static int for_keyed(int64_t begin, int64_t end, prange_body_fn body, void *ctx,
 
 int prange_for_opts(int64_t begin, int64_t end, prange_body_fn body, void *ctx, const prange_opts *opts)
 {
+    PRANGE__TLS_SYNC();
     if (begin > end || !body || prange__opts_check(opts) != 0) return PRANGE_EINVAL;
     return for_keyed(begin, end, body, ctx, opts, (const void *)body);
 }
 
 int prange_for(int64_t begin, int64_t end, prange_body_fn body, void *ctx)
 {
+    PRANGE__TLS_SYNC();
     return prange_for_opts(begin, end, body, ctx, NULL);
 }
 
 int prange_for_until(int64_t begin, int64_t end, prange_until_fn body, void *ctx, const prange_opts *opts)
 {
+    PRANGE__TLS_SYNC();
     if (begin > end || !body || prange__opts_check(opts) != 0) return PRANGE_EINVAL;
     loop L;
     loop_init(&L, NULL, body, ctx, begin, end);
     return run_loop(&L, opts, (const void *)body);
 }
 
-int prange_thread_id(void) { return prange__tls.depth > 0 ? prange__tls.tid : 0; }
+int prange_thread_id(void)
+{
+    PRANGE__TLS_SYNC();
+    return prange__tls.depth > 0 ? prange__tls.tid : 0;
+}
 
-int prange_num_threads(void) { return prange__tls.depth > 0 ? prange__tls.team : prange__budget(); }
+int prange_num_threads(void)
+{
+    PRANGE__TLS_SYNC();
+    return prange__tls.depth > 0 ? prange__tls.team : prange__budget();
+}
 
 /* ---- fixed partitions -------------------------------------------------------------------- */
 
@@ -381,6 +392,7 @@ static void tiles_body(void *c, int64_t b, int64_t e)
 int prange_for_2d(int64_t i0, int64_t i1, int64_t j0, int64_t j1, int64_t tile_i, int64_t tile_j,
                   prange_body2d_fn body, void *ctx, const prange_opts *opts)
 {
+    PRANGE__TLS_SYNC();
     if (i0 > i1 || j0 > j1 || !body || tile_i < 0 || tile_j < 0 || prange__opts_check(opts) != 0) return PRANGE_EINVAL;
     range2d r = {body, ctx, i0, j0, prange__len(i0, i1), prange__len(j0, j1), tile_i ? (uint64_t)tile_i : 64,
                  tile_j ? (uint64_t)tile_j : 64, 0};

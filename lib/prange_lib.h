@@ -84,17 +84,20 @@ static inline int prange__team_run(const prange_plan *plan, const char *what)
 
 /* Enter a body context on this thread, returning what to restore with prange__leave.
  * As a team member: worker `tid` of `team`. Inline: keep an enclosing loop's worker
- * index (a nested call runs on its worker), else worker 0 of 1. */
+ * index (a nested call runs on its worker), else worker 0 of 1, entered in the caller's
+ * frame (always inlined: the frame is the caller's, above its bodies' frames), which
+ * prange__tls_sync compares to tell an abandoned context (longjmp) from a nested call. */
 static inline prange__tls_t prange__enter_team(int tid, int team)
 {
     prange__tls_t saved = prange__tls;
-    prange__tls = (prange__tls_t){.depth = saved.depth + 1, .tid = tid, .team = team};
+    prange__tls = (prange__tls_t){.depth = saved.depth + 1, .tid = tid, .team = team, .frame = UINTPTR_MAX};
     return saved;
 }
-static inline prange__tls_t prange__enter_inline(void)
+__attribute__((always_inline)) static inline prange__tls_t prange__enter_inline(void)
 {
     prange__tls_t saved = prange__tls;
-    if (saved.depth == 0) prange__tls = (prange__tls_t){.depth = 1, .tid = 0, .team = 1};
+    if (saved.depth == 0)
+        prange__tls = (prange__tls_t){.depth = 1, .tid = 0, .team = 1, .frame = (uintptr_t)__builtin_frame_address(0)};
     else prange__tls.depth++;
     return saved;
 }

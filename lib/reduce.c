@@ -226,6 +226,7 @@ static uint64_t block_size(uint64_t n, int64_t grain, size_t size)
 int prange_reduce(int64_t begin, int64_t end, const prange_reducer *r, prange_reduce_fn body, void *ctx,
                   void *result, const prange_opts *opts)
 {
+    PRANGE__TLS_SYNC(); /* a body left by longjmp (prange_sched.h) */
     if (!r || !body || !result || begin > end || prange__opts_check(opts) != 0) return PRANGE_EINVAL;
     if (r->size == 0 || r->size > ((size_t)1 << 30)) return PRANGE_EINVAL;
     if (!(r->identity || r->identity_sized) || !(r->combine || r->combine_sized)) return PRANGE_EINVAL;

@@ -110,5 +110,6 @@ int prange_print_config(void *out)
     fprintf(f, "fork-join: %s\n", fj);
     prange__threads_describe(fj, sizeof fj);
     fprintf(f, "threads:   %s\n", fj);
-    return ferror(f) ? PRANGE_EIO : 0;
+    /* A full disk or a closed pipe shows only when the buffer is written out. */
+    return fflush(f) != 0 || ferror(f) ? PRANGE_EIO : 0;
 }

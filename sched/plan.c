@@ -195,6 +195,7 @@ int prange__plan_probe_team(const prange_plan *p, const prange_opts *o)
 
 int prange_plan_for_body(int64_t n, prange_body_fn body, const prange_opts *opts, prange_plan *out)
 {
+    PRANGE__TLS_SYNC();
     if (n < 0 || !out || prange__opts_check(opts) != 0) return PRANGE_EINVAL;
     prange__plan((uint64_t)n, opts, (const void *)body, out);
     return 0;
@@ -202,11 +203,13 @@ int prange_plan_for_body(int64_t n, prange_body_fn body, const prange_opts *opts
 
 int prange_plan_for(int64_t n, const prange_opts *opts, prange_plan *out)
 {
+    PRANGE__TLS_SYNC();
     return prange_plan_for_body(n, NULL, opts, out);
 }
 
 int prange_threads_for(int64_t n, double cost_ns)
 {
+    PRANGE__TLS_SYNC();
     if (n <= 0 || !(cost_ns >= 0) || isinf(cost_ns)) return 1;
     prange_opts o = {.cost_ns = cost_ns};
     prange_plan p;

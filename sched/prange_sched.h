@@ -214,7 +214,9 @@ void prange__fork_describe(char *buf, size_t size);
 /* The tuning cache path: $XDG_CACHE_HOME/libprange/tuning or ~/.cache/libprange/tuning. */
 int prange__tuning_path(char *buf, size_t size);
 /* Measure carefully (201 regions per size) and write the tuning cache to `path` (NULL =
- * the default path); print a line to `report` when non-NULL. 0 or PRANGE_EIO/EINVAL. */
+ * the default path); print a line to `report` when non-NULL. 0, PRANGE_EIO (the file
+ * could not be written) or PRANGE_EINVAL (an empty or too long path, no default path:
+ * checked before measuring). */
 int prange__calibrate(const char *path, FILE *report);
 
 /* ---- cgroup CPU quota (sched/cgroup.c) ------------------------------------------------ */
@@ -283,8 +285,22 @@ typedef struct prange__tls_t {
     int depth; /* nesting depth of running bodies on this thread */
     int tid;   /* worker index of the outermost running loop */
     int team;  /* its team size */
+    uintptr_t frame; /* depth > 0: the stack frame of the outermost entry, above every frame
+                      * of its bodies; UINTPTR_MAX for a team member (never stale) */
 } prange__tls_t;
 extern PRANGE__TLS prange__tls_t prange__tls;
+
+/* A body that leaves an inline run by longjmp never restores the context: the thread would
+ * stay "inside a body". Its entry frame tells: every call made from inside a body runs in
+ * a frame below it, so a public entry point whose own frame (`here`) is at or above it was
+ * called after the entry was abandoned. Forget the context then. One thread-local compare;
+ * called first thing by the public functions that read the context (PRANGE__TLS_SYNC). */
+static inline void prange__tls_sync(uintptr_t here)
+{
+    if (__builtin_expect(prange__tls.depth > 0 && prange__tls.frame <= here, 0))
+        prange__tls = (prange__tls_t){0};
+}
+#define PRANGE__TLS_SYNC() prange__tls_sync((uintptr_t)__builtin_frame_address(0))
 
 /* ---- learned cost per iteration (sched/cost.c) --------------------------------------- */
 
