@@ -302,9 +302,10 @@ PRANGE_API const char *prange_schedule_name(prange_schedule s);
 /**
  * A reducer: an accumulator type of `size` bytes with an identity and an associative
  * combine. Deterministic: the bits of a prange_reduce result depend only on the range,
- * what body reads, the reducer (size, identity, combine) and the effective grain
- * (opts->grain, or PRANGE_GRAIN when it is 0): never on the thread count, the schedule,
- * cost_ns, threads, flags or the run (see docs/reductions.md).
+ * what body reads, the reducer (size, identity, combine), the grain the caller chose
+ * (opts->grain, or PRANGE_GRAIN when set in the environment) and, without a grain,
+ * opts->cost_ns: never on the thread count, the schedule, threads, flags, anything the
+ * scheduler learned, or the run (see docs/reductions.md).
  * combine need not be commutative: the left operand always covers lower indices.
  *
  * identity_sized/combine_sized are an extension used by array reducers: when non-NULL
@@ -328,10 +329,15 @@ typedef void (*prange_reduce_fn)(void *ctx, int64_t begin, int64_t end, void *ac
  * @ctx:    passed to body.
  * @result: receives the result (r->size bytes); the identity for an empty range.
  *          Must not overlap ctx data that body reads.
- * @opts:   NULL or options; grain (0 = PRANGE_GRAIN) is the minimum block size.
+ * @opts:   NULL or options. grain, when given (or PRANGE_GRAIN set), is the block size;
+ *          else cost_ns, when given, makes blocks of about 20 us of declared work (at most
+ *          2048 iterations: few expensive iterations, e.g. 256 of 1 ms, become 256 blocks
+ *          that every core shares); else blocks of 2048 iterations (4 per accumulator
+ *          byte for large accumulators). At most 2^16 blocks: larger ranges get larger
+ *          blocks.
  *
- * The range is cut into blocks whose boundaries depend only on the range, the effective
- * grain and r->size; each block is folded from the identity and block results are
+ * The range is cut into blocks whose boundaries depend only on the range, the grain or
+ * cost_ns above and r->size; each block is folded from the identity and block results are
  * combined along one canonical tree, so the result does not depend on the thread count or
  * schedule.
  * Returns: 0; PRANGE_EINVAL (nothing run or written) for NULL r/body/result, a reducer

@@ -25,6 +25,7 @@
  */
 #include <omp.h>
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
 
 #include "prange_lib.h"
@@ -209,16 +210,33 @@ static void worker(red *R, int tid, int team, void *result, mail *boxes)
     prange__leave(saved);
 }
 
-/* Block size: >= the effective grain (PRANGE_GRAIN when opts.grain is 0); >= 2048
- * iterations so a block's cost hides the identity and combine calls; >= 4 iterations per
- * accumulator byte for big accumulators (an array reducer zeroes and combines O(size) per
- * block: a 256-bin histogram gets 8192); and large enough that nb <= 2^16 (bounded
- * stacks). Depends on nothing else. */
-static uint64_t block_size(uint64_t n, int64_t grain, size_t size)
+/* Block size, a function of inputs the caller controls only (never the team or anything
+ * learned), so the result's bits are too:
+ * - an explicit grain (opts->grain, or PRANGE_GRAIN set in the environment) is the block;
+ * - else a cost hint gives blocks of about 20 us of declared work, and at least 1 ns per
+ *   accumulator byte (256 iterations of 1 ms: blocks of 1, spread over every core), at
+ *   most 2048;
+ * - else 2048 iterations, so a block's cost hides the identity and combine calls, or 4
+ *   per accumulator byte for big accumulators (an array reducer zeroes and combines
+ *   O(size) per block: a 256-bin histogram gets 8192);
+ * and always large enough that nb <= 2^16 (bounded stacks).
+ *
+ *   n = 256, cost_ns = 1e6, double acc:  B = ceil(max(20000, 8) / 1e6) = 1    256 blocks
+ *   n = 1e6, cost_ns = 2:                 B = min(10000, 2048)      = 2048   489 blocks
+ */
+#define BLOCK_NS 20000.0
+static uint64_t block_size(uint64_t n, int64_t grain, double cost_ns, size_t size)
 {
-    uint64_t B = 2048;
-    if ((uint64_t)size * 4 > B) B = (uint64_t)size * 4;
-    if (grain > 0 && (uint64_t)grain > B) B = (uint64_t)grain;
+    uint64_t B;
+    if (grain > 0) {
+        B = (uint64_t)grain;
+    } else if (cost_ns > 0) {
+        double want = (BLOCK_NS > (double)size ? BLOCK_NS : (double)size) / cost_ns;
+        B = want >= 2048 ? 2048 : want <= 1 ? 1 : (uint64_t)ceil(want);
+    } else {
+        B = 2048;
+        if ((uint64_t)size * 4 > B) B = (uint64_t)size * 4;
+    }
     uint64_t by_count = (n - 1) / (uint64_t)MAX_BLOCKS + 1;
     return by_count > B ? by_count : B;
 }
@@ -244,7 +262,7 @@ int prange_reduce(int64_t begin, int64_t end, const prange_reducer *r, prange_re
         prange__r_identity(r, result);
         return 0;
     }
-    R.B = block_size(R.n, prange__grain(opts), r->size);
+    R.B = block_size(R.n, prange__grain_explicit(opts), opts ? opts->cost_ns : 0, r->size);
     R.nb = (R.n - 1) / R.B + 1;
 
     prange_opts o = opts ? *opts : (prange_opts){0};

@@ -45,6 +45,13 @@ int64_t prange__grain(const prange_opts *o)
     return o && o->grain > 0 ? o->grain : prange__state_get()->opt[PRANGE__OPT_GRAIN].value;
 }
 
+int64_t prange__grain_explicit(const prange_opts *o)
+{
+    if (o && o->grain > 0) return o->grain;
+    const prange__opt_val *g = &prange__state_get()->opt[PRANGE__OPT_GRAIN];
+    return g->src == PRANGE__SRC_ENV ? g->value : 0;
+}
+
 /* The reason of a plan made serial by the fork-join figure (compared by address). */
 const char prange__why_fork[] = "work below fork-join cost";
 

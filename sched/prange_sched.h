@@ -265,6 +265,9 @@ int prange__mem_node_exists(int node);
 int prange__opts_check(const prange_opts *opts);
 /* The effective grain: opts->grain, or PRANGE_GRAIN when it is 0 (or opts is NULL). */
 int64_t prange__grain(const prange_opts *opts);
+/* The grain the caller chose: opts->grain, or PRANGE_GRAIN when set in the environment;
+ * 0 when neither (reductions then size blocks themselves). */
+int64_t prange__grain_explicit(const prange_opts *opts);
 /* The plan for n iterations (n may exceed INT64_MAX: a range INT64_MIN..INT64_MAX).
  * `key` identifies the body for learned costs (NULL: none). opts already validated. */
 void prange__plan(uint64_t n, const prange_opts *opts, const void *key, prange_plan *out);
