@@ -35,10 +35,26 @@
  * - Thread safety: every function may be called concurrently from any number of user
  *   threads unless its documentation says otherwise. A call made from inside a loop body
  *   runs serially on the calling worker.
+ * - Bodies (loop bodies, reduction and scan bodies, reducer callbacks) must return
+ *   normally. Leaving one by longjmp is tolerated only on the calling thread of a loop
+ *   that ran inline (a serial plan, e.g. PRANGE_SERIAL): the thread's state is restored
+ *   by its next prange_for*, prange_reduce, prange_plan_for*, prange_threads_for,
+ *   prange_thread_id or prange_num_threads call made from the function that started the
+ *   abandoned call or one of its callers (where the setjmp is); until then other calls
+ *   run as if nested (serially). The abandoned call's output is undefined. Leaving a body
+ *   that runs on a team (any worker, the calling thread included) by longjmp is
+ *   undefined, as it is for OpenMP regions. C++ exceptions must not leave a body (on a
+ *   worker the OpenMP runtime terminates the process). A body must call libprange on
+ *   the stack it was called on: a call from a signal handler on an alternate stack, or
+ *   from a coroutine on a stack of its own, may count as made outside the body.
  * - Environment variables (PRANGE_*, OMP_NUM_THREADS) are read once, at the first call;
  *   see docs/environment.md or run `prange-info`.
  * - Precedence for every setting, highest first: per-call prange_opts > prange_set_*()
  *   > environment > topology default.
+ * - Loading: the shared library stays resident once loaded. dlclose() succeeds but does
+ *   not unmap it (it is linked with -z nodelete: its threads and thread-exit destructors
+ *   outlive any call), so a plugin host may dlopen/dlclose it repeatedly, from any thread;
+ *   state (options, measured costs) persists across reopenings. See docs/design.md.
  */
 #ifndef PRANGE_H
 #define PRANGE_H
@@ -98,7 +114,7 @@ PRANGE_API const char *prange_version_string(void);
     XX(EOVERFLOW, -75, "size arithmetic overflows")                               \
     XX(ECANCELED, -125, "operation canceled")                                     \
     XX(ENOSYS, -38, "not supported on this system")                               \
-    XX(EIO, -5, "system query failed")
+    XX(EIO, -5, "input/output error or failed system call")
 
 /** Error codes. All are negative; 0 is success. */
 typedef enum prange_errno {
@@ -214,7 +230,8 @@ PRANGE_API int prange_for(int64_t begin, int64_t end, prange_body_fn body, void 
  * Whether the loop runs in parallel, on how many threads and in which chunks is exactly
  * what prange_plan_for() reports. The loop runs inline on the caller when the plan says
  * serial: a call from inside a body, from inside a user's OpenMP parallel region, in a
- * child after fork(), under PRANGE_SERIAL, or when threads would not pay.
+ * child forked from a process that had other threads (docs/scheduling.md), under
+ * PRANGE_SERIAL, or when threads would not pay.
  *
  * Returns: 0; PRANGE_EINVAL (and runs nothing) for begin > end, body == NULL, a negative
  * grain or threads, threads > PRANGE_MAX_THREADS, an unknown schedule or flag, or a
@@ -347,8 +364,10 @@ PRANGE_API const char *prange_schedule_name(prange_schedule s);
  * A reducer: an accumulator type of `acc_size` bytes with an identity and an associative
  * combine. Deterministic: the bits of a prange_reduce result depend only on the range,
  * what body reads, the reducer (acc_size, identity, combine and what they read through
- * rctx) and the effective grain (opts->grain, or PRANGE_GRAIN when it is 0): never on the
- * thread count, the schedule, cost_ns, threads, flags or the run (see docs/reductions.md).
+ * rctx), the grain the caller chose (opts->grain, or PRANGE_GRAIN when set in the
+ * environment) and, without a grain, opts->cost_ns: never on the thread count, the
+ * schedule, threads, flags, anything the scheduler learned, or the run (see
+ * docs/reductions.md).
  * combine need not be commutative: the left operand always covers lower indices.
  * An extensible struct: initialise with PRANGE_REDUCER_INIT, then set the fields.
  *
@@ -379,10 +398,15 @@ typedef void (*prange_reduce_fn)(void *ctx, int64_t begin, int64_t end, void *ac
  * @ctx:    passed to body.
  * @result: receives the result (r->acc_size bytes); the identity for an empty range.
  *          Must not overlap ctx data that body reads.
- * @opts:   NULL or options; grain (0 = PRANGE_GRAIN) is the minimum block size.
+ * @opts:   NULL or options. grain, when given (or PRANGE_GRAIN set), is the block size;
+ *          else cost_ns, when given, makes blocks of about 20 us of declared work (at most
+ *          2048 iterations: few expensive iterations, e.g. 256 of 1 ms, become 256 blocks
+ *          that every core shares); else blocks of 2048 iterations (4 per accumulator
+ *          byte for large accumulators). At most 2^16 blocks: larger ranges get larger
+ *          blocks.
  *
- * The range is cut into blocks whose boundaries depend only on the range, the effective
- * grain and r->acc_size; each block is folded from the identity and block results are
+ * The range is cut into blocks whose boundaries depend only on the range, the grain or
+ * cost_ns above and r->acc_size; each block is folded from the identity and block results are
  * combined along one canonical tree, so the result does not depend on the thread count or
  * schedule.
  * Returns: 0; PRANGE_EINVAL (nothing run or written) for NULL r/body/result, a bad
@@ -745,9 +769,9 @@ PRANGE_API int64_t prange_mem_location(const void *p, size_t nbytes, int64_t *pa
 /**
  * prange_print_config - print the version, build, topology, every option with its value
  * and source, and the plans for n = 10^1 .. 10^9 to `out` (NULL = stderr).
- * This is what `prange-info` prints.
- * Returns: 0, or PRANGE_EIO when the write fails. Thread-safe (lines from concurrent calls
- * may interleave).
+ * This is what `prange-info` prints. The stream is flushed before returning.
+ * Returns: 0, or PRANGE_EIO when a write or the flush failed (a full disk, a closed pipe).
+ * Thread-safe (lines from concurrent calls may interleave).
  */
 PRANGE_API int prange_print_config(FILE *out);
 

@@ -200,6 +200,7 @@ static void run_parallel(loop *L, const prange_plan *plan, const char *label)
     int planned = prange__team_run(plan, "loop", label);
     if (planned == 1) {
         run_serial(L);
+        prange__share_give(1);
         return;
     }
     int region = prange__region_size(planned);
@@ -223,6 +224,7 @@ static void run_parallel(loop *L, const prange_plan *plan, const char *label)
             if (tid < team) work(L, tid, team);
         }
     }
+    prange__share_give(planned);
     if (t0) {
         uint64_t wall = prange__now_ns() - t0, busy = atomic_load_explicit(&L->busy_max, memory_order_relaxed);
         prange__fork_observe(region, wall > busy ? (double)(wall - busy) : 0);
@@ -312,6 +314,7 @@ static int for_loaded(int64_t begin, int64_t end, prange_body_fn body, void *ctx
 
 int prange_for_opts(int64_t begin, int64_t end, prange_body_fn body, void *ctx, const prange_opts *opts)
 {
+    PRANGE__TLS_SYNC();
     prange_opts o;
     if (begin > end || !body || prange__opts_load(opts, &o) != 0) return PRANGE_EINVAL;
     return for_loaded(begin, end, body, ctx, &o);
@@ -319,12 +322,14 @@ int prange_for_opts(int64_t begin, int64_t end, prange_body_fn body, void *ctx, 
 
 int prange_for(int64_t begin, int64_t end, prange_body_fn body, void *ctx)
 {
+    PRANGE__TLS_SYNC();
     return prange_for_opts(begin, end, body, ctx, NULL);
 }
 
 int prange_for_until(int64_t begin, int64_t end, prange_until_fn body, void *ctx, const prange_opts *opts,
                      prange_stop *stop)
 {
+    PRANGE__TLS_SYNC();
     prange_opts o;
     if (begin > end || !body || prange__opts_load(opts, &o) != 0) return PRANGE_EINVAL;
     loop L;
@@ -338,9 +343,17 @@ int prange_for_until(int64_t begin, int64_t end, prange_until_fn body, void *ctx
     return 0;
 }
 
-int prange_thread_id(void) { return prange__tls.depth > 0 ? prange__tls.tid : 0; }
+int prange_thread_id(void)
+{
+    PRANGE__TLS_SYNC();
+    return prange__tls.depth > 0 ? prange__tls.tid : 0;
+}
 
-int prange_num_threads(void) { return prange__tls.depth > 0 ? prange__tls.team : prange__budget(); }
+int prange_num_threads(void)
+{
+    PRANGE__TLS_SYNC();
+    return prange__tls.depth > 0 ? prange__tls.team : prange__budget();
+}
 
 /* ---- fixed partitions -------------------------------------------------------------------- */
 
@@ -348,10 +361,10 @@ int prange__for_partition(uint64_t n, int blocks, prange_body_fn body, void *ctx
 {
     if (n == 0) return 0;
     if (blocks < 1) blocks = 1;
-    int team = 1;
+    int team = 1, taken = 0;
     if (blocks > 1 && prange__tls.depth == 0 && !omp_in_parallel()) {
         prange_plan want = {.threads = blocks};
-        team = prange__team_run(&want, "partition", NULL);
+        team = taken = prange__team_run(&want, "partition", NULL);
     }
     if (team == 1) {
         for (int k = 0; k < blocks; k++) {
@@ -361,6 +374,7 @@ int prange__for_partition(uint64_t n, int blocks, prange_body_fn body, void *ctx
             if (lo < hi) body(ctx, (int64_t)lo, (int64_t)hi);
             prange__leave(saved);
         }
+        prange__share_give(taken);
         return 0;
     }
     prange__mark_pool_started();
@@ -377,6 +391,7 @@ int prange__for_partition(uint64_t n, int blocks, prange_body_fn body, void *ctx
             prange__leave(saved);
         }
     }
+    prange__share_give(taken);
     return 0;
 }
 
@@ -404,6 +419,7 @@ static void tiles_body(void *c, int64_t b, int64_t e)
 int prange_for_2d(int64_t i0, int64_t i1, int64_t j0, int64_t j1, int64_t tile_i, int64_t tile_j,
                   prange_body2d_fn body, void *ctx, const prange_opts *opts)
 {
+    PRANGE__TLS_SYNC();
     prange_opts o;
     if (i0 > i1 || j0 > j1 || !body || tile_i < 0 || tile_j < 0 || prange__opts_load(opts, &o) != 0)
         return PRANGE_EINVAL;

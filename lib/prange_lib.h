@@ -67,31 +67,41 @@ static inline int prange__team_of(int planned)
     return planned < got ? planned : got;
 }
 
-/* The team a parallel plan runs on: grows the calling thread's team to plan->threads. The
- * system may refuse threads the plan could not know about: then what started (1 = run
- * inline), said under PRANGE_VERBOSE=2 as `what` and the caller's opts->label (NULL: none). */
+/* The team a parallel plan runs on, taken from the process-wide budget (sched/share.c)
+ * and grown on the calling thread to that size. Other threads' loops may hold part of the
+ * budget, and the system may refuse threads: neither is known when planning, so the call
+ * runs on what it got (1 = inline), said under PRANGE_VERBOSE=2 as `what` and the
+ * caller's opts->label (NULL: none). The result must be given back with
+ * prange__share_give once the call has run. */
 static inline int prange__team_run(const prange_plan *plan, const char *what, const char *label)
 {
-    int got = prange__team_ready(plan->threads);
+    int want = prange__share_take(plan->threads);
+    int got = want > 1 ? prange__team_ready(want) : 1;
+    if (got < 1) got = 1;
+    if (got < want) prange__share_give(want - got);
     if (got < plan->threads && prange__verbose() >= 2)
-        prange__log("%s%s%s: planned %d threads, ran on %d: thread creation refused", what, label ? " " : "",
-                    label ? label : "", plan->threads, got > 1 ? got : 1);
-    return got > 1 ? got : 1;
+        prange__log("%s%s%s: planned %d threads, ran on %d: %s", what, label ? " " : "", label ? label : "",
+                    plan->threads, got,
+                    want < plan->threads ? "other threads' loops hold the budget" : "thread creation refused");
+    return got;
 }
 
 /* Enter a body context on this thread, returning what to restore with prange__leave.
  * As a team member: worker `tid` of `team`. Inline: keep an enclosing loop's worker
- * index (a nested call runs on its worker), else worker 0 of 1. */
+ * index (a nested call runs on its worker), else worker 0 of 1, entered in the caller's
+ * frame (always inlined: the frame is the caller's, above its bodies' frames), which
+ * prange__tls_sync compares to tell an abandoned context (longjmp) from a nested call. */
 static inline prange__tls_t prange__enter_team(int tid, int team)
 {
     prange__tls_t saved = prange__tls;
-    prange__tls = (prange__tls_t){.depth = saved.depth + 1, .tid = tid, .team = team};
+    prange__tls = (prange__tls_t){.depth = saved.depth + 1, .tid = tid, .team = team, .frame = UINTPTR_MAX};
     return saved;
 }
-static inline prange__tls_t prange__enter_inline(void)
+__attribute__((always_inline)) static inline prange__tls_t prange__enter_inline(void)
 {
     prange__tls_t saved = prange__tls;
-    if (saved.depth == 0) prange__tls = (prange__tls_t){.depth = 1, .tid = 0, .team = 1};
+    if (saved.depth == 0)
+        prange__tls = (prange__tls_t){.depth = 1, .tid = 0, .team = 1, .frame = (uintptr_t)__builtin_frame_address(0)};
     else prange__tls.depth++;
     return saved;
 }

@@ -25,6 +25,7 @@
  */
 #include <omp.h>
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
 
 #include "prange_lib.h"
@@ -209,16 +210,33 @@ static void worker(red *R, int tid, int team, void *result, mail *boxes)
     prange__leave(saved);
 }
 
-/* Block size: >= the effective grain (PRANGE_GRAIN when opts.grain is 0); >= 2048
- * iterations so a block's cost hides the identity and combine calls; >= 4 iterations per
- * accumulator byte for big accumulators (an array reducer zeroes and combines O(size) per
- * block: a 256-bin histogram gets 8192); and large enough that nb <= 2^16 (bounded
- * stacks). Depends on nothing else. */
-static uint64_t block_size(uint64_t n, int64_t grain, size_t size)
+/* Block size, a function of inputs the caller controls only (never the team or anything
+ * learned), so the result's bits are too:
+ * - an explicit grain (opts->grain, or PRANGE_GRAIN set in the environment) is the block;
+ * - else a cost hint gives blocks of about 20 us of declared work, and at least 1 ns per
+ *   accumulator byte (256 iterations of 1 ms: blocks of 1, spread over every core), at
+ *   most 2048;
+ * - else 2048 iterations, so a block's cost hides the identity and combine calls, or 4
+ *   per accumulator byte for big accumulators (an array reducer zeroes and combines
+ *   O(size) per block: a 256-bin histogram gets 8192);
+ * and always large enough that nb <= 2^16 (bounded stacks).
+ *
+ *   n = 256, cost_ns = 1e6, double acc:  B = ceil(max(20000, 8) / 1e6) = 1    256 blocks
+ *   n = 1e6, cost_ns = 2:                 B = min(10000, 2048)      = 2048   489 blocks
+ */
+#define BLOCK_NS 20000.0
+static uint64_t block_size(uint64_t n, int64_t grain, double cost_ns, size_t size)
 {
-    uint64_t B = 2048;
-    if ((uint64_t)size * 4 > B) B = (uint64_t)size * 4;
-    if (grain > 0 && (uint64_t)grain > B) B = (uint64_t)grain;
+    uint64_t B;
+    if (grain > 0) {
+        B = (uint64_t)grain;
+    } else if (cost_ns > 0) {
+        double want = (BLOCK_NS > (double)size ? BLOCK_NS : (double)size) / cost_ns;
+        B = want >= 2048 ? 2048 : want <= 1 ? 1 : (uint64_t)ceil(want);
+    } else {
+        B = 2048;
+        if ((uint64_t)size * 4 > B) B = (uint64_t)size * 4;
+    }
     uint64_t by_count = (n - 1) / (uint64_t)MAX_BLOCKS + 1;
     return by_count > B ? by_count : B;
 }
@@ -226,6 +244,7 @@ static uint64_t block_size(uint64_t n, int64_t grain, size_t size)
 int prange_reduce(int64_t begin, int64_t end, const prange_reducer *reducer, prange_reduce_fn body, void *ctx,
                   void *result, const prange_opts *opts)
 {
+    PRANGE__TLS_SYNC(); /* a body left by longjmp (prange_sched.h) */
     prange_reducer rd;
     prange_opts o;
     if (!body || !result || begin > end || prange__opts_load(opts, &o) != 0 ||
@@ -247,7 +266,7 @@ int prange_reduce(int64_t begin, int64_t end, const prange_reducer *reducer, pra
         prange__r_identity(r, result);
         return 0;
     }
-    R.B = block_size(R.n, prange__grain(&o), r->acc_size);
+    R.B = block_size(R.n, prange__grain_explicit(&o), o.cost_ns, r->acc_size);
     R.nb = (R.n - 1) / R.B + 1;
 
     o.grain = (int64_t)(R.B < (uint64_t)INT64_MAX ? R.B : (uint64_t)INT64_MAX); /* whole blocks */
@@ -258,9 +277,15 @@ int prange_reduce(int64_t begin, int64_t end, const prange_reducer *reducer, pra
     R.sample = !(o.cost_ns > 0) && prange__cost_should_sample(key, R.n);
     int planned = plan.serial ? 1 : prange__team_run(&plan, "reduce", o.label);
 
+    /* Threads taken from the budget (a parallel plan that found it held runs inline,
+     * counted as 1), given back before returning. */
+    int taken = plan.serial ? 0 : planned;
     if (planned == 1) {
         stack *s = scratch_get(R.stride, prange__tls.depth);
-        if (!s) return PRANGE_ENOMEM;
+        if (!s) {
+            prange__share_give(taken);
+            return PRANGE_ENOMEM;
+        }
         prange__tls_t saved = prange__enter_inline();
         uint64_t t0 = R.sample ? prange__now_ns() : 0;
         fold_blocks(&R, s, 0, R.nb);
@@ -272,7 +297,10 @@ int prange_reduce(int64_t begin, int64_t end, const prange_reducer *reducer, pra
         memcpy(result, fold_right(&R, s), r->acc_size);
     } else {
         mail *boxes = prange__scratch_mail((size_t)planned * sizeof(mail));
-        if (!boxes) return PRANGE_ENOMEM;
+        if (!boxes) {
+            prange__share_give(taken);
+            return PRANGE_ENOMEM;
+        }
         atomic_init(&R.arrived, 0);
         prange__mark_pool_started();
         red *Rp = &R; /* firstprivate, as in loop.c: read from the runtime's block */
@@ -281,8 +309,12 @@ int prange_reduce(int64_t begin, int64_t end, const prange_reducer *reducer, pra
             int team = prange__team_of(planned), tid = omp_get_thread_num();
             if (tid < team) worker(Rp, tid, team, result, boxes);
         }
-        if (atomic_load(&R.failed)) return PRANGE_ENOMEM;
+        if (atomic_load(&R.failed)) {
+            prange__share_give(taken);
+            return PRANGE_ENOMEM;
+        }
     }
+    prange__share_give(taken);
     if (R.sample) prange__cost_record(key, R.n, R.timed_iters, (double)R.timed_ns);
     return 0;
 }

@@ -180,8 +180,13 @@ static int read_cache(fork_table *tab)
 int prange__calibrate(const char *path_override, FILE *report)
 {
     char path[4096], fp[256];
-    if (path_override) snprintf(path, sizeof path, "%s", path_override);
-    else if (prange__tuning_path(path, sizeof path) != 0) return PRANGE_EINVAL;
+    if (path_override) {
+        size_t n = strlen(path_override);
+        if (n == 0 || n >= sizeof path) return PRANGE_EINVAL;
+        memcpy(path, path_override, n + 1);
+    } else if (prange__tuning_path(path, sizeof path) != 0) {
+        return PRANGE_EINVAL;
+    }
     fork_table t;
     measure_table(&t, prange__state_get()->default_budget, 201);
     /* mkdir -p the directory */

@@ -1,14 +1,17 @@
 /*
  * init.c — process state, initialised lazily, once, thread-safely: options, topology,
  * cgroup quota, thread budget, fork handling, and the measured fork-join cost.
- * A program that never calls libprange pays nothing.
+ * A program that never calls libprange pays nothing but one read of /proc/self/stat per
+ * fork() (the fork handlers are registered when the library is loaded).
  */
+#include <fcntl.h>
 #include <hwloc.h>
 #include <omp.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "prange_sched.h"
 
@@ -19,12 +22,46 @@ static atomic_int g_override; /* prange_set_num_threads(); 0 = none */
 
 atomic_int prange__after_fork;
 atomic_int prange__pool_started;
+static atomic_int g_threads_at_fork; /* the forking process's thread count; 0 = unknown */
 
-/* libgomp's pool does not survive fork(): a child that starts a team hangs. Run the
- * child's loops serially instead (only needed once the parent's pool exists). */
+/* The number of threads of this process, from /proc/self/stat (field 20), with
+ * async-signal-safe calls only (fork() may run in a signal handler). 0 when unreadable. */
+static int count_threads(void)
+{
+    char buf[1024];
+    int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) return 0;
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')'); /* the command name may hold blanks and parentheses */
+    for (int field = 2; p && field < 20; field++) p = strchr(p + 1, ' ');
+    int count = 0;
+    for (p = p ? p + 1 : ""; *p >= '0' && *p <= '9' && count < 1000000; p++) count = count * 10 + (*p - '0');
+    return count;
+}
+
+/* libgomp's pool does not survive fork(): the child keeps the forking thread's idea of its
+ * workers but not the workers, and its first team waits for them forever. Neither libgomp
+ * nor the pool says so, and the pool may come from the program's own OpenMP code, so the
+ * parent counts its threads: a child forked from a process that had more than the forking
+ * thread (or an unknown count) runs its loops serially. Registered when the library is
+ * loaded, not at its first call: the parent may fork before it ever calls libprange. */
+static void on_fork_prepare(void)
+{
+    atomic_store_explicit(&g_threads_at_fork, atomic_load(&prange__pool_started) ? 0 : count_threads(),
+                          memory_order_relaxed);
+}
+
 static void on_fork_child(void)
 {
-    if (atomic_load(&prange__pool_started)) atomic_store(&prange__after_fork, 1);
+    if (atomic_load_explicit(&g_threads_at_fork, memory_order_relaxed) != 1) atomic_store(&prange__after_fork, 1);
+}
+
+__attribute__((constructor)) static void register_fork_handlers(void)
+{
+    pthread_atfork(on_fork_prepare, NULL, on_fork_child);
 }
 
 static const char *env_get(const char *name) { return getenv(name); }
@@ -59,11 +96,24 @@ static void load_topology(prange__state *st)
             free(ids);
         }
     }
-    if (prange__topo_summarize(t, have_bind ? bind : NULL, &st->topo) != 0) {
+    /* The CPUs loops use: allowed, bound, and this rank's slice when ranks share them. */
+    hwloc_bitmap_t cpus = hwloc_bitmap_dup(hwloc_topology_get_allowed_cpuset(t));
+    if (cpus && have_bind) {
+        hwloc_bitmap_and(cpus, cpus, bind);
+        if (hwloc_bitmap_iszero(cpus)) hwloc_bitmap_copy(cpus, hwloc_topology_get_allowed_cpuset(t));
+    }
+    hwloc_bitmap_t slice = hwloc_bitmap_alloc();
+    if (cpus && slice && prange__rank_from_env(env_get, &st->rank) &&
+        prange__rank_slice(t, cpus, &st->rank, slice) > 1)
+        hwloc_bitmap_copy(cpus, slice);
+    hwloc_bitmap_free(slice);
+    if (!cpus || prange__topo_summarize(t, cpus, &st->topo) != 0) {
+        hwloc_bitmap_free(cpus);
         hwloc_topology_destroy(t);
         prange__topo_from_affinity(&st->topo, "hwloc topology has no usable PU");
     } else {
         st->hwloc = t;
+        st->cpus = cpus;
     }
     hwloc_bitmap_free(bind);
 }
@@ -97,9 +147,10 @@ static void init_once(void)
     prange__opts_parse(st->opt, env_get, stderr);
     load_topology(st);
     read_quota(st);
-    st->default_budget = prange__budget_from(st->topo.cores, st->topo.pus,
-                                             (int)st->opt[PRANGE__OPT_NUM_THREADS].value, st->quota);
-    pthread_atfork(NULL, NULL, on_fork_child);
+    /* An explicit thread count wins over a rank's slice, within the rank's whole set. */
+    int pus = st->rank.sharers > 1 && st->rank.set_pus > st->topo.pus ? st->rank.set_pus : st->topo.pus;
+    st->default_budget = prange__budget_from(st->topo.cores, pus, (int)st->opt[PRANGE__OPT_NUM_THREADS].value,
+                                             st->quota);
     atomic_store_explicit(&g_ready, 1, memory_order_release);
 }
 

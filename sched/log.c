@@ -68,6 +68,19 @@ int prange_print_config(FILE *out)
     else fprintf(f, "cgroup:    no CPU quota\n");
     fprintf(f, "budget:    %d threads%s\n", prange__budget(),
             prange__budget_overridden() ? " (prange_set_num_threads)" : "");
+    const prange__rank *rk = &st->rank;
+    if (rk->local_size > 1 && rk->sharers > 1)
+        fprintf(f, "ranks:     local rank %d of %d (%s); %d ranks share this rank's CPUs: it takes slice %d of %d "
+                   "(cpuset %s)\n",
+                rk->local_rank, rk->local_size, rk->from, rk->sharers, rk->index, rk->sharers, st->topo.cpuset);
+    else if (rk->local_size > 1 && st->topo.cores == 1 && rk->sets >= 2 * rk->local_size)
+        fprintf(f, "ranks:     local rank %d of %d (%s), bound to one core while the node has %d: each rank runs its "
+                   "loops serially. Give each rank cores, e.g. mpirun --map-by slot:PE=%d --bind-to core (Open MPI), "
+                   "srun --cpus-per-task=%d (Slurm), or --bind-to none\n",
+                rk->local_rank, rk->local_size, rk->from, rk->sets, rk->sets / rk->local_size, rk->sets / rk->local_size);
+    else if (rk->local_size > 0)
+        fprintf(f, "ranks:     local rank %d of %d (%s); its CPUs are its own (cpuset %s)\n", rk->local_rank,
+                rk->local_size, rk->from, st->topo.cpuset);
     fprintf(f, "options:\n");
     for (int i = 0; i < PRANGE__OPT_COUNT; i++) {
         const prange__opt_desc *d = &prange__opt_table[i];
@@ -98,5 +111,6 @@ int prange_print_config(FILE *out)
     fprintf(f, "fork-join: %s\n", fj);
     prange__threads_describe(fj, sizeof fj);
     fprintf(f, "threads:   %s\n", fj);
-    return ferror(f) ? PRANGE_EIO : 0;
+    /* A full disk or a closed pipe shows only when the buffer is written out. */
+    return fflush(f) != 0 || ferror(f) ? PRANGE_EIO : 0;
 }

@@ -73,6 +73,33 @@ static int parse_sched(const char *s, int64_t *sched, int64_t *chunk)
     return 0;
 }
 
+/* OMP_NUM_THREADS as libgomp reads it (env.c, parse_unsigned_long_list): positive
+ * integers separated by commas, each with blanks around it and an optional '+'; one bad
+ * element invalidates the variable. Copies the first element, trimmed, into `first`;
+ * -1 when libgomp would reject the value (it then keeps its default, and so do we). */
+static int omp_list_first(const char *s, char *first, size_t size)
+{
+    for (int k = 0;; k++) {
+        while (isspace((unsigned char)*s)) s++;
+        const char *b = s;
+        if (!isdigit((unsigned char)(*s == '+' ? s[1] : *s))) return -1;
+        errno = 0;
+        char *end;
+        unsigned long long v = strtoull(s, &end, 10);
+        if (errno || v == 0 || v > (unsigned long long)INT64_MAX) return -1;
+        if (k == 0) {
+            size_t n = (size_t)(end - b);
+            if (n >= size) return -1;
+            memcpy(first, b, n);
+            first[n] = '\0';
+        }
+        for (s = end; isspace((unsigned char)*s); s++) {
+        }
+        if (*s == '\0') return 0;
+        if (*s++ != ',') return -1;
+    }
+}
+
 static void expected_form(const prange__opt_desc *d, const char *var, char *buf, size_t size)
 {
     /* OMP_NUM_THREADS borrows NUM_THREADS's row but 0 means nothing to OpenMP. */
@@ -131,21 +158,18 @@ int prange__opts_parse(prange__opt_val vals[PRANGE__OPT_COUNT],
         const char *s = getenv_fn(d->name);
         const char *var = d->name;
         /* OMP_NUM_THREADS is honoured where users expect it: when PRANGE_NUM_THREADS is
-         * unset. Its first list element is the outer team size ("8,4" -> 8). */
+         * unset, read as libgomp reads it. Its first list element is the outer team size
+         * ("8,4" -> 8); 0 is not meaningful to OpenMP either. */
         char first[32];
+        int omp_bad = 0;
         if (!s && i == PRANGE__OPT_NUM_THREADS && (s = getenv_fn("OMP_NUM_THREADS")) != NULL) {
             var = "OMP_NUM_THREADS";
-            size_t n = strcspn(s, ",");
-            if (n < sizeof first && s[n] == ',') {
-                memcpy(first, s, n);
-                first[n] = '\0';
-                s = first;
-            }
+            omp_bad = omp_list_first(s, first, sizeof first) != 0;
+            s = first;
         }
         if (!s) continue;
         prange__opt_val v = def;
-        /* OMP_NUM_THREADS=0 is not meaningful to OpenMP either: require >= 1 there. */
-        if (parse_value(d, s, &v) != 0 || (var != d->name && v.value < 1)) {
+        if (omp_bad || parse_value(d, s, &v) != 0) {
             warn_bad(warn, var, getenv_fn(var), d, &def);
             bad++;
             continue;

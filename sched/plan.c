@@ -50,6 +50,13 @@ int64_t prange__grain(const prange_opts *o)
     return o && o->grain > 0 ? o->grain : prange__state_get()->opt[PRANGE__OPT_GRAIN].value;
 }
 
+int64_t prange__grain_explicit(const prange_opts *o)
+{
+    if (o && o->grain > 0) return o->grain;
+    const prange__opt_val *g = &prange__state_get()->opt[PRANGE__OPT_GRAIN];
+    return g->src == PRANGE__SRC_ENV ? g->value : 0;
+}
+
 /* The reason of a plan made serial by the fork-join figure (compared by address). */
 const char prange__why_fork[] = "work below fork-join cost";
 
@@ -200,6 +207,7 @@ int prange__plan_probe_team(const prange_plan *p, const prange_opts *o)
 
 int prange_plan_for_body(int64_t n, prange_body_fn body, const prange_opts *opts, prange_plan *out)
 {
+    PRANGE__TLS_SYNC();
     prange_opts o;
     if (n < 0 || !out || prange__opts_load(opts, &o) != 0) return PRANGE_EINVAL;
     prange__plan((uint64_t)n, &o, prange__key(&o, (const void *)body), out);
@@ -208,11 +216,13 @@ int prange_plan_for_body(int64_t n, prange_body_fn body, const prange_opts *opts
 
 int prange_plan_for(int64_t n, const prange_opts *opts, prange_plan *out)
 {
+    PRANGE__TLS_SYNC();
     return prange_plan_for_body(n, NULL, opts, out);
 }
 
 int prange_threads_for(int64_t n, double cost_ns)
 {
+    PRANGE__TLS_SYNC();
     if (n <= 0 || !(cost_ns >= 0) || isinf(cost_ns)) return 1;
     prange_opts o = PRANGE_OPTS_INIT;
     o.cost_ns = cost_ns;

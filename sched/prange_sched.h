@@ -95,12 +95,24 @@ typedef struct prange__topo {
     char why[128];    /* why hwloc was not used, when from_hwloc == 0 */
 } prange__topo;
 
+/* This process as one of several launcher tasks (MPI ranks) on the node (sched/ranks.c). */
+typedef struct prange__rank {
+    int local_rank, local_size; /* 0, 0: not launched as one of several */
+    const char *from;           /* the variable that said so, e.g. OMPI_COMM_WORLD_LOCAL_RANK */
+    int sets;                   /* disjoint CPU sets the node's ranks are bound to (estimated) */
+    int sharers;                /* ranks sharing this rank's set, itself included */
+    int index;                  /* this rank's slice among them */
+    int set_pus;                /* PUs of the rank's whole set (an explicit thread count may use them) */
+} prange__rank;
+
 typedef struct prange__state {
     prange__opt_val opt[PRANGE__OPT_COUNT];
-    prange__topo topo;
+    prange__topo topo;     /* of the CPUs loops use: allowed, bound, this rank's slice */
     double quota;          /* cgroup CPU quota in CPUs; 0 = none */
     int default_budget;    /* min(cores, ceil(quota)) or the env thread count */
     void *hwloc;           /* hwloc_topology_t, NULL when unavailable */
+    void *cpus;            /* hwloc_bitmap_t of the CPUs loops use; NULL without hwloc */
+    prange__rank rank;
 } prange__state;
 
 /* The state, initialised once (pthread_once) on first use. Never NULL. */
@@ -163,6 +175,17 @@ double prange__window_add(prange__window *w, double x);
 double prange__window_get(const prange__window *w);
 unsigned prange__window_count(const prange__window *w);
 
+/* ---- one budget across calling threads (sched/share.c) ------------------------------- */
+
+/* Take up to `want` threads (the caller included) from the process-wide budget for a
+ * call about to run on a team: min(want, free), or 1 (run inline, still counted) when
+ * fewer than 2 are free. Never blocks. Give the result back with prange__share_give. */
+int prange__share_take(int want);
+void prange__share_give(int n);
+/* Threads now running shares of libprange loops (tests, prange-info). */
+int prange__share_in_use(void);
+void prange__share_describe(char *buf, size_t size);
+
 /* ---- fork-join cost (sched/calibrate.c) ------------------------------------------------ */
 
 /* Fork-join cost of a team of `threads` in ns: PRANGE_FORK_NS, else the current robust
@@ -193,7 +216,9 @@ void prange__fork_describe(char *buf, size_t size);
 /* The tuning cache path: $XDG_CACHE_HOME/libprange/tuning or ~/.cache/libprange/tuning. */
 int prange__tuning_path(char *buf, size_t size);
 /* Measure carefully (201 regions per size) and write the tuning cache to `path` (NULL =
- * the default path); print a line to `report` when non-NULL. 0 or PRANGE_EIO/EINVAL. */
+ * the default path); print a line to `report` when non-NULL. 0, PRANGE_EIO (the file
+ * could not be written) or PRANGE_EINVAL (an empty or too long path, no default path:
+ * checked before measuring). */
 int prange__calibrate(const char *path, FILE *report);
 
 /* ---- cgroup CPU quota (sched/cgroup.c) ------------------------------------------------ */
@@ -211,8 +236,19 @@ int prange__topo_summarize(void *topology, const void *binding, prange__topo *ou
 /* Fallback without hwloc: the process affinity mask, one core per CPU. */
 void prange__topo_from_affinity(prange__topo *out, const char *why);
 /* Where PRANGE_BIND mode (1 core, 2 numa) puts worker `tid`: writes its cpuset into `set`
- * (a hwloc_bitmap_t) from `topology` (a hwloc_topology_t). 0, or -1 for none. Pure. */
-int prange__bind_target(void *topology, int mode, int tid, void *set);
+ * (a hwloc_bitmap_t) from `topology` (a hwloc_topology_t), among the cores of `within`
+ * (the CPUs loops use; NULL = the topology's allowed set). 0, or -1 for none. Pure. */
+int prange__bind_target(void *topology, const void *within, int mode, int tid, void *set);
+
+/* ---- ranks sharing a node (sched/ranks.c) --------------------------------------------- */
+
+/* The local rank and local rank count from the launcher's variables (Open MPI, MPICH,
+ * PMIx, PMI, Slurm), read through getenv_fn. 1 when found (filled), else 0. Pure. */
+int prange__rank_from_env(const char *(*getenv_fn)(const char *name), prange__rank *out);
+/* This rank's slice of `cpus` (its CPU set, a hwloc_const_cpuset_t) in `topology`: writes
+ * it to `slice` (a hwloc_bitmap_t; all of cpus when nothing is shared) and fills r->sets,
+ * ->sharers, ->index. Returns the number of ranks sharing the set (1: no slicing). Pure. */
+int prange__rank_slice(void *topology, const void *cpus, prange__rank *r, void *slice);
 /* Pin the calling worker `tid` of a team per PRANGE_BIND (once per thread). */
 void prange__bind_worker(int tid);
 
@@ -250,6 +286,9 @@ static inline const void *prange__key(const prange_opts *o, const void *body)
 }
 /* The effective grain: opts->grain, or PRANGE_GRAIN when it is 0 (or opts is NULL). */
 int64_t prange__grain(const prange_opts *opts);
+/* The grain the caller chose: opts->grain, or PRANGE_GRAIN when set in the environment;
+ * 0 when neither (reductions then size blocks themselves). */
+int64_t prange__grain_explicit(const prange_opts *opts);
 /* The plan for n iterations (n may exceed INT64_MAX: a range INT64_MIN..INT64_MAX).
  * `key` identifies the body for learned costs (NULL: none). opts already validated. */
 void prange__plan(uint64_t n, const prange_opts *opts, const void *key, prange_plan *out);
@@ -270,8 +309,22 @@ typedef struct prange__tls_t {
     int depth; /* nesting depth of running bodies on this thread */
     int tid;   /* worker index of the outermost running loop */
     int team;  /* its team size */
+    uintptr_t frame; /* depth > 0: the stack frame of the outermost entry, above every frame
+                      * of its bodies; UINTPTR_MAX for a team member (never stale) */
 } prange__tls_t;
 extern PRANGE__TLS prange__tls_t prange__tls;
+
+/* A body that leaves an inline run by longjmp never restores the context: the thread would
+ * stay "inside a body". Its entry frame tells: every call made from inside a body runs in
+ * a frame below it, so a public entry point whose own frame (`here`) is at or above it was
+ * called after the entry was abandoned. Forget the context then. One thread-local compare;
+ * called first thing by the public functions that read the context (PRANGE__TLS_SYNC). */
+static inline void prange__tls_sync(uintptr_t here)
+{
+    if (__builtin_expect(prange__tls.depth > 0 && prange__tls.frame <= here, 0))
+        prange__tls = (prange__tls_t){0};
+}
+#define PRANGE__TLS_SYNC() prange__tls_sync((uintptr_t)__builtin_frame_address(0))
 
 /* ---- learned cost per iteration (sched/cost.c) --------------------------------------- */
 

@@ -76,7 +76,8 @@ void prange__topo_from_affinity(prange__topo *out, const char *why)
 }
 
 /*
- * PRANGE_BIND: worker t goes to the t-th allowed core in hwloc's logical order (compact:
+ * PRANGE_BIND: worker t goes to the t-th core of the CPUs loops use (allowed, bound by
+ * taskset or the launcher, this rank's slice) in hwloc's logical order (compact:
  * consecutive workers share a NUMA node, matching the contiguous static partition that
  * first-touch placement relies on), or to that core's NUMA node. Cores beyond the team
  * wrap around (t mod cores).
@@ -84,12 +85,12 @@ void prange__topo_from_affinity(prange__topo *out, const char *why)
  *   2 NUMA nodes x 4 cores, 6 workers, core: w0..w3 -> node 0 cores 0-3, w4, w5 -> node 1
  *                                       numa: w0..w3 -> node 0's PUs,   w4, w5 -> node 1's
  */
-int prange__bind_target(void *topology, int mode, int tid, void *set)
+int prange__bind_target(void *topology, const void *within, int mode, int tid, void *set)
 {
     hwloc_topology_t t = topology;
     hwloc_bitmap_t out = set;
     if (mode == 0 || tid < 0) return -1;
-    hwloc_const_cpuset_t allowed = hwloc_topology_get_allowed_cpuset(t);
+    hwloc_const_cpuset_t allowed = within ? (hwloc_const_cpuset_t)within : hwloc_topology_get_allowed_cpuset(t);
     int ncores = 0;
     for (hwloc_obj_t o = NULL; (o = hwloc_get_next_obj_by_type(t, HWLOC_OBJ_CORE, o)) != NULL;)
         ncores += hwloc_bitmap_intersects(o->cpuset, allowed);
@@ -123,7 +124,7 @@ void prange__bind_worker(int tid)
     if (mode == 0 || !st->hwloc || !st->topo.this_system || bound_as == tid) return;
     hwloc_bitmap_t set = hwloc_bitmap_alloc();
     if (!set) return;
-    if (prange__bind_target(st->hwloc, mode, tid, set) != 0 ||
+    if (prange__bind_target(st->hwloc, st->cpus, mode, tid, set) != 0 ||
         hwloc_set_cpubind(st->hwloc, set, HWLOC_CPUBIND_THREAD) != 0) {
         if (bound_as == -1 && prange__verbose() >= 1) prange__log("PRANGE_BIND: could not bind worker %d", tid);
     }

@@ -19,6 +19,14 @@ for var in $vars; do
     fi
   done
 done
+# OMP_NUM_THREADS as libgomp reads it (blanks around the value): libprange and the
+# runtime agree on one thread, without a warning.
+if [ "$runtime" = libgomp ]; then
+  out=$(OMP_NUM_THREADS=" 1" "$info" 2>&1)
+  if ! printf '%s\n' "$out" | grep -q '^budget: *1 threads' || printf '%s\n' "$out" | grep -q 'prange: warning'; then
+    echo "FAIL OMP_NUM_THREADS=' 1' is not a budget of 1 without warning:"; printf '%s\n' "$out" | head -n 8; fail=1
+  fi
+fi
 # Verbose levels: 1 prints the configuration once, 2 also every loop's plan.
 out=$(PRANGE_VERBOSE=1 "$example" 100000 2>&1 >/dev/null)
 [ "$(printf '%s\n' "$out" | grep -c '^libprange ')" -eq 1 ] || { echo "FAIL PRANGE_VERBOSE=1 did not print the configuration once"; fail=1; }
@@ -29,6 +37,19 @@ printf '%s\n' "$out" | grep -q 'prange: reduce l2_norm.squares: n=100000000 ' ||
 out=$(PRANGE_SERIAL=1 PRANGE_VERBOSE=2 "$example" 100000000 2>&1 >/dev/null)
 printf '%s\n' "$out" | grep -q 'threads=1 .*reason=PRANGE_SERIAL=1' || { echo "FAIL PRANGE_SERIAL=1 did not run inline"; fail=1; }
 "$info" >/dev/null || { echo "FAIL prange-info"; fail=1; }
+# Write errors are failures; bad arguments are usage errors (2); --help goes to stdout.
+for args in "" --version --markdown --help; do
+  # shellcheck disable=SC2086
+  "$info" $args >/dev/full 2>/dev/null && { echo "FAIL prange-info $args > /dev/full exited 0"; fail=1; }
+done
+help=$("$info" --help 2>/dev/null); rc=$?
+[ $rc -eq 0 ] && printf '%s\n' "$help" | grep -q '^usage: ' || { echo "FAIL prange-info --help: rc=$rc, usage not on stdout"; fail=1; }
+for bad in "--calibrate ''" --bogus "--version extra"; do
+  err=$(eval "\"\$info\" $bad" 2>&1 >/dev/null); rc=$?
+  if [ $rc -ne 2 ] || ! printf '%s\n' "$err" | grep -q '^usage: ' || printf '%s\n' "$err" | grep -q 'system'; then
+    echo "FAIL prange-info $bad: rc=$rc (want 2 and the usage)"; printf '%s\n' "$err"; fail=1
+  fi
+done
 # OMP_PROC_BIND pins the initial thread to one CPU before main(): the budget must still
 # count every CPU OpenMP may use.
 plain=$("$info" | grep '^budget:')

@@ -286,7 +286,7 @@ Test(alloc, synthetic_four_nodes_touch_map)
     int T = 32;
     hwloc_bitmap_t set = hwloc_bitmap_alloc(), nodes = hwloc_bitmap_alloc();
     for (int tid = 0; tid < T; tid++) {
-        cr_assert_eq(prange__bind_target(t, 1, tid, set), 0);
+        cr_assert_eq(prange__bind_target(t, NULL, 1, tid, set), 0);
         hwloc_cpuset_to_nodeset(t, set, nodes);
         int node = hwloc_bitmap_first(nodes);
         uint64_t lo, hi;

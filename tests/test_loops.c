@@ -2,6 +2,7 @@
  * nesting, early stop, limits of int64_t, bad arguments, concurrency, fork. */
 #include <criterion/criterion.h>
 #include <pthread.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdatomic.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include "common.h"
+#include "prange_sched.h" /* prange__after_fork */
 
 typedef struct {
     int64_t base;
@@ -116,7 +118,9 @@ static void ids_body(void *p, int64_t b, int64_t e)
 Test(loops, plan_matches_what_runs)
 {
     prange_set_num_threads(4);
-    prange_opts o = {.struct_size = sizeof(prange_opts), .cost_ns = 100};
+    /* 100 us per iteration as far as the model knows: parallel on 4 whatever fork-join
+     * figure a busy machine measures (the bodies themselves are trivial). */
+    prange_opts o = {.struct_size = sizeof(prange_opts), .cost_ns = 1e5};
     prange_plan plan;
     /* A query starts nothing, so before the first loop it plans with an assumed fork-join
      * figure; the first loop measures it. Plans made after that are what runs. */
@@ -565,6 +569,155 @@ Test(loops, child_after_fork_completes, .timeout = 30)
     /* The parent still runs in parallel. */
     cr_assert_eq(prange_for_opts(0, n, fill_body, &c, &o), 0);
     free(out);
+}
+
+/* The parent ran its own OpenMP region (no libprange call before fork): libgomp's pool of
+ * the forking thread is gone in the child, whose first team would wait for it forever.
+ * The child must run its loops inline, with right results. */
+Test(loops, child_after_user_openmp_region_completes, .timeout = 30)
+{
+    atomic_int in_region = 0;
+#pragma omp parallel num_threads(2)
+    atomic_fetch_add(&in_region, 1);
+    cr_assert_eq(atomic_load(&in_region), 2, "the OpenMP region did not start 2 threads");
+    pid_t pid = fork();
+    if (pid == 0) {
+        alarm(10); /* a hang kills the child with SIGALRM */
+        prange_set_num_threads(2);
+        int64_t n = 100000;
+        int64_t *out = malloc((size_t)n * sizeof *out);
+        fill_ctx d = {out, 5};
+        prange_opts o = t_parallel_opts(2, PRANGE_SCHEDULE_STATIC, 0);
+        prange_plan p;
+        if (prange_plan_for(n, &o, &p) != 0) _exit(2);
+        if (prange_for_opts(0, n, fill_body, &d, &o) != 0) _exit(3);
+        for (int64_t i = 0; i < n; i++)
+            if (out[i] != i * 5) _exit(4);
+        d.mul = 6;
+        if (prange_for(0, n, fill_body, &d) != 0) _exit(5);
+        for (int64_t i = 0; i < n; i++)
+            if (out[i] != i * 6) _exit(6);
+        free(out);
+        _exit(p.serial && strcmp(p.reason, "child after fork") == 0 ? 0 : 7);
+    }
+    int status = 0;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status), "child did not finish (signal %d)", WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+    cr_assert_eq(WEXITSTATUS(status), 0, "child failed with %d", WEXITSTATUS(status));
+}
+
+/* This process's thread count, from /proc/self/status (0 when unreadable). */
+static int t_threads_now(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    int n = 0;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "Threads: %d", &n) == 1) break;
+    if (f) fclose(f);
+    return n;
+}
+
+/* A child forked from a single-threaded process has nothing to hang on: it keeps its
+ * parallel plans (the fork guard is not "serial after every fork"); one forked from a
+ * process with other threads runs inline. Criterion's process has a thread of its own, so
+ * the forking process is a forked child, whose own "after fork" flag is cleared as a fresh
+ * process would have it; it is single-threaded but where a runtime adds a thread of its
+ * own (ThreadSanitizer's background thread), and its child's plan must follow suit. */
+Test(loops, child_of_single_threaded_process_stays_parallel, .timeout = 30)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        alarm(10);
+        atomic_store(&prange__after_fork, 0);
+        prange_set_num_threads(2);
+        int threads = t_threads_now();
+        pid_t gc = fork();
+        if (gc == 0) {
+            prange_opts o = t_parallel_opts(2, PRANGE_SCHEDULE_STATIC, 0);
+            prange_plan p;
+            if (prange_plan_for(100000, &o, &p) != 0) _exit(2);
+            if (!p.serial) _exit(0);
+            _exit(strcmp(p.reason, "child after fork") == 0 ? 3 : 4);
+        }
+        int st = 0;
+        if (waitpid(gc, &st, 0) != gc || !WIFEXITED(st)) _exit(5);
+        int want = threads == 1 ? 0 : 3;
+        _exit(WEXITSTATUS(st) == want ? 0 : 10 + WEXITSTATUS(st));
+    }
+    int status = 0;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status), "child did not finish (signal %d)", WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+    cr_assert_eq(WEXITSTATUS(status), 0, "child failed with %d (10: parallel plan, 13: serial after fork, 14: other serial)",
+                 WEXITSTATUS(status));
+}
+
+/* A body on the calling thread of an inline run that leaves by longjmp: the thread must
+ * not stay "inside a body" (later loops "nested call" and serial, prange_num_threads() 1). */
+static jmp_buf g_jump;
+static void jump_body(void *p, int64_t b, int64_t e)
+{
+    (void)p;
+    (void)b;
+    (void)e;
+    longjmp(g_jump, 1);
+}
+static void jump_reduce_body(void *p, int64_t b, int64_t e, void *acc)
+{
+    (void)acc;
+    jump_body(p, b, e);
+}
+static int jump_until_body(void *p, int64_t b, int64_t e)
+{
+    jump_body(p, b, e);
+    return 0;
+}
+static void nest_probe_body(void *p, int64_t b, int64_t e)
+{
+    (void)b;
+    (void)e;
+    int *seen = p; /* inside a body, after the jumps: still a body context */
+    prange_plan q;
+    prange_plan_for(1000000, NULL, &q);
+    *seen = prange_num_threads() == 1 && q.serial && strcmp(q.reason, "nested call") == 0;
+}
+
+/* Jump out of a serial loop (kind 0), early-stop loop (1) or reduction (2) started here;
+ * returns what this frame sees afterwards: prange_num_threads(), or -1 if no jump. */
+static int jump_out(int kind)
+{
+    prange_opts o = {.struct_size = sizeof(prange_opts), .flags = PRANGE_SERIAL};
+    if (setjmp(g_jump) == 0) {
+        if (kind == 0) prange_for_opts(0, 100, jump_body, NULL, &o);
+        if (kind == 1) prange_for_until(0, 100, jump_until_body, NULL, &o, NULL);
+        double acc = 0;
+        if (kind == 2) prange_reduce(0, 100000, prange_reducer_sum_f64(), jump_reduce_body, NULL, &acc, &o);
+        return -1;
+    }
+    return prange_num_threads();
+}
+
+Test(loops, longjmp_out_of_a_serial_body_restores_the_thread)
+{
+    prange_set_num_threads(2);
+    for (int kind = 0; kind < 3; kind++) {
+        cr_assert_eq(jump_out(kind), 2, "kind %d: the frame that caught the jump still sees a body", kind);
+        cr_assert_eq(prange_num_threads(), 2, "kind %d", kind);
+        cr_assert_eq(prange_thread_id(), 0, "kind %d", kind);
+        prange_plan p;
+        prange_opts q = t_parallel_opts(2, PRANGE_SCHEDULE_STATIC, 0);
+        cr_assert_eq(prange_plan_for(1000000, &q, &p), 0);
+        cr_assert(!p.serial, "kind %d: later plan serial (%s)", kind, p.reason);
+        int64_t out[1000];
+        fill_ctx c = {out, 3};
+        cr_assert_eq(prange_for_opts(0, 1000, fill_body, &c, &q), 0);
+        for (int i = 0; i < 1000; i++) cr_assert_eq(out[i], i * 3);
+        /* A real nested call is still one. */
+        int seen = 0;
+        prange_opts s = {.struct_size = sizeof(prange_opts), .flags = PRANGE_SERIAL};
+        cr_assert_eq(prange_for_opts(0, 1, nest_probe_body, &seen, &s), 0);
+        cr_assert(seen, "kind %d: a call inside a body is no longer seen as nested", kind);
+    }
 }
 
 /* From inside a user's own OpenMP region: serial, no hang, correct. */

@@ -526,3 +526,51 @@ Test(plans, a_reduction_reports_its_real_schedule_and_cost)
     cr_assert_not_null(strstr(line, "schedule=static"), "%s", line);
     cr_assert_not_null(strstr(line, "cost=1ms"), "%s", line);
 }
+
+/* ---- coarse reductions ------------------------------------------------------------------- */
+
+typedef struct {
+    atomic_uint used; /* bit per worker that folded a block */
+    double per_iter_ns;
+} coarse_ctx;
+
+/* Iteration i adds a value that rounds differently in every order; each iteration spins
+ * ~50 us so that threads overlap. */
+static void coarse_body(void *p, int64_t b, int64_t e, void *acc)
+{
+    coarse_ctx *c = p;
+    int tid = prange_thread_id();
+    if (tid < 32) atomic_fetch_or(&c->used, 1u << tid);
+    for (int64_t i = b; i < e; i++) {
+        struct timespec t0, t;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        do clock_gettime(CLOCK_MONOTONIC, &t);
+        while ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) < 50000);
+        *(double *)acc += 1.0 / (double)(i + 3) * (i % 2 ? 1e8 : 1e-8);
+    }
+}
+
+Test(coarse, a_cost_hint_splits_few_expensive_iterations, .timeout = 60)
+{
+    setenv("PRANGE_FORK_NS", "2000", 1);
+    double first = 0;
+    for (int t = 1; t <= 8; t++) {
+        prange_set_num_threads(t);
+        coarse_ctx c = {0};
+        prange_opts o = {.struct_size = sizeof(prange_opts), .cost_ns = 1e6}; /* 256 iterations of 1 ms, as far as the caller says */
+        double r = 0;
+        cr_assert_eq(prange_reduce(0, 256, prange_reducer_sum_f64(), coarse_body, &c, &r, &o), 0);
+        if (t == 1) first = r;
+        cr_assert_eq(memcmp(&r, &first, sizeof r), 0, "%d threads: %.17g vs %.17g", t, r, first);
+        cr_assert_eq(__builtin_popcount(atomic_load(&c.used)), t, "%d threads: the blocks ran on %d", t,
+                     __builtin_popcount(atomic_load(&c.used)));
+    }
+    /* grain = 1 says the same: one block per iteration. */
+    prange_set_num_threads(2);
+    coarse_ctx c = {0};
+    prange_opts g = {.struct_size = sizeof(prange_opts), .grain = 1, .cost_ns = 1e6};
+    double r = 0;
+    cr_assert_eq(prange_reduce(0, 256, prange_reducer_sum_f64(), coarse_body, &c, &r, &g), 0);
+    cr_assert_eq(memcmp(&r, &first, sizeof r), 0, "grain 1 and cost 1 ms give the same blocks");
+    cr_assert_eq(__builtin_popcount(atomic_load(&c.used)), 2);
+}

@@ -131,6 +131,60 @@ Test(options, omp_num_threads_fallback)
     cr_assert_eq(v[PRANGE__OPT_NUM_THREADS].value, 0);
 }
 
+/* OMP_NUM_THREADS takes what libgomp takes: blanks around the value and around each list
+ * element, a '+' sign; libgomp rejects the whole variable when any element is bad (then
+ * it keeps its default, so libprange must not take the first element either). */
+Test(options, omp_num_threads_as_libgomp_reads_it)
+{
+    static const struct { const char *env; int64_t want; } good[] = {
+        {"OMP_NUM_THREADS= 1", 1},    {"OMP_NUM_THREADS=3 ", 3},      {"OMP_NUM_THREADS=\t2\n", 2},
+        {"OMP_NUM_THREADS= 4 , 2 ", 4}, {"OMP_NUM_THREADS=+6", 6},     {"OMP_NUM_THREADS=5,3,1", 5},
+    };
+    static const char *const bad[] = {"OMP_NUM_THREADS= ", "OMP_NUM_THREADS=4,", "OMP_NUM_THREADS=4,x",
+                                      "OMP_NUM_THREADS=4,0", "OMP_NUM_THREADS=1 2", "OMP_NUM_THREADS=-1",
+                                      "OMP_NUM_THREADS=,4", "OMP_NUM_THREADS=4;2"};
+    prange__opt_val v[PRANGE__OPT_COUNT];
+    char out[512];
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
+        const char *env[] = {good[i].env, NULL};
+        cr_assert_eq(parse(env, v, out, sizeof out), 0, "%s: %s", good[i].env, out);
+        cr_assert_eq(v[PRANGE__OPT_NUM_THREADS].value, good[i].want, "%s", good[i].env);
+        cr_assert_eq(v[PRANGE__OPT_NUM_THREADS].src, PRANGE__SRC_ENV, "%s", good[i].env);
+    }
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        const char *env[] = {bad[i], NULL};
+        cr_assert_eq(parse(env, v, out, sizeof out), 1, "%s was accepted", bad[i]);
+        cr_assert_eq(v[PRANGE__OPT_NUM_THREADS].value, 0, "%s", bad[i]);
+        cr_assert(strstr(out, "OMP_NUM_THREADS=") != NULL, "%s", out);
+    }
+    /* PRANGE_* variables stay strict (documented: one exact form). */
+    const char *strict[] = {"PRANGE_NUM_THREADS= 1", NULL};
+    cr_assert_eq(parse(strict, v, out, sizeof out), 1);
+}
+
+/* The configuration report to a stream whose writes fail (/dev/full: ENOSPC once the
+ * buffer is written out) must say so; to a good stream it succeeds. */
+Test(options, print_config_reports_write_errors)
+{
+    FILE *full = fopen("/dev/full", "w");
+    cr_assert_not_null(full, "/dev/full is missing");
+    int rc = prange_print_config(full);
+    fclose(full);
+    cr_assert_eq(rc, PRANGE_EIO, "prange_print_config to /dev/full returned %d", rc);
+    FILE *ok = tmpfile();
+    cr_assert_not_null(ok);
+    cr_assert_eq(prange_print_config(ok), 0);
+    cr_assert_gt(ftell(ok), 0);
+    fclose(ok);
+}
+
+/* An empty tuning-cache path is a bad argument, refused before anything is measured (it
+ * used to walk past the end of the path and fail as an I/O error). */
+Test(options, calibrate_rejects_an_empty_path)
+{
+    cr_assert_eq(prange__calibrate("", NULL), PRANGE_EINVAL);
+}
+
 /* docs/environment.md must list every option with its default and doc line, and nothing
  * else: the table is the single source of truth (prange-info --markdown prints it). */
 Test(options, docs_agree_with_table)

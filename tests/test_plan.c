@@ -340,7 +340,7 @@ static hwloc_topology_t synthetic(const char *desc)
 static void expect_bind(hwloc_topology_t t, int mode, int tid, const char *want)
 {
     hwloc_bitmap_t set = hwloc_bitmap_alloc();
-    cr_assert_eq(prange__bind_target(t, mode, tid, set), 0);
+    cr_assert_eq(prange__bind_target(t, NULL, mode, tid, set), 0);
     char got[128];
     hwloc_bitmap_list_snprintf(got, sizeof got, set);
     cr_assert_str_eq(got, want, "mode %d worker %d: got %s, want %s", mode, tid, got, want);
@@ -359,7 +359,7 @@ Test(binding, compact_cores_then_wrap)
     expect_bind(t, 2, 0, "0-7");
     expect_bind(t, 2, 5, "8-15");
     hwloc_bitmap_t set = hwloc_bitmap_alloc();
-    cr_assert_eq(prange__bind_target(t, 0, 0, set), -1, "mode none binds nothing");
+    cr_assert_eq(prange__bind_target(t, NULL, 0, 0, set), -1, "mode none binds nothing");
     hwloc_bitmap_free(set);
     hwloc_topology_destroy(t);
 }

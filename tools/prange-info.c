@@ -5,7 +5,11 @@
  * --markdown prints the options table that docs/environment.md embeds.
  * --calibrate [FILE] measures the fork-join cost per team size and writes the tuning
  * cache (default $XDG_CACHE_HOME/libprange/tuning) that later processes read.
+ * --help prints the usage to standard output.
+ * Exit status: 0; 1 when the output or the tuning cache could not be written; 2 for bad
+ * arguments (an unknown one, an empty FILE), with the usage on standard error.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -35,27 +39,64 @@ static void print_markdown(void)
     }
 }
 
+static void usage(FILE *f, const char *argv0)
+{
+    fprintf(f, "usage: %s [--version | --markdown | --calibrate [FILE]]\n"
+               "  (no argument)     print the version, build, topology, options and plans\n"
+               "  --version         print the version\n"
+               "  --markdown        print the options table of docs/environment.md\n"
+               "  --calibrate FILE  measure the fork-join cost and write the tuning cache to FILE\n"
+               "                    (default: $XDG_CACHE_HOME/libprange/tuning)\n",
+            argv0);
+}
+
+/* Exit status: `rc`, or 1 when standard output could not be written (a full disk, a
+ * closed pipe: the output is lost, so the run failed). */
+static int finish(int rc)
+{
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "prange-info: cannot write the output: %s\n", strerror(errno));
+        return 1;
+    }
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--markdown") == 0) {
-            print_markdown();
-            return 0;
-        }
-        if (strcmp(argv[i], "--calibrate") == 0) {
-            const char *path = i + 1 < argc ? argv[i + 1] : NULL;
-            int rc = prange__calibrate(path, stdout);
-            if (rc != 0) fprintf(stderr, "prange-info: calibration failed: %s\n", prange_strerror(rc));
-            return rc == 0 ? 0 : 1;
-        }
-        if (strcmp(argv[i], "--version") == 0) {
-            printf("%s\n", prange_version_string());
-            return 0;
-        }
-        fprintf(stderr, "usage: %s [--version | --markdown | --calibrate [FILE]]\n%s\n", argv[0],
-                strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0 ? ""
-                                                                             : "unknown argument");
-        return strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0 ? 0 : 2;
+    if (argc > 3 || (argc == 3 && strcmp(argv[1], "--calibrate") != 0)) {
+        fprintf(stderr, "prange-info: too many arguments\n");
+        usage(stderr, argv[0]);
+        return 2;
     }
-    return prange_print_config(stdout) == 0 ? 0 : 1;
+    if (argc == 1) {
+        int rc = prange_print_config(stdout); /* PRANGE_EIO: a write failed; finish() says so */
+        return finish(rc == 0 ? 0 : 1);
+    }
+    const char *arg = argv[1];
+    if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+        usage(stdout, argv[0]);
+        return finish(0);
+    }
+    if (strcmp(arg, "--version") == 0) {
+        printf("%s\n", prange_version_string());
+        return finish(0);
+    }
+    if (strcmp(arg, "--markdown") == 0) {
+        print_markdown();
+        return finish(0);
+    }
+    if (strcmp(arg, "--calibrate") == 0) {
+        const char *path = argc == 3 ? argv[2] : NULL;
+        if (path && (path[0] == '\0' || path[0] == '-')) {
+            fprintf(stderr, "prange-info: --calibrate needs a file name, not \"%s\"\n", path);
+            usage(stderr, argv[0]);
+            return 2;
+        }
+        int rc = prange__calibrate(path, stdout);
+        if (rc != 0) fprintf(stderr, "prange-info: calibration failed: %s\n", prange_strerror(rc));
+        return finish(rc == 0 ? 0 : 1);
+    }
+    fprintf(stderr, "prange-info: unknown argument \"%s\"\n", arg);
+    usage(stderr, argv[0]);
+    return 2;
 }
