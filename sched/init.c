@@ -165,12 +165,19 @@ const prange__state *prange__state_get(void)
     return &g_state;
 }
 
-int prange__budget(void)
+static int budget(int force)
 {
     const prange__state *st = prange__state_get();
     int o = atomic_load_explicit(&g_override, memory_order_relaxed);
-    return o > 0 ? o : st->default_budget;
+    if (o > 0) return o;
+    /* PRANGE_SHARE=node divides the default budget; an explicit thread count wins. */
+    if (st->opt[PRANGE__OPT_SHARE].value == 1 && st->opt[PRANGE__OPT_NUM_THREADS].src == PRANGE__SRC_DEFAULT)
+        return prange__node_share(st->default_budget, force);
+    return st->default_budget;
 }
+
+int prange__budget(void) { return budget(0); }
+int prange__budget_now(void) { return budget(1); }
 
 int prange_set_num_threads(int n)
 {

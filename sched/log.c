@@ -81,6 +81,11 @@ int prange_print_config(FILE *out)
     else if (rk->local_size > 0)
         fprintf(f, "ranks:     local rank %d of %d (%s); its CPUs are its own (cpuset %s)\n", rk->local_rank,
                 rk->local_size, rk->from, st->topo.cpuset);
+    if (st->opt[PRANGE__OPT_SHARE].value == 1) {
+        char node[256];
+        prange__node_describe(node, sizeof node);
+        fprintf(f, "node:      %s\n", node);
+    }
     fprintf(f, "options:\n");
     for (int i = 0; i < PRANGE__OPT_COUNT; i++) {
         const prange__opt_desc *d = &prange__opt_table[i];

@@ -46,6 +46,8 @@ typedef enum { PRANGE__SRC_DEFAULT, PRANGE__SRC_ENV, PRANGE__SRC_CALL } prange__
       "placement of prange_alloc arrays without an explicit policy")                       \
     X(HUGEPAGES, "PRANGE_HUGEPAGES", PRANGE__KIND_BOOL, 1, 0, 1, NULL,                       \
       "advise transparent huge pages for prange_alloc blocks of 2 MiB and more")            \
+    X(SHARE, "PRANGE_SHARE", PRANGE__KIND_ENUM, 0, 0, 1, "none|node",                        \
+      "node: divide the cores among this user's libprange processes running loops")         \
     X(VERBOSE, "PRANGE_VERBOSE", PRANGE__KIND_INT, 0, 0, 2, NULL,                            \
       "0 quiet; 1 print the configuration once; 2 also print every loop's plan")
 
@@ -121,8 +123,11 @@ const prange__state *prange__state_get(void);
  * request (PRANGE_NUM_THREADS / OMP_NUM_THREADS, 0 = none) replaces the core count and
  * may use hyper-threads, never more than the allowed PUs nor the quota. Pure. */
 int prange__budget_from(int cores, int pus, int requested, double quota);
-/* The current budget: prange_set_num_threads() override, else the default. */
+/* The current budget: prange_set_num_threads() override, else the default (under
+ * PRANGE_SHARE=node without an explicit thread count: this process's part of it). */
 int prange__budget(void);
+/* The same, re-reading the node table now if it is due (calls about to run on a team). */
+int prange__budget_now(void);
 /* Whether prange_set_num_threads() set the budget (for the option's source). */
 int prange__budget_overridden(void);
 /* Forked child of a process whose thread pool had started: loops run serially. */
@@ -185,6 +190,14 @@ void prange__share_give(int n);
 /* Threads now running shares of libprange loops (tests, prange-info). */
 int prange__share_in_use(void);
 void prange__share_describe(char *buf, size_t size);
+
+/* ---- processes sharing the node (sched/node.c, PRANGE_SHARE=node) ---------------------- */
+
+/* This process's part of `cores` among the user's libprange processes running loops
+ * (refreshed at most every 50 ms: always when `force`, else every 64th call). */
+int prange__node_share(int cores, int force);
+/* A sentence for prange-info: the share, the active processes, the table. */
+void prange__node_describe(char *buf, size_t size);
 
 /* ---- fork-join cost (sched/calibrate.c) ------------------------------------------------ */
 

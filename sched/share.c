@@ -28,7 +28,7 @@ static atomic_int g_limited; /* calls that ran on fewer threads than planned */
 
 int prange__share_take(int want)
 {
-    int budget = prange__budget();
+    int budget = prange__budget_now();
     int cur = atomic_load_explicit(&g_in_use, memory_order_relaxed), got;
     do {
         int free = budget - cur;
