@@ -61,7 +61,8 @@
             return PRANGE_EINVAL;                                                              \
         if (n == 0) return 0;                                                                  \
         int64_t nb = (n - 1) / BLOCK + 1;                                                      \
-        T *offs = prange__scratch(prange__tls.depth, (size_t)nb * sizeof(T));                  \
+        prange__scratch buf;                                                                   \
+        T *offs = prange__scratch_take(&buf, (size_t)nb * sizeof(T));                          \
         if (!offs) return PRANGE_ENOMEM;                                                       \
         NAME##_ctx k = {in, out, offs, n, exclusive != 0};                                     \
         prange_opts o = opts ? *opts : (prange_opts){0};                                       \
@@ -76,6 +77,7 @@
             run = ADD(run, s);                                                                 \
         }                                                                                      \
         prange_for_opts(0, nb, NAME##_apply, &k, &o);                                          \
+        prange__scratch_give(&buf);                                                            \
         return 0;                                                                              \
     }
 
@@ -132,7 +134,8 @@ int prange_scan(int64_t begin, int64_t end, const prange_reducer *r, prange_scan
     uint64_t nb = (n - 1) / B + 1;
     size_t stride = (r->size + 63) & ~(size_t)63;
     /* nb accumulators, then two temporaries for pass 2. */
-    unsigned char *acc = prange__scratch(prange__tls.depth, (size_t)(nb + 2) * stride);
+    prange__scratch buf;
+    unsigned char *acc = prange__scratch_take(&buf, (size_t)(nb + 2) * stride);
     if (!acc) return PRANGE_ENOMEM;
     uscan u = {r, body, ctx, begin, n, B, stride, acc};
     prange_opts o = opts ? *opts : (prange_opts){0};
@@ -149,5 +152,6 @@ int prange_scan(int64_t begin, int64_t end, const prange_reducer *r, prange_scan
         prange__r_combine(r, run, tmp);
     }
     prange_for_opts(0, (int64_t)nb, u_emit, &u, &o);
+    prange__scratch_give(&buf);
     return 0;
 }
