@@ -15,7 +15,12 @@
  *   including INT64_MIN .. INT64_MAX; no arithmetic in the library overflows.
  * - Thread safety: every function may be called concurrently from any number of user
  *   threads unless its documentation says otherwise. A call made from inside a loop body
- *   runs serially on the calling worker.
+ *   runs serially on the calling worker, at any nesting depth.
+ * - Signals: no function is async-signal-safe (as malloc or printf): do not call libprange
+ *   from a signal handler. One that does anyway never gets a wrong result, nor gives one
+ *   to the call it interrupted (each reduction or scan takes its own per-thread scratch,
+ *   whoever starts it); but it may deadlock if it lands during the library's first-call
+ *   initialisation or inside the allocator or the OpenMP runtime.
  * - Environment variables (PRANGE_*, OMP_NUM_THREADS) are read once, at the first call;
  *   see docs/environment.md or run `prange-info`.
  * - Precedence for every setting, highest first: per-call prange_opts > prange_set_*()
@@ -299,7 +304,7 @@ typedef void (*prange_reduce_fn)(void *ctx, int64_t begin, int64_t end, void *ac
 
 /**
  * prange_reduce - deterministic parallel reduction over [begin, end).
- * @r:      the reducer; r->size in 1 .. 2^30.
+ * @r:      the reducer; r->size in 1 .. 2^30 (see Memory below).
  * @body:   folds a block of iterations into the accumulator it is given.
  * @ctx:    passed to body.
  * @result: receives the result (r->size bytes); the identity for an empty range.
@@ -309,10 +314,16 @@ typedef void (*prange_reduce_fn)(void *ctx, int64_t begin, int64_t end, void *ac
  * The range is cut into blocks whose boundaries depend only on the range, the grain and
  * r->size; each block is folded from the identity and block results are combined along
  * one canonical tree, so the result does not depend on the thread count or schedule.
+ * Memory: a thread folding m blocks holds up to 2 floor(log2 m) + 1 accumulators, and the
+ * merge floor(log2 nb) + 2 more (nb blocks, at most 2^16). Up to 1 MiB per thread and
+ * nesting level is kept for the next call; more is mapped for the call and unmapped when
+ * it returns (pages are resident only where identity, combine and body write). So a 2^30-
+ * byte accumulator needs a few GiB of address space for one call, and as much memory as
+ * its accumulators touch.
  * Returns: 0; PRANGE_EINVAL (nothing run or written) for NULL r/body/result, a reducer
  * without identity or combine, size 0 or > 2^30, begin > end, or bad opts;
- * PRANGE_ENOMEM when per-thread scratch could not be allocated (first use only).
- * Thread-safe.
+ * PRANGE_ENOMEM when scratch could not be allocated (a kept buffer's first use, a big
+ * accumulator, or nesting deeper than 16 levels). Thread-safe.
  */
 PRANGE_API int prange_reduce(int64_t begin, int64_t end, const prange_reducer *r,
                              prange_reduce_fn body, void *ctx, void *result,
@@ -512,7 +523,7 @@ PRANGE_API int prange_for_2d(int64_t i0, int64_t i1, int64_t j0, int64_t j1, int
  * scan from its offset. Deterministic: bitwise identical for any thread count (the f64
  * result differs from a running serial sum by at most ~ (4096 + n/4096) u sum|x|). out may
  * equal in. opts->cost_ns and grain are per element. Integers wrap. Returns 0, PRANGE_EINVAL (NULL with n > 0, n < 0, partial
- * overlap), PRANGE_ENOMEM (the block-offset scratch, first use only). Thread-safe.
+ * overlap), PRANGE_ENOMEM (the block-offset scratch could not be allocated). Thread-safe.
  */
 PRANGE_API int prange_scan_f64(const double *in, double *out, int64_t n, int exclusive, const prange_opts *opts);
 
@@ -532,7 +543,7 @@ typedef void (*prange_scan_fn)(void *ctx, int64_t begin, int64_t end, void *acc,
  * on the caller in order, then each block is emitted (emit = 1) in parallel from its
  * prefix. The body sees each block twice.
  * Returns: 0; PRANGE_EINVAL (begin > end, NULL r or body, a reducer without identity or
- * combine, size 0 or > 2^20, bad opts); PRANGE_ENOMEM (scratch, first use only).
+ * combine, size 0 or > 2^20, bad opts); PRANGE_ENOMEM (scratch could not be allocated).
  * Thread-safe; body runs concurrently on disjoint blocks.
  */
 PRANGE_API int prange_scan(int64_t begin, int64_t end, const prange_reducer *r, prange_scan_fn body, void *ctx,
