@@ -604,8 +604,10 @@ PRANGE_API void *prange_alloc_opts(int64_t count, size_t elem_size, const prange
 
 /**
  * prange_free - release a block from prange_alloc / prange_alloc_opts. NULL is a no-op.
- * Passing any other pointer is undefined; a pointer whose header is not libprange's is
- * reported on stderr and aborts (a cheap check that catches most mistakes). Thread-safe.
+ * Passing any other pointer is undefined; a pointer whose header is not libprange's or
+ * is no longer mapped (a double free, of a small or a large block) is reported on stderr
+ * and aborts. A stale pointer whose address was handed out again cannot be told from the
+ * new block (see docs/memory.md). Thread-safe.
  */
 PRANGE_API void prange_free(void *p);
 

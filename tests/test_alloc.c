@@ -100,6 +100,15 @@ Test(alloc, double_free_is_caught, .signal = SIGABRT, .disabled = UNDER_ASAN)
     prange_free(p); /* the C-allocator block still holds the cleared header */
 }
 
+/* A large block's header page is unmapped with it: still the message and abort. */
+Test(alloc, double_free_large_is_caught, .signal = SIGABRT)
+{
+    void *p = prange_alloc(1 << 17, 8); /* 1 MiB: its own mapping */
+    cr_assert_not_null(p);
+    prange_free(p);
+    prange_free(p);
+}
+
 Test(alloc, placement_all_on_this_machines_nodes)
 {
     int64_t n = 1 << 23; /* 64 MiB */
