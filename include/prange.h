@@ -386,8 +386,8 @@ PRANGE_API prange_reducer prange_reducer_array_sum_i64(size_t count);
 
 /**
  * prange_sum_f64 - sum of x[0..n), deterministic, pairwise-accurate.
- * Error bound: |s - exact| <= (24 + ceil(log2(max(1, n / 2048)))) * 2^-53 * sum|x[i]|
- * (see docs/reductions.md). Returns NaN and sets errno = EINVAL for n < 0 or x == NULL
+ * Error bound: |s - exact| <= (23 + ceil(log2(max(1, n / 2048)))) * 2^-53 * sum|x[i]|
+ * (a term passes through at most 22 + ceil(...) rounded additions; docs/reductions.md). Returns NaN and sets errno = EINVAL for n < 0 or x == NULL
  * with n > 0; 0.0 for n == 0. Thread-safe.
  */
 PRANGE_API double prange_sum_f64(const double *x, int64_t n);

@@ -6,13 +6,13 @@
 
 #include "common.h"
 
-/* The documented bound: |s - exact| <= (26 + ceil(log2(max(1, n/2048)))) u sum|x|. */
+/* The documented bound: |s - exact| <= (23 + ceil(log2(max(1, n/2048)))) u sum|x|. */
 static double bound(const double *x, int64_t n)
 {
     long double abs = 0;
     for (int64_t i = 0; i < n; i++) abs += fabsl((long double)x[i]);
     double blocks = n > 2048 ? ceil(log2((double)n / 2048)) : 0;
-    return (26 + blocks) * 0x1p-53 * (double)abs;
+    return (23 + blocks) * 0x1p-53 * (double)abs;
 }
 
 /* Compensated (Neumaier) reference in long double: far below the bound above. */
