@@ -67,13 +67,15 @@ PRANGE_API const char *prange_version_string(void);
 /*
  * Every error code with its name and message, in one list (libuv style). The values are
  * the negated Linux errno values, so a code can also be passed to strerror(-code).
+ * Each is returned somewhere: EINVAL (bad arguments, everywhere), ENOMEM (scratch),
+ * ERANGE (a reducer larger than prange_reduce / prange_scan accept), ENOSYS and EIO
+ * (system queries); EOVERFLOW and ENOMEM are also the errno of prange_alloc.
  */
 #define PRANGE_ERRNO_MAP(XX)                                                      \
     XX(EINVAL, -22, "invalid argument")                                           \
     XX(ENOMEM, -12, "out of memory")                                              \
     XX(ERANGE, -34, "value out of range")                                         \
     XX(EOVERFLOW, -75, "size arithmetic overflows")                               \
-    XX(ECANCELED, -125, "operation canceled")                                     \
     XX(ENOSYS, -38, "not supported on this system")                               \
     XX(EIO, -5, "system query failed")
 
@@ -321,7 +323,8 @@ typedef void (*prange_reduce_fn)(void *ctx, int64_t begin, int64_t end, void *ac
  * byte accumulator needs a few GiB of address space for one call, and as much memory as
  * its accumulators touch.
  * Returns: 0; PRANGE_EINVAL (nothing run or written) for NULL r/body/result, a reducer
- * without identity or combine, size 0 or > 2^30, begin > end, or bad opts;
+ * without identity or combine, size 0, begin > end, or bad opts; PRANGE_ERANGE (nothing
+ * run or written) for size > 2^30;
  * PRANGE_ENOMEM when scratch could not be allocated (a kept buffer's first use, a big
  * accumulator, or nesting deeper than 16 levels). Thread-safe.
  */
@@ -543,7 +546,8 @@ typedef void (*prange_scan_fn)(void *ctx, int64_t begin, int64_t end, void *acc,
  * on the caller in order, then each block is emitted (emit = 1) in parallel from its
  * prefix. The body sees each block twice.
  * Returns: 0; PRANGE_EINVAL (begin > end, NULL r or body, a reducer without identity or
- * combine, size 0 or > 2^20, bad opts); PRANGE_ENOMEM (scratch could not be allocated).
+ * combine, size 0, bad opts); PRANGE_ERANGE (size > 2^20); PRANGE_ENOMEM (scratch could
+ * not be allocated).
  * Thread-safe; body runs concurrently on disjoint blocks.
  */
 PRANGE_API int prange_scan(int64_t begin, int64_t end, const prange_reducer *r, prange_scan_fn body, void *ctx,
@@ -588,8 +592,9 @@ typedef struct prange_mem_opts {
  * the C allocator (their pages are shared with other data, so no placement applies).
  * count == 0 or elem_size == 0 gives a valid, freeable, empty block.
  *
- * Returns: the block, or NULL with errno = EINVAL (count < 0), ENOMEM (count * elem_size
- * overflows or memory is exhausted). Thread-safe.
+ * Returns: the block, or NULL with errno = EINVAL (count < 0), EOVERFLOW (count * elem_size
+ * does not fit size_t, with a few MiB to spare for the mapping), ENOMEM (memory is
+ * exhausted). Thread-safe.
  */
 PRANGE_API void *prange_alloc(int64_t count, size_t elem_size);
 

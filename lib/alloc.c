@@ -96,7 +96,7 @@ void *prange_alloc_opts(int64_t count, size_t elem_size, const prange_mem_opts *
         return NULL;
     }
     if (elem_size != 0 && (uint64_t)count > (SIZE_MAX - 2 * HUGE_PAGE) / elem_size) {
-        errno = ENOMEM;
+        errno = EOVERFLOW; /* the size (with the mapping's slack) does not fit size_t */
         return NULL;
     }
     const prange__state *st = prange__state_get();

@@ -242,7 +242,8 @@ int prange_reduce(int64_t begin, int64_t end, const prange_reducer *r, prange_re
                   void *result, const prange_opts *opts)
 {
     if (!r || !body || !result || begin > end || prange__opts_check(opts) != 0) return PRANGE_EINVAL;
-    if (r->size == 0 || r->size > ((size_t)1 << 30)) return PRANGE_EINVAL;
+    if (r->size == 0) return PRANGE_EINVAL;
+    if (r->size > ((size_t)1 << 30)) return PRANGE_ERANGE;
     if (!(r->identity || r->identity_sized) || !(r->combine || r->combine_sized)) return PRANGE_EINVAL;
 
     red R;

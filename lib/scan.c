@@ -125,7 +125,8 @@ int prange_scan(int64_t begin, int64_t end, const prange_reducer *r, prange_scan
                 const prange_opts *opts)
 {
     if (begin > end || !r || !body || prange__opts_check(opts) != 0) return PRANGE_EINVAL;
-    if (r->size == 0 || r->size > ((size_t)1 << 20)) return PRANGE_EINVAL;
+    if (r->size == 0) return PRANGE_EINVAL;
+    if (r->size > ((size_t)1 << 20)) return PRANGE_ERANGE;
     if (!(r->identity || r->identity_sized) || !(r->combine || r->combine_sized)) return PRANGE_EINVAL;
     uint64_t n = prange__len(begin, end);
     if (n == 0) return 0;

@@ -68,12 +68,15 @@ Test(alloc, overflow_and_bad_arguments)
     cr_assert_eq(errno, EINVAL);
     errno = 0;
     cr_assert_null(prange_alloc(INT64_MAX, 8));
-    cr_assert_eq(errno, ENOMEM);
+    cr_assert_eq(errno, EOVERFLOW);
     errno = 0;
     cr_assert_null(prange_alloc(INT64_C(1) << 62, 4));
-    cr_assert_eq(errno, ENOMEM);
+    cr_assert_eq(errno, EOVERFLOW);
     errno = 0;
     cr_assert_null(prange_alloc(2, SIZE_MAX));
+    cr_assert_eq(errno, EOVERFLOW);
+    errno = 0;
+    cr_assert_null(prange_alloc(INT64_C(1) << 61, 1)); /* fits size_t, not memory */
     cr_assert_eq(errno, ENOMEM);
     prange_mem_opts bad_policy = {.policy = (prange_mem_policy)9};
     prange_mem_opts bad_flags = {.flags = 1u << 20};

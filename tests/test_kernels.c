@@ -151,7 +151,9 @@ Test(errors, names_and_messages)
     cr_assert_str_eq(prange_strerror(PRANGE_EINVAL), "invalid argument");
     cr_assert_str_eq(prange_strerror(PRANGE_ENOMEM), "out of memory");
     cr_assert_str_eq(prange_strerror(12345), "unknown error");
-    cr_assert_str_eq(prange_err_name(PRANGE_ECANCELED), "PRANGE_ECANCELED");
+    cr_assert_str_eq(prange_err_name(PRANGE_EOVERFLOW), "PRANGE_EOVERFLOW");
+    cr_assert_str_eq(prange_strerror(PRANGE_ERANGE), "value out of range");
+    cr_assert_str_eq(prange_err_name(-125), "PRANGE_EUNKNOWN"); /* ECANCELED: never returned, dropped */
     cr_assert_str_eq(prange_err_name(-99999), "PRANGE_EUNKNOWN");
     cr_assert_eq(PRANGE_EINVAL, -EINVAL);
     cr_assert_eq(PRANGE_ENOMEM, -ENOMEM);

@@ -379,7 +379,7 @@ Test(reduce, bad_input_writes_nothing)
     cr_assert_eq(prange_reduce(0, 4, &zero, sum_body, &v, &r, NULL), PRANGE_EINVAL);
     cr_assert_eq(prange_reduce(0, 4, &noid, sum_body, &v, &r, NULL), PRANGE_EINVAL);
     cr_assert_eq(prange_reduce(0, 4, &nocomb, sum_body, &v, &r, NULL), PRANGE_EINVAL);
-    cr_assert_eq(prange_reduce(0, 4, &huge, sum_body, &v, &r, NULL), PRANGE_EINVAL);
+    cr_assert_eq(prange_reduce(0, 4, &huge, sum_body, &v, &r, NULL), PRANGE_ERANGE);
     cr_assert_eq(prange_reduce(0, 4, &prange_reducer_sum_f64, NULL, &v, &r, NULL), PRANGE_EINVAL);
     cr_assert_eq(prange_reduce(0, 4, &prange_reducer_sum_f64, sum_body, &v, NULL, NULL), PRANGE_EINVAL);
     cr_assert_eq(prange_reduce(4, 0, &prange_reducer_sum_f64, sum_body, &v, &r, NULL), PRANGE_EINVAL);
