@@ -1,5 +1,6 @@
 /*
- * lib.h — internal helpers shared by the execution layer (lib/).
+ * prange_lib.h — internal helpers shared by the execution layer (lib/): range arithmetic,
+ * the static split, per-thread scratch, body contexts and reducer calls.
  */
 #ifndef PRANGE_LIB_H
 #define PRANGE_LIB_H

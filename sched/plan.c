@@ -1,7 +1,10 @@
 /*
  * plan.c — the scheduler's decision for one loop: serial or parallel, how many threads,
- * which schedule and chunk, and why. Pure arithmetic over the state: nothing is timed
- * here except the one-off fork-join measurement, so plans can be queried and tested.
+ * which schedule and chunk, and why. Arithmetic over the options, the state, the learned
+ * cost and the fork-join cost; nothing is timed here, but a parallel candidate's plan may
+ * trigger the one-off fork-join measurement (sched/calibrate.c) and start or probe the
+ * threads of the team it proposes (prange__team_ready, sched/threads.c), so that a plan
+ * of t threads is one that can run. Plans can be queried (prange_plan_for) and tested.
  *
  * Cost model: a loop of n iterations of c ns each is W = n*c ns of work. A team of t
  * costs F (the measured fork-join time) plus W/t. Each thread should get at least F of

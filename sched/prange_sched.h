@@ -1,8 +1,11 @@
 /*
- * sched.h — internal interface of the scheduler layer (sched/), used by lib/.
+ * prange_sched.h — internal interface of the scheduler layer (sched/), used by lib/.
  *
- * sched/ knows the machine and the options and turns "n iterations of cost c" into a
- * prange_plan. It never runs user code. Everything here is prange__-prefixed and hidden.
+ * sched/ knows the machine (topology, cgroup quota, NUMA placement), the options and the
+ * process state (initialisation, fork, the calling thread's OpenMP team and its growth,
+ * the fork-join cost, learned per-iteration costs, logging), and turns "n iterations of
+ * cost c" into a prange_plan. It never runs user code: lib/ does. Everything here is
+ * prange__-prefixed and hidden.
  */
 #ifndef PRANGE_SCHED_H
 #define PRANGE_SCHED_H
