@@ -264,8 +264,13 @@ Test(topology, garbage_hwloc_xml_falls_back)
     setenv("HWLOC_THISSYSTEM", "1", 1);
     prange_plan p;
     cr_assert_eq(prange_plan_for(1000, NULL, &p), 0);
-    cr_assert_geq(prange_num_threads(), 1);
     unlink(path);
+    /* hwloc refuses the file: the affinity mask stands in, and says why. */
+    const prange__state *st = prange__state_get();
+    cr_assert_eq(st->topo.from_hwloc, 0, "the junk XML was accepted as a topology");
+    cr_assert(strstr(st->topo.why, "hwloc_topology_load failed") != NULL, "%s", st->topo.why);
+    cr_assert_geq(st->topo.pus, 1);
+    cr_assert_geq(prange_num_threads(), 1);
 }
 
 /* A topology that cannot load: the affinity mask stands in, loops still run. */
