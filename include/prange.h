@@ -317,16 +317,16 @@ typedef void (*prange_reduce_fn)(void *ctx, int64_t begin, int64_t end, void *ac
  * r->size; each block is folded from the identity and block results are combined along
  * one canonical tree, so the result does not depend on the thread count or schedule.
  * Memory: a thread folding m blocks holds up to 2 floor(log2 m) + 1 accumulators, and the
- * merge floor(log2 nb) + 2 more (nb blocks, at most 2^16). Up to 1 MiB per thread and
- * nesting level is kept for the next call; more is mapped for the call and unmapped when
- * it returns (pages are resident only where identity, combine and body write). So a 2^30-
- * byte accumulator needs a few GiB of address space for one call, and as much memory as
- * its accumulators touch.
+ * merge floor(log2 nb) + 2 more (nb blocks, at most 2^16). A thread keeps up to 1 MiB of
+ * them per nesting level for the next call; a bigger buffer is mapped for the call and
+ * unmapped when it returns (pages are resident only where identity, combine, body and
+ * the result copies write). So a 2^30-byte accumulator needs a few GiB of address space
+ * for the call, and as much memory as its accumulators touch. Nesting has no depth limit.
  * Returns: 0; PRANGE_EINVAL (nothing run or written) for NULL r/body/result, a reducer
  * without identity or combine, size 0, begin > end, or bad opts; PRANGE_ERANGE (nothing
  * run or written) for size > 2^30;
- * PRANGE_ENOMEM when scratch could not be allocated (a kept buffer's first use, a big
- * accumulator, or nesting deeper than 16 levels). Thread-safe.
+ * PRANGE_ENOMEM when scratch could not be allocated (a kept buffer's first use, a buffer
+ * above 1 MiB, or a call nested more than 16 scratch users deep). Thread-safe.
  */
 PRANGE_API int prange_reduce(int64_t begin, int64_t end, const prange_reducer *r,
                              prange_reduce_fn body, void *ctx, void *result,
@@ -390,8 +390,9 @@ PRANGE_API prange_reducer prange_reducer_array_sum_i64(size_t count);
 /**
  * prange_sum_f64 - sum of x[0..n), deterministic, pairwise-accurate.
  * Error bound: |s - exact| <= (23 + ceil(log2(max(1, n / 2048)))) * 2^-53 * sum|x[i]|
- * (a term passes through at most 22 + ceil(...) rounded additions; docs/reductions.md). Returns NaN and sets errno = EINVAL for n < 0 or x == NULL
- * with n > 0; 0.0 for n == 0. Thread-safe.
+ * (a term passes through at most 22 + ceil(...) rounded additions; docs/reductions.md).
+ * Returns NaN and sets errno = EINVAL for n < 0 or x == NULL with n > 0; 0.0 for n == 0.
+ * Thread-safe.
  */
 PRANGE_API double prange_sum_f64(const double *x, int64_t n);
 
