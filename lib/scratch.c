@@ -22,42 +22,43 @@
 #define FAST 16
 #define KEEP ((size_t)1 << 20)
 
-typedef struct kept {
+typedef struct scratch {
     unsigned char *p;
     size_t cap;
-} kept;
+} scratch;
 
-static PRANGE__TLS kept t_kept[FAST];
+/* The kept buffers, per level. */
+static PRANGE__TLS scratch t_scratch[FAST];
 static PRANGE__TLS int t_top; /* levels in use on this thread */
 static pthread_key_t g_key;
 static pthread_once_t g_key_once = PTHREAD_ONCE_INIT;
 
-static void kept_free(void *p)
+static void scratch_free(void *p)
 {
-    kept *k = p;
+    scratch *s = p;
     for (int i = 0; i < FAST; i++) {
-        free(k[i].p);
-        k[i] = (kept){0};
+        free(s[i].p);
+        s[i] = (scratch){0};
     }
 }
 
-static void make_key(void) { pthread_key_create(&g_key, kept_free); }
+static void make_key(void) { pthread_key_create(&g_key, scratch_free); }
 
 /* Kept level `i`, at least `bytes` long. */
 static void *grow(int i, size_t bytes)
 {
-    kept *k = &t_kept[i];
-    if (k->cap < bytes) {
+    scratch *s = &t_scratch[i];
+    if (s->cap < bytes) {
         pthread_once(&g_key_once, make_key);
         size_t want = (bytes + 63) & ~(size_t)63;
         unsigned char *p = aligned_alloc(64, want);
         if (!p) return NULL;
-        free(k->p);
-        k->p = p;
-        k->cap = want;
-        pthread_setspecific(g_key, t_kept); /* freed when the thread exits */
+        free(s->p);
+        s->p = p;
+        s->cap = want;
+        pthread_setspecific(g_key, t_scratch); /* freed when the thread exits */
     }
-    return k->p;
+    return s->p;
 }
 
 void *prange__scratch_take(prange__scratch *s, size_t bytes)
