@@ -69,7 +69,8 @@ static int64_t grain_in_blocks(const prange_opts *opts, uint64_t B)
             return PRANGE_EINVAL;                                                              \
         if (n == 0) return 0;                                                                  \
         int64_t nb = (n - 1) / BLOCK + 1;                                                      \
-        T *offs = prange__scratch(prange__tls.depth, (size_t)nb * sizeof(T));                  \
+        prange__scratch buf;                                                                   \
+        T *offs = prange__scratch_take(&buf, (size_t)nb * sizeof(T));                          \
         if (!offs) return PRANGE_ENOMEM;                                                       \
         NAME##_ctx k = {in, out, offs, n, exclusive != 0};                                     \
         prange_opts o = opts ? *opts : (prange_opts){0};                                       \
@@ -84,6 +85,7 @@ static int64_t grain_in_blocks(const prange_opts *opts, uint64_t B)
             run = ADD(run, s);                                                                 \
         }                                                                                      \
         if (rc == 0) rc = prange_for_opts(0, nb, NAME##_apply, &k, &o);                        \
+        prange__scratch_give(&buf);                                                            \
         return rc;                                                                             \
     }
 
@@ -131,7 +133,8 @@ int prange_scan(int64_t begin, int64_t end, const prange_reducer *r, prange_scan
                 const prange_opts *opts)
 {
     if (begin > end || !r || !body || prange__opts_check(opts) != 0) return PRANGE_EINVAL;
-    if (r->size == 0 || r->size > ((size_t)1 << 20)) return PRANGE_EINVAL;
+    if (r->size == 0) return PRANGE_EINVAL;
+    if (r->size > ((size_t)1 << 20)) return PRANGE_ERANGE;
     if (!(r->identity || r->identity_sized) || !(r->combine || r->combine_sized)) return PRANGE_EINVAL;
     uint64_t n = prange__len(begin, end);
     if (n == 0) return 0;
@@ -140,7 +143,8 @@ int prange_scan(int64_t begin, int64_t end, const prange_reducer *r, prange_scan
     uint64_t nb = (n - 1) / B + 1;
     size_t stride = (r->size + 63) & ~(size_t)63;
     /* nb accumulators, then two temporaries for pass 2. */
-    unsigned char *acc = prange__scratch(prange__tls.depth, (size_t)(nb + 2) * stride);
+    prange__scratch buf;
+    unsigned char *acc = prange__scratch_take(&buf, (size_t)(nb + 2) * stride);
     if (!acc) return PRANGE_ENOMEM;
     uscan u = {r, body, ctx, begin, n, B, stride, acc};
     prange_opts o = opts ? *opts : (prange_opts){0};
@@ -157,5 +161,6 @@ int prange_scan(int64_t begin, int64_t end, const prange_reducer *r, prange_scan
         prange__r_combine(r, run, tmp);
     }
     if (rc == 0) rc = prange_for_opts(0, (int64_t)nb, u_emit, &u, &o);
+    prange__scratch_give(&buf);
     return rc;
 }
