@@ -34,7 +34,7 @@
  *   including INT64_MIN .. INT64_MAX; no arithmetic in the library overflows.
  * - Thread safety: every function may be called concurrently from any number of user
  *   threads unless its documentation says otherwise. A call made from inside a loop body
- *   runs serially on the calling worker.
+ *   runs serially on the calling worker, at any nesting depth.
  * - Bodies (loop bodies, reduction and scan bodies, reducer callbacks) must return
  *   normally. Leaving one by longjmp is tolerated only on the calling thread of a loop
  *   that ran inline (a serial plan, e.g. PRANGE_SERIAL): the thread's state is restored
@@ -47,6 +47,11 @@
  *   worker the OpenMP runtime terminates the process). A body must call libprange on
  *   the stack it was called on: a call from a signal handler on an alternate stack, or
  *   from a coroutine on a stack of its own, may count as made outside the body.
+ * - Signals: no function is async-signal-safe (as malloc or printf): do not call libprange
+ *   from a signal handler. One that does anyway never gets a wrong result, nor gives one
+ *   to the call it interrupted (each reduction or scan takes its own per-thread scratch,
+ *   whoever starts it); but it may deadlock if it lands during the library's first-call
+ *   initialisation or inside the allocator or the OpenMP runtime.
  * - Environment variables (PRANGE_*, OMP_NUM_THREADS) are read once, at the first call;
  *   see docs/environment.md or run `prange-info`.
  * - Precedence for every setting, highest first: per-call prange_opts > prange_set_*()
@@ -106,13 +111,15 @@ PRANGE_API const char *prange_version_string(void);
 /*
  * Every error code with its name and message, in one list (libuv style). The values are
  * the negated Linux errno values, so a code can also be passed to strerror(-code).
+ * Each is returned somewhere: EINVAL (bad arguments, everywhere), ENOMEM (scratch),
+ * ERANGE (a reducer larger than prange_reduce / prange_scan accept), ENOSYS and EIO
+ * (system queries); EOVERFLOW and ENOMEM are also the errno of prange_alloc.
  */
 #define PRANGE_ERRNO_MAP(XX)                                                      \
     XX(EINVAL, -22, "invalid argument")                                           \
     XX(ENOMEM, -12, "out of memory")                                              \
     XX(ERANGE, -34, "value out of range")                                         \
     XX(EOVERFLOW, -75, "size arithmetic overflows")                               \
-    XX(ECANCELED, -125, "operation canceled")                                     \
     XX(ENOSYS, -38, "not supported on this system")                               \
     XX(EIO, -5, "input/output error or failed system call")
 
@@ -393,7 +400,8 @@ typedef void (*prange_reduce_fn)(void *ctx, int64_t begin, int64_t end, void *ac
 
 /**
  * prange_reduce - deterministic parallel reduction over [begin, end).
- * @r:      the reducer; r->acc_size in 1 .. 2^30. Read at the call only (may be a temporary).
+ * @r:      the reducer; r->acc_size in 1 .. 2^30 (see Memory below). Read at the call only
+ *          (may be a temporary).
  * @body:   folds a block of iterations into the accumulator it is given.
  * @ctx:    passed to body.
  * @result: receives the result (r->acc_size bytes); the identity for an empty range.
@@ -409,11 +417,17 @@ typedef void (*prange_reduce_fn)(void *ctx, int64_t begin, int64_t end, void *ac
  * cost_ns above and r->acc_size; each block is folded from the identity and block results are
  * combined along one canonical tree, so the result does not depend on the thread count or
  * schedule.
+ * Memory: a thread folding m blocks holds up to 2 floor(log2 m) + 1 accumulators, and the
+ * merge floor(log2 nb) + 2 more (nb blocks, at most 2^16). A thread keeps up to 1 MiB of
+ * them per nesting level for the next call; a bigger buffer is mapped for the call and
+ * unmapped when it returns (pages are resident only where identity, combine, body and
+ * the result copies write). So a 2^30-byte accumulator needs a few GiB of address space
+ * for the call, and as much memory as its accumulators touch. Nesting has no depth limit.
  * Returns: 0; PRANGE_EINVAL (nothing run or written) for NULL r/body/result, a bad
- * struct_size, a reducer without identity or combine, acc_size 0 or > 2^30, begin > end,
- * or bad opts;
- * PRANGE_ENOMEM when per-thread scratch could not be allocated (first use only).
- * Thread-safe.
+ * struct_size, a reducer without identity or combine, acc_size 0, begin > end, or bad
+ * opts; PRANGE_ERANGE (nothing run or written) for acc_size > 2^30;
+ * PRANGE_ENOMEM when scratch could not be allocated (a kept buffer's first use, a buffer
+ * above 1 MiB, or a call nested more than 16 scratch users deep). Thread-safe.
  */
 PRANGE_API int prange_reduce(int64_t begin, int64_t end, const prange_reducer *r,
                              prange_reduce_fn body, void *ctx, void *result,
@@ -498,9 +512,10 @@ PRANGE_API prange_reducer prange_reducer_array_sum_i64(size_t count);
 
 /**
  * prange_sum_f64 - sum of x[0..n), deterministic, pairwise-accurate.
- * Error bound: |s - exact| <= (24 + ceil(log2(max(1, n / 2048)))) * 2^-53 * sum|x[i]|
- * (see docs/reductions.md). Returns NaN and sets errno = EINVAL for n < 0, x == NULL
- * with n > 0, or bad opts; 0.0 for n == 0. Thread-safe.
+ * Error bound: |s - exact| <= (23 + ceil(log2(max(1, n / 2048)))) * 2^-53 * sum|x[i]|
+ * (a term passes through at most 22 + ceil(...) rounded additions; docs/reductions.md).
+ * Returns NaN and sets errno = EINVAL for n < 0, x == NULL with n > 0, or bad opts; 0.0
+ * for n == 0. Thread-safe.
  */
 PRANGE_API double prange_sum_f64(const double *x, int64_t n, const prange_opts *opts);
 
@@ -657,7 +672,7 @@ PRANGE_API int prange_for_2d(int64_t i0, int64_t i1, int64_t j0, int64_t j1, int
  * sum|x|). The f32 scan accumulates in double and rounds each output to float once.
  * out may equal in. opts->cost_ns and grain are per element. Integers wrap.
  * Returns 0, PRANGE_EINVAL (NULL with n > 0, n < 0, partial overlap, bad opts),
- * PRANGE_ENOMEM (the block-offset scratch, first use only). Thread-safe.
+ * PRANGE_ENOMEM (the block-offset scratch could not be allocated). Thread-safe.
  */
 PRANGE_API int prange_scan_f64(const double *in, double *out, int64_t n, int exclusive, const prange_opts *opts);
 PRANGE_API int prange_scan_f32(const float *in, float *out, int64_t n, int exclusive, const prange_opts *opts);
@@ -680,8 +695,8 @@ typedef void (*prange_scan_fn)(void *ctx, int64_t begin, int64_t end, void *acc,
  * prefix. The body sees each block twice.
  * The reducer's identity and combine get its rctx, as in prange_reduce.
  * Returns: 0; PRANGE_EINVAL (begin > end, NULL r or body, a bad struct_size, a reducer
- * without identity or combine, acc_size 0 or > 2^20, bad opts); PRANGE_ENOMEM (scratch,
- * first use only).
+ * without identity or combine, acc_size 0, bad opts); PRANGE_ERANGE (acc_size > 2^20);
+ * PRANGE_ENOMEM (scratch could not be allocated).
  * Thread-safe; body runs concurrently on disjoint blocks.
  */
 PRANGE_API int prange_scan(int64_t begin, int64_t end, const prange_reducer *r, prange_scan_fn body, void *ctx,
@@ -730,8 +745,9 @@ typedef struct prange_mem_opts {
  * the C allocator (their pages are shared with other data, so no placement applies).
  * count == 0 or elem_size == 0 gives a valid, freeable, empty block.
  *
- * Returns: the block, or NULL with errno = EINVAL (count < 0), ENOMEM (count * elem_size
- * overflows or memory is exhausted). Thread-safe.
+ * Returns: the block, or NULL with errno = EINVAL (count < 0), EOVERFLOW (count * elem_size
+ * does not fit size_t, with a few MiB to spare for the mapping), ENOMEM (memory is
+ * exhausted). Thread-safe.
  */
 PRANGE_API void *prange_alloc(int64_t count, size_t elem_size);
 
@@ -746,8 +762,10 @@ PRANGE_API void *prange_alloc_opts(int64_t count, size_t elem_size, const prange
 
 /**
  * prange_free - release a block from prange_alloc / prange_alloc_opts. NULL is a no-op.
- * Passing any other pointer is undefined; a pointer whose header is not libprange's is
- * reported on stderr and aborts (a cheap check that catches most mistakes). Thread-safe.
+ * Passing any other pointer is undefined; a pointer whose header is not libprange's or
+ * is no longer mapped (a double free, of a small or a large block) is reported on stderr
+ * and aborts. A stale pointer whose address was handed out again cannot be told from the
+ * new block (see docs/memory.md). Thread-safe.
  */
 PRANGE_API void prange_free(void *p);
 

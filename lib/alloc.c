@@ -104,7 +104,7 @@ void *prange_alloc_opts(int64_t count, size_t elem_size, const prange_mem_opts *
         return NULL;
     }
     if (elem_size != 0 && (uint64_t)count > (SIZE_MAX - 2 * HUGE_PAGE) / elem_size) {
-        errno = ENOMEM;
+        errno = EOVERFLOW; /* the size (with the mapping's slack) does not fit size_t */
         return NULL;
     }
     const prange__state *st = prange__state_get();
@@ -156,11 +156,23 @@ void *prange_alloc_opts(int64_t count, size_t elem_size, const prange_mem_opts *
 
 void *prange_alloc(int64_t count, size_t elem_size) { return prange_alloc_opts(count, elem_size, NULL); }
 
+/* Whether the header below p can be read: a large block's header page goes with its
+ * mapping, so a second free would fault instead of being reported. mincore fails with
+ * ENOMEM on a range that is not mapped. */
+static int header_mapped(const header *h)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    uintptr_t first = (uintptr_t)h & ~(uintptr_t)(page - 1);
+    size_t len = (uintptr_t)h + HEADER - first;
+    unsigned char vec[2];
+    return mincore((void *)first, len, vec) == 0 || errno != ENOMEM;
+}
+
 void prange_free(void *p)
 {
     if (!p) return;
     header *h = (header *)((unsigned char *)p - HEADER);
-    if (h->magic != MAGIC) {
+    if (!header_mapped(h) || h->magic != MAGIC) {
         fprintf(stderr, "prange: prange_free(%p): not a block from prange_alloc, or freed twice\n", p);
         abort();
     }

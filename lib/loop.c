@@ -254,9 +254,12 @@ static int run_first_slice(loop *L, const prange_opts *o, const void *key, int64
     }
     if (slice >= L->n || L->n - slice < 2 * g || prange__cost_lookup(key, L->n) > 0) return 0;
     prange__tls_t saved = prange__enter_inline();
-    uint64_t t0 = prange__now_ns();
+    /* The thread's CPU time, not the wall clock: this one sample decides the rest of the
+     * call, and a preemption during a slice of cheap iterations would make them look
+     * expensive (and the rest parallel). */
+    uint64_t t0 = prange__cpu_ns();
     uint64_t done = run_block(L, 0, first);
-    uint64_t ns = prange__now_ns() - t0;
+    uint64_t ns = prange__cpu_ns() - t0;
     prange__leave(saved);
     prange__cost_record(key, L->n, done, (double)ns);
     if (L->until && best_chunk(L) < first) return 1; /* stopped in the slice */
@@ -268,7 +271,11 @@ static int run_first_slice(loop *L, const prange_opts *o, const void *key, int64
     prange_opts ro = *o; /* loaded: struct_size is the library's */
     ro.cost_ns = (double)ns / (double)done;
     if (!(ro.cost_ns > 0)) ro.cost_ns = 1e-3;
-    prange__plan(R.n, &ro, key, plan);
+    /* A slice of less than 5 us, or a quarter of the fork-join figure, is too short a
+     * sample to decide on alone (the CPU clock's own read costs a few hundred ns; a page
+     * fault or a cold cache weighs as much): the whole loop is then below ~32 times that,
+     * where the serial loop is the safer bet. Such loops keep the serial plan. */
+    if ((double)ns >= 5000 && (double)ns >= plan->fork_ns / 4) prange__plan(R.n, &ro, key, plan);
     R.chunk = plan->chunk;
     R.schedule = plan->schedule;
     if (R.until) until_chunks(&R, L->unit, plan->chunk);

@@ -1,5 +1,6 @@
 /*
- * lib.h — internal helpers shared by the execution layer (lib/).
+ * prange_lib.h — internal helpers shared by the execution layer (lib/): range arithmetic,
+ * the static split, per-thread scratch, body contexts and reducer calls.
  */
 #ifndef PRANGE_LIB_H
 #define PRANGE_LIB_H
@@ -31,12 +32,20 @@ static inline void prange__split(uint64_t n, int team, int t, uint64_t *lo, uint
     *hi = *lo + q + (k < r ? 1 : 0);
 }
 
-/* This thread's scratch buffer for nesting depth `level` (0 .. 7), at least `bytes` long,
- * 64-byte aligned; grown on first use and kept (lib/scratch.c). NULL when out of memory. */
-void *prange__scratch(int level, size_t bytes);
-/* This thread's buffer for the mailboxes of the reductions it starts (lib/reduce.c):
- * kept. NULL when out of memory. */
-void *prange__scratch_mail(size_t bytes);
+/* A buffer of this thread's scratch (lib/scratch.c), taken for the length of one
+ * operation and given back in stack order: take, run (nested takes and gives), give.
+ * Whatever starts on this thread meanwhile (a nested call, a signal handler) gets another
+ * buffer. 64-byte aligned, contents undefined. Small ones are kept per level and reused:
+ * no allocation per call in steady state. */
+typedef struct prange__scratch {
+    void *p;
+    size_t maplen; /* > 0: mapped for this operation alone */
+    int heap;      /* allocated for this operation alone */
+    int level;
+} prange__scratch;
+/* At least `bytes` in s->p; NULL (and nothing to give back) when out of memory. */
+void *prange__scratch_take(prange__scratch *s, size_t bytes);
+void prange__scratch_give(prange__scratch *s);
 
 /* Run body over [0, n) cut into the static partition of `blocks` blocks (as
  * prange__split), each block whole on one thread, inside a body context of worker k of
@@ -113,8 +122,9 @@ static inline void prange__r_combine(const prange_reducer *r, void *acc, const v
 {
     r->combine(r->rctx, acc, rhs, r->acc_size);
 }
-/* Read and validate the caller's reducer into `out`: 0 or PRANGE_EINVAL (NULL, a bad
- * struct_size, no identity or combine, acc_size 0 or above max_size). */
+/* Read and validate the caller's reducer into `out`: 0, PRANGE_EINVAL (NULL, a bad
+ * struct_size, no identity or combine, acc_size 0) or PRANGE_ERANGE (acc_size above
+ * max_size: an accumulator the library will not allocate per block). */
 int prange__reducer_load(const prange_reducer *r, size_t max_size, prange_reducer *out);
 
 /* A per-iteration cost scaled to a per-block (or per-tile) one, saturated at DBL_MAX: a

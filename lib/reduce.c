@@ -20,10 +20,14 @@
  *   3 threads [0,2)[2,4)[4,6): pieces (1,0) | (1,1) | (1,2) -> merge (1,0)+(1,1) = (2,0),
  *   then fold (2,0) + (1,2): the same two combines in the same order.
  *
- * Memory: at most 64 stack entries per thread (nb <= 2^16), in a per-thread scratch buffer
- * that is allocated on first use and reused: no allocation per call in steady state.
+ * Memory: a thread folding m blocks holds at most 2 floor(log2 m) + 1 accumulators; the
+ * merge, at most floor(log2 nb) + 2 (the binary decomposition of a prefix of [0, nb), plus
+ * the piece being pushed). Buffers come from the per-thread scratch, sized by the call:
+ * kept and reused when small (no allocation per call in steady state), mapped for the call
+ * when big (see lib/scratch.c).
  */
 #include <omp.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <math.h>
 #include <string.h>
@@ -31,13 +35,13 @@
 #include "prange_lib.h"
 
 #define MAX_BLOCKS (INT64_C(1) << 16)
-#define MAX_DEPTH 40 /* a thread's stack: <= 2 * 17 + 1 entries; the merge stack: <= 18 */
+#define MAX_DEPTH 40 /* a thread's stack: <= 2 * 16 + 1 entries; the merge stack: <= 18 */
 
 typedef struct stack {
     int count;
     int8_t level[MAX_DEPTH];
     int64_t index[MAX_DEPTH];
-    unsigned char *slots; /* MAX_DEPTH accumulators of `stride` bytes */
+    unsigned char *slots; /* accumulators of `stride` bytes, as many as the call needs */
 } stack;
 
 /* The first cache line holds all a worker reads; the mailboxes' address reaches workers
@@ -50,6 +54,7 @@ typedef struct red {
     uint64_t n, B, nb;
     size_t stride;
     _Alignas(64) atomic_int arrived; /* team members that posted their pieces */
+    atomic_int merged;               /* the result is written: posted stacks are free */
     atomic_int failed;
     int sample;
     uint64_t timed_iters, timed_ns;
@@ -69,22 +74,24 @@ typedef struct mail {
 } mail;
 _Static_assert(sizeof(mail) == 128, "a mailbox is two cache lines");
 
-/* ---- per-thread scratch: [stack own][stack merge][slots own][slots merge] ---------- */
+/* ---- scratch: a stack header, then its accumulators ------------------------------- */
 
 static size_t round64(size_t x) { return (x + 63) & ~(size_t)63; }
+static int floor_log2(uint64_t m) { return 63 - __builtin_clzll(m); }
 
-/* Two stacks with MAX_DEPTH slots each of `stride` bytes, from this thread's scratch for
- * nesting depth `level`; NULL when out of memory or nested too deep. */
-static stack *scratch_get(size_t stride, int level)
+/* Accumulators a stack needs: folding m blocks, and merging the pieces of nb blocks. */
+static int own_entries(uint64_t m) { return m ? 2 * floor_log2(m) + 1 : 0; }
+static int merge_entries(uint64_t nb) { return floor_log2(nb) + 2; }
+
+static size_t stack_bytes(size_t stride, int entries) { return round64(sizeof(stack)) + (size_t)entries * stride; }
+
+/* An empty stack at p (stack_bytes long). */
+static stack *stack_at(unsigned char *p)
 {
-    size_t head = round64(sizeof(stack));
-    unsigned char *p = prange__scratch(level, 2 * head + 2 * (size_t)MAX_DEPTH * stride);
-    if (!p) return NULL;
-    stack *own = (stack *)p, *merge = (stack *)(p + head);
-    own->slots = p + 2 * head;
-    merge->slots = own->slots + (size_t)MAX_DEPTH * stride;
-    own->count = merge->count = 0;
-    return own;
+    stack *s = (stack *)p;
+    s->count = 0;
+    s->slots = p + round64(sizeof(stack));
+    return s;
 }
 
 static inline void *slot(const red *R, stack *s, int k) { return s->slots + (size_t)k * R->stride; }
@@ -159,16 +166,11 @@ static void post(const red *R, mail *box, const stack *own)
     }
 }
 
-/* The last member to arrive merges every member's pieces, in block order, onto its own
- * merge stack and writes the result. Whoever arrives last at the region's closing barrier
+/* The last member to arrive merges every member's pieces, in block order, onto the merge
+ * stack and writes the result. Whoever arrives last at the region's closing barrier
  * pays the futex wake-up: had the caller always merged, it would always pay it. */
-static void merge(const red *R, int team, const mail *boxes, stack *own, void *result, atomic_int *failed)
+static void merge(const red *R, int team, const mail *boxes, stack *m, void *result, atomic_int *failed)
 {
-    if (!own) {
-        atomic_store(failed, 1);
-        return;
-    }
-    stack *m = (stack *)((unsigned char *)own + round64(sizeof(stack)));
     m->count = 0;
     for (int t = 0; t < team; t++) {
         const mail *box = &boxes[t];
@@ -186,16 +188,26 @@ static void merge(const red *R, int team, const mail *boxes, stack *own, void *r
     memcpy(result, fold_right(R, m), R->r->acc_size);
 }
 
-
-static void worker(red *R, int tid, int team, void *result, mail *boxes)
+/* A member that posted its stack by address keeps it until the merge has read it. */
+static void wait_merged(red *R)
 {
-    stack *own = scratch_get(R->stride, prange__tls.depth);
+    for (unsigned spins = 0; !atomic_load_explicit(&R->merged, memory_order_acquire); spins++) {
+        if (spins < 4096) prange__cpu_relax();
+        else sched_yield();
+    }
+}
+
+static void worker(red *R, int tid, int team, void *result, mail *boxes, stack *m)
+{
+    uint64_t a = 0, b = 0;
+    prange__split(R->nb, team, tid, &a, &b);
+    prange__scratch mine;
+    unsigned char *p = prange__scratch_take(&mine, stack_bytes(R->stride, own_entries(b - a)));
+    stack *own = p ? stack_at(p) : NULL;
     prange__tls_t saved = prange__enter_team(tid, team);
     prange__bind_worker_if_asked(tid);
-    uint64_t a = 0, b = 0;
     if (own) {
         uint64_t t0 = (R->sample && tid == 0) ? prange__now_ns() : 0;
-        prange__split(R->nb, team, tid, &a, &b);
         fold_blocks(R, own, a, b);
         if (t0) {
             R->timed_ns = prange__now_ns() - t0;
@@ -205,17 +217,23 @@ static void worker(red *R, int tid, int team, void *result, mail *boxes)
     }
     post(R, &boxes[tid], own);
     /* acq_rel: the last member sees every post made before the others arrived. */
-    if (atomic_fetch_add_explicit(&R->arrived, 1, memory_order_acq_rel) == team - 1)
-        merge(R, team, boxes, own, result, &R->failed);
+    if (atomic_fetch_add_explicit(&R->arrived, 1, memory_order_acq_rel) == team - 1) {
+        merge(R, team, boxes, m, result, &R->failed);
+        atomic_store_explicit(&R->merged, 1, memory_order_release);
+    } else if (own && boxes[tid].count < 0) {
+        wait_merged(R);
+    }
+    if (own) prange__scratch_give(&mine);
     prange__leave(saved);
 }
 
 /* Block size, a function of inputs the caller controls only (never the team or anything
  * learned), so the result's bits are too:
  * - an explicit grain (opts->grain, or PRANGE_GRAIN set in the environment) is the block;
- * - else a cost hint gives blocks of about 20 us of declared work, and at least 1 ns per
- *   accumulator byte (256 iterations of 1 ms: blocks of 1, spread over every core), at
- *   most 2048;
+ * - else a cost hint gives blocks of about 20 us of declared work, at most 2048 (256
+ *   iterations of 1 ms: blocks of 1, spread over every core); but at least ~1 ns of
+ *   declared work per accumulator byte (at most 4 iterations per byte, the default's
+ *   floor), and no more than 1 GiB of accumulators over all blocks;
  * - else 2048 iterations, so a block's cost hides the identity and combine calls, or 4
  *   per accumulator byte for big accumulators (an array reducer zeroes and combines
  *   O(size) per block: a 256-bin histogram gets 8192);
@@ -231,8 +249,15 @@ static uint64_t block_size(uint64_t n, int64_t grain, double cost_ns, size_t siz
     if (grain > 0) {
         B = (uint64_t)grain;
     } else if (cost_ns > 0) {
-        double want = (BLOCK_NS > (double)size ? BLOCK_NS : (double)size) / cost_ns;
-        B = want >= 2048 ? 2048 : want <= 1 ? 1 : (uint64_t)ceil(want);
+        double t = ceil(BLOCK_NS / cost_ns), z = ceil((double)size / cost_ns);
+        B = t >= 2048 ? 2048 : t <= 1 ? 1 : (uint64_t)t;
+        /* A block zeroes and combines its accumulator: at least ~1 ns of declared work per
+         * accumulator byte (never more than the default's 4 iterations per byte), and no
+         * more than 1 GiB of accumulators over all blocks. */
+        uint64_t by_size = z >= (double)size * 4 ? (uint64_t)size * 4 : (uint64_t)z;
+        if (by_size > B) B = by_size;
+        double by_total = ceil((double)n * (double)size / (double)(1u << 30));
+        if (by_total > (double)B) B = by_total >= 9e18 ? n : (uint64_t)by_total;
     } else {
         B = 2048;
         if ((uint64_t)size * 4 > B) B = (uint64_t)size * 4;
@@ -247,9 +272,9 @@ int prange_reduce(int64_t begin, int64_t end, const prange_reducer *reducer, pra
     PRANGE__TLS_SYNC(); /* a body left by longjmp (prange_sched.h) */
     prange_reducer rd;
     prange_opts o;
-    if (!body || !result || begin > end || prange__opts_load(opts, &o) != 0 ||
-        prange__reducer_load(reducer, (size_t)1 << 30, &rd) != 0)
-        return PRANGE_EINVAL;
+    if (!body || !result || begin > end || prange__opts_load(opts, &o) != 0) return PRANGE_EINVAL;
+    int lrc = prange__reducer_load(reducer, (size_t)1 << 30, &rd);
+    if (lrc != 0) return lrc; /* PRANGE_EINVAL, or PRANGE_ERANGE above 1 GiB */
     const prange_reducer *r = &rd;
     const void *key = prange__key(&o, (const void *)body);
 
@@ -281,11 +306,13 @@ int prange_reduce(int64_t begin, int64_t end, const prange_reducer *reducer, pra
      * counted as 1), given back before returning. */
     int taken = plan.serial ? 0 : planned;
     if (planned == 1) {
-        stack *s = scratch_get(R.stride, prange__tls.depth);
-        if (!s) {
+        prange__scratch buf;
+        unsigned char *p = prange__scratch_take(&buf, stack_bytes(R.stride, own_entries(R.nb)));
+        if (!p) {
             prange__share_give(taken);
             return PRANGE_ENOMEM;
         }
+        stack *s = stack_at(p);
         prange__tls_t saved = prange__enter_inline();
         uint64_t t0 = R.sample ? prange__now_ns() : 0;
         fold_blocks(&R, s, 0, R.nb);
@@ -295,20 +322,28 @@ int prange_reduce(int64_t begin, int64_t end, const prange_reducer *reducer, pra
         }
         prange__leave(saved);
         memcpy(result, fold_right(&R, s), r->acc_size);
+        prange__scratch_give(&buf);
     } else {
-        mail *boxes = prange__scratch_mail((size_t)planned * sizeof(mail));
-        if (!boxes) {
+        /* The mailboxes, then the merge stack (used by whichever member arrives last). */
+        size_t mail_bytes = (size_t)planned * sizeof(mail);
+        prange__scratch buf;
+        unsigned char *p = prange__scratch_take(&buf, mail_bytes + stack_bytes(R.stride, merge_entries(R.nb)));
+        if (!p) {
             prange__share_give(taken);
             return PRANGE_ENOMEM;
         }
+        mail *boxes = (mail *)p;
+        stack *m = stack_at(p + mail_bytes);
         atomic_init(&R.arrived, 0);
+        atomic_init(&R.merged, 0);
         prange__mark_pool_started();
         red *Rp = &R; /* firstprivate, as in loop.c: read from the runtime's block */
-#pragma omp parallel num_threads(prange__region_size(planned)) firstprivate(Rp, planned, result, boxes)
+#pragma omp parallel num_threads(prange__region_size(planned)) firstprivate(Rp, planned, result, boxes, m)
         {
             int team = prange__team_of(planned), tid = omp_get_thread_num();
-            if (tid < team) worker(Rp, tid, team, result, boxes);
+            if (tid < team) worker(Rp, tid, team, result, boxes, m);
         }
+        prange__scratch_give(&buf);
         if (atomic_load(&R.failed)) {
             prange__share_give(taken);
             return PRANGE_ENOMEM;

@@ -12,8 +12,8 @@
 int prange__reducer_load(const prange_reducer *r, size_t max_size, prange_reducer *out)
 {
     if (!r || PRANGE__STRUCT_IN(out, r, prange_reducer, acc_size) != 0) return PRANGE_EINVAL;
-    if (out->acc_size == 0 || out->acc_size > max_size || !out->identity || !out->combine) return PRANGE_EINVAL;
-    return 0;
+    if (out->acc_size == 0 || !out->identity || !out->combine) return PRANGE_EINVAL;
+    return out->acc_size > max_size ? PRANGE_ERANGE : 0;
 }
 
 #define BUILTIN(name, T, id_fn, cb_fn)                                                       \

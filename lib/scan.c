@@ -71,7 +71,8 @@ static int64_t grain_in_blocks(const prange_opts *opts, uint64_t B)
             return PRANGE_EINVAL;                                                              \
         if (n == 0) return 0;                                                                  \
         int64_t nb = (n - 1) / BLOCK + 1;                                                      \
-        A *offs = prange__scratch(prange__tls.depth, (size_t)nb * sizeof(A));                  \
+        prange__scratch buf;                                                                   \
+        A *offs = prange__scratch_take(&buf, (size_t)nb * sizeof(A));                          \
         if (!offs) return PRANGE_ENOMEM;                                                       \
         NAME##_ctx k = {in, out, offs, n, exclusive != 0};                                     \
         /* The loops run over blocks: per-element cost and grain become per-block ones. */    \
@@ -85,6 +86,7 @@ static int64_t grain_in_blocks(const prange_opts *opts, uint64_t B)
             run = ADD(run, s);                                                                 \
         }                                                                                      \
         if (rc == 0) rc = prange_for_opts(0, nb, NAME##_apply, &k, &o);                        \
+        prange__scratch_give(&buf);                                                            \
         return rc;                                                                             \
     }
 
@@ -134,9 +136,9 @@ int prange_scan(int64_t begin, int64_t end, const prange_reducer *reducer, prang
 {
     prange_reducer rd;
     prange_opts o;
-    if (begin > end || !body || prange__opts_load(opts, &o) != 0 ||
-        prange__reducer_load(reducer, (size_t)1 << 20, &rd) != 0)
-        return PRANGE_EINVAL;
+    if (begin > end || !body || prange__opts_load(opts, &o) != 0) return PRANGE_EINVAL;
+    int lrc = prange__reducer_load(reducer, (size_t)1 << 20, &rd);
+    if (lrc != 0) return lrc; /* PRANGE_EINVAL, or PRANGE_ERANGE above 1 MiB */
     const prange_reducer *r = &rd;
     uint64_t n = prange__len(begin, end);
     if (n == 0) return 0;
@@ -145,7 +147,8 @@ int prange_scan(int64_t begin, int64_t end, const prange_reducer *reducer, prang
     uint64_t nb = (n - 1) / B + 1;
     size_t stride = (r->acc_size + 63) & ~(size_t)63;
     /* nb accumulators, then two temporaries for pass 2. */
-    unsigned char *acc = prange__scratch(prange__tls.depth, (size_t)(nb + 2) * stride);
+    prange__scratch buf;
+    unsigned char *acc = prange__scratch_take(&buf, (size_t)(nb + 2) * stride);
     if (!acc) return PRANGE_ENOMEM;
     uscan u = {r, body, ctx, begin, n, B, stride, acc};
     o.cost_ns = prange__cost_times(o.cost_ns > 0 ? o.cost_ns : 1.0, (double)B); /* per block */
@@ -161,5 +164,6 @@ int prange_scan(int64_t begin, int64_t end, const prange_reducer *reducer, prang
         prange__r_combine(r, run, tmp);
     }
     if (rc == 0) rc = prange_for_opts(0, (int64_t)nb, u_emit, &u, &o);
+    prange__scratch_give(&buf);
     return rc;
 }

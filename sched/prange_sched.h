@@ -1,8 +1,11 @@
 /*
- * sched.h — internal interface of the scheduler layer (sched/), used by lib/.
+ * prange_sched.h — internal interface of the scheduler layer (sched/), used by lib/.
  *
- * sched/ knows the machine and the options and turns "n iterations of cost c" into a
- * prange_plan. It never runs user code. Everything here is prange__-prefixed and hidden.
+ * sched/ knows the machine (topology, cgroup quota, NUMA placement), the options and the
+ * process state (initialisation, fork, the calling thread's OpenMP team and its growth,
+ * the fork-join cost, learned per-iteration costs, logging), and turns "n iterations of
+ * cost c" into a prange_plan. It never runs user code: lib/ does. Everything here is
+ * prange__-prefixed and hidden.
  */
 #ifndef PRANGE_SCHED_H
 #define PRANGE_SCHED_H
@@ -352,6 +355,9 @@ int prange__sample_tick(void);
 void prange__cost_record(const void *key, uint64_t n, uint64_t iters, double ns);
 /* Monotonic time in ns (cheap). */
 uint64_t prange__now_ns(void);
+/* The calling thread's CPU time in ns (dearer: for one-off samples that must not count a
+ * preemption). */
+uint64_t prange__cpu_ns(void);
 
 /* ---- diagnostics (sched/log.c) ------------------------------------------------------- */
 

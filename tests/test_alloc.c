@@ -67,12 +67,15 @@ Test(alloc, overflow_and_bad_arguments)
     cr_assert_eq(errno, EINVAL);
     errno = 0;
     cr_assert_null(prange_alloc(INT64_MAX, 8));
-    cr_assert_eq(errno, ENOMEM);
+    cr_assert_eq(errno, EOVERFLOW);
     errno = 0;
     cr_assert_null(prange_alloc(INT64_C(1) << 62, 4));
-    cr_assert_eq(errno, ENOMEM);
+    cr_assert_eq(errno, EOVERFLOW);
     errno = 0;
     cr_assert_null(prange_alloc(2, SIZE_MAX));
+    cr_assert_eq(errno, EOVERFLOW);
+    errno = 0;
+    cr_assert_null(prange_alloc(INT64_C(1) << 61, 1)); /* fits size_t, not memory */
     cr_assert_eq(errno, ENOMEM);
     prange_mem_opts bad_policy = {.struct_size = sizeof(prange_mem_opts), .policy = (prange_mem_policy)9};
     prange_mem_opts bad_flags = {.struct_size = sizeof(prange_mem_opts), .flags = 1u << 20};
@@ -98,6 +101,15 @@ Test(alloc, double_free_is_caught, .signal = SIGABRT, .disabled = UNDER_ASAN)
     void *p = prange_alloc(10, 8);
     prange_free(p);
     prange_free(p); /* the C-allocator block still holds the cleared header */
+}
+
+/* A large block's header page is unmapped with it: still the message and abort. */
+Test(alloc, double_free_large_is_caught, .signal = SIGABRT)
+{
+    void *p = prange_alloc(1 << 17, 8); /* 1 MiB: its own mapping */
+    cr_assert_not_null(p);
+    prange_free(p);
+    prange_free(p);
 }
 
 Test(alloc, placement_all_on_this_machines_nodes)

@@ -379,6 +379,9 @@ Test(scan, user_reducer_non_commutative)
     z = r;
     z.struct_size = 0;
     cr_assert_eq(prange_scan(0, 1, &z, mat_body, NULL, NULL), PRANGE_EINVAL);
+    z = r;
+    z.acc_size = ((size_t)1 << 20) + 1;
+    cr_assert_eq(prange_scan(0, 1, &z, mat_body, NULL, NULL), PRANGE_ERANGE);
     free(in);
     free(out);
     free(ref);

@@ -2,9 +2,12 @@
  * every thread count and schedule, exact integers, min/max with index, user reducers,
  * array reducers, and bad input. */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <sys/time.h>
 
 #include "common.h"
 #include "prange_lib.h"
@@ -439,7 +442,7 @@ Test(reduce, bad_input_writes_nothing)
     cr_assert_eq(prange_reduce(0, 4, &zero, sum_body, &v, &r, NULL), PRANGE_EINVAL);
     cr_assert_eq(prange_reduce(0, 4, &noid, sum_body, &v, &r, NULL), PRANGE_EINVAL);
     cr_assert_eq(prange_reduce(0, 4, &nocomb, sum_body, &v, &r, NULL), PRANGE_EINVAL);
-    cr_assert_eq(prange_reduce(0, 4, &huge, sum_body, &v, &r, NULL), PRANGE_EINVAL);
+    cr_assert_eq(prange_reduce(0, 4, &huge, sum_body, &v, &r, NULL), PRANGE_ERANGE);
     cr_assert_eq(prange_reduce(0, 4, &unsized, sum_body, &v, &r, NULL), PRANGE_EINVAL);
     cr_assert_eq(prange_reduce(0, 4, prange_reducer_sum_f64(), NULL, &v, &r, NULL), PRANGE_EINVAL);
     cr_assert_eq(prange_reduce(0, 4, prange_reducer_sum_f64(), sum_body, &v, NULL, NULL), PRANGE_EINVAL);
@@ -540,4 +543,225 @@ Test(reduce, env_grain_is_the_block_size)
     }
     prange_set_num_threads(0);
     free(x);
+}
+
+/* ---- scratch: re-entry, depth, size ------------------------------------------------- */
+
+/* Recursion through nested reductions, scans and kernels, each level checking its own
+ * results: deeper than the kept scratch levels. */
+enum { DEEP = 64 };
+static atomic_int g_deep_bad;
+
+static double deep(int d);
+static void deep_body(void *c, int64_t b, int64_t e, void *acc)
+{
+    int d = *(int *)c;
+    for (int64_t i = b; i < e; i++) *(double *)acc += i == 0 ? deep(d + 1) : 1.0;
+}
+
+static double deep(int d)
+{
+    if (d == DEEP) return 1.0;
+    double x[3] = {1, 2, 4}, y[3];
+    if (prange_scan_f64(x, y, 3, 0, NULL) != 0 || y[2] != 7.0) atomic_fetch_add(&g_deep_bad, 1);
+    if (prange_sum_f64(x, 3, NULL) != 7.0) atomic_fetch_add(&g_deep_bad, 1);
+    double s = 0;
+    if (prange_reduce(0, 3, prange_reducer_sum_f64(), deep_body, &d, &s, NULL) != 0) atomic_fetch_add(&g_deep_bad, 1);
+    return s; /* deep(d + 1) + 2 */
+}
+
+static void deep_outer(void *c, int64_t b, int64_t e, void *acc)
+{
+    (void)c;
+    for (int64_t i = b; i < e; i++) *(double *)acc += i % 4096 == 0 ? deep(0) : 0.0;
+}
+
+Test(reduce, nesting_64_deep)
+{
+    prange_set_num_threads(2);
+    prange_opts o = t_parallel_opts(2, PRANGE_SCHEDULE_STATIC, 0);
+    for (int round = 0; round < 3; round++) { /* the second and third reuse what the first built */
+        double r = 0;
+        cr_assert_eq(prange_reduce(0, 8192, prange_reducer_sum_f64(), deep_outer, NULL, &r, &o), 0);
+        cr_assert_eq(atomic_load(&g_deep_bad), 0, "%d failures below depth %d", atomic_load(&g_deep_bad), DEEP);
+        cr_assert_eq(r, 2 * (1.0 + 2.0 * DEEP), "r = %g", r); /* two blocks, each deep(0) */
+    }
+}
+
+/* A reduction whose combine runs long, so that signals often land while a thread merges
+ * (the serial path folds its last pieces outside any body): a handler's reduction must not
+ * take the scratch of the reduction it interrupted. */
+typedef struct {
+    double v[8];
+} vec8;
+static atomic_int g_raise_every, g_combines;
+static void vec8_id(void *rctx, void *a, size_t size)
+{
+    (void)rctx, (void)size;
+    *(vec8 *)a = (vec8){{0}};
+}
+static void vec8_combine(void *rctx, void *a, const void *b, size_t size)
+{
+    (void)rctx, (void)size;
+    int every = atomic_load(&g_raise_every);
+    if (every && atomic_fetch_add(&g_combines, 1) % every == 0) raise(SIGUSR1); /* the handler runs now */
+    vec8 *x = a;
+    const vec8 *y = b;
+    for (int r = 0; r < 2000; r++) /* slow on purpose; exact: small integers */
+        for (int k = 0; k < 8; k++) x->v[k] = (x->v[k] + y->v[k]) - y->v[k];
+    for (int k = 0; k < 8; k++) x->v[k] += y->v[k];
+}
+static const prange_reducer vec8_reducer = {sizeof(prange_reducer), sizeof(vec8), vec8_id, vec8_combine, NULL};
+static void vec8_body(void *c, int64_t b, int64_t e, void *acc)
+{
+    (void)c;
+    vec8 *x = acc;
+    for (int64_t i = b; i < e; i++) x->v[i & 7] += (double)(i & 15);
+}
+
+static atomic_int g_handled, g_handler_bad; /* lock-free: fine in a handler, on any thread */
+static double g_handler_expect;
+
+/* What a signal handler runs: a serial reduction and a small kernel (nothing that starts
+ * threads, samples cost or allocates in steady state). */
+static double handler_work(void)
+{
+    static const double x[5] = {1, 2, 3, 4, 5};
+    prange_opts o = PRANGE_OPTS_INIT;
+    o.flags = PRANGE_SERIAL;
+    o.cost_ns = 1;
+    double s = -1;
+    if (prange_reduce(0, 5000, prange_reducer_sum_f64(), inner_sum, NULL, &s, &o) != 0) return -1;
+    return s + prange_sum_f64(x, 5, NULL);
+}
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    int saved = errno;
+    if (handler_work() != g_handler_expect) atomic_fetch_add(&g_handler_bad, 1);
+    atomic_fetch_add(&g_handled, 1);
+    errno = saved;
+}
+
+static void check_interrupted(int from_timer)
+{
+    prange_set_num_threads(2);
+    /* 7 blocks: 3 pieces left for the final fold; in parallel, one thread posts 2. */
+    prange_opts o[2] = {t_parallel_opts(2, PRANGE_SCHEDULE_STATIC, 0), PRANGE_OPTS_INIT};
+    o[1].flags = PRANGE_SERIAL;
+    int64_t n = 7 * 2048;
+    vec8 expect, got;
+    cr_assert_eq(prange_reduce(0, n, &vec8_reducer, vec8_body, NULL, &expect, &o[0]), 0);
+    g_handler_expect = handler_work(); /* also warms up every level the handler takes */
+    cr_assert_eq(g_handler_expect, 4999.0 * 5000.0 / 2 + 15.0);
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    cr_assert_eq(sigaction(from_timer ? SIGALRM : SIGUSR1, &sa, NULL), 0);
+    if (from_timer) {
+        struct itimerval it = {{0, 150}, {0, 150}};
+        cr_assert_eq(setitimer(ITIMER_REAL, &it, NULL), 0);
+    }
+    int wrong = 0, rounds = from_timer ? 1500 : 200;
+    for (int r = 0; r < rounds; r++) {
+        if (!from_timer) atomic_store(&g_raise_every, 2);
+        memset(&got, 0xff, sizeof got);
+        cr_assert_eq(prange_reduce(0, n, &vec8_reducer, vec8_body, NULL, &got, &o[r & 1]), 0);
+        atomic_store(&g_raise_every, 0);
+        wrong += memcmp(&got, &expect, sizeof got) != 0;
+    }
+    struct itimerval off = {{0, 0}, {0, 0}};
+    setitimer(ITIMER_REAL, &off, NULL);
+    int handled = atomic_load(&g_handled), bad = atomic_load(&g_handler_bad);
+    cr_assert_gt(handled, 10, "only %d signals handled", handled);
+    cr_assert_eq(bad, 0, "%d of %d handler results wrong", bad, handled);
+    cr_assert_eq(wrong, 0, "%d of %d interrupted reductions wrong (%d signals)", wrong, rounds, handled);
+}
+
+/* Criterion runs each test in its own process, with a timeout for a hang. */
+Test(reduce, signal_handler_reductions_are_exact, .timeout = 120)
+{
+    check_interrupted(1);
+}
+
+/* The same, deterministically: the handler runs from inside every other combine, the
+ * merge's included. */
+Test(reduce, reentry_from_combine_is_exact, .timeout = 60)
+{
+    check_interrupted(0);
+}
+
+/* The documented largest accumulator, 2^30 bytes: a count in its first 8 bytes, the rest
+ * never written by identity or combine (so only the result copy makes pages resident). */
+static void big_id(void *rctx, void *a, size_t size)
+{
+    (void)rctx, (void)size;
+    *(uint64_t *)a = 0;
+}
+static void big_combine(void *rctx, void *a, const void *b, size_t size)
+{
+    (void)rctx, (void)size;
+    *(uint64_t *)a += *(const uint64_t *)b;
+}
+static void count_body(void *c, int64_t b, int64_t e, void *acc)
+{
+    (void)c;
+    *(uint64_t *)acc += (uint64_t)(e - b);
+}
+
+Test(reduce, largest_accumulator_works)
+{
+    prange_reducer big = {sizeof(prange_reducer), (size_t)1 << 30, big_id, big_combine, NULL};
+    uint64_t *result = malloc(big.acc_size);
+    cr_assert_not_null(result);
+    prange_opts serial = PRANGE_OPTS_INIT;
+    serial.flags = PRANGE_SERIAL;
+    int64_t n = INT64_C(3) << 32; /* 3 blocks of 2^32 iterations */
+    cr_assert_eq(prange_reduce(0, n, &big, count_body, NULL, result, &serial), 0);
+    cr_assert_eq(*result, (uint64_t)n);
+    free(result);
+}
+
+/* Address space of this process in KiB (0 when /proc is unreadable). */
+static long vm_kb(void)
+{
+    long pages = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f) {
+        if (fscanf(f, "%ld", &pages) != 1) pages = 0;
+        fclose(f);
+    }
+    return pages * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+static void hist_touch_body(void *c, int64_t b, int64_t e, void *acc)
+{
+    (void)c;
+    double *h = acc;
+    h[0] += (double)(e - b);
+}
+
+/* A 256 MiB array reducer on 2 threads: its scratch is given back when the call returns
+ * (address space and resident memory back near where they were, generous bounds). */
+Test(reduce, big_reducer_gives_memory_back, .disabled = UNDER_ASAN || UNDER_TSAN)
+{
+    if (UNDER_VALGRIND) cr_skip_test("valgrind's shadow memory changes RSS");
+    prange_set_num_threads(2);
+    size_t count = (size_t)32 << 20;
+    prange_reducer r = prange_reducer_array_sum_f64(count);
+    double *h = malloc(r.acc_size);
+    cr_assert_not_null(h);
+    memset(h, 0, r.acc_size); /* the result's pages are resident before the baseline */
+    prange_opts o = t_parallel_opts(2, PRANGE_SCHEDULE_STATIC, 0);
+    /* Warm-up: the team exists (its threads' stacks and arenas are not the reducer's). */
+    cr_assert_eq(prange_reduce(0, 4 * 2048, prange_reducer_sum_f64(), sum_body, &(vec){h}, &(double){0}, &o), 0);
+    long vm0 = vm_kb(), rss0 = t_rss_kb();
+    int64_t n = INT64_C(4) << 30; /* 4 blocks of 2^30 iterations */
+    cr_assert_eq(prange_reduce(0, n, &r, hist_touch_body, NULL, h, &o), 0);
+    cr_assert_eq(h[0], (double)n);
+    long vm1 = vm_kb(), rss1 = t_rss_kb();
+    cr_assert_lt(vm1 - vm0, 64 << 10, "address space grew by %ld MiB", (vm1 - vm0) >> 10);
+    cr_assert_lt(rss1 - rss0, 64 << 10, "resident memory grew by %ld MiB", (rss1 - rss0) >> 10);
+    free(h);
 }
