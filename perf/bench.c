@@ -21,6 +21,7 @@
 #include <sys/resource.h>
 #include <sys/utsname.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <hwloc.h>
 
@@ -44,6 +45,11 @@ static int64_t NMAX;
 static int g_threads;          /* team size for this configuration */
 static const double SCALAR = 3.0;
 static volatile double g_sink; /* keeps results alive */
+/* Test hook for the perf gate (tests, docs/benchmarking.md): PERF_BENCH_SLOWDOWN=KERNEL:F
+ * makes every libprange variant of KERNEL F times slower by spinning after each timed
+ * call or batch, so a gate can be shown to flag a known regression. */
+static const char *g_slow_kernel;
+static double g_slow_factor = 1;
 
 static double now_s(void)
 {
@@ -652,11 +658,17 @@ static const kernel KERNELS[] = {
 
 /* ---- statistics ----------------------------------------------------------------------- */
 
+enum { MAXREPS = 256, MAXCALLS = 1 << 15 };
+/* Calls at least this long are timestamped one by one (a clock read costs ~25 ns, a few
+ * percent at 1 us); shorter ones are only timed as batch means. */
+static const double PERCALL_MIN_S = 1e-6;
+
 typedef struct {
-    double first, min, p10, median, p90, p99, mean;
+    double first, min, p10, p50, median, p90, p99, mean;
     double result, error; /* result and its relative error against serial */
-    int ok, samples, measured;
-    int64_t batch;
+    int ok, samples, measured, percall;
+    int64_t batch, calls;
+    double rep[MAXREPS]; /* batch mean of each repetition, in the order measured */
 } stats;
 
 static int cmp_d(const void *a, const void *b)
@@ -665,13 +677,15 @@ static int cmp_d(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Nearest-rank percentile of a sorted array. */
-static double pct(const double *s, int n, double p)
+/* Percentile of a sorted array, linear between closest ranks; NaN (written as null) when
+ * there are too few values for it to mean anything (p90 needs 10, p99 needs 100). */
+static double pct(const double *s, int64_t n, double p)
 {
-    int k = (int)ceil(p / 100.0 * n) - 1;
-    if (k < 0) k = 0;
-    if (k >= n) k = n - 1;
-    return s[k];
+    if (n <= 0 || (p >= 99 && n < 100) || ((p >= 90 || p <= 10) && n < 10)) return NAN;
+    double x = p / 100.0 * (double)(n - 1);
+    int64_t k = (int64_t)x;
+    if (k >= n - 1) return s[n - 1];
+    return s[k] + (x - (double)k) * (s[k + 1] - s[k]);
 }
 
 /* ---- options ---------------------------------------------------------------------------- */
@@ -731,6 +745,28 @@ static void json_str(const char *k, const char *v, int comma)
     fprintf(J, "\"%s", comma ? ", " : "");
 }
 
+/* A number for JSON: NaN and infinities (no JSON literal) are written as null. */
+static void json_num(const char *key, double v, const char *fmt)
+{
+    fprintf(J, "\"%s\": ", key);
+    if (isfinite(v)) fprintf(J, fmt, v);
+    else fputs("null", J);
+}
+
+/* The 1-minute load average: recorded at start and end, since a loaded machine widens
+ * every confidence interval (NaN when unreadable). */
+static double g_load_start = NAN;
+static double load_average(void)
+{
+    double l = NAN;
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f) {
+        if (fscanf(f, "%lf", &l) != 1) l = NAN;
+        fclose(f);
+    }
+    return l;
+}
+
 static void read_line_of(const char *path, const char *key, char *out, size_t size)
 {
     out[0] = '\0';
@@ -768,7 +804,26 @@ static void json_metadata(const config *cfg)
     char date[64];
     time_t now = time(NULL);
     strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
-    fprintf(J, "{\n\"schema\": 1,\n\"meta\": {");
+    /* The machine's fingerprint: what decides whether two runs can be compared. No host
+     * name, so a fresh machine of the same kind matches a committed baseline. Memory is
+     * MemTotal rounded up to 4 GiB (the kernel's reservations vary a little). */
+    char mem[64];
+    long long mem_kb = 0;
+    read_line_of("/proc/meminfo", "MemTotal", mem, sizeof mem);
+    sscanf(mem, "%lld", &mem_kb);
+    long long mem_gib = (mem_kb + (4LL << 20) - 1) / (4LL << 20) * 4;
+    fprintf(J, "{\n\"schema\": 2,\n\"fingerprint\": {");
+    json_str("cpu", cpu, 1);
+    fprintf(J, "\"cpus\": %ld, \"memory_gib\": %lld, ", sysconf(_SC_NPROCESSORS_ONLN), mem_gib);
+    json_str("kernel_release", u.release, 0);
+    fprintf(J, "},\n\"meta\": {");
+    json_num("load_start", g_load_start, "%.2f");
+    fputs(", ", J);
+    if (g_slow_kernel) {
+        char inj[128];
+        snprintf(inj, sizeof inj, "%s:%g", g_slow_kernel, g_slow_factor);
+        json_str("injected_slowdown", inj, 1);
+    }
     json_str("date", date, 1);
     json_str("git", cfg->git ? cfg->git : "unknown", 1);
     json_str("cpu", cpu, 1);
@@ -805,14 +860,16 @@ static void json_metadata(const config *cfg)
 
 /* ---- measuring ----------------------------------------------------------------------------- */
 
-/* Calls per sample so a sample lasts >= min_batch (1 for large n). */
-static int64_t pick_batch(run_fn f, int64_t n, double min_batch)
+/* Calls per sample so a sample lasts >= min_batch (1 for large n); *per_call gets the
+ * mean duration of one call in the last trial. */
+static int64_t pick_batch(run_fn f, int64_t n, double min_batch, double *per_call)
 {
     int64_t k = 1;
     for (;;) {
         double t0 = now_s();
         for (int64_t i = 0; i < k; i++) g_sink = f(n);
         double t = now_s() - t0;
+        *per_call = t / (double)k;
         if (t >= min_batch || k >= (INT64_C(1) << 24)) return k;
         k = t > 0 ? (int64_t)ceil((double)k * min_batch / t * 1.2) : k * 10;
         if (k < 2) k = 2;
@@ -828,28 +885,83 @@ static double result_of(const kernel *K, const variant *v, int64_t n)
     return checksum(out, n);
 }
 
-typedef struct {
-    double t[256];
-} samples;
-
 static int is_tbb(const variant *v) { return strncmp(v->name, "tbb", 3) == 0; }
+static int is_prange(const variant *v) { return strncmp(v->name, "prange", 6) == 0; }
+
+
+static void spin_for(double s)
+{
+    double until = now_s() + s;
+    while (now_s() < until) {
+    }
+}
+
+static double g_calls[MAXV][MAXCALLS]; /* per-call durations of each variant being measured */
+
+/* One repetition of variant v: a batch of calls; returns the batch mean. Per-call mode
+ * also appends each call's duration to d (up to MAXCALLS). */
+static double one_rep(const variant *v, int64_t n, int64_t batch, double slow, double *d,
+                      int64_t *nd)
+{
+    double t0 = now_s();
+    if (d) {
+        double prev = t0;
+        for (int64_t i = 0; i < batch; i++) {
+            g_sink = v->fn(n);
+            double t = now_s();
+            if (slow > 1) spin_for((slow - 1) * (t - prev)), t = now_s();
+            if (*nd < MAXCALLS) d[(*nd)++] = t - prev;
+            prev = t;
+        }
+    } else {
+        for (int64_t i = 0; i < batch; i++) g_sink = v->fn(n);
+        if (slow > 1) spin_for((slow - 1) * (now_s() - t0));
+    }
+    return (now_s() - t0) / (double)batch;
+}
+
+static void summarise(stats *s, int reps, const double *d, int64_t nd)
+{
+    double sorted[MAXREPS], sum = 0;
+    memcpy(sorted, s->rep, (size_t)reps * sizeof(double));
+    qsort(sorted, (size_t)reps, sizeof(double), cmp_d);
+    for (int r = 0; r < reps; r++) sum += sorted[r];
+    s->samples = reps;
+    s->min = sorted[0];
+    s->median = reps % 2 ? sorted[reps / 2] : 0.5 * (sorted[reps / 2 - 1] + sorted[reps / 2]);
+    s->mean = sum / reps;
+    if (s->percall) { /* d is sorted by the caller */
+        s->calls = nd;
+        s->p10 = pct(d, nd, 10);
+        s->p50 = pct(d, nd, 50);
+        s->p90 = pct(d, nd, 90);
+        s->p99 = pct(d, nd, 99);
+    } else {
+        s->calls = s->batch * reps;
+        s->p10 = pct(sorted, reps, 10);
+        s->p50 = pct(sorted, reps, 50);
+        s->p90 = pct(sorted, reps, 90);
+        s->p99 = pct(sorted, reps, 99);
+    }
+}
 
 /*
  * Measure every variant of K at n; returns the number of variants. Variants run
- * interleaved rep by rep (the order rotates), so drift hits all alike. The oneTBB peers
- * run as a second group after a pause: libgomp's idle workers spin for milliseconds after
- * a region, and on a small machine they would steal the cores from TBB's (and TBB's from
- * libgomp's) if the two runtimes alternated call by call.
+ * interleaved rep by rep (the order rotates), so drift hits all alike and rep r of every
+ * variant of a group was measured at about the same moment (the gate pairs them). The
+ * oneTBB peers run as a second group after a pause: libgomp's idle workers spin for
+ * milliseconds after a region, and on a small machine they would steal the cores from
+ * TBB's (and TBB's from libgomp's) if the two runtimes alternated call by call.
  */
 static int measure(const kernel *K, int64_t n, const config *cfg, stats *out)
 {
     int nv = 0;
     while (nv < MAXV && K->v[nv].fn) nv++;
     for (int v = 0; v < nv; v++) out[v].measured = 0;
-    static samples S[MAXV];
     int64_t batch[MAXV];
     double ref = 0;
-    int reps = cfg->reps > 256 ? 256 : cfg->reps;
+    double slow = g_slow_kernel && strcmp(g_slow_kernel, K->name) == 0 ? g_slow_factor : 1;
+    int reps = cfg->reps > MAXREPS ? MAXREPS : cfg->reps;
     for (int group = 0; group < 2; group++) {
         int members[MAXV], nm = 0;
         for (int v = 0; v < nv; v++)
@@ -871,32 +983,25 @@ static int measure(const kernel *K, int64_t n, const config *cfg, stats *out)
             /* Reductions may differ in the last bits (another summation order); maps must
              * match exactly (each element is computed the same way). */
             s->ok = K->output == 1 ? (s->result == ref) : K->output == 2 ? (s->error <= 1e-12) : (s->error <= 1e-9);
-            batch[v] = pick_batch(K->v[v].fn, n, cfg->min_batch_s);
+            double per_call;
+            batch[v] = pick_batch(K->v[v].fn, n, cfg->min_batch_s, &per_call);
             s->batch = batch[v];
+            s->percall = per_call >= PERCALL_MIN_S;
         }
-        /* Long calls get fewer reps: the median of 5 is already stable at 100 ms. */
-        if (group == 0 && out[0].first > 0.3 && reps > 5) reps = 5;
-        for (int r = 0; r < reps; r++)
+        /* Long calls get fewer reps: 9 paired reps of 0.3 s calls already give a tight CI. */
+        int greps = group == 0 && out[0].first > 0.3 && reps > 9 ? 9 : reps;
+        int64_t nd[MAXV] = {0};
+        for (int r = 0; r < greps; r++)
             for (int k = 0; k < nm; k++) {
                 int v = members[(k + r) % nm]; /* rotate the order too */
-                double t0 = now_s();
-                for (int64_t i = 0; i < batch[v]; i++) g_sink = K->v[v].fn(n);
-                S[v].t[r] = (now_s() - t0) / (double)batch[v];
+                double vs = is_prange(&K->v[v]) ? slow : 1;
+                out[v].rep[r] = one_rep(&K->v[v], n, batch[v], vs, out[v].percall ? g_calls[v] : NULL, &nd[v]);
             }
-    }
-    for (int v = 0; v < nv; v++) {
-        stats *s = &out[v];
-        if (!s->measured) continue;
-        qsort(S[v].t, (size_t)reps, sizeof(double), cmp_d);
-        s->samples = reps;
-        s->min = S[v].t[0];
-        s->p10 = pct(S[v].t, reps, 10);
-        s->median = pct(S[v].t, reps, 50);
-        s->p90 = pct(S[v].t, reps, 90);
-        s->p99 = pct(S[v].t, reps, 99);
-        double sum = 0;
-        for (int r = 0; r < reps; r++) sum += S[v].t[r];
-        s->mean = sum / reps;
+        for (int m = 0; m < nm; m++) {
+            int v = members[m];
+            if (out[v].percall) qsort(g_calls[v], (size_t)nd[v], sizeof(double), cmp_d);
+            summarise(&out[v], greps, g_calls[v], nd[v]);
+        }
     }
     return nv;
 }
@@ -927,19 +1032,42 @@ static void report(const kernel *K, int64_t n, int threads, const char *phase, c
         double gbs = K->bytes > 0 ? bytes / s[v].median / 1e9 : 0;
         if (K->stream && strcmp(phase, "production") == 0 && gbs > g_bw_limit) g_bw_limit = gbs;
         double ratio = s[v].median / best_ref;
-        printf("%-10s %-11s %3d %12lld %-13s %11.3f %11.3f %11.3f %8.2f %6.3f %s\n", phase, K->name, threads,
-               (long long)n, K->v[v].name, s[v].median * 1e6, s[v].p10 * 1e6, s[v].p90 * 1e6, gbs, ratio,
-               s[v].ok ? "" : "WRONG RESULT");
+        printf("%-10s %-11s %3d %12lld %-15s %11.3f %11.3f %11.3f %11.3f %-9s %8.2f %6.3f %s\n", phase, K->name,
+               threads, (long long)n, K->v[v].name, s[v].median * 1e6, s[v].p10 * 1e6, s[v].p90 * 1e6,
+               s[v].p99 * 1e6, s[v].percall ? "per-call" : "batch", gbs, ratio, s[v].ok ? "" : "WRONG RESULT");
         if (!J) continue;
         fprintf(J, "%s{\"phase\": \"%s\", \"kernel\": \"%s\", \"variant\": \"%s\", \"threads\": %d, \"n\": %lld, ",
                 j_first_row ? "" : ",\n", phase, K->name, K->v[v].name, threads, (long long)n);
-        fprintf(J, "\"first_s\": %.9g, \"min_s\": %.9g, \"p10_s\": %.9g, \"median_s\": %.9g, \"p90_s\": %.9g, "
-                   "\"p99_s\": %.9g, \"mean_s\": %.9g, \"samples\": %d, \"batch\": %lld, ",
-                s[v].first, s[v].min, s[v].p10, s[v].median, s[v].p90, s[v].p99, s[v].mean, s[v].samples,
-                (long long)s[v].batch);
-        fprintf(J, "\"bytes\": %.17g, \"gbs\": %.6g, \"ratio_vs_best_ref\": %.6g, \"result\": %.17g, "
-                   "\"rel_error\": %.3g, \"ok\": %s}",
-                bytes, gbs, ratio, s[v].result, s[v].error, s[v].ok ? "true" : "false");
+        json_num("first_s", s[v].first, "%.9g");
+        fputs(", ", J);
+        json_num("min_s", s[v].min, "%.9g");
+        fputs(", ", J);
+        json_num("median_s", s[v].median, "%.9g");
+        fputs(", ", J);
+        json_num("mean_s", s[v].mean, "%.9g");
+        fprintf(J, ", \"dist\": \"%s\", \"calls\": %lld, ", s[v].percall ? "per-call" : "batch-mean",
+                (long long)s[v].calls);
+        json_num("p10_s", s[v].p10, "%.9g");
+        fputs(", ", J);
+        json_num("p50_s", s[v].p50, "%.9g");
+        fputs(", ", J);
+        json_num("p90_s", s[v].p90, "%.9g");
+        fputs(", ", J);
+        json_num("p99_s", s[v].p99, "%.9g");
+        fprintf(J, ", \"samples\": %d, \"batch\": %lld, \"reps_s\": [", s[v].samples, (long long)s[v].batch);
+        for (int r = 0; r < s[v].samples; r++) {
+            if (isfinite(s[v].rep[r])) fprintf(J, "%s%.6g", r ? ", " : "", s[v].rep[r]);
+            else fprintf(J, "%snull", r ? ", " : "");
+        }
+        fprintf(J, "], \"bytes\": %.17g, ", bytes);
+        json_num("gbs", gbs, "%.6g");
+        fputs(", ", J);
+        json_num("ratio", ratio, "%.6g");
+        fputs(", ", J);
+        json_num("result", s[v].result, "%.17g");
+        fputs(", ", J);
+        json_num("rel_error", s[v].error, "%.3g");
+        fprintf(J, ", \"ok\": %s}", s[v].ok ? "true" : "false");
         j_first_row = 0;
     }
 }
@@ -997,36 +1125,32 @@ static double ovh_serial_red(int64_t n)
     return s;
 }
 
-static void overhead(const config *cfg, int threads)
-{
-    /* n = 2 x threads iterations (and an empty loop of 1 iteration per thread). */
-    static const kernel OV[] = {
-        {"ovh-for", 0, 0, 0, 0, size_full, {{"serial", ovh_serial_for}, {"omp", ovh_omp_for}, {"prange", ovh_prange_for}}},
-        {"ovh-reduce", 0, 0, 0, 0, size_full, {{"serial", ovh_serial_red}, {"omp", ovh_omp_red}, {"prange", ovh_prange_red}}},
-    };
-    for (int k = 0; k < 2; k++) {
-        if (!in_list(cfg->kernels, "overhead")) return;
-        stats s[MAXV];
-        int64_t n = 2 * (int64_t)threads;
-        int nv = measure(&OV[k], n, cfg, s);
-        report(&OV[k], n, threads, "overhead", s, nv);
-        printf("%-10s %-11s %3d   overhead vs serial: omp %.3f us, prange %.3f us (ratio %.2f)\n", "overhead",
-               OV[k].name, threads, (s[1].median - s[0].median) * 1e6, (s[2].median - s[0].median) * 1e6,
-               (s[2].median - s[0].median) / (s[1].median - s[0].median));
-        (void)nv;
-    }
-}
+/* Overhead "kernels": n = 2 x threads iterations of an empty loop, and a reduction. */
+static const kernel OVERHEAD[] = {
+    {"ovh-for", 0, 0, 0, 0, size_full, {{"serial", ovh_serial_for}, {"omp", ovh_omp_for}, {"prange", ovh_prange_for}}},
+    {"ovh-reduce", 0, 0, 0, 0, size_full, {{"serial", ovh_serial_red}, {"omp", ovh_omp_red}, {"prange", ovh_prange_red}}},
+};
 
 /* ---- main ---------------------------------------------------------------------------------- */
 
-static void usage(void)
+static void usage(FILE *f)
 {
-    fprintf(stderr,
+    fprintf(f,
             "usage: prange-bench [--quick] [--sizes N,N,..] [--kernels a,b|all] [--variants a,b] [--threads T,T,..]\n"
             "                    [--reps R] [--nmax N] [--no-sweep] [--json FILE] [--tsv FILE] [--git REV]\n"
+            "                    [--dry-run]\n"
             "kernels:");
-    for (int k = 0; k < NKERNELS; k++) fprintf(stderr, " %s", KERNELS[k].name);
-    fprintf(stderr, " overhead\n");
+    for (int k = 0; k < NKERNELS; k++) fprintf(f, " %s", KERNELS[k].name);
+    fprintf(f, " overhead\nvariants:");
+    for (int k = 0; k < NKERNELS; k++)
+        for (int v = 0; v < MAXV && KERNELS[k].v[v].fn; v++) {
+            int seen = 0;
+            for (int j = 0; j <= k && !seen; j++)
+                for (int w = 0; w < (j < k ? MAXV : v) && KERNELS[j].v[w].fn; w++)
+                    seen |= strcmp(KERNELS[j].v[w].name, KERNELS[k].v[v].name) == 0;
+            if (!seen) fprintf(f, " %s", KERNELS[k].v[v].name);
+        }
+    fprintf(f, "\n");
 }
 
 static int64_t default_nmax(int quick)
@@ -1050,50 +1174,144 @@ static int64_t default_nmax(int quick)
     return n;
 }
 
+/* Every name of a comma list must be known: a typo must not silently measure nothing. */
+static int check_list(const char *what, const char *list, int variants)
+{
+    if (!list) return 0;
+    if (!*list) {
+        fprintf(stderr, "prange-bench: empty --%s list\n", what);
+        return -1;
+    }
+    if (strcmp(list, "all") == 0) return 0;
+    for (const char *p = list;;) {
+        size_t len = strcspn(p, ",");
+        int known = !variants && len == 8 && strncmp(p, "overhead", 8) == 0;
+        for (int k = 0; k < NKERNELS && !known; k++) {
+            if (!variants) known = strlen(KERNELS[k].name) == len && strncmp(p, KERNELS[k].name, len) == 0;
+            for (int v = 0; variants && v < MAXV && KERNELS[k].v[v].fn && !known; v++)
+                known = strlen(KERNELS[k].v[v].name) == len && strncmp(p, KERNELS[k].v[v].name, len) == 0;
+        }
+        if (!known) {
+            fprintf(stderr, "prange-bench: unknown %s '%.*s' (see --help for the list)\n",
+                    variants ? "variant" : "kernel", (int)len, p);
+            return -1;
+        }
+        if (!p[len]) return 0;
+        p += len + 1;
+    }
+}
+
+/* A whole positive number, or exit 2. */
+static int64_t parse_count(const char *opt, const char *s, double lo, double hi)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || *end || errno || !(v >= lo && v <= hi) || v != floor(v)) {
+        fprintf(stderr, "prange-bench: %s wants a whole number in [%g, %g], not '%s'\n", opt, lo, hi, s);
+        exit(2);
+    }
+    return (int64_t)v;
+}
+
+/* One (kernel, size, threads) measurement of the run's plan. */
+typedef struct {
+    const kernel *K;
+    int64_t n;
+    int threads;
+    const char *phase;
+} item;
+
+enum { MAXITEMS = 4096 };
+static item PLAN[MAXITEMS];
+
+static int add_item(int count, const kernel *K, int64_t n, int threads, const char *phase)
+{
+    if (count < MAXITEMS) PLAN[count] = (item){K, n, threads, phase};
+    return count + 1;
+}
+
+/* Does the --variants selection leave anything but serial to measure for K? */
+static int has_variants(const kernel *K, const config *cfg)
+{
+    for (int v = 1; v < MAXV && K->v[v].fn; v++)
+        if (in_list(cfg->variants, K->v[v].name)) return 1;
+    return 0;
+}
+
+static void fmt_duration(double s, char *out, size_t size)
+{
+    int t = (int)(s + 0.5);
+    snprintf(out, size, "%d:%02d", t / 60, t % 60);
+}
+
 int main(int argc, char **argv)
 {
     config cfg = {.reps = 0, .min_batch_s = 0};
     int64_t user_sizes[64];
-    int nuser = 0;
+    int nuser = 0, dry = 0;
     cfg.sweep = 1;
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "--quick") == 0) cfg.quick = 1;
+        const char *a = argv[i];
+        int has_val = i + 1 < argc;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage(stdout);
+            return 0;
+        } else if (strcmp(a, "--quick") == 0) cfg.quick = 1;
         else if (strcmp(a, "--no-sweep") == 0) cfg.sweep = 0;
-        else if (strcmp(a, "--kernels") == 0 && val) cfg.kernels = argv[++i];
-        else if (strcmp(a, "--variants") == 0 && val) cfg.variants = argv[++i];
-        else if (strcmp(a, "--json") == 0 && val) cfg.json = argv[++i];
-        else if (strcmp(a, "--tsv") == 0 && val) cfg.tsv = argv[++i];
-        else if (strcmp(a, "--git") == 0 && val) cfg.git = argv[++i];
-        else if (strcmp(a, "--reps") == 0 && val) cfg.reps = atoi(argv[++i]);
-        else if (strcmp(a, "--nmax") == 0 && val) cfg.nmax = (int64_t)strtod(argv[++i], NULL);
-        else if (strcmp(a, "--sizes") == 0 && val) {
+        else if (strcmp(a, "--dry-run") == 0) dry = 1;
+        else if (!has_val || strncmp(a, "--", 2) != 0) {
+            fprintf(stderr, "prange-bench: %s '%s' (see --help)\n", has_val ? "unknown argument" : "missing value or unknown argument", a);
+            return 2;
+        } else if (strcmp(a, "--kernels") == 0) cfg.kernels = argv[++i];
+        else if (strcmp(a, "--variants") == 0) cfg.variants = argv[++i];
+        else if (strcmp(a, "--json") == 0) cfg.json = argv[++i];
+        else if (strcmp(a, "--tsv") == 0) cfg.tsv = argv[++i];
+        else if (strcmp(a, "--git") == 0) cfg.git = argv[++i];
+        else if (strcmp(a, "--reps") == 0) cfg.reps = (int)parse_count(a, argv[++i], 3, MAXREPS);
+        else if (strcmp(a, "--nmax") == 0) cfg.nmax = parse_count(a, argv[++i], 1, 1e12);
+        else if (strcmp(a, "--sizes") == 0) {
             if ((nuser = parse_sizes(argv[++i], user_sizes, 64)) <= 0) {
-                fprintf(stderr, "prange-bench: bad --sizes '%s'\n", argv[i]);
+                fprintf(stderr, "prange-bench: bad --sizes '%s' (positive numbers, comma-separated)\n", argv[i]);
                 return 2;
             }
-        } else if (strcmp(a, "--threads") == 0 && val) {
+        } else if (strcmp(a, "--threads") == 0) {
             int64_t t[16];
             int k = parse_sizes(argv[++i], t, 16);
             if (k <= 0) {
-                fprintf(stderr, "prange-bench: bad --threads '%s'\n", argv[i]);
+                fprintf(stderr, "prange-bench: bad --threads '%s' (positive numbers, comma-separated)\n", argv[i]);
                 return 2;
             }
             for (int j = 0; j < k; j++) cfg.threads[j] = (int)(t[j] > PRANGE_MAX_THREADS ? PRANGE_MAX_THREADS : t[j]);
             cfg.nthreads = k;
         } else {
-            usage();
-            return strcmp(a, "--help") == 0 ? 0 : 2;
+            fprintf(stderr, "prange-bench: unknown argument '%s' (see --help)\n", a);
+            return 2;
         }
     }
-    if (cfg.reps <= 0) cfg.reps = cfg.quick ? 5 : 15;
+    if (check_list("kernels", cfg.kernels, 0) || check_list("variants", cfg.variants, 1)) return 2;
+    const char *slow = getenv("PERF_BENCH_SLOWDOWN");
+    if (slow && *slow) {
+        static char name[64];
+        const char *colon = strchr(slow, ':');
+        size_t len = colon ? (size_t)(colon - slow) : 0;
+        char *end;
+        double f = colon ? strtod(colon + 1, &end) : 0;
+        if (!colon || len >= sizeof name || *end || !(f >= 1 && f <= 100)) {
+            fprintf(stderr, "prange-bench: PERF_BENCH_SLOWDOWN wants KERNEL:FACTOR (factor 1..100), not '%s'\n", slow);
+            return 2;
+        }
+        memcpy(name, slow, len);
+        name[len] = '\0';
+        if (check_list("PERF_BENCH_SLOWDOWN kernel", name, 0)) return 2;
+        g_slow_kernel = name;
+        g_slow_factor = f;
+    }
+    /* Quick: 15 paired reps of >= 200 us batches (CI's gate needs the repetitions);
+     * full: 11 reps of >= 2 ms batches. */
+    if (cfg.reps <= 0) cfg.reps = cfg.quick ? 15 : 11;
     cfg.min_batch_s = cfg.quick ? 200e-6 : 2e-3;
-
-    /* The first call of the process: topology load, options, fork-join calibration. */
-    double t0 = now_s();
-    prange_opts force = {.cost_ns = 1e9};
-    prange_for_opts(0, 64, empty_body, NULL, &force);
-    double first_call = now_s() - t0;
+    if (cfg.nthreads == 0) cfg.threads[cfg.nthreads++] = prange_num_threads();
 
     if (cfg.nmax <= 0) cfg.nmax = default_nmax(cfg.quick);
     for (int i = 0; i < nuser; i++)
@@ -1103,6 +1321,50 @@ int main(int argc, char **argv)
     int nsweep = 0;
     for (int64_t n = 1; n <= cfg.nmax && nsweep < 31; n *= 4) sweep[nsweep++] = n;
     if (!cfg.quick && cfg.nmax >= 100000000) sweep[nsweep++] = 100000000;
+
+    /* The plan: production (or --sizes) rows, overheads, then the sweep, per thread count. */
+    int nitems = 0;
+    for (int ti = 0; ti < cfg.nthreads; ti++) {
+        int threads = cfg.threads[ti];
+        for (int k = 0; k < NKERNELS; k++) {
+            const kernel *K = &KERNELS[k];
+            if (!in_list(cfg.kernels, K->name) || !has_variants(K, &cfg)) continue;
+            if (nuser)
+                for (int i = 0; i < nuser; i++) nitems = add_item(nitems, K, user_sizes[i], threads, "sizes");
+            else
+                nitems = add_item(nitems, K, K->size(cfg.nmax), threads, "production");
+        }
+        for (int k = 0; k < 2; k++)
+            if (in_list(cfg.kernels, "overhead") && has_variants(&OVERHEAD[k], &cfg))
+                nitems = add_item(nitems, &OVERHEAD[k], 2 * (int64_t)threads, threads, "overhead");
+        if (!cfg.sweep || nuser) continue;
+        for (int k = 0; k < NKERNELS; k++) {
+            const kernel *K = &KERNELS[k];
+            if (!K->sweep || !in_list(cfg.kernels, K->name) || !has_variants(K, &cfg)) continue;
+            for (int i = 0; i < nsweep; i++) nitems = add_item(nitems, K, sweep[i], threads, "sweep");
+        }
+    }
+    if (nitems == 0) {
+        fprintf(stderr, "prange-bench: the selection (--kernels %s --variants %s) measures nothing\n",
+                cfg.kernels ? cfg.kernels : "all", cfg.variants ? cfg.variants : "all");
+        return 2;
+    }
+    if (nitems > MAXITEMS) {
+        fprintf(stderr, "prange-bench: %d measurements planned, at most %d\n", nitems, MAXITEMS);
+        return 2;
+    }
+    if (dry) {
+        printf("prange-bench: %d measurements planned, %d reps each\n", nitems, cfg.reps);
+        return 0;
+    }
+    g_load_start = load_average();
+
+    /* The first call of the process: topology load, options, fork-join calibration. */
+    double t0 = now_s();
+    prange_opts force = {.cost_ns = 1e9};
+    prange_for_opts(0, 64, empty_body, NULL, &force);
+    double first_call = now_s() - t0;
+
     NMAX = cfg.nmax;
     /* Arrays start 0, 1 and 2 KiB past a page boundary (STREAM's OFFSET): with equal page
      * offsets every store to C[i] would 4K-alias the load of A[i] and make run-to-run
@@ -1128,7 +1390,6 @@ int main(int argc, char **argv)
     memcpy(PA, A, (size_t)NMAX * sizeof(double));
     memcpy(PB, B, (size_t)NMAX * sizeof(double));
 
-    if (cfg.nthreads == 0) cfg.threads[cfg.nthreads++] = prange_num_threads();
     if (cfg.json && !(J = fopen(cfg.json, "w"))) {
         fprintf(stderr, "prange-bench: cannot write %s: %s\n", cfg.json, strerror(errno));
         return 1;
@@ -1139,61 +1400,51 @@ int main(int argc, char **argv)
 
     printf("libprange perf: nmax=%lld per array, reps=%d, min batch %.0f us, first call %.1f us\n",
            (long long)NMAX, cfg.reps, cfg.min_batch_s * 1e6, first_call * 1e6);
-    printf("%-10s %-11s %3s %12s %-13s %11s %11s %11s %8s %6s\n", "phase", "kernel", "thr", "n", "variant",
-           "median_us", "p10_us", "p90_us", "GB/s", "ratio");
-    int wrong = 0;
-    for (int ti = 0; ti < cfg.nthreads; ti++) {
-        int threads = cfg.threads[ti];
-        g_threads = threads;
-        prange_set_num_threads(threads);
+    printf("ratio = median of the variant's batch means / the best median of serial and OpenMP in this row\n");
+    printf("%-10s %-11s %3s %12s %-15s %11s %11s %11s %11s %-9s %8s %6s\n", "phase", "kernel", "thr", "n", "variant",
+           "median_us", "p10_us", "p90_us", "p99_us", "dist", "GB/s", "ratio");
+    int wrong = 0, threads = 0;
+    double start = now_s();
+    for (int it = 0; it < nitems; it++) {
+        const item *I = &PLAN[it];
+        if (I->threads != threads) {
+            threads = g_threads = I->threads;
+            prange_set_num_threads(threads);
 #ifdef HAVE_TBB
-        bench_tbb_set_threads(threads);
+            bench_tbb_set_threads(threads);
 #endif
-        for (int k = 0; k < NKERNELS; k++) {
-            const kernel *K = &KERNELS[k];
-            if (!in_list(cfg.kernels, K->name)) continue;
-            int64_t sizes[64];
-            int ns = 0;
-            if (nuser) {
-                for (int i = 0; i < nuser; i++) sizes[ns++] = user_sizes[i];
-            } else {
-                sizes[ns++] = K->size(NMAX);
-            }
-            for (int i = 0; i < ns; i++) {
-                stats s[MAXV];
-                fprintf(stderr, "[perf] %s n=%lld threads=%d\n", K->name, (long long)sizes[i], threads);
-                int nv = measure(K, sizes[i], &cfg, s);
-                report(K, sizes[i], threads, nuser ? "sizes" : "production", s, nv);
-                for (int v = 0; v < nv; v++) wrong += s[v].measured && !s[v].ok;
-            }
         }
-        overhead(&cfg, threads);
-        if (!cfg.sweep || nuser) continue;
-        for (int k = 0; k < NKERNELS; k++) {
-            const kernel *K = &KERNELS[k];
-            if (!K->sweep || !in_list(cfg.kernels, K->name)) continue;
-            for (int i = 0; i < nsweep; i++) {
-                stats s[MAXV];
-                fprintf(stderr, "[perf] sweep %s n=%lld threads=%d\n", K->name, (long long)sweep[i], threads);
-                int nv = measure(K, sweep[i], &cfg, s);
-                report(K, sweep[i], threads, "sweep", s, nv);
-                for (int v = 0; v < nv; v++) {
-                    if (!s[v].measured) continue;
-                    wrong += !s[v].ok;
-                    if (T)
-                        fprintf(T, "%s\t%s\t%d\t%lld\t%.9g\t%.9g\t%.9g\t%.6g\n", K->name, K->v[v].name, threads,
-                                (long long)sweep[i], s[v].median, s[v].p10, s[v].p90, s[v].median / (double)sweep[i] * 1e9);
-                }
-            }
+        char eta[16] = "?";
+        if (it > 0) fmt_duration((now_s() - start) / it * (nitems - it), eta, sizeof eta);
+        fprintf(stderr, "[%d/%d] %s %s n=%lld threads=%d ... ETA %s\n", it + 1, nitems, I->phase, I->K->name,
+                (long long)I->n, threads, eta);
+        stats s[MAXV];
+        int nv = measure(I->K, I->n, &cfg, s);
+        report(I->K, I->n, threads, I->phase, s, nv);
+        for (int v = 0; v < nv; v++) {
+            if (!s[v].measured) continue;
+            wrong += !s[v].ok;
+            if (T && strcmp(I->phase, "sweep") == 0)
+                fprintf(T, "%s\t%s\t%d\t%lld\t%.9g\t%.9g\t%.9g\t%.6g\n", I->K->name, I->K->v[v].name, threads,
+                        (long long)I->n, s[v].median, s[v].p10, s[v].p90, s[v].median / (double)I->n * 1e9);
         }
+        if (I->K >= OVERHEAD && I->K < OVERHEAD + 2)
+            printf("%-10s %-11s %3d   overhead vs serial: omp %.3f us, prange %.3f us (%.2f x libgomp's)\n",
+                   "overhead", I->K->name, threads, (s[1].median - s[0].median) * 1e6,
+                   (s[2].median - s[0].median) * 1e6, (s[2].median - s[0].median) / (s[1].median - s[0].median));
     }
+    char took[16];
+    fmt_duration(now_s() - start, took, sizeof took);
+    fprintf(stderr, "[%d/%d] done in %s\n", nitems, nitems, took);
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     double data_bytes = (double)NMAX * 52;
     printf("bandwidth limit (best STREAM kernel): %.2f GB/s; peak RSS %.1f MiB (data %.1f MiB)\n", g_bw_limit,
            (double)ru.ru_maxrss / 1024, data_bytes / 1048576);
     if (J) {
-        fprintf(J, "\n],\n\"first_call_s\": %.9g, \"bandwidth_limit_gbs\": %.6g, \"peak_rss_bytes\": %lld, "
+        fprintf(J, "\n],\n");
+        json_num("load_end", load_average(), "%.2f");
+        fprintf(J, ", \"first_call_s\": %.9g, \"bandwidth_limit_gbs\": %.6g, \"peak_rss_bytes\": %lld, "
                    "\"data_bytes\": %.0f, \"wrong_results\": %d\n}\n",
                 first_call, g_bw_limit, (long long)ru.ru_maxrss * 1024, data_bytes, wrong);
         fclose(J);
