@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """report.py — read prange-bench JSON artifacts (docs/benchmarking.md).
 
-  report.py summary RUN.json             one line per target, <= 40 lines
+  report.py summary RUN.json [--no-gate] one line per target, then the within-run gate
   report.py check RUN.json [--gross G]   the within-run gate: exit 1 where libprange is
                                          statistically clearly > G x slower than every
                                          reference of the same run (default 2.0)
@@ -111,14 +111,14 @@ def tag_of(key, v, x):
     return "%s|%s|%d|%d|%s|%s" % (key[0], key[1], key[2], key[3], v, x)
 
 
-def within_run(run, gross):
+def within_flags(run, gross):
     """Within-run gate: for every libprange row and every same-run reference X, the ratio
-    R_X = median_r(p_r / X_r) with its bootstrap lower bound. A row fails when, against
+    R_X = median_r(p_r / X_r) with its bootstrap lower bound. A row is flagged when, against
     EVERY reference, the lower bound exceeds `gross` and libprange is more than SLACK_S
     slower per call. (A loaded machine slows the parallel references and libprange alike:
     requiring all references keeps a load burst that only the serial loop escapes from
-    being called a regression.) Returns (checks, failures)."""
-    checks, fails = 0, []
+    being called a regression.) Returns (checks, {row id: description})."""
+    checks, flags = 0, {}
     for key, vs in sorted(groups(run).items()):
         if key[1] in UNGATED:
             continue
@@ -127,7 +127,7 @@ def within_run(run, gross):
             if not is_libprange(v):
                 continue
             los = []
-            for x, xr in refs.items():
+            for x, xr in sorted(refs.items()):
                 rs = paired(p, xr)
                 if rs is None:
                     continue
@@ -136,11 +136,11 @@ def within_run(run, gross):
             if not los:
                 continue
             checks += 1
-            lo, point, excess, x = min(los)
+            lo, point, _, x = min(los)
             if lo > gross and min(e for _, _, e, _ in los) > SLACK_S:
-                fails.append("%s %s n=%d %s: %.2fx %s (99%% lower bound %.2f > %.1f against every reference)"
-                             % (key[0], key[1], key[3], v, point, x, lo, gross))
-    return checks, fails
+                flags[("gross",) + key + (v,)] = "%-10s %-9s n=%-8d %-13s %.2fx %-12s (99%% lower bound %.2f > %.1f)" % (
+                    key[0], key[1], key[3], v, point, x, lo, gross)
+    return checks, flags
 
 
 # ---- summary ------------------------------------------------------------------------------
@@ -167,7 +167,7 @@ def machine_line(run):
         m.get("compiler", "?").split(" (")[0], m["hwloc"], m["tbb"])
 
 
-def summary(path, gross=GROSS):
+def summary(path, gross=GROSS, with_gate=True):
     run = load(path)
     g = groups(run)
     m = run["meta"]
@@ -242,19 +242,7 @@ def summary(path, gross=GROSS):
     if len(lines) > 30:
         print("  ... %d more in the JSON" % (len(lines) - 30))
     print("targets: %d met, %d missed (goals on a quiet machine; the gate below decides pass/fail)" % (met, missed))
-    return gate_within(run, gross)
-
-
-def gate_within(run, gross):
-    wrong = run.get("wrong_results", 0)
-    checks, fails = within_run(run, gross)
-    for f in fails[:10]:
-        print("  GROSS: " + f)
-    ok = not fails and not wrong
-    print("within-run gate: %s (%d checks, %d gross, %d wrong results; fails only when libprange is "
-          "> %.1fx slower than every same-run reference at 99%%)" % ("PASS" if ok else "FAIL", checks, len(fails),
-                                                                    wrong, gross))
-    return 0 if ok else 1
+    return gate(None, path, [], None, gross, None) if with_gate else 0
 
 
 # ---- compare ------------------------------------------------------------------------------
@@ -275,21 +263,14 @@ def not_comparable(base, new):
     return None
 
 
-def compare(base_path, new_path, effect, gross):
-    base, new = load(base_path), load(new_path)
-    print("\n== compare %s -> %s" % (base_path, new_path))
-    print("base " + machine_line(base))
-    print("new  " + machine_line(new))
-    if effect is None:
-        effect = EFFECT_QUICK if new["meta"].get("quick") else EFFECT_FULL
-    why = not_comparable(base, new)
-    within = gate_within(new, gross)
-    if why:
-        print("perf gate: NOT COMPARABLE: %s; nothing judged against the baseline (exit %d: the "
-              "within-run gate above)" % (why, within))
-        return within
+def baseline_flags(base, new, effect):
+    """Rows of NEW that regressed against BASE. For every libprange row and every reference
+    X present in both runs, Q_X = R_X(new) / R_X(base), with a bootstrap distribution from
+    both runs' repetitions. A row is flagged when libprange lost ground against EVERY
+    reference, clearly (the 99% lower bound of each Q_X above 1 + effect) and by more than
+    SLACK_S per call. Returns (checks, {row id: description}, missing rows)."""
     gb, gn = groups(base), groups(new)
-    checks, regressions, moved, missing = 0, [], [], 0
+    checks, flags, missing = 0, {}, 0
     for key, vs in sorted(gb.items()):
         if key not in gn:
             missing += 1
@@ -300,9 +281,6 @@ def compare(base_path, new_path, effect, gross):
         for v in sorted(vs):
             if not is_libprange(v) or v not in nvs:
                 continue
-            # Q_X = R_X(new) / R_X(base) for every reference X present in both runs; the row
-            # regressed when libprange lost ground against every one of them, clearly (the
-            # 99% lower bound of each Q_X above 1 + effect) and by more than SLACK_S per call.
             qs = []
             for x in sorted(vs):
                 if not is_reference(x) or x not in nvs:
@@ -313,39 +291,84 @@ def compare(base_path, new_path, effect, gross):
                 t = tag_of(key, v, x)
                 db, dn = boot(rb, "base|" + t), boot(rn, "new|" + t)
                 q = sorted(a / b for a, b in zip(dn, db))
-                point = median(rn) / median(rb)
                 excess = nvs[v]["median_s"] - nvs[x]["median_s"] * median(rb)
-                qs.append((q[int(ALPHA * len(q))], point, excess, x))
+                qs.append((q[int(ALPHA * len(q))], median(rn) / median(rb), excess, x))
             if not qs:
                 continue
             checks += 1
             lo, point, _, x = min(qs)
-            bad = lo > 1 + effect and min(e for _, _, e, _ in qs) > SLACK_S
-            line = "%-10s %-9s n=%-8d %-13s %.2fx vs %-12s (99%% lower bound %.2f)" % (
-                key[0], key[1], key[3], v, point, x, lo)
-            if bad:
-                regressions.append(line)
-            elif point > 1 + effect:
-                moved.append(line)
-    wrong = new.get("wrong_results", 0)
-    print("change = (libprange/reference in the new run) / (the same in the baseline); a row regresses when "
-          "every reference's change has a 99%% lower bound > %.2f and the excess is > %s per call"
-          % (1 + effect, fmt_t(SLACK_S)))
-    for line in regressions[:15]:
-        print("  REGRESSED " + line)
-    for line in moved[:5]:
-        print("  noisy     " + line)
-    if len(moved) > 5:
-        print("  ... %d more noisy rows (a point estimate above the bar, but not statistically clear)" % (len(moved) - 5))
-    if checks == 0:
+            if lo > 1 + effect and min(e for _, _, e, _ in qs) > SLACK_S:
+                flags[("baseline",) + key + (v,)] = "%-10s %-9s n=%-8d %-13s %.2fx vs %-12s (99%% lower bound %.2f)" % (
+                    key[0], key[1], key[3], v, point, x, lo)
+    return checks, flags, missing
+
+
+def gate(base_path, new_path, confirm_paths, effect, gross, flagged_out):
+    """The perf gate: the within-run gate on NEW and, with a comparable baseline, the
+    baseline gate. With confirmation runs (fresh processes measuring the flagged kernels
+    again), a row fails only when every run flags it: a load burst or a one-process fluke
+    does not repeat, a real regression does. flagged_out gets the kernels to re-measure."""
+    new = load(new_path)
+    quick = new["meta"].get("quick")
+    if effect is None:
+        effect = EFFECT_QUICK if quick else EFFECT_FULL
+    base, why = None, None
+    if base_path:
+        base = load(base_path)
+        print("\n== perf gate: %s against %s" % (new_path, base_path))
+        print("base " + machine_line(base))
+        why = not_comparable(base, new)
+    else:
+        print("\n== perf gate (within the run): %s" % new_path)
+
+    def flags_of(run):
+        checks, flags = within_flags(run, gross)
+        missing = 0
+        if base is not None and not why:
+            c, f, missing = baseline_flags(base, run, effect)
+            checks += c
+            flags.update(f)
+        return checks, flags, missing
+
+    checks, flags, missing = flags_of(new)
+    confirmed = dict(flags)
+    runs = [new_path] + list(confirm_paths)
+    wrong = sum(load(p).get("wrong_results", 0) for p in runs)
+    for path in confirm_paths:
+        again = flags_of(load(path))[1]
+        confirmed = {k: v for k, v in confirmed.items() if k in again}
+    print("a row fails when libprange is > %.1fx slower than every reference of its run, or lost > %d%% against "
+          "every reference since the baseline (ratio of ratios); 99%% bootstrap lower bounds, > %s per call"
+          % (gross, round(100 * effect), fmt_t(SLACK_S)))
+    for k, line in sorted(flags.items())[:15]:
+        state = ("REGRESSED" if k in confirmed else "noise    ") if confirm_paths else "flagged  "
+        print("  %s %-8s %s" % (state, k[0], line))
+    if len(flags) > 15:
+        print("  ... %d more flagged rows" % (len(flags) - 15))
+    if flagged_out:
+        kernels = sorted({"overhead" if k[2].startswith("ovh-") else k[2] for k in flags})
+        with open(flagged_out, "w") as f:
+            f.write(",".join(kernels) + ("\n" if kernels else ""))
+    judged = "within-run and against the baseline" if base is not None and not why else "within the run only"
+    if why:
+        print("baseline NOT COMPARABLE: %s" % why)
+    elif base is not None and checks == 0:
         print("perf gate: FAIL: nothing to compare (%d baseline rows absent from the new run)" % missing)
         return 1
-    failed = regressions or wrong or within
-    print("perf gate: %s: %d checks, %d regressed, %d wrong results, within-run %s; %d baseline rows absent "
-          "(effect %.2f, %d bootstrap resamples, seed %d)" % ("FAIL" if failed else "PASS", checks, len(regressions),
-                                                             wrong, "FAIL" if within else "PASS", missing, effect,
-                                                             BOOT, SEED))
-    return 1 if failed else 0
+    if wrong:
+        verdict = "FAIL (%d wrong results)" % wrong
+    elif not flags:
+        verdict = "PASS"
+    elif not confirm_paths:
+        verdict = "FAIL (%d rows flagged, not re-measured)" % len(flags)
+    else:
+        verdict = ("FAIL (%d rows regressed in all %d runs)" % (len(confirmed), len(runs)) if confirmed
+                   else "PASS (%d flagged rows did not repeat in %d fresh runs: noise)" % (len(flags), len(confirm_paths)))
+    if why:
+        verdict = "NOT COMPARABLE, within-run " + verdict
+    print("perf gate: %s; %d checks %s, %d baseline rows absent (effect %.2f, gross %.1f, %d resamples, seed %d)"
+          % (verdict, checks, judged, missing, effect, gross, BOOT, SEED))
+    return 0 if verdict.startswith("PASS") or verdict == "NOT COMPARABLE, within-run PASS" else 1
 
 
 def merge(main_path, peer_path, suffix, main_tsv=None, peer_tsv=None):
@@ -396,14 +419,25 @@ def main(argv):
     argv = list(argv)
     effect = option(argv, ("--effect", "--tol"), None)
     gross = option(argv, ("--gross",), GROSS)
+    gate_on = "--no-gate" not in argv
+    argv = [a for a in argv if a != "--no-gate"]
+    flagged_out, confirm = None, []
+    if "--flagged" in argv:
+        i = argv.index("--flagged")
+        flagged_out = argv[i + 1] if i + 1 < len(argv) else None
+        del argv[i:i + 2]
+    if "--confirm" in argv:
+        i = argv.index("--confirm")
+        confirm = argv[i + 1:]
+        del argv[i:]
     if len(argv) in (4, 6) and argv[0] == "merge":
         return merge(*argv[1:])
     if len(argv) == 2 and argv[0] == "summary":
-        return summary(argv[1], gross)
+        return summary(argv[1], gross, gate_on)
     if len(argv) == 2 and argv[0] == "check":
-        return gate_within(load(argv[1]), gross)
+        return gate(None, argv[1], confirm, effect, gross, flagged_out)
     if len(argv) == 3 and argv[0] == "compare":
-        return compare(argv[1], argv[2], effect, gross)
+        return gate(argv[1], argv[2], confirm, effect, gross, flagged_out)
     print(__doc__, file=sys.stderr)
     return 2
 
