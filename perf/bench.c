@@ -1313,7 +1313,8 @@ int main(int argc, char **argv)
     cfg.min_batch_s = cfg.quick ? 200e-6 : 2e-3;
     if (cfg.nthreads == 0) cfg.threads[cfg.nthreads++] = prange_num_threads();
 
-    if (cfg.nmax <= 0) cfg.nmax = default_nmax(cfg.quick);
+    /* --sizes alone allocates what its largest size needs, not the production arrays. */
+    if (cfg.nmax <= 0) cfg.nmax = nuser ? 1 : default_nmax(cfg.quick);
     for (int i = 0; i < nuser; i++)
         if (user_sizes[i] > cfg.nmax) cfg.nmax = user_sizes[i];
     /* The sweep goes to 10^8 where memory allows (full mode). */

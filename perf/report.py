@@ -237,10 +237,10 @@ def summary(path, gross=GROSS, with_gate=True):
     if not lines:
         print("no target applies to this selection (targets need prange rows of the sweep, "
               "production sizes or overheads)")
-    for line in lines[:30]:
+    for line in lines[:20]:
         print(line)
-    if len(lines) > 30:
-        print("  ... %d more in the JSON" % (len(lines) - 30))
+    if len(lines) > 20:
+        print("  ... %d more in the JSON" % (len(lines) - 20))
     print("targets: %d met, %d missed (goals on a quiet machine; the gate below decides pass/fail)" % (met, missed))
     return gate(None, path, [], None, gross, None) if with_gate else 0
 
@@ -254,7 +254,7 @@ def not_comparable(base, new):
         return "the baseline is schema 1 (no fingerprint, no per-repetition samples): regenerate it"
     if "fingerprint" not in new:
         return "the new run has no fingerprint"
-    diff = ["%s: %s vs %s" % (k, base["fingerprint"].get(k), new["fingerprint"].get(k))
+    diff = ["%s: base %s, new %s" % (k, base["fingerprint"].get(k), new["fingerprint"].get(k))
             for k in FINGERPRINT if base["fingerprint"].get(k) != new["fingerprint"].get(k)]
     if diff:
         return "different machines (" + "; ".join(diff) + ")"
@@ -340,11 +340,11 @@ def gate(base_path, new_path, confirm_paths, effect, gross, flagged_out):
     print("a row fails when libprange is > %.1fx slower than every reference of its run, or lost > %d%% against "
           "every reference since the baseline (ratio of ratios); 99%% bootstrap lower bounds, > %s per call"
           % (gross, round(100 * effect), fmt_t(SLACK_S)))
-    for k, line in sorted(flags.items())[:15]:
+    for k, line in sorted(flags.items())[:10]:
         state = ("REGRESSED" if k in confirmed else "noise    ") if confirm_paths else "flagged  "
         print("  %s %-8s %s" % (state, k[0], line))
-    if len(flags) > 15:
-        print("  ... %d more flagged rows" % (len(flags) - 15))
+    if len(flags) > 10:
+        print("  ... %d more flagged rows" % (len(flags) - 10))
     if flagged_out:
         kernels = sorted({"overhead" if k[2].startswith("ovh-") else k[2] for k in flags})
         with open(flagged_out, "w") as f:
