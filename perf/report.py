@@ -8,6 +8,7 @@
   report.py compare BASE.json NEW.json [--effect E] [--tol E] [--gross G]
                                          the baseline gate (and the within-run gate on NEW):
                                          exit 1 on a regression, 0 on pass or "not comparable"
+  report.py plot RUN.json OUT FMT        a gnuplot script of the sweep (FMT png or svg)
   report.py merge MAIN.json PEER.json SUFFIX [MAIN.tsv PEER.tsv]
                                          add a peer run's rows (variants renamed NAME-SUFFIX)
 
@@ -340,11 +341,11 @@ def gate(base_path, new_path, confirm_paths, effect, gross, flagged_out):
     print("a row fails when libprange is > %.1fx slower than every reference of its run, or lost > %d%% against "
           "every reference since the baseline (ratio of ratios); 99%% bootstrap lower bounds, > %s per call"
           % (gross, round(100 * effect), fmt_t(SLACK_S)))
-    for k, line in sorted(flags.items())[:10]:
+    for k, line in sorted(flags.items())[:6]:
         state = ("REGRESSED" if k in confirmed else "noise    ") if confirm_paths else "flagged  "
         print("  %s %-8s %s" % (state, k[0], line))
-    if len(flags) > 10:
-        print("  ... %d more flagged rows" % (len(flags) - 10))
+    if len(flags) > 6:
+        print("  ... %d more flagged rows (all of them: perf/report.py compare|check ... on the artifacts)" % (len(flags) - 6))
     if flagged_out:
         kernels = sorted({"overhead" if k[2].startswith("ovh-") else k[2] for k in flags})
         with open(flagged_out, "w") as f:
@@ -398,6 +399,68 @@ def merge(main_path, peer_path, suffix, main_tsv=None, peer_tsv=None):
     return 0
 
 
+# Colours: libprange strong and thick, the references in greys and muted tones.
+STYLE = {"prange": "lw 3 lc rgb '#c0002a'", "prange-hint": "lw 2 dt 2 lc rgb '#c0002a'",
+         "prange-map": "lw 2 dt 3 lc rgb '#7a0019'", "prange-reduce": "lw 2 dt 4 lc rgb '#e0608a'",
+         "prange+alloc": "lw 2 dt 5 lc rgb '#ff6f00'", "serial": "lw 2 lc rgb '#222222'",
+         "omp": "lw 2 lc rgb '#1f5fbf'", "omp-multiacc": "lw 2 dt 2 lc rgb '#1f5fbf'",
+         "omp-libomp": "lw 1 lc rgb '#7fa8e0'", "omp-multiacc-libomp": "lw 1 dt 2 lc rgb '#7fa8e0'",
+         "tbb": "lw 1 lc rgb '#2a9d3a'", "tbb-det": "lw 1 dt 2 lc rgb '#2a9d3a'",
+         "callback": "lw 1 dt 3 lc rgb '#888888'", "omp+threads_for": "lw 1 dt 3 lc rgb '#1f5fbf'"}
+
+
+def plot(path, out, fmt):
+    """The size sweep: ns per element vs n, one panel per kernel, only the variants with
+    data in that panel, a p10-p90 band under each line; machine, threads and commit in
+    the title. Returns the gnuplot script (perf/run pipes it to gnuplot)."""
+    run = load(path)
+    sweep = defaultdict(lambda: defaultdict(list))
+    for r in run["rows"]:
+        if r["phase"] == "sweep" and r.get("median_s"):
+            sweep[(r["kernel"], r["threads"])][r["variant"]].append(r)
+    if not sweep:
+        return None
+    fp, m = run.get("fingerprint", {}), run["meta"]
+    title = "libprange size sweep (lower is better): %s, %s CPUs, Linux %s; commit %s; %s" % (
+        fp.get("cpu", m.get("cpu")), fp.get("cpus", "?"), fp.get("kernel_release", "?"), m.get("git"),
+        "quick run" if m.get("quick") else "full run")
+    panels = sorted(sweep)
+    term = ("svg size %d,520 dynamic font 'sans,11'" if fmt == "svg" else "pngcairo size %d,520 font 'sans,10'") % (
+        520 * len(panels))
+    lines = ["set terminal " + term, "set output '%s'" % out.replace("'", ""), "set logscale xy",
+             "set format x '10^{%L}'", "set xlabel 'n (elements)'", "set ylabel 'ns per element (median; band p10-p90)'",
+             "set key top right font ',9'", "set grid", "set style fill transparent solid 0.15 noborder"]
+    blocks = []
+    for i, (k, thr) in enumerate(panels):
+        for v, rows in sorted(sweep[(k, thr)].items()):
+            name = "$d%d_%s" % (i, "".join(c if c.isalnum() else "_" for c in v))
+            pts = []
+            for r in sorted(rows, key=lambda r: r["n"]):
+                n = r["n"]
+                lo = r.get("p10_s") or r["median_s"]
+                hi = r.get("p90_s") or r["median_s"]
+                pts.append("%d %.6g %.6g %.6g" % (n, r["median_s"] / n * 1e9, lo / n * 1e9, hi / n * 1e9))
+            blocks.append((name, pts))
+    for name, pts in blocks:
+        lines.append("%s << EOD" % name)
+        lines += pts
+        lines.append("EOD")
+    lines.append("set multiplot layout 1,%d title \"%s\"" % (len(panels), title.replace('"', "'")))
+    for i, (k, thr) in enumerate(panels):
+        vs = sorted(sweep[(k, thr)], key=lambda v: (not v.startswith("prange"), v))
+        plots = []
+        for v in vs:
+            name = "$d%d_%s" % (i, "".join(c if c.isalnum() else "_" for c in v))
+            style = STYLE.get(v, "lw 1")
+            colour = style[style.index("lc"):] if "lc" in style else ""
+            plots.append("%s using 1:3:4 with filledcurves %s notitle" % (name, colour))
+            plots.append("%s using 1:2 with linespoints %s pt 7 ps 0.5 title '%s' noenhanced" % (name, style, v))
+        lines.append("set title '%s, %d threads' noenhanced" % (k, thr))
+        lines.append("plot " + ", \\\n     ".join(plots))
+    lines.append("unset multiplot")
+    return "\n".join(lines) + "\n"
+
+
 def option(argv, names, default):
     """The float after any of `names` in argv (removed from argv), or default; exit 2 on junk."""
     for name in names:
@@ -434,6 +497,13 @@ def main(argv):
         return merge(*argv[1:])
     if len(argv) == 2 and argv[0] == "summary":
         return summary(argv[1], gross, gate_on)
+    if len(argv) == 4 and argv[0] == "plot":
+        script = plot(argv[1], argv[2], argv[3])
+        if script is None:
+            print("report.py: no sweep rows to plot in %s" % argv[1], file=sys.stderr)
+            return 1
+        sys.stdout.write(script)
+        return 0
     if len(argv) == 2 and argv[0] == "check":
         return gate(None, argv[1], confirm, effect, gross, flagged_out)
     if len(argv) == 3 and argv[0] == "compare":
