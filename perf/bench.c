@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
+#include <stdbool.h>
 #include <omp.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -26,7 +27,6 @@
 #include <hwloc.h>
 
 #include "prange.h"
-#include "prange_sched.h"
 
 #ifdef HAVE_TBB
 #include "tbb_variants.h"
@@ -596,26 +596,35 @@ typedef struct {
     run_fn fn;
     double **out; /* where an output kernel writes; NULL = C */
 } variant;
+#define V(NAME, FN) {.name = (NAME), .fn = (FN)}
+
+/* How a variant's result is checked against serial's. */
+typedef enum {
+    CHECK_RETURN,       /* the return value, within 1e-9 relative (reductions sum in other orders) */
+    CHECK_OUTPUT_EXACT, /* the array written (C, or *out), bitwise: each element computed alike */
+    CHECK_OUTPUT_CLOSE, /* the array written, within 1e-12 (per-element sums in other orders) */
+} check_kind;
 
 enum { MAXV = 8 };
 typedef struct kernel {
     const char *name;
-    double bytes;       /* bytes moved per element (for GB/s); 0 = compute-bound */
-    int output;         /* 1: result is the array C (checked by checksum, bitwise); 2: the same
-                           within 1e-12 (variants sum in other orders); 0: the return value */
-    int stream;         /* counts toward the measured bandwidth limit */
-    int sweep;          /* part of the size sweep */
-    int64_t (*size)(int64_t nmax); /* production size for this kernel */
+    double bytes;                   /* bytes moved per element touched (GB/s); 0 = compute-bound */
+    check_kind check;
+    bool stream;                    /* its GB/s count toward the run's measured bandwidth limit */
+    bool sweep;                     /* part of the size sweep */
+    int64_t (*size)(int64_t nmax);  /* production size; NULL = nmax */
+    int64_t (*elements)(int64_t n); /* elements a call at n touches; NULL = n */
     variant v[MAXV];
 } kernel;
 
-static int64_t size_full(int64_t nmax) { return nmax; }
 static int64_t size_map(int64_t nmax) { return nmax / 16 > 1 ? nmax / 16 : nmax; } /* ~20 ns each */
+static int64_t elements_square(int64_t n) { return side(n) * side(n); }
+static int64_t elements_rows(int64_t n) { return n / ROW_COLS * ROW_COLS; }
 
 #ifdef HAVE_TBB
-#define TBB_SUM {"tbb", tbb_sum}, {"tbb-det", tbb_sum_det},
-#define TBB_TRIAD {"tbb", tbb_triad_c},
-#define TBB_MAP {"tbb", tbb_map_c},
+#define TBB_SUM V("tbb", tbb_sum), V("tbb-det", tbb_sum_det),
+#define TBB_TRIAD V("tbb", tbb_triad_c),
+#define TBB_MAP V("tbb", tbb_map_c),
 static double tbb_sum(int64_t n) { return bench_tbb_sum(A, n, 0); }
 static double tbb_sum_det(int64_t n) { return bench_tbb_sum(A, n, 1); }
 static double tbb_triad_c(int64_t n) { bench_tbb_triad(C, A, B, SCALAR, n); return 0; }
@@ -627,32 +636,45 @@ static double tbb_map_c(int64_t n) { bench_tbb_map(C, A, n); return 0; }
 #endif
 
 static const kernel KERNELS[] = {
-    {"copy", 16, 1, 1, 0, size_full, {{"serial", copy_serial}, {"omp", copy_omp}, {"prange", copy_prange}}},
-    {"scale", 16, 1, 1, 0, size_full, {{"serial", scale_serial}, {"omp", scale_omp}, {"prange", scale_prange}}},
-    {"add", 24, 1, 1, 0, size_full, {{"serial", add_serial}, {"omp", add_omp}, {"prange", add_prange}}},
-    {"triad", 24, 1, 1, 1, size_full,
-     {{"serial", triad_serial}, {"omp", triad_omp}, {"prange", triad_prange}, {"prange-hint", triad_prange_hint},
-      {"callback", triad_serial_fnptr}, {"omp+threads_for", triad_omp_threads_for},
-      {"prange+alloc", triad_prange_alloc, &PC}, TBB_TRIAD}},
-    {"sum", 8, 0, 0, 1, size_full,
-     {{"serial", sum_serial}, {"omp", sum_omp}, {"omp-multiacc", sum_omp_multi}, {"prange", sum_prange},
-      {"prange-reduce", sum_prange_reduce}, TBB_SUM}},
-    {"dot", 16, 0, 0, 0, size_full, {{"serial", dot_serial}, {"omp", dot_omp}, {"prange", dot_prange}}},
-    {"nrm2", 8, 0, 0, 0, size_full, {{"serial", nrm2_serial}, {"omp", nrm2_omp}, {"prange", nrm2_prange}}},
-    {"minloc", 8, 0, 0, 0, size_full, {{"serial", minloc_serial}, {"omp", minloc_omp}, {"prange", minloc_prange}}},
-    {"rowsums", 8, 2, 0, 0, size_full,
-     {{"serial", rows_serial}, {"omp", rows_omp}, {"prange", rows_prange}, {"prange-rows", rows_prange_kernel}}},
-    {"map1ns", 16, 1, 0, 0, size_full,
-     {{"serial", cheap_serial}, {"omp", cheap_omp}, {"prange", cheap_prange}, {"prange-map", cheap_prange_map}}},
-    {"scan", 16, 0, 0, 0, size_full, {{"serial", scan_serial}, {"omp", scan_omp}, {"prange", scan_prange}}},
-    {"map", 0, 1, 0, 1, size_map,
-     {{"serial", map_serial}, {"omp", map_omp}, {"prange", map_prange}, {"prange-hint", map_prange_hint},
-      {"prange-map", map_prange_map}, TBB_MAP}},
-    {"jacobi", 16, 1, 0, 0, size_full, {{"serial", jacobi_serial}, {"omp", jacobi_omp}, {"prange", jacobi_prange}}},
-    {"histogram", 4, 0, 0, 0, size_full, {{"serial", hist_serial}, {"omp", hist_omp}, {"prange", hist_prange}}},
-    {"transpose", 16, 1, 0, 0, size_full, {{"serial", transpose_serial}, {"omp", transpose_omp}, {"prange", transpose_prange}}},
-    {"alloc", 8, 0, 0, 0, size_full,
-     {{"serial", alloc_calloc_serial}, {"omp", alloc_omp_memset}, {"prange", alloc_prange}}},
+    {.name = "copy", .bytes = 16, .check = CHECK_OUTPUT_EXACT, .stream = true,
+     .v = {V("serial", copy_serial), V("omp", copy_omp), V("prange", copy_prange)}},
+    {.name = "scale", .bytes = 16, .check = CHECK_OUTPUT_EXACT, .stream = true,
+     .v = {V("serial", scale_serial), V("omp", scale_omp), V("prange", scale_prange)}},
+    {.name = "add", .bytes = 24, .check = CHECK_OUTPUT_EXACT, .stream = true,
+     .v = {V("serial", add_serial), V("omp", add_omp), V("prange", add_prange)}},
+    {.name = "triad", .bytes = 24, .check = CHECK_OUTPUT_EXACT, .stream = true, .sweep = true,
+     .v = {V("serial", triad_serial), V("omp", triad_omp), V("prange", triad_prange),
+           V("prange-hint", triad_prange_hint), V("callback", triad_serial_fnptr),
+           V("omp+threads_for", triad_omp_threads_for),
+           {.name = "prange+alloc", .fn = triad_prange_alloc, .out = &PC}, TBB_TRIAD}},
+    {.name = "sum", .bytes = 8, .check = CHECK_RETURN, .sweep = true,
+     .v = {V("serial", sum_serial), V("omp", sum_omp), V("omp-multiacc", sum_omp_multi), V("prange", sum_prange),
+           V("prange-reduce", sum_prange_reduce), TBB_SUM}},
+    {.name = "dot", .bytes = 16, .check = CHECK_RETURN,
+     .v = {V("serial", dot_serial), V("omp", dot_omp), V("prange", dot_prange)}},
+    {.name = "nrm2", .bytes = 8, .check = CHECK_RETURN,
+     .v = {V("serial", nrm2_serial), V("omp", nrm2_omp), V("prange", nrm2_prange)}},
+    {.name = "minloc", .bytes = 8, .check = CHECK_RETURN,
+     .v = {V("serial", minloc_serial), V("omp", minloc_omp), V("prange", minloc_prange)}},
+    {.name = "rowsums", .bytes = 8, .check = CHECK_OUTPUT_CLOSE, .elements = elements_rows,
+     .v = {V("serial", rows_serial), V("omp", rows_omp), V("prange", rows_prange),
+           V("prange-rows", rows_prange_kernel)}},
+    {.name = "map1ns", .bytes = 16, .check = CHECK_OUTPUT_EXACT,
+     .v = {V("serial", cheap_serial), V("omp", cheap_omp), V("prange", cheap_prange),
+           V("prange-map", cheap_prange_map)}},
+    {.name = "scan", .bytes = 16, .check = CHECK_RETURN,
+     .v = {V("serial", scan_serial), V("omp", scan_omp), V("prange", scan_prange)}},
+    {.name = "map", .bytes = 0, .check = CHECK_OUTPUT_EXACT, .sweep = true, .size = size_map,
+     .v = {V("serial", map_serial), V("omp", map_omp), V("prange", map_prange), V("prange-hint", map_prange_hint),
+           V("prange-map", map_prange_map), TBB_MAP}},
+    {.name = "jacobi", .bytes = 16, .check = CHECK_OUTPUT_EXACT, .elements = elements_square,
+     .v = {V("serial", jacobi_serial), V("omp", jacobi_omp), V("prange", jacobi_prange)}},
+    {.name = "histogram", .bytes = 4, .check = CHECK_RETURN,
+     .v = {V("serial", hist_serial), V("omp", hist_omp), V("prange", hist_prange)}},
+    {.name = "transpose", .bytes = 16, .check = CHECK_OUTPUT_EXACT, .elements = elements_square,
+     .v = {V("serial", transpose_serial), V("omp", transpose_omp), V("prange", transpose_prange)}},
+    {.name = "alloc", .bytes = 8, .check = CHECK_RETURN,
+     .v = {V("serial", alloc_calloc_serial), V("omp", alloc_omp_memset), V("prange", alloc_prange)}},
 };
 #define NKERNELS (int)(sizeof KERNELS / sizeof KERNELS[0])
 
@@ -741,6 +763,7 @@ static void json_str(const char *k, const char *v, int comma)
     for (const char *p = v ? v : ""; *p; p++) {
         if (*p == '"' || *p == '\\') fputc('\\', J);
         if ((unsigned char)*p >= 0x20) fputc(*p, J);
+        else fprintf(J, "\\u%04x", (unsigned char)*p); /* newlines of the config text */
     }
     fprintf(J, "\"%s", comma ? ", " : "");
 }
@@ -791,7 +814,35 @@ static void read_line_of(const char *path, const char *key, char *out, size_t si
 
 static void json_metadata(const config *cfg)
 {
-    const prange__state *st = prange__state_get();
+    /* The topology from hwloc itself (the bench uses only libprange's public API). */
+    hwloc_topology_t topo;
+    int cores = 0, pus = 0, numa = 0, packages = 0;
+    long long cache[4] = {0};
+    char *cpuset = NULL;
+    if (hwloc_topology_init(&topo) == 0 && hwloc_topology_load(topo) == 0) {
+        cores = hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_CORE);
+        pus = hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_PU);
+        numa = hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_NUMANODE);
+        packages = hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_PACKAGE);
+        static const hwloc_obj_type_t level[4] = {HWLOC_OBJ_L1CACHE, HWLOC_OBJ_L1CACHE, HWLOC_OBJ_L2CACHE,
+                                                   HWLOC_OBJ_L3CACHE};
+        for (int l = 1; l < 4; l++) {
+            hwloc_obj_t o = hwloc_get_obj_by_type(topo, level[l], 0);
+            if (o && o->attr) cache[l] = (long long)o->attr->cache.size;
+        }
+        hwloc_bitmap_t set = hwloc_bitmap_alloc();
+        if (set && hwloc_get_cpubind(topo, set, HWLOC_CPUBIND_PROCESS) == 0) hwloc_bitmap_list_asprintf(&cpuset, set);
+        hwloc_bitmap_free(set);
+        hwloc_topology_destroy(topo);
+    }
+    /* What libprange itself reports: options with their sources, plans (prange-info's text). */
+    char *config = NULL;
+    size_t config_len = 0;
+    FILE *cf = open_memstream(&config, &config_len);
+    if (cf) {
+        prange_print_config(cf);
+        fclose(cf);
+    }
     struct utsname u;
     uname(&u);
     char cpu[256], gov[64], kern[300];
@@ -829,11 +880,10 @@ static void json_metadata(const config *cfg)
     json_str("cpu", cpu, 1);
     json_str("kernel", kern, 1);
     json_str("governor", gov[0] ? gov : "unreadable", 1);
-    fprintf(J, "\"cores\": %d, \"pus\": %d, \"numa_nodes\": %d, \"packages\": %d, ", st->topo.cores, st->topo.pus,
-            st->topo.numa_nodes, st->topo.packages);
-    fprintf(J, "\"l1d\": %lld, \"l2\": %lld, \"l3\": %lld, \"cgroup_quota\": %g, ", (long long)st->topo.l1d,
-            (long long)st->topo.l2, (long long)st->topo.l3, st->quota);
-    json_str("cpuset", st->topo.cpuset, 1);
+    fprintf(J, "\"cores\": %d, \"pus\": %d, \"numa_nodes\": %d, \"packages\": %d, ", cores, pus, numa, packages);
+    fprintf(J, "\"l1d\": %lld, \"l2\": %lld, \"l3\": %lld, ", cache[1], cache[2], cache[3]);
+    json_str("cpuset", cpuset ? cpuset : "", 1);
+    free(cpuset);
 #ifdef __clang__
     json_str("compiler", "clang " __clang_version__, 1);
 #else
@@ -848,14 +898,11 @@ static void json_metadata(const config *cfg)
     json_str("tbb", "absent", 1);
 #endif
     json_str("libprange", prange_version_string(), 1);
-    fprintf(J, "\"quick\": %d, \"reps\": %d, \"min_batch_us\": %g, \"nmax\": %lld, \"options\": {", cfg->quick,
+    fprintf(J, "\"quick\": %d, \"reps\": %d, \"min_batch_us\": %g, \"nmax\": %lld, ", cfg->quick,
             cfg->reps, cfg->min_batch_s * 1e6, (long long)cfg->nmax);
-    for (int i = 0; i < PRANGE__OPT_COUNT; i++) {
-        char v[64];
-        prange__opt_format((prange__opt_id)i, &st->opt[i], v, sizeof v);
-        json_str(prange__opt_table[i].name, v, i + 1 < PRANGE__OPT_COUNT);
-    }
-    fprintf(J, "}},\n\"rows\": [\n");
+    json_str("config", config ? config : "", 0);
+    free(config);
+    fprintf(J, "},\n\"rows\": [\n");
 }
 
 /* ---- measuring ----------------------------------------------------------------------------- */
@@ -878,7 +925,7 @@ static int64_t pick_batch(run_fn f, int64_t n, double min_batch, double *per_cal
 
 static double result_of(const kernel *K, const variant *v, int64_t n)
 {
-    if (!K->output) return v->fn(n);
+    if (K->check == CHECK_RETURN) return v->fn(n);
     double *out = v->out ? *v->out : C;
     memset(out, 0, (size_t)n * sizeof *out);
     v->fn(n);
@@ -982,7 +1029,8 @@ static int measure(const kernel *K, int64_t n, const config *cfg, stats *out)
             s->error = fabs(s->result - ref) / denom;
             /* Reductions may differ in the last bits (another summation order); maps must
              * match exactly (each element is computed the same way). */
-            s->ok = K->output == 1 ? (s->result == ref) : K->output == 2 ? (s->error <= 1e-12) : (s->error <= 1e-9);
+            s->ok = K->check == CHECK_OUTPUT_EXACT ? (s->result == ref)
+                    : K->check == CHECK_OUTPUT_CLOSE ? (s->error <= 1e-12) : (s->error <= 1e-9);
             double per_call;
             batch[v] = pick_batch(K->v[v].fn, n, cfg->min_batch_s, &per_call);
             s->batch = batch[v];
@@ -1006,15 +1054,10 @@ static int measure(const kernel *K, int64_t n, const config *cfg, stats *out)
     return nv;
 }
 
-/* Bytes moved by one call at n (matrix kernels use m x m). */
+/* Bytes moved by one call at n. */
 static double bytes_of(const kernel *K, int64_t n)
 {
-    if (strcmp(K->name, "jacobi") == 0 || strcmp(K->name, "transpose") == 0) {
-        int64_t m = side(n);
-        return K->bytes * (double)(m * m);
-    }
-    if (strcmp(K->name, "rowsums") == 0) return K->bytes * (double)(n / ROW_COLS * ROW_COLS);
-    return K->bytes * (double)n;
+    return K->bytes * (double)(K->elements ? K->elements(n) : n);
 }
 
 static double g_bw_limit; /* best GB/s of the STREAM kernels at the largest size */
@@ -1127,8 +1170,10 @@ static double ovh_serial_red(int64_t n)
 
 /* Overhead "kernels": n = 2 x threads iterations of an empty loop, and a reduction. */
 static const kernel OVERHEAD[] = {
-    {"ovh-for", 0, 0, 0, 0, size_full, {{"serial", ovh_serial_for}, {"omp", ovh_omp_for}, {"prange", ovh_prange_for}}},
-    {"ovh-reduce", 0, 0, 0, 0, size_full, {{"serial", ovh_serial_red}, {"omp", ovh_omp_red}, {"prange", ovh_prange_red}}},
+    {.name = "ovh-for", .check = CHECK_RETURN,
+     .v = {V("serial", ovh_serial_for), V("omp", ovh_omp_for), V("prange", ovh_prange_for)}},
+    {.name = "ovh-reduce", .check = CHECK_RETURN,
+     .v = {V("serial", ovh_serial_red), V("omp", ovh_omp_red), V("prange", ovh_prange_red)}},
 };
 
 /* ---- main ---------------------------------------------------------------------------------- */
@@ -1333,7 +1378,7 @@ int main(int argc, char **argv)
             if (nuser)
                 for (int i = 0; i < nuser; i++) nitems = add_item(nitems, K, user_sizes[i], threads, "sizes");
             else
-                nitems = add_item(nitems, K, K->size(cfg.nmax), threads, "production");
+                nitems = add_item(nitems, K, K->size ? K->size(cfg.nmax) : cfg.nmax, threads, "production");
         }
         for (int k = 0; k < 2; k++)
             if (in_list(cfg.kernels, "overhead") && has_variants(&OVERHEAD[k], &cfg))
