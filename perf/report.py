@@ -8,6 +8,8 @@
   report.py compare BASE.json NEW.json [--effect E] [--tol E] [--gross G]
                                          the baseline gate (and the within-run gate on NEW):
                                          exit 1 on a regression, 0 on pass or "not comparable"
+  report.py baseline OUT.json RUN.json...  a baseline from several runs (the gate compares
+                                         with the run where libprange did worst)
   report.py plot RUN.json OUT FMT        a gnuplot script of the sweep (FMT png or svg)
   report.py merge MAIN.json PEER.json SUFFIX [MAIN.tsv PEER.tsv]
                                          add a peer run's rows (variants renamed NAME-SUFFIX)
@@ -286,7 +288,13 @@ def baseline_flags(base, new, effect):
             for x in sorted(vs):
                 if not is_reference(x) or x not in nvs:
                     continue
-                rb, rn = paired(vs[v], vs[x]), paired(nvs[v], nvs[x])
+                rn = paired(nvs[v], nvs[x])
+                # A baseline of several runs (report.py baseline) is compared through the run in
+                # which libprange did worst against X: the range unchanged code showed there.
+                runs = [r for r in (paired({"reps_s": a}, {"reps_s": b}) for a, b in
+                                    zip(vs[v].get("baseline_runs", []), vs[x].get("baseline_runs", [])))
+                        if r is not None] or [paired(vs[v], vs[x])]
+                rb = max(runs, key=lambda r: median(r) if r else 0)
                 if rb is None or rn is None:
                     continue
                 t = tag_of(key, v, x)
@@ -302,6 +310,30 @@ def baseline_flags(base, new, effect):
                 flags[("baseline",) + key + (v,)] = "%-10s %-9s n=%-8d %-13s %.2fx vs %-12s (99%% lower bound %.2f)" % (
                     key[0], key[1], key[3], v, point, x, lo)
     return checks, flags, missing
+
+
+def make_baseline(out_path, run_paths):
+    """A baseline from several runs of the same code on the same machine: the first run's
+    artifact, each row carrying every run's per-rep samples ("baseline_runs"), so the gate
+    knows the range of unchanged code (load regimes, per-process calibration)."""
+    runs = [load(p) for p in run_paths]
+    first = runs[0]
+    for p, r in zip(run_paths[1:], runs[1:]):
+        why = not_comparable(first, r)
+        if why:
+            print("report.py baseline: %s and %s: %s" % (run_paths[0], p, why), file=sys.stderr)
+            return 2
+    index = [{(r["phase"], r["kernel"], r["threads"], r["n"], r["variant"]): r for r in run["rows"]} for run in runs]
+    for r in first["rows"]:
+        k = (r["phase"], r["kernel"], r["threads"], r["n"], r["variant"])
+        r["baseline_runs"] = [ix[k]["reps_s"] for ix in index if k in ix and ix[k].get("reps_s")]
+    first["meta"]["baseline_of"] = [{"git": r["meta"].get("git"), "date": r["meta"].get("date"),
+                                     "load_start": r["meta"].get("load_start"), "load_end": r.get("load_end")}
+                                    for r in runs]
+    with open(out_path, "w") as f:
+        json.dump(first, f, indent=0, allow_nan=False)
+    print("baseline %s: %d runs, %d rows" % (out_path, len(runs), len(first["rows"])))
+    return 0
 
 
 def gate(base_path, new_path, confirm_paths, effect, gross, flagged_out):
@@ -493,6 +525,8 @@ def main(argv):
         i = argv.index("--confirm")
         confirm = argv[i + 1:]
         del argv[i:]
+    if len(argv) >= 3 and argv[0] == "baseline":
+        return make_baseline(argv[1], argv[2:])
     if len(argv) in (4, 6) and argv[0] == "merge":
         return merge(*argv[1:])
     if len(argv) == 2 and argv[0] == "summary":
