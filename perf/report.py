@@ -141,7 +141,7 @@ def within_flags(run, gross):
             checks += 1
             lo, point, _, x = min(los)
             if lo > gross and min(e for _, _, e, _ in los) > SLACK_S:
-                flags[("gross",) + key + (v,)] = "%-10s %-9s n=%-8d %-13s %.2fx %-12s (99%% lower bound %.2f > %.1f)" % (
+                flags[("gross",) + key + (v,)] = "%-10s %-9s n=%-8d %-13s ratio %.2f to %-12s (99%% lower bound %.2f > %.1f)" % (
                     key[0], key[1], key[3], v, point, x, lo, gross)
     return checks, flags
 
@@ -307,7 +307,7 @@ def baseline_flags(base, new, effect):
             checks += 1
             lo, point, _, x = min(qs)
             if lo > 1 + effect and min(e for _, _, e, _ in qs) > SLACK_S:
-                flags[("baseline",) + key + (v,)] = "%-10s %-9s n=%-8d %-13s %.2fx vs %-12s (99%% lower bound %.2f)" % (
+                flags[("baseline",) + key + (v,)] = "%-10s %-9s n=%-8d %-13s change %.2fx vs %-12s (99%% lower bound %.2f)" % (
                     key[0], key[1], key[3], v, point, x, lo)
     return checks, flags, missing
 
@@ -370,9 +370,9 @@ def gate(base_path, new_path, confirm_paths, effect, gross, flagged_out):
     for path in confirm_paths:
         again = flags_of(load(path))[1]
         confirmed = {k: v for k, v in confirmed.items() if k in again}
-    print("a row fails when libprange is > %.1fx slower than every reference of its run, or lost > %d%% against "
-          "every reference since the baseline (ratio of ratios); 99%% bootstrap lower bounds, > %s per call"
-          % (gross, round(100 * effect), fmt_t(SLACK_S)))
+    print("a row fails when libprange's ratio to every reference of its run is > %.1f, or its change (ratio now / "
+          "ratio in the baseline) is > %.2f against every reference; 99%% bootstrap lower bounds, > %s per call"
+          % (gross, 1 + effect, fmt_t(SLACK_S)))
     for k, line in sorted(flags.items())[:6]:
         state = ("REGRESSED" if k in confirmed else "noise    ") if confirm_paths else "flagged  "
         print("  %s %-8s %s" % (state, k[0], line))
