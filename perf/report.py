@@ -43,6 +43,8 @@ EFFECT_QUICK = 0.35  # minimum effect (ratio of ratios > 1.35) for the quick run
 EFFECT_FULL = 0.20   # and for the full run (more reps, longer batches)
 GROSS = 2.0          # within-run gate: libprange >= 2x slower than every reference
 SLACK_S = 1e-6       # absolute slack: an excess below 1 us per call is never a regression
+YARDSTICK = 0.5      # a parallel reference whose time relative to serial moved more than 1.5x
+                     # between the runs (a load stall) is no yardstick for that comparison
 
 
 def load(path):
@@ -266,21 +268,33 @@ def not_comparable(base, new):
     return None
 
 
+def base_runs(row):
+    """A baseline row's per-run rep samples (several with report.py baseline, else one)."""
+    return [r for r in row.get("baseline_runs", []) if r] or [row.get("reps_s") or []]
+
+
 def baseline_flags(base, new, effect):
     """Rows of NEW that regressed against BASE. For every libprange row and every reference
     X present in both runs, Q_X = R_X(new) / R_X(base), with a bootstrap distribution from
-    both runs' repetitions. A row is flagged when libprange lost ground against EVERY
+    both runs' repetitions. A row is flagged when libprange lost ground against EVERY valid
     reference, clearly (the 99% lower bound of each Q_X above 1 + effect) and by more than
-    SLACK_S per call. Returns (checks, {row id: description}, missing rows)."""
+    SLACK_S per call. Returns (checks, {row id: description}, missing rows).
+
+    Serial is always a valid reference. A parallel reference X is valid against a baseline
+    run only if its own time relative to serial moved less than YARDSTICK between that run
+    and the new one: a reference that stalled for scheduler time slices in one run and not
+    in the other measures the load, not libprange. Among the valid baseline runs, the one
+    where libprange did worst against X is used: the range unchanged code showed there."""
     gb, gn = groups(base), groups(new)
     checks, flags, missing = 0, {}, 0
     for key, vs in sorted(gb.items()):
         if key not in gn:
             missing += 1
             continue
-        if key[1] in UNGATED:
+        if key[1] in UNGATED or "serial" not in vs or "serial" not in gn[key]:
             continue
         nvs = gn[key]
+        serial_runs = base_runs(vs["serial"])
         for v in sorted(vs):
             if not is_libprange(v) or v not in nvs:
                 continue
@@ -289,14 +303,21 @@ def baseline_flags(base, new, effect):
                 if not is_reference(x) or x not in nvs:
                     continue
                 rn = paired(nvs[v], nvs[x])
-                # A baseline of several runs (report.py baseline) is compared through the run in
-                # which libprange did worst against X: the range unchanged code showed there.
-                runs = [r for r in (paired({"reps_s": a}, {"reps_s": b}) for a, b in
-                                    zip(vs[v].get("baseline_runs", []), vs[x].get("baseline_runs", [])))
-                        if r is not None] or [paired(vs[v], vs[x])]
-                rb = max(runs, key=lambda r: median(r) if r else 0)
-                if rb is None or rn is None:
+                if rn is None:
                     continue
+                drift_new = median(paired(nvs[x], nvs["serial"]) or [1])
+                cands = []
+                for pr, xr, sr in zip(base_runs(vs[v]), base_runs(vs[x]), serial_runs):
+                    rb = paired({"reps_s": pr}, {"reps_s": xr})
+                    ys = paired({"reps_s": xr}, {"reps_s": sr})
+                    if rb is None or ys is None:
+                        continue
+                    drift = drift_new / median(ys)
+                    if x == "serial" or 1 / (1 + YARDSTICK) <= drift <= 1 + YARDSTICK:
+                        cands.append(rb)
+                if not cands:
+                    continue
+                rb = max(cands, key=median)
                 t = tag_of(key, v, x)
                 db, dn = boot(rb, "base|" + t), boot(rn, "new|" + t)
                 q = sorted(a / b for a, b in zip(dn, db))
