@@ -1,17 +1,27 @@
 #!/usr/bin/env python3
-"""report.py — read prange-bench JSON artifacts.
+"""report.py — read prange-bench JSON artifacts (docs/benchmarking.md).
 
-  report.py summary RUN.json            targets met/missed, bandwidth fractions, overheads
-  report.py compare BASE.json NEW.json [--tol T]
+  report.py summary RUN.json [--no-gate] one line per target, then the within-run gate
+  report.py check RUN.json [--gross G]   the within-run gate: exit 1 where libprange is
+                                         statistically clearly > G x slower than every
+                                         reference of the same run (default 2.0)
+  report.py compare BASE.json NEW.json [--effect E] [--tol E] [--gross G]
+                                         the baseline gate (and the within-run gate on NEW):
+                                         exit 1 on a regression, 0 on pass or "not comparable"
+  report.py baseline OUT.json RUN.json...  a baseline from several runs (the gate compares
+                                         with the run where libprange did worst)
+  report.py plot RUN.json OUT FMT        a gnuplot script of the sweep (FMT png or svg)
   report.py merge MAIN.json PEER.json SUFFIX [MAIN.tsv PEER.tsv]
-                                        add a peer run's rows (variants renamed NAME-SUFFIX)
-                                        exit 1 where a libprange ratio regressed beyond the band
+                                         add a peer run's rows (variants renamed NAME-SUFFIX)
 
-Targets (../shared/design.md): at every sweep size, prange <= 1.10 x min(serial, OpenMP)
-+ 50 ns; bandwidth-bound kernels >= 95% of the run's measured limit at production size;
-the deterministic sum >= 0.95 x the best OpenMP sum; per-call overhead <= 1.15 x libgomp's.
+ratio: a libprange variant's time over a reference's time measured in the same run, as the
+median over repetitions of the paired per-repetition ratio (rep r of every variant was
+measured at about the same moment). The gate's statistic is a ratio of these ratios
+(new run over baseline) with a bootstrap confidence interval over the repetitions.
 """
 import json
+import math
+import random
 import sys
 from collections import defaultdict
 
@@ -23,22 +33,18 @@ READ_ONLY = ("sum", "dot", "nrm2")
 # Not gated: glibc serves a freed large block again to the next calloc without page faults,
 # while prange_alloc maps fresh memory every call, so the ratio swings 3x between runs.
 UNGATED = ("alloc",)
+# What makes two runs comparable (bench.c writes it; no host name).
+FINGERPRINT = ("cpu", "cpus", "memory_gib", "kernel_release")
 
-
-def limits(run):
-    """The best GB/s of any variant at production size, per traffic class."""
-    best = {"rw": 0.0, "ro": 0.0}
-    for r in run["rows"]:
-        if r["phase"] != "production" or r["gbs"] <= 0:
-            continue
-        cls = "rw" if r["kernel"] in READ_WRITE else "ro" if r["kernel"] in READ_ONLY else None
-        if cls:
-            best[cls] = max(best[cls], r["gbs"])
-    return best
-
-
-def limit_for(kernel, lim):
-    return lim["rw"] if kernel in READ_WRITE else lim["ro"] if kernel in READ_ONLY else 0
+SEED = 20261127      # fixed: a verdict is a function of the data alone
+BOOT = 2000          # bootstrap resamples
+ALPHA = 0.01         # one-sided: a check fails only when its 99% lower bound clears the bar
+EFFECT_QUICK = 0.35  # minimum effect (ratio of ratios > 1.35) for the quick run
+EFFECT_FULL = 0.20   # and for the full run (more reps, longer batches)
+GROSS = 2.0          # within-run gate: libprange >= 2x slower than every reference
+SLACK_S = 1e-6       # absolute slack: an excess below 1 us per call is never a regression
+YARDSTICK = 0.5      # a parallel reference whose time relative to serial moved more than 1.5x
+                     # between the runs (a load stall) is no yardstick for that comparison
 
 
 def load(path):
@@ -59,17 +65,18 @@ def is_reference(v):
     return v == "serial" or (v.startswith("omp") and "threads_for" not in v and not v.endswith("-libomp"))
 
 
+def is_libprange(v):
+    return v.startswith("prange") and not v.endswith("-libomp")
+
+
 def best_ref(vs):
-    refs = [r["median_s"] for v, r in vs.items() if is_reference(v)]
+    refs = [r["median_s"] for v, r in vs.items() if is_reference(v) and r.get("median_s")]
     return min(refs) if refs else None
 
 
-def overhead_ratio(vs):
-    so, po, oo = vs["serial"]["median_s"], vs["prange"]["median_s"], vs["omp"]["median_s"]
-    return (po - so) / (oo - so) if oo > so else float("inf")
-
-
 def fmt_t(s):
+    if s is None:
+        return "-"
     if s < 1e-6:
         return "%.0fns" % (s * 1e9)
     if s < 1e-3:
@@ -77,172 +84,351 @@ def fmt_t(s):
     return "%.2fms" % (s * 1e3)
 
 
-def summary(path):
+def median(xs):
+    s = sorted(xs)
+    n = len(s)
+    return s[n // 2] if n % 2 else 0.5 * (s[n // 2 - 1] + s[n // 2])
+
+
+def paired(p, x):
+    """Per-repetition ratios p_r / x_r of two variants measured in the same repetitions."""
+    a, b = p.get("reps_s") or [], x.get("reps_s") or []
+    if len(a) != len(b) or len(a) < 3:
+        return None
+    out = [u / w for u, w in zip(a, b) if u and w and u > 0 and w > 0]
+    return out if len(out) == len(a) else None
+
+
+def boot(ratios, tag):
+    """Bootstrap distribution of the median of the ratios, from a generator seeded by the
+    check's name, so a verdict never depends on the order of the checks."""
+    rng = random.Random("%d|%s" % (SEED, tag))
+    n = len(ratios)
+    return [median(rng.choices(ratios, k=n)) for _ in range(BOOT)]
+
+
+def quantile(xs, q):
+    s = sorted(xs)
+    return s[min(len(s) - 1, max(0, int(q * len(s))))]
+
+
+def tag_of(key, v, x):
+    return "%s|%s|%d|%d|%s|%s" % (key[0], key[1], key[2], key[3], v, x)
+
+
+def within_flags(run, gross):
+    """Within-run gate: for every libprange row and every same-run reference X, the ratio
+    R_X = median_r(p_r / X_r) with its bootstrap lower bound. A row is flagged when, against
+    EVERY reference, the lower bound exceeds `gross` and libprange is more than SLACK_S
+    slower per call. (A loaded machine slows the parallel references and libprange alike:
+    requiring all references keeps a load burst that only the serial loop escapes from
+    being called a regression.) Returns (checks, {row id: description})."""
+    checks, flags = 0, {}
+    for key, vs in sorted(groups(run).items()):
+        if key[1] in UNGATED:
+            continue
+        refs = {x: r for x, r in vs.items() if is_reference(x)}
+        for v, p in sorted(vs.items()):
+            if not is_libprange(v):
+                continue
+            los = []
+            for x, xr in sorted(refs.items()):
+                rs = paired(p, xr)
+                if rs is None:
+                    continue
+                lo = quantile(boot(rs, "run|" + tag_of(key, v, x)), ALPHA)
+                los.append((lo, median(rs), p["median_s"] - xr["median_s"], x))
+            if not los:
+                continue
+            checks += 1
+            lo, point, _, x = min(los)
+            if lo > gross and min(e for _, _, e, _ in los) > SLACK_S:
+                flags[("gross",) + key + (v,)] = "%-10s %-9s n=%-8d %-13s ratio %.2f to %-12s (99%% lower bound %.2f > %.1f)" % (
+                    key[0], key[1], key[3], v, point, x, lo, gross)
+    return checks, flags
+
+
+# ---- summary ------------------------------------------------------------------------------
+
+
+def limits(run):
+    """The best GB/s of any variant at production size, per traffic class."""
+    best = {"rw": 0.0, "ro": 0.0}
+    for r in run["rows"]:
+        if r["phase"] != "production" or not r.get("gbs"):
+            continue
+        cls = "rw" if r["kernel"] in READ_WRITE else "ro" if r["kernel"] in READ_ONLY else None
+        if cls:
+            best[cls] = max(best[cls], r["gbs"])
+    return best
+
+
+def machine_line(run):
+    fp, m = run.get("fingerprint", {}), run["meta"]
+    load = "load %s -> %s" % (m.get("load_start"), run.get("load_end"))
+    return "machine: %s, %s CPUs, %s GiB, Linux %s; %s; libprange %s (%s), %s, hwloc %s, tbb %s" % (
+        fp.get("cpu", m.get("cpu")), fp.get("cpus", m.get("cores")), fp.get("memory_gib", "?"),
+        fp.get("kernel_release", m.get("kernel")), load, m["libprange"], m["git"],
+        m.get("compiler", "?").split(" (")[0], m["hwloc"], m["tbb"])
+
+
+def summary(path, gross=GROSS, with_gate=True):
     run = load(path)
     g = groups(run)
-    met = missed = 0
-    misses = []
     m = run["meta"]
-    print("\n== summary of %s" % path)
-    print("machine: %s, %d cores, %d NUMA node(s), governor %s; libprange %s (%s), gcc, hwloc %s, tbb %s"
-          % (m["cpu"], m["cores"], m["numa_nodes"], m["governor"], m["libprange"], m["git"], m["hwloc"], m["tbb"]))
-    if m["governor"] not in ("performance", "unreadable"):
+    lines = []
+    met = missed = 0
+
+    def target(name, ok, detail):
+        nonlocal met, missed
+        met += ok
+        missed += not ok
+        lines.append("  %-50s %-5s %s" % (name, "ok" if ok else "MISS", detail))
+
+    print("\n== summary of %s (%s run)" % (path, "quick" if m.get("quick") else "full"))
+    print(machine_line(run))
+    if m.get("injected_slowdown"):
+        print("NOTE: PERF_BENCH_SLOWDOWN=%s was set (a test hook): libprange was slowed on purpose"
+              % m["injected_slowdown"])
+    if m.get("governor") not in ("performance", "unreadable", None):
         print("warning: CPU frequency governor is '%s', not 'performance': timings may drift" % m["governor"])
+    print("ratio = libprange time / best median of serial and OpenMP in the same run; full tables in the files")
+
+    # 1. never slower than the best reference, over the size sweep: one line per variant
+    sweep = defaultdict(list)
+    for key, vs in g.items():
+        if key[0] != "sweep":
+            continue
+        ref = best_ref(vs)
+        for v in ("prange", "prange-hint"):
+            if v in vs and ref:
+                t = vs[v]["median_s"]
+                sweep[(key[1], key[2], v)].append((t / ref, key[3], t <= 1.10 * ref + 50e-9))
+    for (k, thr, v), cells in sorted(sweep.items()):
+        ok = sum(c[2] for c in cells)
+        worst = max(cells)
+        target("never slower (1.10x + 50ns): %s %s thr=%d" % (k, v, thr), ok == len(cells),
+               "%d/%d sizes; worst ratio %.2f at n=%d" % (ok, len(cells), worst[0], worst[1]))
+
+    # 2. bandwidth at production size, against the best of this run's traffic class
     lim = limits(run)
-    limit = lim["rw"]
-    print("first call (topology, options, calibration): %s; bandwidth limits measured this run: %.1f GB/s "
-          "read-write (best STREAM kernel), %.1f GB/s read-only (best sum/dot/nrm2); peak RSS %.0f MiB for %.0f MiB "
-          "of data" % (fmt_t(run["first_call_s"]), lim["rw"], lim["ro"], run["peak_rss_bytes"] / 2**20,
-                       run["data_bytes"] / 2**20))
-
-    # 1. the size sweep against the never-slower target
-    sweep = sorted(k for k in g if k[0] == "sweep")
-    if sweep:
-        print("\nsize sweep: median per call; target prange <= 1.10 x min(serial, omp) + 50 ns")
-        print("%-7s %4s %11s %10s %10s %10s %10s %7s  %s" % ("kernel", "thr", "n", "serial", "omp", "prange",
-                                                                "hint", "ratio", "target"))
-        for key in sweep:
-            vs = g[key]
-            ref = best_ref(vs)
-            line = []
-            for v in ("prange", "prange-hint"):
-                if v not in vs:
-                    continue
-                ok = vs[v]["median_s"] <= 1.10 * ref + 50e-9
-                met += ok
-                missed += not ok
-                if not ok:
-                    misses.append("sweep %s n=%d %s: %s vs %s" % (key[1], key[3], v, fmt_t(vs[v]["median_s"]), fmt_t(ref)))
-                line.append("ok" if ok else "MISS(%s)" % v)
-            p = vs.get("prange", {}).get("median_s")
-            h = vs.get("prange-hint", {}).get("median_s")
-            print("%-7s %4d %11d %10s %10s %10s %10s %7.3f  %s" % (
-                key[1], key[2], key[3], fmt_t(vs["serial"]["median_s"]), fmt_t(vs["omp"]["median_s"]),
-                fmt_t(p) if p else "-", fmt_t(h) if h else "-", (p / ref) if p else 0, " ".join(line)))
-
-    # 2. bandwidth at production size
-    prod = sorted(k for k in g if k[0] in ("production", "sizes"))
-    if prod and limit > 0:
-        print("\nproduction sizes: ratio to the best of serial/OpenMP, and the fraction of the measured limit of "
-              "the kernel's traffic class; target >= 0.95 for bandwidth-bound kernels")
-        for key in prod:
-            vs = g[key]
-            ref = best_ref(vs)
-            cells = " ".join("%s=%s" % (v, fmt_t(r["median_s"])) for v, r in vs.items())
-            p = vs.get("prange")
-            cls_limit = limit_for(key[1], lim)
-            frac = p["gbs"] / cls_limit if p and p["gbs"] > 0 and cls_limit > 0 else None
-            verdict = ""
-            if key[1] in BANDWIDTH_BOUND and frac is not None and key[0] == "production":
-                ok = frac >= 0.95
-                met += ok
-                missed += not ok
-                verdict = "ok" if ok else "MISS"
-                if not ok:
-                    misses.append("bandwidth %s: %.0f%% of limit" % (key[1], 100 * frac))
-            print("  %-10s n=%-11d ratio=%.3f %s %s  %s" % (key[1], key[3], p["median_s"] / ref if p else 0,
-                                                            ("bw=%.0f%%" % (100 * frac)) if frac else "",
-                                                            verdict, cells))
+    for key, vs in sorted(g.items()):
+        if key[0] != "production" or key[1] not in BANDWIDTH_BOUND or "prange" not in vs:
+            continue
+        cls = lim["rw"] if key[1] in READ_WRITE else lim["ro"]
+        gbs = vs["prange"].get("gbs") or 0
+        if cls > 0:
+            target("bandwidth >= 95%% of the class limit: %s" % key[1], gbs >= 0.95 * cls,
+                   "%.0f%% (%.1f of %.1f GB/s)" % (100 * gbs / cls, gbs, cls))
 
     # 3. deterministic sum vs the best OpenMP sum, at the largest size
-    sums = [k for k in prod if k[1] == "sum"]
+    sums = [k for k in g if k[0] in ("production", "sizes") and k[1] == "sum" and "prange" in g[k]]
     if sums:
-        key = max(sums, key=lambda k: k[3])
-        vs = g[key]
-        omp = min(r["median_s"] for v, r in vs.items() if v.startswith("omp"))
-        speed = omp / vs["prange"]["median_s"]
-        ok = speed >= 0.95
-        met += ok
-        missed += not ok
-        if not ok:
-            misses.append("deterministic sum at %.2f x the best OpenMP sum" % speed)
-        extra = ""
-        if "tbb-det" in vs and "tbb" in vs:
-            extra = "; oneTBB deterministic/plain = %.2f" % (vs["tbb-det"]["median_s"] / vs["tbb"]["median_s"])
-        print("\ndeterministic prange_sum_f64 at n=%d: %.2f x the speed of the best OpenMP sum (target >= 0.95) %s%s"
-              % (key[3], speed, "ok" if ok else "MISS", extra))
+        vs = g[max(sums, key=lambda k: k[3])]
+        omp = min((r["median_s"] for v, r in vs.items() if v.startswith("omp") and is_reference(v)), default=None)
+        if omp:
+            speed = omp / vs["prange"]["median_s"]
+            target("deterministic sum >= 0.95x best OpenMP sum", speed >= 0.95, "%.2fx its speed" % speed)
 
     # 4. per-call overhead (EPCC style): time minus the serial time of the same work
-    for key in sorted(k for k in g if k[0] == "overhead"):
-        vs = g[key]
+    for key, vs in sorted(g.items()):
+        if key[0] != "overhead" or not {"serial", "omp", "prange"} <= set(vs):
+            continue
         so, po, oo = vs["serial"]["median_s"], vs["prange"]["median_s"], vs["omp"]["median_s"]
-        ratio = overhead_ratio(vs)
-        ok = ratio <= 1.15
-        met += ok
-        missed += not ok
-        if not ok:
-            misses.append("overhead %s: %.2f x libgomp" % (key[1], ratio))
-        print("overhead %-10s threads=%d: libgomp %s, libprange %s, ratio %.2f (target <= 1.15) %s"
-              % (key[1], key[2], fmt_t(oo - so), fmt_t(po - so), ratio, "ok" if ok else "MISS"))
+        x = (po - so) / (oo - so) if oo > so else float("inf")
+        target("overhead <= 1.15x libgomp's: %s thr=%d" % (key[1], key[2]), x <= 1.15,
+               "libprange %s, libgomp %s" % (fmt_t(po - so), fmt_t(oo - so)))
 
-    wrong = run.get("wrong_results", 0)
-    print("\ntargets: %d met, %d missed; wrong results: %d" % (met, missed, wrong))
-    for line in misses[:40]:
-        print("  missed: " + line)
-    return 0 if wrong == 0 else 1
+    if not lines:
+        print("no target applies to this selection (targets need prange rows of the sweep, "
+              "production sizes or overheads)")
+    for line in lines[:20]:
+        print(line)
+    if len(lines) > 20:
+        print("  ... %d more in the JSON" % (len(lines) - 20))
+    print("targets: %d met, %d missed (goals on a quiet machine; the gate below decides pass/fail)" % (met, missed))
+    return gate(None, path, [], None, gross, None) if with_gate else 0
 
 
-def compare(base_path, new_path, tol):
-    base, new = load(base_path), load(new_path)
+# ---- compare ------------------------------------------------------------------------------
+
+
+def not_comparable(base, new):
+    """The reason two artifacts cannot be compared, or None."""
+    if base.get("schema", 1) < 2 or "fingerprint" not in base:
+        return "the baseline is schema 1 (no fingerprint, no per-repetition samples): regenerate it"
+    if "fingerprint" not in new:
+        return "the new run has no fingerprint"
+    diff = ["%s: base %s, new %s" % (k, base["fingerprint"].get(k), new["fingerprint"].get(k))
+            for k in FINGERPRINT if base["fingerprint"].get(k) != new["fingerprint"].get(k)]
+    if diff:
+        return "different machines (" + "; ".join(diff) + ")"
+    if bool(base["meta"].get("quick")) != bool(new["meta"].get("quick")):
+        return "a quick run and a full run"
+    return None
+
+
+def base_runs(row):
+    """A baseline row's per-run rep samples (several with report.py baseline, else one)."""
+    return [r for r in row.get("baseline_runs", []) if r] or [row.get("reps_s") or []]
+
+
+def baseline_flags(base, new, effect):
+    """Rows of NEW that regressed against BASE. For every libprange row and every reference
+    X present in both runs, Q_X = R_X(new) / R_X(base), with a bootstrap distribution from
+    both runs' repetitions. A row is flagged when libprange lost ground against EVERY valid
+    reference, clearly (the 99% lower bound of each Q_X above 1 + effect) and by more than
+    SLACK_S per call. Returns (checks, {row id: description}, missing rows).
+
+    Serial is always a valid reference. A parallel reference X is valid against a baseline
+    run only if its own time relative to serial moved less than YARDSTICK between that run
+    and the new one: a reference that stalled for scheduler time slices in one run and not
+    in the other measures the load, not libprange. Among the valid baseline runs, the one
+    where libprange did worst against X is used: the range unchanged code showed there."""
     gb, gn = groups(base), groups(new)
-    regressions, checked, missing = [], 0, 0
-    print("\n== compare %s -> %s (tolerance %.0f%% on within-run ratios)" % (base_path, new_path, 100 * tol))
-    print("%-10s %-9s %4s %11s %-12s %8s %8s  %s" % ("phase", "kernel", "thr", "n", "variant", "base", "new", ""))
+    checks, flags, missing = 0, {}, 0
     for key, vs in sorted(gb.items()):
         if key not in gn:
             missing += 1
             continue
-        if key[1] in UNGATED:
+        if key[1] in UNGATED or "serial" not in vs or "serial" not in gn[key]:
             continue
-        ref_b, ref_n = best_ref(vs), best_ref(gn[key])
-        for v, rb in vs.items():
-            if not v.startswith("prange") or v not in gn[key]:
+        nvs = gn[key]
+        serial_runs = base_runs(vs["serial"])
+        for v in sorted(vs):
+            if not is_libprange(v) or v not in nvs:
                 continue
-            rn = gn[key][v]
-            checked += 1
-            if key[0] == "overhead":
-                # Overheads compare with libgomp's overhead (time minus the serial time of
-                # the same work): a ratio to the ~3 ns serial loop would be pure noise.
-                a, b = overhead_ratio(vs), overhead_ratio(gn[key])
-                ref_n = rn["median_s"] - 1.0  # the absolute-slack test below always passes
-            else:
-                a, b = rb["median_s"] / ref_b, rn["median_s"] / ref_n
-            # A band on the ratio plus an absolute slack: at tiny n a few ns of jitter move
-            # the ratio a lot without meaning anything. A baseline that happened to beat
-            # the reference (ratio < 1) is banded from parity: matching the best
-            # hand-written loop is never a regression.
-            bad = b > max(a, 1.0) * (1 + tol) + 0.05 and rn["median_s"] - ref_n > 200e-9
-            if not rn.get("ok", True):
-                bad = True
-            if bad:
-                regressions.append((key, v, a, b))
-            if bad or abs(b - a) > 0.5 * tol * a:
-                print("%-10s %-9s %4d %11d %-12s %8.3f %8.3f  %s" % (key[0], key[1], key[2], key[3], v, a, b,
-                                                                     "REGRESSED" if bad else "moved"))
-    lb, ln = limits(base), limits(new)
-    if lb["rw"] > 0 and ln["rw"] > 0:
-        for key, vs in sorted(gb.items()):
-            if key[0] != "production" or key[1] not in BANDWIDTH_BOUND or key not in gn:
+            qs = []
+            for x in sorted(vs):
+                if not is_reference(x) or x not in nvs:
+                    continue
+                rn = paired(nvs[v], nvs[x])
+                if rn is None:
+                    continue
+                drift_new = median(paired(nvs[x], nvs["serial"]) or [1])
+                cands = []
+                for pr, xr, sr in zip(base_runs(vs[v]), base_runs(vs[x]), serial_runs):
+                    rb = paired({"reps_s": pr}, {"reps_s": xr})
+                    ys = paired({"reps_s": xr}, {"reps_s": sr})
+                    if rb is None or ys is None:
+                        continue
+                    drift = drift_new / median(ys)
+                    if x == "serial" or 1 / (1 + YARDSTICK) <= drift <= 1 + YARDSTICK:
+                        cands.append(rb)
+                if not cands:
+                    continue
+                rb = max(cands, key=median)
+                t = tag_of(key, v, x)
+                db, dn = boot(rb, "base|" + t), boot(rn, "new|" + t)
+                q = sorted(a / b for a, b in zip(dn, db))
+                excess = nvs[v]["median_s"] - nvs[x]["median_s"] * median(rb)
+                qs.append((q[int(ALPHA * len(q))], median(rn) / median(rb), excess, x))
+            if not qs:
                 continue
-            if "prange" not in vs or "prange" not in gn[key]:
-                continue
-            if limit_for(key[1], lb) <= 0 or limit_for(key[1], ln) <= 0:
-                continue
-            fb = vs["prange"]["gbs"] / limit_for(key[1], lb)
-            fn = gn[key]["prange"]["gbs"] / limit_for(key[1], ln)
-            checked += 1
-            if fn < fb * (1 - tol):
-                regressions.append((key, "bandwidth", fb, fn))
-                print("%-10s %-9s %4d %11d %-12s %7.0f%% %7.0f%%  REGRESSED" % (key[0], key[1], key[2], key[3],
-                                                                               "bw-fraction", 100 * fb, 100 * fn))
-    if new.get("wrong_results", 0):
-        regressions.append((("run",), "wrong results", 0, new["wrong_results"]))
-    print("compare: %d checks, %d regressions, %d baseline rows absent from the new run"
-          % (checked, len(regressions), missing))
-    if checked == 0:
-        print("compare: nothing comparable (different sizes or kernels?)")
+            checks += 1
+            lo, point, _, x = min(qs)
+            if lo > 1 + effect and min(e for _, _, e, _ in qs) > SLACK_S:
+                flags[("baseline",) + key + (v,)] = "%-10s %-9s n=%-8d %-13s change %.2fx vs %-12s (99%% lower bound %.2f)" % (
+                    key[0], key[1], key[3], v, point, x, lo)
+    return checks, flags, missing
+
+
+def make_baseline(out_path, run_paths):
+    """A baseline from several runs of the same code on the same machine: the first run's
+    artifact, each row carrying every run's per-rep samples ("baseline_runs"), so the gate
+    knows the range of unchanged code (load regimes, per-process calibration)."""
+    runs = [load(p) for p in run_paths]
+    first = runs[0]
+    for p, r in zip(run_paths[1:], runs[1:]):
+        why = not_comparable(first, r)
+        if why:
+            print("report.py baseline: %s and %s: %s" % (run_paths[0], p, why), file=sys.stderr)
+            return 2
+    index = [{(r["phase"], r["kernel"], r["threads"], r["n"], r["variant"]): r for r in run["rows"]} for run in runs]
+    for r in first["rows"]:
+        k = (r["phase"], r["kernel"], r["threads"], r["n"], r["variant"])
+        r["baseline_runs"] = [ix[k]["reps_s"] for ix in index if k in ix and ix[k].get("reps_s")]
+    first["meta"]["baseline_of"] = [{"git": r["meta"].get("git"), "date": r["meta"].get("date"),
+                                     "load_start": r["meta"].get("load_start"), "load_end": r.get("load_end")}
+                                    for r in runs]
+    with open(out_path, "w") as f:
+        json.dump(first, f, indent=0, allow_nan=False)
+    print("baseline %s: %d runs, %d rows" % (out_path, len(runs), len(first["rows"])))
+    return 0
+
+
+def gate(base_path, new_path, confirm_paths, effect, gross, flagged_out):
+    """The perf gate: the within-run gate on NEW and, with a comparable baseline, the
+    baseline gate. With confirmation runs (fresh processes measuring the flagged kernels
+    again), a row fails only when every run flags it: a load burst or a one-process fluke
+    does not repeat, a real regression does. flagged_out gets the kernels to re-measure."""
+    new = load(new_path)
+    quick = new["meta"].get("quick")
+    if effect is None:
+        effect = EFFECT_QUICK if quick else EFFECT_FULL
+    base, why = None, None
+    if base_path:
+        base = load(base_path)
+        print("\n== perf gate: %s against %s" % (new_path, base_path))
+        print("base " + machine_line(base))
+        why = not_comparable(base, new)
+    else:
+        print("\n== perf gate (within the run): %s" % new_path)
+
+    def flags_of(run):
+        checks, flags = within_flags(run, gross)
+        missing = 0
+        if base is not None and not why:
+            c, f, missing = baseline_flags(base, run, effect)
+            checks += c
+            flags.update(f)
+        return checks, flags, missing
+
+    checks, flags, missing = flags_of(new)
+    confirmed = dict(flags)
+    runs = [new_path] + list(confirm_paths)
+    wrong = sum(load(p).get("wrong_results", 0) for p in runs)
+    every = [flags] + [flags_of(load(path))[1] for path in confirm_paths]
+    if confirm_paths:
+        # Confirmed: a kernel flagged in every run, at whatever sizes. libprange chooses serial
+        # or parallel per process (calibration, learned costs), so on a small loaded machine a
+        # real slowdown shows at different sizes in different processes, while a fluke rarely
+        # repeats three times in a row.
+        kernels = set.intersection(*({k[2] for k in fl} for fl in every))
+        confirmed = {k: v for k, v in flags.items() if k[2] in kernels}
+    print("a row fails when libprange's ratio to every reference of its run is > %.1f, or its change (ratio now / "
+          "ratio in the baseline) is > %.2f against every reference; 99%% bootstrap lower bounds, > %s per call"
+          % (gross, 1 + effect, fmt_t(SLACK_S)))
+    for k, line in sorted(flags.items())[:6]:
+        state = ("REGRESSED" if k in confirmed else "noise    ") if confirm_paths else "flagged  "
+        print("  %s %-8s %s" % (state, k[0], line))
+    if len(flags) > 6:
+        print("  ... %d more flagged rows (all of them: perf/report.py compare|check ... on the artifacts)" % (len(flags) - 6))
+    if flagged_out:
+        kernels = sorted({"overhead" if k[2].startswith("ovh-") else k[2] for k in flags})
+        with open(flagged_out, "w") as f:
+            f.write(",".join(kernels) + ("\n" if kernels else ""))
+    judged = "within-run and against the baseline" if base is not None and not why else "within the run only"
+    if why:
+        print("baseline NOT COMPARABLE: %s" % why)
+    elif base is not None and checks == 0:
+        print("perf gate: FAIL: nothing to compare (%d baseline rows absent from the new run)" % missing)
         return 1
-    return 1 if regressions else 0
+    if wrong:
+        verdict = "FAIL (%d wrong results)" % wrong
+    elif not flags:
+        verdict = "PASS"
+    elif not confirm_paths:
+        verdict = "FAIL (%d rows flagged, not re-measured)" % len(flags)
+    else:
+        verdict = ("FAIL (%s flagged in all %d runs)" % (",".join(sorted({k[2] for k in confirmed})), len(runs))
+                   if confirmed else "PASS (%d flagged rows, their kernels not flagged again in %d fresh runs: noise)"
+                   % (len(flags), len(confirm_paths)))
+    if why:
+        verdict = "NOT COMPARABLE, within-run " + verdict
+    print("perf gate: %s; %d checks %s, %d baseline rows absent (effect %.2f, gross %.1f, %d resamples, seed %d)"
+          % (verdict, checks, judged, missing, effect, gross, BOOT, SEED))
+    return 0 if verdict.startswith("PASS") or verdict == "NOT COMPARABLE, within-run PASS" else 1
 
 
 def merge(main_path, peer_path, suffix, main_tsv=None, peer_tsv=None):
@@ -260,7 +446,7 @@ def merge(main_path, peer_path, suffix, main_tsv=None, peer_tsv=None):
         added += 1
     run["meta"]["peer_" + suffix] = {"compiler": peer["meta"].get("compiler"), "cflags": peer["meta"].get("cflags")}
     with open(main_path, "w") as f:
-        json.dump(run, f, indent=0)
+        json.dump(run, f, indent=0, allow_nan=False)
     if main_tsv and peer_tsv:
         with open(peer_tsv) as f, open(main_tsv, "a") as g:
             for line in f.read().splitlines()[1:]:
@@ -272,17 +458,118 @@ def merge(main_path, peer_path, suffix, main_tsv=None, peer_tsv=None):
     return 0
 
 
+# Colours: libprange strong and thick, the references in greys and muted tones.
+STYLE = {"prange": "lw 3 lc rgb '#c0002a'", "prange-hint": "lw 2 dt 2 lc rgb '#c0002a'",
+         "prange-map": "lw 2 dt 3 lc rgb '#7a0019'", "prange-reduce": "lw 2 dt 4 lc rgb '#e0608a'",
+         "prange+alloc": "lw 2 dt 5 lc rgb '#ff6f00'", "serial": "lw 2 lc rgb '#222222'",
+         "omp": "lw 2 lc rgb '#1f5fbf'", "omp-multiacc": "lw 2 dt 2 lc rgb '#1f5fbf'",
+         "omp-libomp": "lw 1 lc rgb '#7fa8e0'", "omp-multiacc-libomp": "lw 1 dt 2 lc rgb '#7fa8e0'",
+         "tbb": "lw 1 lc rgb '#2a9d3a'", "tbb-det": "lw 1 dt 2 lc rgb '#2a9d3a'",
+         "callback": "lw 1 dt 3 lc rgb '#888888'", "omp+threads_for": "lw 1 dt 3 lc rgb '#1f5fbf'"}
+
+
+def plot(path, out, fmt):
+    """The size sweep: ns per element vs n, one panel per kernel, only the variants with
+    data in that panel, a p10-p90 band under each line; machine, threads and commit in
+    the title. Returns the gnuplot script (perf/run pipes it to gnuplot)."""
+    run = load(path)
+    sweep = defaultdict(lambda: defaultdict(list))
+    for r in run["rows"]:
+        if r["phase"] == "sweep" and r.get("median_s"):
+            sweep[(r["kernel"], r["threads"])][r["variant"]].append(r)
+    if not sweep:
+        return None
+    fp, m = run.get("fingerprint", {}), run["meta"]
+    title = "libprange size sweep (lower is better): %s, %s CPUs, Linux %s; commit %s; %s" % (
+        fp.get("cpu", m.get("cpu")), fp.get("cpus", "?"), fp.get("kernel_release", "?"), m.get("git"),
+        "quick run" if m.get("quick") else "full run")
+    panels = sorted(sweep)
+    term = ("svg size %d,520 dynamic font 'sans,11'" if fmt == "svg" else "pngcairo size %d,520 font 'sans,10'") % (
+        520 * len(panels))
+    lines = ["set terminal " + term, "set output '%s'" % out.replace("'", ""), "set logscale xy",
+             "set format x '10^{%L}'", "set xlabel 'n (elements)'", "set ylabel 'ns per element (median; band p10-p90)'",
+             "set key top right font ',9'", "set grid", "set style fill transparent solid 0.15 noborder"]
+    blocks = []
+    for i, (k, thr) in enumerate(panels):
+        for v, rows in sorted(sweep[(k, thr)].items()):
+            name = "$d%d_%s" % (i, "".join(c if c.isalnum() else "_" for c in v))
+            pts = []
+            for r in sorted(rows, key=lambda r: r["n"]):
+                n = r["n"]
+                lo = r.get("p10_s") or r["median_s"]
+                hi = r.get("p90_s") or r["median_s"]
+                pts.append("%d %.6g %.6g %.6g" % (n, r["median_s"] / n * 1e9, lo / n * 1e9, hi / n * 1e9))
+            blocks.append((name, pts))
+    for name, pts in blocks:
+        lines.append("%s << EOD" % name)
+        lines += pts
+        lines.append("EOD")
+    lines.append("set multiplot layout 1,%d title \"%s\"" % (len(panels), title.replace('"', "'")))
+    for i, (k, thr) in enumerate(panels):
+        vs = sorted(sweep[(k, thr)], key=lambda v: (not v.startswith("prange"), v))
+        plots = []
+        for v in vs:
+            name = "$d%d_%s" % (i, "".join(c if c.isalnum() else "_" for c in v))
+            style = STYLE.get(v, "lw 1")
+            colour = style[style.index("lc"):] if "lc" in style else ""
+            plots.append("%s using 1:3:4 with filledcurves %s notitle" % (name, colour))
+            plots.append("%s using 1:2 with linespoints %s pt 7 ps 0.5 title '%s' noenhanced" % (name, style, v))
+        lines.append("set title '%s, %d threads' noenhanced" % (k, thr))
+        lines.append("plot " + ", \\\n     ".join(plots))
+    lines.append("unset multiplot")
+    return "\n".join(lines) + "\n"
+
+
+def option(argv, names, default):
+    """The float after any of `names` in argv (removed from argv), or default; exit 2 on junk."""
+    for name in names:
+        if name in argv:
+            i = argv.index(name)
+            try:
+                value = float(argv[i + 1])
+                if not math.isfinite(value) or value < 0:
+                    raise ValueError
+            except (IndexError, ValueError):
+                print("report.py: %s wants a non-negative number" % name, file=sys.stderr)
+                sys.exit(2)
+            del argv[i:i + 2]
+            return value
+    return default
+
+
 def main(argv):
-    if len(argv) >= 4 and argv[0] == "merge":
-        return merge(argv[1], argv[2], argv[3], *(argv[4:6] if len(argv) >= 6 else []))
-    if len(argv) >= 2 and argv[0] == "summary":
-        return summary(argv[1])
-    if len(argv) >= 3 and argv[0] == "compare":
-        tol = 0.35
-        if "--tol" in argv:
-            tol = float(argv[argv.index("--tol") + 1])
-        return compare(argv[1], argv[2], tol)
-    print(__doc__)
+    argv = list(argv)
+    effect = option(argv, ("--effect", "--tol"), None)
+    gross = option(argv, ("--gross",), GROSS)
+    gate_on = "--no-gate" not in argv
+    argv = [a for a in argv if a != "--no-gate"]
+    flagged_out, confirm = None, []
+    if "--flagged" in argv:
+        i = argv.index("--flagged")
+        flagged_out = argv[i + 1] if i + 1 < len(argv) else None
+        del argv[i:i + 2]
+    if "--confirm" in argv:
+        i = argv.index("--confirm")
+        confirm = argv[i + 1:]
+        del argv[i:]
+    if len(argv) >= 3 and argv[0] == "baseline":
+        return make_baseline(argv[1], argv[2:])
+    if len(argv) in (4, 6) and argv[0] == "merge":
+        return merge(*argv[1:])
+    if len(argv) == 2 and argv[0] == "summary":
+        return summary(argv[1], gross, gate_on)
+    if len(argv) == 4 and argv[0] == "plot":
+        script = plot(argv[1], argv[2], argv[3])
+        if script is None:
+            print("report.py: no sweep rows to plot in %s" % argv[1], file=sys.stderr)
+            return 1
+        sys.stdout.write(script)
+        return 0
+    if len(argv) == 2 and argv[0] == "check":
+        return gate(None, argv[1], confirm, effect, gross, flagged_out)
+    if len(argv) == 3 and argv[0] == "compare":
+        return gate(argv[1], argv[2], confirm, effect, gross, flagged_out)
+    print(__doc__, file=sys.stderr)
     return 2
 
 

@@ -1,25 +1,131 @@
 #!/bin/sh
-# perf_compare.sh SOURCE_ROOT — the perf gate works: a run compared with itself passes,
-# a run whose libprange times tripled fails, a run with a wrong result fails.
+# perf_compare.sh SOURCE_ROOT — the perf gate (perf/report.py, docs/benchmarking.md) on
+# synthetic artifacts with known answers: identical runs pass; a 1.5x slowdown of one
+# kernel's libprange samples is flagged (and fails when it repeats in the confirmation
+# runs, passes as noise when it does not); a different machine fingerprint or a schema-1
+# baseline gives "NOT COMPARABLE" and exit 0; noisy but unchanged samples (an outlier rep,
+# jitter) pass; a wrong result fails; a libprange row 2.6x slower than every reference of its
+# own run fails the within-run gate; --tol still works; null (NaN) fields are read; a
+# baseline of several runs absorbs a lucky run and still flags the slowdown.
 set -eu
 src=$1
-base=$src/perf/baseline/quick-2core.json
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-python3 - "$base" "$tmp" <<'PY'
-import json, sys
-base, tmp = sys.argv[1], sys.argv[2]
-d = json.load(open(base))
-slow = json.loads(json.dumps(d))
-for r in slow["rows"]:
-    if r["variant"].startswith("prange") and r["n"] >= 4096:
-        r["median_s"] *= 3
-json.dump(slow, open(tmp + "/slow.json", "w"))
-wrong = json.loads(json.dumps(d))
+python3 - "$tmp" <<'PY'
+import copy, json, random, sys
+tmp = sys.argv[1]
+rng = random.Random(7)
+
+def reps(t, jitter=0.03):
+    return [t * (1 + rng.uniform(-jitter, jitter)) for _ in range(15)]
+
+def row(phase, kernel, n, variant, t):
+    r = reps(t)
+    s = sorted(r)
+    return {"phase": phase, "kernel": kernel, "variant": variant, "threads": 2, "n": n, "first_s": t,
+            "min_s": s[0], "median_s": s[7], "mean_s": sum(r) / 15, "dist": "per-call", "calls": 15,
+            "p10_s": s[1], "p50_s": s[7], "p90_s": s[13], "p99_s": None, "samples": 15, "batch": 1,
+            "reps_s": r, "bytes": 24.0 * n, "gbs": 24.0 * n / s[7] / 1e9, "ratio": None, "result": 1.0,
+            "rel_error": 0, "ok": True}
+
+rows = []
+for kernel, n, ts in (("triad", 1 << 20, (400e-6, 220e-6, 210e-6)), ("map", 1 << 16, (1.3e-3, 0.66e-3, 0.65e-3)),
+                      ("sum", 64, (40e-9, 1.2e-6, 30e-9))):
+    for phase in ("production", "sweep"):
+        rows += [row(phase, kernel, n, v, t) for v, t in zip(("serial", "omp", "prange"), ts)]
+base = {"schema": 2,
+        "fingerprint": {"cpu": "Test CPU", "cpus": 2, "memory_gib": 24, "kernel_release": "6.0.0-test"},
+        "meta": {"git": "abc", "quick": 1, "libprange": "0.1.0", "hwloc": "2", "tbb": "absent", "load_start": None},
+        "rows": rows, "load_end": None, "wrong_results": 0}
+
+def save(name, d):
+    json.dump(d, open("%s/%s.json" % (tmp, name), "w"), allow_nan=False)
+
+def variant(name, edit):
+    d = copy.deepcopy(base)
+    for r in d["rows"]:
+        edit(r)
+    save(name, d)
+
+save("base", base)
+# A fresh run of unchanged code: new jitter everywhere.
+variant("again", lambda r: r.update(reps_s=[x * (1 + rng.uniform(-0.03, 0.03)) for x in r["reps_s"]]))
+
+def slow(r):
+    if r["kernel"] == "map" and r["variant"] == "prange":
+        r["reps_s"] = [x * 1.5 for x in r["reps_s"]]
+        r["median_s"] *= 1.5
+variant("slow", slow)
+
+def outlier(r):
+    if r["variant"] == "prange":
+        r["reps_s"][3] *= 10
+        r["reps_s"][9] *= 3
+variant("outlier", outlier)
+
+def gross(r):
+    if r["kernel"] == "triad" and r["variant"] == "prange":
+        r["reps_s"] = [x * 5 for x in r["reps_s"]]
+        r["median_s"] *= 5
+variant("gross", gross)
+
+def lucky(r):
+    # One baseline run in which libprange's triad escaped a load stall that hit it in the others.
+    if r["kernel"] == "triad" and r["variant"] == "prange":
+        r["reps_s"] = [x * 0.5 for x in r["reps_s"]]
+        r["median_s"] *= 0.5
+variant("lucky", lucky)
+
+other = copy.deepcopy(base)
+other["fingerprint"]["memory_gib"] = 32
+save("other", other)
+old = copy.deepcopy(base)
+old["schema"] = 1
+del old["fingerprint"]
+save("schema1", old)
+wrong = copy.deepcopy(base)
 wrong["wrong_results"] = 1
-json.dump(wrong, open(tmp + "/wrong.json", "w"))
+save("wrong", wrong)
 PY
-"$src/perf/compare" "$base" "$base" --tol 1.0 >/dev/null || { echo "FAIL: a run compared with itself regressed"; exit 1; }
-if "$src/perf/compare" "$base" "$tmp/slow.json" --tol 1.0 >/dev/null; then echo "FAIL: 3x slower libprange passed the gate"; exit 1; fi
-if "$src/perf/compare" "$base" "$tmp/wrong.json" --tol 1.0 >/dev/null; then echo "FAIL: a wrong result passed the gate"; exit 1; fi
-python3 "$src/perf/report.py" summary "$base" >/dev/null || { echo "FAIL: summary of the baseline"; exit 1; }
-echo "perf gate: identical passes, 3x slower fails, wrong result fails"
+cmp=$src/perf/compare
+rep="python3 $src/perf/report.py"
+fail() { echo "FAIL: $*"; exit 1; }
+out=$tmp/out.txt
+expect() { # expect RC PATTERN CMD...: exit status RC and a line matching PATTERN
+  want=$1 pat=$2; shift 2
+  rc=0; "$@" >"$out" 2>&1 || rc=$?
+  [ "$rc" -eq "$want" ] || { cat "$out"; fail "'$*' exited $rc, expected $want"; }
+  grep -q -- "$pat" "$out" || { cat "$out"; fail "'$*' printed no line matching '$pat'"; }
+}
+expect 0 "perf gate: PASS" "$cmp" "$tmp/base.json" "$tmp/base.json"
+expect 0 "perf gate: PASS" "$cmp" "$tmp/base.json" "$tmp/again.json"
+expect 0 "perf gate: PASS" "$cmp" "$tmp/base.json" "$tmp/outlier.json"
+expect 1 "flagged .*map .*prange" "$cmp" "$tmp/base.json" "$tmp/slow.json"
+grep -q "triad\|sum" "$out" && { cat "$out"; fail "the slowdown of map flagged another kernel"; }
+expect 1 "FAIL (map flagged in all 3 runs)" "$cmp" "$tmp/base.json" "$tmp/slow.json" --confirm "$tmp/slow.json" "$tmp/slow.json"
+expect 0 "not flagged again in 2 fresh runs" "$cmp" "$tmp/base.json" "$tmp/slow.json" --confirm "$tmp/again.json" "$tmp/slow.json"
+expect 1 "flagged .*map" "$cmp" "$tmp/base.json" "$tmp/slow.json" --tol 0.3
+expect 0 "perf gate: PASS" "$cmp" "$tmp/base.json" "$tmp/slow.json" --tol 0.6
+# A single lucky baseline run makes unchanged code look 2x slower; a baseline of several runs
+# compares with the run where libprange did worst, and still flags the real slowdown.
+expect 1 "flagged .*triad .*prange" "$cmp" "$tmp/lucky.json" "$tmp/again.json"
+expect 0 "baseline .*: 2 runs" $rep baseline "$tmp/multi.json" "$tmp/lucky.json" "$tmp/base.json"
+expect 0 "perf gate: PASS" "$cmp" "$tmp/multi.json" "$tmp/again.json"
+expect 1 "flagged .*map .*prange" "$cmp" "$tmp/multi.json" "$tmp/slow.json"
+expect 2 "not comparable\|different machines" $rep baseline "$tmp/multi2.json" "$tmp/base.json" "$tmp/other.json"
+expect 0 "NOT COMPARABLE.*memory_gib: base 32, new 24" "$cmp" "$tmp/other.json" "$tmp/slow.json"
+expect 0 "NOT COMPARABLE.*schema 1" "$cmp" "$tmp/schema1.json" "$tmp/base.json"
+expect 1 "FAIL (1 wrong results)" "$cmp" "$tmp/base.json" "$tmp/wrong.json"
+expect 1 "flagged  *gross .*triad" $rep check "$tmp/gross.json"
+expect 0 "perf gate: PASS" $rep check "$tmp/slow.json"
+expect 2 "" "$cmp" "$tmp/base.json"
+$rep check "$tmp/base.json" --flagged "$tmp/k.txt" >/dev/null && [ ! -s "$tmp/k.txt" ] || fail "--flagged of a clean run"
+$rep compare "$tmp/base.json" "$tmp/slow.json" --flagged "$tmp/k.txt" >/dev/null || true
+[ "$(cat "$tmp/k.txt")" = map ] || fail "--flagged lists '$(cat "$tmp/k.txt")', expected map"
+expect 0 "targets:" $rep summary "$tmp/base.json"
+# Two identical evaluations give identical verdicts (the bootstrap has a fixed seed).
+$cmp "$tmp/base.json" "$tmp/outlier.json" >"$tmp/a.txt" || true
+$cmp "$tmp/base.json" "$tmp/outlier.json" >"$tmp/b.txt" || true
+cmp -s "$tmp/a.txt" "$tmp/b.txt" || fail "two evaluations of the same data differ"
+echo "perf gate: identical, jittered and outlier runs pass; a 1.5x slowdown of map is flagged and fails when" \
+     "confirmed; a multi-run baseline absorbs a lucky run; other machine and schema 1 are not comparable;" \
+     "wrong result and gross within-run slowdown fail"
