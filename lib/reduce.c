@@ -233,7 +233,7 @@ static void worker(red *R, int tid, int team, void *result, mail *boxes, stack *
  * - else a cost hint gives blocks of about 20 us of declared work, at most 2048 (256
  *   iterations of 1 ms: blocks of 1, spread over every core); but at least ~1 ns of
  *   declared work per accumulator byte (at most 4 iterations per byte, the default's
- *   floor), and no more than 1 GiB of accumulators over all blocks;
+ *   floor), no more than 1 GiB of accumulators over all blocks, and at most 4096 blocks;
  * - else 2048 iterations, so a block's cost hides the identity and combine calls, or 4
  *   per accumulator byte for big accumulators (an array reducer zeroes and combines
  *   O(size) per block: a 256-bin histogram gets 8192);
@@ -243,6 +243,7 @@ static void worker(red *R, int tid, int team, void *result, mail *boxes, stack *
  *   n = 1e6, cost_ns = 2:                 B = min(10000, 2048)      = 2048   489 blocks
  */
 #define BLOCK_NS 20000.0
+#define HINTED_BLOCKS 4096
 static uint64_t block_size(uint64_t n, int64_t grain, double cost_ns, size_t size)
 {
     uint64_t B;
@@ -258,6 +259,10 @@ static uint64_t block_size(uint64_t n, int64_t grain, double cost_ns, size_t siz
         if (by_size > B) B = by_size;
         double by_total = ceil((double)n * (double)size / (double)(1u << 30));
         if (by_total > (double)B) B = by_total >= 9e18 ? n : (uint64_t)by_total;
+        /* At most 4096 blocks: slack enough for any team, without paying an identity and
+         * a combine per iteration of a long range whose cost was declared high. */
+        uint64_t by_blocks = (n - 1) / HINTED_BLOCKS + 1;
+        if (by_blocks > B) B = by_blocks;
     } else {
         B = 2048;
         if ((uint64_t)size * 4 > B) B = (uint64_t)size * 4;
