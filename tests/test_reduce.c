@@ -682,6 +682,7 @@ static void check_interrupted(int from_timer)
 /* Criterion runs each test in its own process, with a timeout for a hang. */
 Test(reduce, signal_handler_reductions_are_exact, .timeout = 120)
 {
+    if (UNDER_VALGRIND) cr_skip_test("valgrind serialises threads and runs this 50x slower than its timeout");
     check_interrupted(1);
 }
 
@@ -689,6 +690,7 @@ Test(reduce, signal_handler_reductions_are_exact, .timeout = 120)
  * merge's included. */
 Test(reduce, reentry_from_combine_is_exact, .timeout = 60)
 {
+    if (UNDER_VALGRIND) cr_skip_test("valgrind serialises threads and runs this 50x slower than its timeout");
     check_interrupted(0);
 }
 
