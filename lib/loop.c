@@ -203,6 +203,10 @@ static void run_parallel(loop *L, const prange_plan *plan, const char *label)
         prange__share_give(1);
         return;
     }
+    /* Watching a fresh fork-join figure: time this call whatever the sampling said. */
+    if (!L->sample && atomic_load_explicit(&prange__fork_watch, memory_order_relaxed) > 0 &&
+        atomic_fetch_sub_explicit(&prange__fork_watch, 1, memory_order_relaxed) > 0)
+        L->sample = 1;
     int region = prange__region_size(planned);
     uint64_t t0 = L->sample ? prange__now_ns() : 0;
     if (L->schedule == PRANGE_SCHEDULE_STATIC && !L->until) {

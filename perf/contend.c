@@ -227,6 +227,9 @@ static int run_sweep(const char *kind, int reps, sweep_row *rows)
             for (int r = 0; r < reps && r < 64; r++) /* interleaved, the order rotating */
                 for (int j = 0; j < 3; j++) {
                     int v = (j + r) % 3;
+                    /* libgomp's workers spin for a while after a region (GOMP_SPINCOUNT):
+                     * let them sleep, or whatever runs after omp pays for them. */
+                    usleep(3000);
                     s[v][r] = time_call(&t, n, v);
                 }
             sweep_row row = {.n = n};

@@ -44,6 +44,9 @@ static prange__window g_win[MAX_SIZES];
 static _Atomic(uint64_t) g_quiet_ns;
 static _Atomic(uint64_t) g_probe_next, g_probe_gap;
 static atomic_int g_probing;
+/* Parallel calls still to be sampled for the figure after it was (re)made: > 0 = watching. */
+atomic_int prange__fork_watch;
+#define WATCH_CALLS 8
 static prange__fork_measure_fn g_measure_hook; /* tests: replaces empty-region timing */
 
 #define PROBE_GAP_MIN_NS 2000000ull   /* 2 ms */
@@ -215,6 +218,7 @@ static void init_table(void)
     const prange__state *st = prange__state_get();
     if (read_cache(&g_table) != 0) measure_table(&g_table, st->default_budget, 15);
     for (int i = 0; i < g_table.n; i++) prange__window_seed(&g_win[i], g_table.ns[i]);
+    atomic_store(&prange__fork_watch, WATCH_CALLS); /* check the first figure on real calls */
     atomic_store(&g_quiet_ns, (uint64_t)g_table.ns[0]);
     atomic_store(&g_probe_gap, PROBE_GAP_MIN_NS);
     if (st->opt[PRANGE__OPT_VERBOSE].value >= 1) {
@@ -306,13 +310,17 @@ int prange__fork_probe(int team, const char *label)
         double before = prange__window_get(&g_win[i]), ns = probe_regions(region);
         uint64_t gap = atomic_load(&g_probe_gap);
         if (ns <= 2 * prange__fork_quiet_ns()) {
-            /* Quiet again: a fresh measurement replaces the history taken under load. */
+            /* Quiet again: a fresh measurement replaces the history taken under load, and
+             * the next parallel calls are all sampled, so that three lucky empty regions
+             * on a machine still busy are found out within 5 calls, not 5 x 64. */
             prange__window_seed(&g_win[i], ns);
-            gap = PROBE_GAP_MIN_NS;
+            atomic_store_explicit(&prange__fork_watch, WATCH_CALLS, memory_order_relaxed);
         } else {
             prange__window_add(&g_win[i], ns);
-            gap = gap * 2 < PROBE_GAP_MAX_NS ? gap * 2 : PROBE_GAP_MAX_NS;
         }
+        /* Every probe doubles the gap (a quiet one too: it may have been lucky); once the
+         * machine is quiet for good, loops are parallel and no longer probe. */
+        gap = gap * 2 < PROBE_GAP_MAX_NS ? gap * 2 : PROBE_GAP_MAX_NS;
         atomic_store(&g_probe_gap, gap);
         atomic_store(&g_probe_next, prange__now_ns() + gap);
         changed = prange__window_get(&g_win[i]) < before;

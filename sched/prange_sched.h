@@ -215,6 +215,9 @@ int prange__fork_ensure(void);
 /* A sampled parallel call of `threads` threads spent `ns` beyond its slowest worker's
  * share (fork, wake-ups, join). Ignored under PRANGE_FORK_NS or before the first figure. */
 void prange__fork_observe(int threads, double ns);
+/* Parallel calls still to be timed for the figure after it was made or re-seeded by a
+ * probe (then every parallel call is sampled, not 1 in 64). */
+extern atomic_int prange__fork_watch;
 /* The cheapest 2-thread figure this process saw, capped at what a quiet machine costs. */
 double prange__fork_quiet_ns(void);
 /* On the execution path of a loop that the figure made serial: when the back-off allows,
