@@ -1416,8 +1416,10 @@ int main(int argc, char **argv)
      * offsets every store to C[i] would 4K-alias the load of A[i] and make run-to-run
      * timings depend on the allocator's luck rather than on the loop. */
     static double *base[3];
-    for (int k = 0; k < 3; k++) base[k] = aligned_alloc(4096, (size_t)NMAX * 8 + 4096);
-    H = aligned_alloc(64, (size_t)NMAX * 4);
+    /* aligned_alloc wants a size that is a multiple of the alignment (C11). */
+    size_t bytes = ((size_t)NMAX * 8 + 4096 + 4095) & ~(size_t)4095, hbytes = ((size_t)NMAX * 4 + 63) & ~(size_t)63;
+    for (int k = 0; k < 3; k++) base[k] = aligned_alloc(4096, bytes);
+    H = aligned_alloc(64, hbytes);
     if (!base[0] || !base[1] || !base[2] || !H) {
         fprintf(stderr, "prange-bench: cannot allocate %lld elements per array\n", (long long)NMAX);
         return 1;
