@@ -199,7 +199,7 @@ static void check_slices(int nranks, int bind_socket, const char *const want[])
         hwloc_bitmap_list_snprintf(buf, sizeof buf, slice);
         cr_assert_str_eq(buf, want[r], "%d ranks%s, rank %d: PUs %s, expected %s", nranks,
                          bind_socket ? " bound to sockets" : "", r, buf, want[r]);
-        cr_assert_not(hwloc_bitmap_intersects(all, slice), "rank %d overlaps another rank", r);
+        cr_assert(!hwloc_bitmap_intersects(all, slice), "rank %d overlaps another rank", r);
         hwloc_bitmap_or(all, all, slice);
     }
     cr_assert(hwloc_bitmap_isequal(all, hwloc_topology_get_allowed_cpuset(t)), "the ranks leave cores unused");
