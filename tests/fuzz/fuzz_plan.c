@@ -93,7 +93,7 @@ static void full_range(const prange_opts *o, uint8_t mode, uint16_t cut_lo, uint
     pieces *k = &g_pieces;
     memset(k, 0, sizeof *k);
     int until = (mode & 2) != 0;
-    k->stop = (mode & 4) ? 3 : 0;
+    k->stop = (until && (mode & 4)) ? 3 : 0; /* only an early-stop body can stop */
     prange_stop st = {0, end};
     int rc = until ? prange_for_until(begin, end, piece_until, k, o, &st) : prange_for_opts(begin, end, piece_body, k, o);
     if (rc == PRANGE_EINVAL) return; /* bad options: nothing may have run */
