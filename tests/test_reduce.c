@@ -342,11 +342,11 @@ Test(reduce, user_struct_reducer)
  * modulo a number that lives in rctx; the _sized variants of 0.1 are gone). */
 typedef struct {
     uint64_t mod;
-    size_t seen_size; /* acc_size as identity saw it */
+    _Atomic(size_t) seen_size; /* acc_size as identity saw it (every worker writes it) */
 } modctx;
 static void mod_id(void *rctx, void *acc, size_t size)
 {
-    ((modctx *)rctx)->seen_size = size;
+    atomic_store_explicit(&((modctx *)rctx)->seen_size, size, memory_order_relaxed);
     *(uint64_t *)acc = 0;
 }
 static void mod_add(void *rctx, void *acc, const void *rhs, size_t size)
