@@ -368,6 +368,19 @@ int prange_num_threads(void)
 
 /* ---- fixed partitions -------------------------------------------------------------------- */
 
+/* Blocks first, first + step, ... of the static partition of n into `blocks`, each as
+ * worker k of `blocks`: block k is always [split(n, blocks, k)), whoever runs it. */
+static void run_partition_blocks(uint64_t n, int blocks, int first, int step, prange_body_fn body, void *ctx)
+{
+    for (int k = first; k < blocks; k += step) {
+        uint64_t lo, hi;
+        prange__split(n, blocks, k, &lo, &hi);
+        prange__tls_t saved = prange__enter_team(k, blocks);
+        if (lo < hi) body(ctx, (int64_t)lo, (int64_t)hi);
+        prange__leave(saved);
+    }
+}
+
 int prange__for_partition(uint64_t n, int blocks, prange_body_fn body, void *ctx)
 {
     if (n == 0) return 0;
@@ -378,13 +391,7 @@ int prange__for_partition(uint64_t n, int blocks, prange_body_fn body, void *ctx
         team = taken = prange__team_run(&want, "partition", NULL);
     }
     if (team == 1) {
-        for (int k = 0; k < blocks; k++) {
-            uint64_t lo, hi;
-            prange__split(n, blocks, k, &lo, &hi);
-            prange__tls_t saved = prange__enter_team(k, blocks);
-            if (lo < hi) body(ctx, (int64_t)lo, (int64_t)hi);
-            prange__leave(saved);
-        }
+        run_partition_blocks(n, blocks, 0, 1, body, ctx);
         prange__share_give(taken);
         return 0;
     }
@@ -393,14 +400,7 @@ int prange__for_partition(uint64_t n, int blocks, prange_body_fn body, void *ctx
     {
         int got = prange__team_of(team), tid = omp_get_thread_num();
         if (tid < got) prange__bind_worker_if_asked(tid);
-        /* Block k is always [split(n, blocks, k)): whoever runs it, the partition holds. */
-        for (int k = tid; tid < got && k < blocks; k += got) {
-            uint64_t lo, hi;
-            prange__split(n, blocks, k, &lo, &hi);
-            prange__tls_t saved = prange__enter_team(k, blocks);
-            if (lo < hi) body(ctx, (int64_t)lo, (int64_t)hi);
-            prange__leave(saved);
-        }
+        if (tid < got) run_partition_blocks(n, blocks, tid, got, body, ctx);
     }
     prange__share_give(taken);
     return 0;
