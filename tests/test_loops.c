@@ -148,7 +148,12 @@ Test(loops, plan_matches_what_runs)
     ids_ctx d = {0};
     cr_assert_eq(prange_for(0, 100, ids_body, &d), 0);
     cr_assert_eq(d.used[0], 1);
-    cr_assert_eq(d.team, plan.threads, "plan %d threads (%s), bodies saw %d", plan.threads, plan.reason, d.team);
+    /* Except where the loop itself may probe: a plan made serial by the fork-join figure
+     * probes now and then on the execution path (docs/scheduling.md), and a probe that
+     * finds the machine quieter runs the call on a team. */
+    int may_probe = plan.serial && strcmp(plan.reason, "work below fork-join cost") == 0;
+    cr_assert(d.team == plan.threads || may_probe, "plan %d threads (%s), bodies saw %d", plan.threads, plan.reason,
+              d.team);
 }
 
 Test(loops, outside_a_body)
