@@ -228,6 +228,39 @@ Test(first_call, cheap_iterations_stay_inline_and_run_once)
     cr_assert_eq(atomic_load(&c.team.team), 1, "5000 cheap iterations do not pay 100 us of fork-join");
 }
 
+/* The first body call of a loop burns 300 us of CPU (an interrupt, a descheduled virtual
+ * CPU or a cold page charged to the slice), every later one is cheap: the second slice
+ * reads cheap, and the loop stays inline. With one slice deciding, it went parallel. */
+typedef struct {
+    count_ctx count;
+    atomic_int calls;
+} hiccup_ctx;
+
+static void hiccup_once_body(void *p, int64_t b, int64_t e)
+{
+    hiccup_ctx *h = p;
+    if (atomic_fetch_add(&h->calls, 1) == 0) {
+        struct timespec t0, t;
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
+        do clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+        while ((t.tv_sec - t0.tv_sec) * 1e9 + (t.tv_nsec - t0.tv_nsec) < 300e3);
+    }
+    count_body(&h->count, b, e);
+}
+
+Test(first_call, one_dear_slice_is_confirmed_before_forking)
+{
+    setenv("PRANGE_FORK_NS", "20000", 1);
+    prange_set_num_threads(2);
+    static hiccup_ctx h;
+    memset(&h, 0, sizeof h);
+    cr_assert_eq(prange_for(0, 5000, hiccup_once_body, &h), 0);
+    for (int i = 0; i < 5000; i++) cr_assert_eq(h.count.seen[i], 1, "index %d ran %d times", i, h.count.seen[i]);
+    cr_assert_eq(atomic_load(&h.count.team.team), 1, "one dear slice sent 5000 cheap iterations to the team");
+    cr_assert_geq(atomic_load(&h.calls), 3, "the slice, its confirmation and the rest: %d calls",
+                  atomic_load(&h.calls));
+}
+
 /* stderr of the calls between capture_start and capture_end, in buf (PRANGE_VERBOSE=2). */
 typedef struct {
     char path[32];
@@ -301,8 +334,9 @@ Test(first_call, early_stop_slice_reports_the_lowest_stop)
     cr_assert_eq(atomic_load(&c.calls), 2, "chunks 0 and 1 (the slice) only; %d ran", atomic_load(&c.calls));
     cr_assert_null(strstr(buf, "after a timed first slice"), "the rest ran: %s", buf);
 
-    /* Stops after the slice, at 10 and 50: the lowest, 10, at its own index (the rest's
-     * chunk 8 is the loop's chunk 10). The rest runs on the team with the measured cost. */
+    /* Stops after the slice, at 10 and 50: the lowest, 10, at its own index (the slice and
+     * its confirmation ran chunks 0-3, so the rest's chunk 6 is the loop's chunk 10). The
+     * rest runs on the team with the measured cost. */
     o.key = &key_after;
     until_ctx d = {.at = {50, 10}, .value = {4, 3}};
     capture_start(&cap);
