@@ -75,8 +75,11 @@ static int64_t grain_in_blocks(const prange_opts *opts, uint64_t B)
         A *offs = prange__scratch_take(&buf, (size_t)nb * sizeof(A));                          \
         if (!offs) return PRANGE_ENOMEM;                                                       \
         NAME##_ctx k = {in, out, offs, n, exclusive != 0};                                     \
-        /* The loops run over blocks: per-element cost and grain become per-block ones. */    \
-        o.cost_ns = prange__cost_times(o.cost_ns > 0 ? o.cost_ns : 0.4, BLOCK);               \
+        /* The loops run over blocks: a per-element cost hint and the grain become          \
+         * per-block ones. Without a hint each pass learns its block cost like any loop,      \
+         * under its own body (or opts->key), so a slow machine or core is seen.              \
+         */                                                                                    \
+        if (o.cost_ns > 0) o.cost_ns = prange__cost_times(o.cost_ns, BLOCK);                   \
         o.grain = grain_in_blocks(&o, BLOCK);                                                  \
         int rc = prange_for_opts(0, nb, NAME##_sums, &k, &o);                                  \
         A run = 0;                                                                             \
@@ -151,7 +154,11 @@ int prange_scan(int64_t begin, int64_t end, const prange_reducer *reducer, prang
     unsigned char *acc = prange__scratch_take(&buf, (size_t)(nb + 2) * stride);
     if (!acc) return PRANGE_ENOMEM;
     uscan u = {r, body, ctx, begin, n, B, stride, acc};
-    o.cost_ns = prange__cost_times(o.cost_ns > 0 ? o.cost_ns : 1.0, (double)B); /* per block */
+    /* Per block: a cost hint is per element. Without one both passes learn the block cost
+     * like a loop, under the user's body (or opts->key): u_fold and u_emit are shared by
+     * every scan, so keying by them would mix every user's costs. */
+    if (o.cost_ns > 0) o.cost_ns = prange__cost_times(o.cost_ns, (double)B);
+    o.key = prange__key(&o, (const void *)body);
     o.grain = grain_in_blocks(&o, B);
     int rc = prange_for_opts(0, (int64_t)nb, u_fold, &u, &o);
     /* Block results -> block prefixes, in order, on the caller. */

@@ -613,3 +613,61 @@ Test(coarse, a_cost_hint_splits_few_expensive_iterations, .timeout = 60)
     cr_assert_eq(memcmp(&r, &first, sizeof r), 0, "grain 1 and cost 1 ms give the same blocks");
     cr_assert_eq(__builtin_popcount(atomic_load(&c.used)), 2);
 }
+
+/* ---- scans learn their block cost like loops ---------------------------------------------- */
+
+/* Prefix counts over [0, n): a cheap body and one that also burns ~50 ns per element. */
+typedef struct {
+    int64_t *out;
+} scan_ctx;
+
+static void scan_cheap(void *p, int64_t b, int64_t e, void *acc, int emit)
+{
+    scan_ctx *s = p;
+    int64_t *a = acc;
+    for (int64_t i = b; i < e; i++) {
+        *a += 1;
+        if (emit) s->out[i] = *a;
+    }
+}
+
+static void scan_dear(void *p, int64_t b, int64_t e, void *acc, int emit)
+{
+    volatile double x = 1.0;
+    for (int64_t i = b; i < e; i++)
+        for (int k = 0; k < 12; k++) x = x * 1.0000001 + 1e-9;
+    scan_cheap(p, b, e, acc, emit);
+}
+
+Test(learning, user_scans_learn_under_their_body)
+{
+    enum { N = 64 * 4096 }; /* 64 blocks of 4096 */
+    static int64_t out[N];
+    scan_ctx s = {out};
+    for (int rep = 0; rep < 3; rep++) {
+        cr_assert_eq(prange_scan(0, N, prange_reducer_sum_i64(), scan_cheap, &s, NULL), 0);
+        cr_assert_eq(out[N - 1], N);
+        cr_assert_eq(prange_scan(0, N, prange_reducer_sum_i64(), scan_dear, &s, NULL), 0);
+        cr_assert_eq(out[N - 1], N);
+    }
+    double cheap = prange__cost_lookup((const void *)scan_cheap, 64);
+    double dear = prange__cost_lookup((const void *)scan_dear, 64);
+    cr_assert_gt(cheap, 0, "the cheap scan body learned no block cost");
+    cr_assert_gt(dear, 0, "the dear scan body learned no block cost");
+    cr_assert_gt(dear, 4 * cheap, "~12 dependent multiply-adds per element cost no more than a count: %g vs %g ns per block",
+                 dear, cheap);
+}
+
+Test(learning, typed_scans_learn_under_opts_key)
+{
+    enum { N = 64 * 4096 };
+    static double in[N], out[N];
+    for (int i = 0; i < N; i++) in[i] = 1.0;
+    static const char key = 0;
+    prange_opts o = PRANGE_OPTS_INIT;
+    o.key = &key;
+    cr_assert_eq(prange__cost_lookup(&key, 64), 0);
+    cr_assert_eq(prange_scan_f64(in, out, N, 0, &o), 0);
+    cr_assert_eq(out[N - 1], (double)N);
+    cr_assert_gt(prange__cost_lookup(&key, 64), 0, "a scan with no cost hint learned nothing");
+}
