@@ -257,15 +257,33 @@ double prange__fork_ns(int threads, int *prior)
     return threads > g_table.threads[i] ? ns * (double)threads / (double)g_table.threads[i] : ns;
 }
 
+/* Once per process, under PRANGE_VERBOSE >= 1: the fork-join figure says the machine is
+ * busy and libgomp's workers spin after each loop. That spin is what makes two programs on
+ * one machine slow each other down several times over (perf/run --pair), and libgomp reads
+ * its policy at start-up only, so libprange cannot change it: say what can. */
+static void advise_when_busy(double figure)
+{
+    static atomic_int said;
+    const prange__state *st = prange__state_get();
+    if (!st->long_spin || st->opt[PRANGE__OPT_VERBOSE].value < 1 || figure < 10 * prange__fork_quiet_ns() ||
+        atomic_exchange(&said, 1))
+        return;
+    prange__log("the machine looks busy (fork-join %.0f us, %.1f us when quiet) and idle OpenMP workers spin "
+                "~3 ms after each loop, taking CPU from the other work: run with OMP_WAIT_POLICY=passive, "
+                "or PRANGE_SHARE=node between libprange programs (docs/scheduling.md, \"Idle workers\")",
+                figure / 1e3, prange__fork_quiet_ns() / 1e3);
+}
+
 void prange__fork_observe(int threads, double ns)
 {
     if (threads < 2 || !(ns >= 0) || prange__state_get()->opt[PRANGE__OPT_FORK_NS].value > 0 ||
         !atomic_load_explicit(&g_ready, memory_order_acquire))
         return;
     int i = size_index(threads);
-    prange__window_add(&g_win[i], ns);
+    double figure = prange__window_add(&g_win[i], ns);
     if (i == 0 && ns < (double)atomic_load_explicit(&g_quiet_ns, memory_order_relaxed))
         atomic_store_explicit(&g_quiet_ns, (uint64_t)ns, memory_order_relaxed);
+    advise_when_busy(figure);
 }
 
 double prange__fork_quiet_ns(void)
@@ -316,7 +334,7 @@ int prange__fork_probe(int team, const char *label)
             prange__window_seed(&g_win[i], ns);
             atomic_store_explicit(&prange__fork_watch, WATCH_CALLS, memory_order_relaxed);
         } else {
-            prange__window_add(&g_win[i], ns);
+            advise_when_busy(prange__window_add(&g_win[i], ns));
         }
         /* Every probe doubles the gap (a quiet one too: it may have been lucky); once the
          * machine is quiet for good, loops are parallel and no longer probe. */

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "prange_sched.h"
@@ -147,6 +148,10 @@ static void init_once(void)
     prange__opts_parse(st->opt, env_get, stderr);
     load_topology(st);
     read_quota(st);
+    /* As libgomp decides at its start-up (env.c): with neither variable set its workers
+     * spin about 3 ms after every region before they sleep, 5 min with active. */
+    const char *wp = env_get("OMP_WAIT_POLICY");
+    st->long_spin = !env_get("GOMP_SPINCOUNT") && (!wp || strcasecmp(wp, "passive") != 0);
     /* An explicit thread count wins over a rank's slice, within the rank's whole set. */
     int pus = st->rank.sharers > 1 && st->rank.set_pus > st->topo.pus ? st->rank.set_pus : st->topo.pus;
     st->default_budget = prange__budget_from(st->topo.cores, pus, (int)st->opt[PRANGE__OPT_NUM_THREADS].value,

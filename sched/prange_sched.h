@@ -118,6 +118,8 @@ typedef struct prange__state {
     void *hwloc;           /* hwloc_topology_t, NULL when unavailable */
     void *cpus;            /* hwloc_bitmap_t of the CPUs loops use; NULL without hwloc */
     prange__rank rank;
+    int long_spin;         /* libgomp's idle workers spin ~3 ms after each region: neither
+                              OMP_WAIT_POLICY nor GOMP_SPINCOUNT set, or OMP_WAIT_POLICY=active */
 } prange__state;
 
 /* The state, initialised once (pthread_once) on first use. Never NULL. */

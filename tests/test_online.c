@@ -671,3 +671,44 @@ Test(learning, typed_scans_learn_under_opts_key)
     cr_assert_eq(out[N - 1], (double)N);
     cr_assert_gt(prange__cost_lookup(&key, 64), 0, "a scan with no cost hint learned nothing");
 }
+
+/* ---- idle workers on a busy machine ------------------------------------------------------- */
+
+static int count_of(const char *hay, const char *needle)
+{
+    int k = 0;
+    for (const char *p = hay; (p = strstr(p, needle)) != NULL; p++) k++;
+    return k;
+}
+
+/* The figure rises to 8 ms (the machine is busy) while libgomp's workers spin ~3 ms after
+ * each region: PRANGE_VERBOSE=1 says once what stops the spin. */
+static void busy_figure(char *buf, size_t size)
+{
+    setenv("PRANGE_VERBOSE", "1", 1);
+    prange_set_num_threads(2);
+    capture cap;
+    capture_start(&cap);
+    prange__fork_ensure();
+    for (int i = 0; i < 12; i++) prange__fork_observe(2, 8e6);
+    capture_end(&cap, buf, size);
+}
+
+Test(fork_figure, a_busy_machine_with_spinning_workers_is_told_once)
+{
+    unsetenv("OMP_WAIT_POLICY");
+    unsetenv("GOMP_SPINCOUNT");
+    static char buf[65536];
+    busy_figure(buf, sizeof buf);
+    cr_assert_eq(prange__fork_ns(2, NULL), 8e6);
+    cr_assert_eq(count_of(buf, "OMP_WAIT_POLICY=passive"), 1, "want the advice once in: %s", buf);
+}
+
+Test(fork_figure, passive_workers_need_no_advice)
+{
+    setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+    static char buf[65536];
+    busy_figure(buf, sizeof buf);
+    cr_assert_eq(prange__fork_ns(2, NULL), 8e6);
+    cr_assert_eq(count_of(buf, "OMP_WAIT_POLICY=passive"), 0, "no advice wanted: %s", buf);
+}
