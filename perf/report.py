@@ -33,7 +33,7 @@ READ_ONLY = ("sum", "dot", "nrm2")
 # Not gated: glibc serves a freed large block again to the next calloc without page faults,
 # while prange_alloc maps fresh memory every call, so the ratio swings 3x between runs.
 UNGATED = ("alloc",)
-# What makes two runs comparable (bench.c writes it; no host name).
+# What makes two runs comparable (perf/output.c writes it; no host name).
 FINGERPRINT = ("cpu", "cpus", "memory_gib", "kernel_release")
 
 SEED = 20261127      # fixed: a verdict is a function of the data alone
