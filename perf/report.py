@@ -11,6 +11,8 @@
   report.py baseline OUT.json RUN.json...  a baseline from several runs (the gate compares
                                          with the run where libprange did worst)
   report.py plot RUN.json OUT FMT        a gnuplot script of the sweep (FMT png or svg)
+  report.py plot-scaling RUN.json OUT FMT  a gnuplot script of the thread scaling at
+                                         production sizes (a run with --threads T,T,...)
   report.py merge MAIN.json PEER.json SUFFIX [MAIN.tsv PEER.tsv]
                                          add a peer run's rows (variants renamed NAME-SUFFIX)
 
@@ -520,6 +522,54 @@ def plot(path, out, fmt):
     return "\n".join(lines) + "\n"
 
 
+def plot_scaling(path, out, fmt):
+    """Thread scaling at production sizes, when the run measured several team sizes: speed-up
+    over the serial reference of the same team-size pass (median / median) vs threads, one
+    panel per kernel, libprange and the OpenMP references. None with fewer than 2 sizes."""
+    run = load(path)
+    prod = defaultdict(lambda: defaultdict(dict))  # (kernel, n) -> variant -> threads -> median
+    for r in run["rows"]:
+        if r["phase"] == "production" and r.get("median_s"):
+            prod[(r["kernel"], r["n"])][r["variant"]][r["threads"]] = r["median_s"]
+    threads = sorted({t for vs in prod.values() for ts in vs.values() for t in ts})
+    if len(threads) < 2 or not prod:
+        return None
+    fp, m = run.get("fingerprint", {}), run["meta"]
+    title = "libprange thread scaling (higher is better): %s, %s CPUs, Linux %s; commit %s" % (
+        fp.get("cpu", m.get("cpu")), fp.get("cpus", "?"), fp.get("kernel_release", "?"), m.get("git"))
+    panels = [k for k in sorted(prod) if "serial" in prod[k]]
+    cols = min(4, len(panels))
+    rows_n = (len(panels) + cols - 1) // cols
+    term = ("svg size %d,%d dynamic font 'sans,11'" if fmt == "svg" else "pngcairo size %d,%d font 'sans,10'") % (
+        420 * cols, 360 * rows_n)
+    lines = ["set terminal " + term, "set output '%s'" % out.replace("'", ""), "set xlabel 'threads'",
+             "set ylabel 'speed-up over serial (median)'", "set key top left font ',9'", "set grid",
+             "set logscale x 2", "set xtics (%s)" % ", ".join("'%d' %d" % (t, t) for t in threads),
+             "set multiplot layout %d,%d title \"%s\"" % (rows_n, cols, title.replace('"', "'"))]
+    for k, n in panels:
+        vs = prod[(k, n)]
+        plots, data = [], []
+        for v in sorted(vs, key=lambda v: (not v.startswith("prange"), v)):
+            if v == "serial" or not (is_libprange(v) or is_reference(v)):
+                continue
+            pts = ["%d %.6g" % (t, vs["serial"][t] / vs[v][t]) for t in threads if t in vs[v] and t in vs["serial"]]
+            if len(pts) < 2:
+                continue
+            style = STYLE.get(v, "lw 1")
+            data.append(pts)
+            plots.append("'-' using 1:2 with linespoints %s pt 7 ps 0.6 title '%s' noenhanced" % (style, v))
+        lines.append("set title '%s, n = %d' noenhanced" % (k, n))
+        if not plots:
+            lines.append("plot 1 notitle lc rgb '#999999'")
+            continue
+        lines.append("plot " + ", \\\n     ".join(plots))
+        for pts in data:
+            lines += pts
+            lines.append("e")
+    lines.append("unset multiplot")
+    return "\n".join(lines) + "\n"
+
+
 def option(argv, names, default):
     """The float after any of `names` in argv (removed from argv), or default; exit 2 on junk."""
     for name in names:
@@ -562,6 +612,13 @@ def main(argv):
         script = plot(argv[1], argv[2], argv[3])
         if script is None:
             print("report.py: no sweep rows to plot in %s" % argv[1], file=sys.stderr)
+            return 1
+        sys.stdout.write(script)
+        return 0
+    if len(argv) == 4 and argv[0] == "plot-scaling":
+        script = plot_scaling(argv[1], argv[2], argv[3])
+        if script is None:
+            print("report.py: %s measured fewer than 2 team sizes" % argv[1], file=sys.stderr)
             return 1
         sys.stdout.write(script)
         return 0
