@@ -7,8 +7,8 @@
 #  2. a static-only install (-Ddefault_library=static), then a `pkg-config --static` client
 #     (one OpenMP flag in Libs.private) and the CMake client again, both linked statically;
 #  3. a Meson parent project with libprange as a subproject: dependency('prange') found through
-#     the override, none of libprange's tests, examples or benchmarks, and with
-#     default_library=static a static link.
+#     the override, none of libprange's tests, examples or benchmarks, the parent's werror
+#     (off) and default_library (static) in force, and a static link.
 # Each client is tests/packaging/client.c, which checks its own results.
 set -eu
 cc=$1; src=$2
@@ -75,6 +75,12 @@ tests=$(meson test -C "$tmp/parent" --list --no-rebuild 2>/dev/null)
 [ "$tests" = app ] || fail "the parent's test list is not just its own test: $tests"
 targets=$(meson introspect --targets "$tmp/parent" | python3 -c 'import json, sys; print(" ".join(sorted(t["name"] for t in json.load(sys.stdin))))')
 [ "$targets" = "app prange prange-info prange_internal" ] || fail "the parent builds more than libprange: $targets"
+# The parent's werror and default_library reach libprange (its project() forces neither).
+opts=$(meson introspect --buildoptions "$tmp/parent" | python3 -c 'import json, sys
+print(" ".join(sorted("%s=%s" % (o["name"], o["value"]) for o in json.load(sys.stdin)
+                      if o["name"] in ("libprange:werror", "libprange:default_library"))))')
+[ "$opts" = "libprange:default_library=static libprange:werror=False" ] ||
+  fail "libprange's options in the parent: $opts"
 run "$tmp/parent-test.log" meson test -C "$tmp/parent"
 ! needs_prange "$tmp/parent/app" || fail "default_library=static linked libprange.so"
 echo "packaging: pkg-config, CMake and Meson subproject clients built and ran (shared and static, $cc)"
