@@ -49,6 +49,10 @@ run "$tmp/pc-shared.log" "$cc" -std=c11 -Wall -Wextra -Werror "$tmp/client/clien
 run "$tmp/pc-shared-run.log" env LD_LIBRARY_PATH="$(pkg-config --variable=libdir prange)" "$tmp/pc-shared"
 needs_prange "$tmp/pc-shared" || fail "the pkg-config client did not link libprange.so"
 cmake_client shared
+# prange_USE_STATIC_LIBS where only the shared library is installed: not found, and says why.
+! cmake -S "$tmp/client/cmake" -B "$tmp/cmake-nostatic" -DCMAKE_PREFIX_PATH="$tmp/shared" -Dprange_USE_STATIC_LIBS=ON \
+  >"$tmp/cmake-nostatic.log" 2>&1 || fail "prange_USE_STATIC_LIBS found a static library in a shared-only prefix"
+grep -q "no static libprange is installed" "$tmp/cmake-nostatic.log" || { cat "$tmp/cmake-nostatic.log"; fail "no reason given"; }
 needs_prange "$tmp/cmake-shared/app" || fail "the CMake client did not link libprange.so"
 [ -z "$(find "$tmp/shared" -name 'libprange.a')" ] || fail "default_library=shared installed libprange.a"
 
