@@ -21,6 +21,7 @@
 
 #define FAST 16
 #define KEEP ((size_t)1 << 20)
+#define MIN_KEEP ((size_t)4096) /* the smallest kept buffer */
 
 typedef struct scratch {
     unsigned char *p;
@@ -50,7 +51,11 @@ static void *grow(int i, size_t bytes)
     scratch *s = &t_scratch[i];
     if (s->cap < bytes) {
         pthread_once(&g_key_once, make_key);
+        /* At least a page: fold stacks are a few hundred bytes to a few KiB and differ
+         * between a call's inline and team paths, so a loop whose plan flips (a busy
+         * machine) would otherwise grow the buffer once more, in steady state. */
         size_t want = (bytes + 63) & ~(size_t)63;
+        if (want < MIN_KEEP) want = MIN_KEEP;
         unsigned char *p = aligned_alloc(64, want);
         if (!p) return NULL;
         free(s->p);

@@ -87,3 +87,26 @@ Test(noalloc, steady_state_hot_paths_do_not_allocate)
     free(x);
     free(y);
 }
+
+/* A kernel that ran on the team during warm-up and then runs inline (under load the
+ * fork-join figure rises and the plan flips to serial) needs a deeper fold stack on the
+ * caller than its parallel merge did: the kept scratch is at least a page, so the flip
+ * allocates nothing (it did once per thread and size, the flake seen under load). */
+Test(noalloc, a_kernel_that_turns_serial_allocates_nothing)
+{
+    prange_set_num_threads(2);
+    int64_t n = 1 << 20;
+    double *x = malloc((size_t)n * sizeof *x);
+    for (int64_t i = 0; i < n; i++) x[i] = 1.0 / (double)(i + 1);
+    prange_opts par = t_parallel_opts(2, PRANGE_SCHEDULE_STATIC, 0), ser = PRANGE_OPTS_INIT;
+    ser.flags = PRANGE_SERIAL;
+    double s = 0;
+    for (int r = 0; r < 3; r++) s += prange_sum_f64(x, n, &par) + prange_dot_f64(x, x, n, &par);
+    atomic_store(&g_armed, 1);
+    for (int r = 0; r < 5; r++) s += prange_sum_f64(x, n, &ser) + prange_dot_f64(x, x, n, &ser);
+    atomic_store(&g_armed, 0);
+    cr_assert_gt(s, 0);
+    long allocs = atomic_load(&g_allocs);
+    cr_assert_eq(allocs, 0, "%ld allocations when the kernels turned serial", allocs);
+    free(x);
+}
