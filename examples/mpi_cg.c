@@ -9,8 +9,9 @@
  *
  * Build:  mpicc mpi_cg.c $(pkg-config --cflags --libs prange-mpi) -o mpi_cg
  * Run:    mpirun -np 2 ./mpi_cg [N [threads]]     (default N = 96; threads 0: prange_mpi_init)
- * Rank 0 prints "cg it=K rr=<bits of r.r>" per iteration and a last line "mpi_cg ... ok"
- * when the true residual |b - A x| / |b| is below 1e-8 (exit status 1 otherwise).
+ * Rank 0 prints "cg it=K rr=<bits of r.r>" per iteration, each rank's team size, and a
+ * last line "mpi_cg ... ok" when the true residual |b - A x| / |b| is below 1e-8 (exit
+ * status 1 otherwise).
  */
 #include <math.h>
 #include <stdio.h>
@@ -134,12 +135,16 @@ int main(int argc, char **argv)
     prange_mpi_nrm2_f64(c.ap, m, MPI_COMM_WORLD, &res, NULL);
     prange_mpi_nrm2_f64(b, m, MPI_COMM_WORLD, &bn, NULL);
     int ok = res <= 1e-8 * bn;
-    printf("mpi_cg rank=%d of %d threads=%d\n", rank, size, threads);
-    fflush(stdout);
-    MPI_Barrier(MPI_COMM_WORLD);
-    if (rank == 0)
-        printf("mpi_cg N=%lld iterations=%d relative residual=%.3e %s\n", (long long)n, it, res / bn,
+    /* Only rank 0 writes (the launcher may cut other ranks' output into its lines). */
+    int *teams = rank == 0 ? malloc((size_t)size * sizeof *teams) : NULL;
+    MPI_Gather(&threads, 1, MPI_INT, teams, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    if (rank == 0) {
+        printf("mpi_cg teams:");
+        for (int r = 0; teams && r < size; r++) printf(" %d", teams[r]);
+        printf("\nmpi_cg N=%lld iterations=%d relative residual=%.3e %s\n", (long long)n, it, res / bn,
                ok ? "ok" : "NOT CONVERGED");
+    }
+    free(teams);
     free(c.p), free(c.ap), free(c.x), free(c.r), free(b);
     MPI_Finalize();
     return !ok;

@@ -177,12 +177,17 @@ static void make(int which, double *x, double *y, int64_t n)
         for (int64_t i = 0; i < n; i++) x[i] = i % 2 ? 0x1p-60 : -0x1p-60;
         x[0] = 0x1p53, x[n / 2] = 1.0;
         break;
+    case 8: /* the largest terms one word takes, all of one sign: its carries must move up
+             * in time (biased exponent 1056: the significand lands at bit 31 of a word) */
+        for (int64_t i = 0; i < n; i++) x[i] = (2 - 0x1p-52) * 0x1p33 * (i % 1000 ? 1 : 3);
+        break;
     }
 }
 
 static const dataset sets[] = {
     {"random", 100003, 1}, {"huge_tiny", 10007, 0}, {"cancelling", 50001, 1}, {"subnormal", 20000, 0},
     {"range", 30011, 0},   {"overflow", 4001, 0},   {"cancel_max", 1001, 0},  {"ties", 999, 1},
+    {"same_word", 100000, 1},
 };
 
 /* The generic form: terms x[i] / 3 (each rounded, the same way on every rank). */
@@ -307,6 +312,16 @@ int main(int argc, char **argv)
             prange_mpi_sum_f64(v + c[i].lo + lo, hi - lo, MPI_COMM_WORLD, &got, NULL);
             check("special", "specials", "even", got, c[i].want);
         }
+        /* Rounding: ties to even, and a sticky bit far below the guard bit breaks a tie. */
+        double t[][4] = {{0x1p53, 1, 0, 0x1p53},           {0x1p53 + 2, 1, 0, 0x1p53 + 4},
+                         {0x1p53, 1, 0x1p-60, 0x1p53 + 2}, {0x1p53, 1, -0x1p-1074, 0x1p53},
+                         {-0x1p53, -1, -0x1p-900, -0x1p53 - 2}, {0x1p-1074, 0x1p-1074, -0x1p-1073, 0}};
+        for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+            int64_t lo = 3 * rank / size, hi = 3 * (rank + 1) / size;
+            double got;
+            prange_mpi_sum_f64(t[i] + lo, hi - lo, MPI_COMM_WORLD, &got, NULL);
+            check("rounding", "ties", "even", got, t[i][3]);
+        }
         double big[] = {1e300, 1e300};
         double got;
         prange_mpi_dot_f64(big, big, rank == 0 ? 2 : 0, MPI_COMM_WORLD, &got, NULL); /* overflowing products */
@@ -314,6 +329,26 @@ int main(int argc, char **argv)
         prange_mpi_nrm2_f64(big, rank == 0 ? 2 : 0, MPI_COMM_WORLD, &got, NULL);
         double want = 1e300 * sqrt(2.0); /* within an ulp: no overflow on the way */
         if (!(fabs(got - want) <= nextafter(want, INFINITY) - want)) check("nrm2 no overflow", "specials", "-", got, want);
+    }
+    /* The accumulator used directly: 5000 of the largest terms one word takes (more than
+     * one normalisation's room) on each rank, a product, then the ranks' total. */
+    {
+        prange_mpi_acc a;
+        memset(&a, 0, sizeof a);
+        static ref want;
+        double v = (2 - 0x1p-52) * 0x1p33;
+        for (int r = 0; r < size; r++) {
+            for (int i = 0; i < 5000; i++) ref_add(&want, v);
+            ref_add_prod(&want, 1 + 0x1p-30, 1 - 0x1p-30);
+        }
+        for (int i = 0; i < 5000; i++) prange_mpi_acc_add(&a, v);
+        prange_mpi_acc_add_prod(&a, 1 + 0x1p-30, 1 - 0x1p-30);
+        if (prange_mpi_acc_allreduce(&a, MPI_COMM_WORLD) != 0) failures++;
+        check("acc direct", "acc", "-", prange_mpi_acc_round(&a), ref_round(&want));
+        memset(&a, 0, sizeof a); /* a product's rounding error enters too: -2^-60 exactly */
+        prange_mpi_acc_add_prod(&a, 1 + 0x1p-30, 1 - 0x1p-30);
+        prange_mpi_acc_add(&a, -1);
+        check("acc product", "acc", "-", prange_mpi_acc_round(&a), -0x1p-60);
     }
     /* Bad arguments: found before any communication. */
     double r;
