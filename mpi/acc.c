@@ -99,54 +99,204 @@ void prange_mpi_acc_add_prod(prange_mpi_acc *acc, double a, double b)
     prange_mpi_acc_add(acc, fma(a, b, -p));
 }
 
-/* Terms of one block: x[i] (y NULL), or x[i] * y[i] as product + fma error (y set), or
- * (x[i] * scale * scale2)^2 the same way (square set). Each term adds to a word at most
- * once, a product twice: the caller keeps pending + those additions <= PRANGE__ACC_ROOM. */
-static void block(prange_mpi_acc *a, const double *x, const double *y, int64_t n, int square, double scale,
-                  double scale2)
+/* Exact words of terms x[0..n) (n <= PRANGE__ACC_ROOM - pending): the general path. */
+static void words_block(prange_mpi_acc *a, const double *x, int64_t n)
 {
-    int64_t *w = a->word;
+    /* Terms that follow each other mostly share an exponent, so one word array would make
+     * every addition wait for the previous one to the same word (a store-to-load chain):
+     * LANES arrays, merged at the end, let them overlap. */
+    enum { LANES = 4 };
+    int64_t w[LANES][PRANGE_MPI_ACC_WORDS];
+    memset(w, 0, sizeof w);
     uint64_t sp = 0;
-    if (!y && !square) {
-        for (int64_t i = 0; i < n; i++) {
-            uint64_t u = bits_of(x[i]);
-            sp |= (u & 0x7ff0000000000000ull) == 0x7ff0000000000000ull;
-            put(w, u, 1);
+    int64_t i = 0;
+    for (; i < n; i++) {
+        uint64_t u = bits_of(x[i]);
+        sp |= (u & 0x7ff0000000000000ull) == 0x7ff0000000000000ull;
+        put(w[i & (LANES - 1)], u, 1);
+    }
+    /* Each lane holds below (its additions) * 2^53; all of them together below
+     * (pending + n) * 2^53 on top of a normalised word: within PRANGE__ACC_ROOM. */
+    for (int k = 0; k < PRANGE_MPI_ACC_WORDS; k++) a->word[k] += w[0][k] + w[1][k] + w[2][k] + w[3][k];
+    a->pending += n;
+    if (!sp) return;
+    /* Rare: take the special terms back out and count them instead. */
+    for (i = 0; i < n; i++) {
+        uint64_t u = bits_of(x[i]);
+        if (!is_special(u)) continue;
+        put(a->word, u, -1);
+        count_special(a, u);
+    }
+}
+
+/*
+ * The fast path for a block of n <= 1016 terms (docs/mpi.md, "Method"): with |x| < 2^E
+ * for the block, S1 = 1.5 2^(L1 + 52) and L1 = E - 42, (S1 + x) - S1 is x rounded to a
+ * multiple of 2^L1, exactly, and x minus it is exact too (below 2^(L1 - 1)); the same
+ * again with L2 = L1 - 42 and L3 = L2 - 42 on the remainders (none below 2^-1074). Each
+ * level's sum over the block is exact in a double (at most 1023 multiples of 2^L below
+ * 2^(L + 53)), so the three sums and the remainders below 2^L3 (rare: only for terms more
+ * than ~2^73 below the block's largest) carry the whole block into the words exactly:
+ * 3 word additions instead of n, and the loop is plain vector arithmetic. Infinities,
+ * NaN, or a block near the overflow threshold take the general path.
+ */
+typedef double v4d __attribute__((vector_size(32)));
+typedef int64_t v4i __attribute__((vector_size(32)));
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define PRANGE__CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define PRANGE__CLONES
+#endif
+
+/* The sums of `levels` levels (1, 2 or 3) over the multiple-of-8 part; returns whether a
+ * remainder is left. Two sets of sums (they are exact: any grouping gives the same) keep
+ * two additions in flight. */
+PRANGE__CLONES static int level_sums(const double *x, int64_t n8, int levels, const double *S, double *out)
+{
+    v4d S1 = {S[0], S[0], S[0], S[0]}, S2 = {S[1], S[1], S[1], S[1]}, S3 = {S[2], S[2], S[2], S[2]};
+    v4d a1 = {0, 0, 0, 0}, a2 = a1, a3 = a1, b1 = a1, b2 = a1, b3 = a1;
+    v4i nz = {0, 0, 0, 0};
+    if (levels == 1) {
+        /* Level 1 only, the remainders summed as they are: exact when each is a multiple of
+         * 2^L2, which holds for every term of magnitude >= 2^(L2 + 52) = S[3] (its last
+         * bit is there) and for zeros; others make the caller take more levels. */
+        const v4i magnitude = {INT64_MAX, INT64_MAX, INT64_MAX, INT64_MAX};
+        v4d T = {S[3], S[3], S[3], S[3]}, zero = {0, 0, 0, 0};
+        for (int64_t i = 0; i < n8; i += 8) {
+            v4d v, w;
+            memcpy(&v, x + i, sizeof v);
+            memcpy(&w, x + i + 4, sizeof w);
+            v4d q1 = (S1 + v) - S1, p1 = (S1 + w) - S1;
+            a1 += q1, b1 += p1;
+            a2 += v - q1, b2 += w - p1;
+            v4d av = (v4d)((v4i)v & magnitude), aw = (v4d)((v4i)w & magnitude);
+            nz |= ((av < T) & (v != zero)) | ((aw < T) & (w != zero));
+        }
+    } else if (levels == 2) {
+        for (int64_t i = 0; i < n8; i += 8) {
+            v4d v, w;
+            memcpy(&v, x + i, sizeof v);
+            memcpy(&w, x + i + 4, sizeof w);
+            v4d q1 = (S1 + v) - S1, r1 = v - q1, p1 = (S1 + w) - S1, t1 = w - p1;
+            v4d q2 = (S2 + r1) - S2, r2 = r1 - q2, p2 = (S2 + t1) - S2, t2 = t1 - p2;
+            a1 += q1, b1 += p1;
+            a2 += q2, b2 += p2;
+            nz |= (r2 != 0) | (t2 != 0);
         }
     } else {
-        for (int64_t i = 0; i < n; i++) {
-            double xi = square ? x[i] * scale * scale2 : x[i], yi = square ? xi : y[i];
-            double p = xi * yi;
-            uint64_t u = bits_of(p);
-            sp |= (u & 0x7ff0000000000000ull) == 0x7ff0000000000000ull;
-            put(w, u, 1);
-            put(w, bits_of(fma(xi, yi, -p)), 1);
+        for (int64_t i = 0; i < n8; i += 8) {
+            v4d v, w;
+            memcpy(&v, x + i, sizeof v);
+            memcpy(&w, x + i + 4, sizeof w);
+            v4d q1 = (S1 + v) - S1, r1 = v - q1, p1 = (S1 + w) - S1, t1 = w - p1;
+            v4d q2 = (S2 + r1) - S2, r2 = r1 - q2, p2 = (S2 + t1) - S2, t2 = t1 - p2;
+            v4d q3 = (S3 + r2) - S3, r3 = r2 - q3, p3 = (S3 + t2) - S3, t3 = t2 - p3;
+            a1 += q1, b1 += p1;
+            a2 += q2, b2 += p2;
+            a3 += q3, b3 += p3;
+            nz |= (r3 != 0) | (t3 != 0);
         }
     }
-    a->pending += (y || square) ? 2 * n : n;
-    if (!sp) return;
-    /* Rare: take the special terms back out and count them. A product that is inf or NaN
-     * had an error term that is inf or NaN too: both go. */
+    a1 += b1, a2 += b2, a3 += b3;
+    out[0] = (a1[0] + a1[1]) + (a1[2] + a1[3]); /* exact: multiples of 2^L1 below 2^(L1 + 53) */
+    out[1] = (a2[0] + a2[1]) + (a2[2] + a2[3]);
+    out[2] = (a3[0] + a3[1]) + (a3[2] + a3[3]);
+    return (nz[0] | nz[1] | nz[2] | nz[3]) != 0;
+}
+
+/* The largest |x[i]| (a NaN is skipped: the level sums catch it). */
+PRANGE__CLONES static double max_abs(const double *x, int64_t n)
+{
+    const v4i magnitude = {INT64_MAX, INT64_MAX, INT64_MAX, INT64_MAX};
+    v4d mx = {0, 0, 0, 0};
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        v4d v;
+        memcpy(&v, x + i, sizeof v);
+        v = (v4d)((v4i)v & magnitude);
+        v4i gt = v > mx;
+        mx = (v4d)(((v4i)v & gt) | ((v4i)mx & ~gt));
+    }
+    double m = 0;
+    for (int l = 0; l < 4; l++) m = mx[l] > m ? mx[l] : m;
+    for (; i < n; i++) m = fabs(x[i]) > m ? fabs(x[i]) : m;
+    return m;
+}
+
+static void fast_block(prange_mpi_acc *a, const double *x, int64_t n)
+{
+    double m = max_abs(x, n);
+    if (!(m <= 0x1p1000)) { /* inf, or too close to overflow for S1 */
+        words_block(a, x, n);
+        return;
+    }
+    int e;
+    (void)frexp(m, &e);
+    double S[4], sums[3];
+    int l[3];
+    for (int j = 0; j < 3; j++) {
+        l[j] = e - 42 * (j + 1) > -1074 ? e - 42 * (j + 1) : -1074;
+        S[j] = ldexp(1.5, l[j] + 52);
+    }
+    S[3] = ldexp(1.0, l[1] + 52);
+    int64_t n4 = n & ~(int64_t)7;
+    /* One level when every term is within 2^31 of the largest (or zero), the usual case;
+     * else two, which cover terms down to 2^-84 of it; else three. */
+    int rest = level_sums(x, n4, 1, S, sums);
+    if (rest) rest = level_sums(x, n4, 2, S, sums);
+    if (rest) rest = level_sums(x, n4, 3, S, sums);
+    if (!isfinite(sums[0]) || !isfinite(sums[1]) || !isfinite(sums[2])) { /* a NaN */
+        words_block(a, x, n);
+        return;
+    }
+    for (int j = 0; j < 3; j++) put(a->word, bits_of(sums[j]), 1);
+    a->pending += 3;
+    if (rest) /* the remainders below 2^L3, one by one */
+        for (int64_t i = 0; i < n4; i++) {
+            double r = x[i];
+            for (int j = 0; j < 3; j++) r -= (S[j] + r) - S[j];
+            if (r != 0) put(a->word, bits_of(r), 1), a->pending++;
+        }
+    for (int64_t i = n4; i < n; i++) prange_mpi_acc_add(a, x[i]); /* the last 0..7 */
+}
+
+/* The terms of products x[i] * y[i] (or squares of x[i] * scale * scale2): the rounded
+ * product and its error (0 when the product is not finite: the infinity or NaN alone is
+ * what counts). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("fma", "default"))) /* an fma instruction, not a libm call */
+#endif
+static void products(double *t, const double *x, const double *y, int64_t n, int square, double scale,
+                     double scale2)
+{
     for (int64_t i = 0; i < n; i++) {
-        double xi = square ? x[i] * scale * scale2 : x[i], yi = square ? xi : (y ? y[i] : 1);
-        double p = (y || square) ? xi * yi : xi;
-        uint64_t u = bits_of(p);
-        if (!is_special(u)) continue;
-        put(w, u, -1);
-        if (y || square) put(w, bits_of(fma(xi, yi, -p)), -1);
-        count_special(a, u);
+        double xi = square ? x[i] * scale * scale2 : x[i], yi = square ? xi : y[i];
+        double p = xi * yi;
+        t[i] = p;
+        t[n + i] = isfinite(p) ? fma(xi, yi, -p) : 0;
     }
 }
 
 void prange__acc_terms(prange_mpi_acc *a, const double *x, const double *y, int64_t n, int square, double scale,
                        double scale2)
 {
-    int64_t per = (y || square) ? 2 : 1;
+    enum { BLOCK = 1016 }; /* terms per block: the fast path's bound, and room for 3 more */
+    double t[BLOCK];
+    int prod = y || square;
     while (n > 0) {
-        if (a->pending > PRANGE__ACC_ROOM - per) prange__acc_normalise(a);
-        int64_t m = (PRANGE__ACC_ROOM - a->pending) / per;
+        int64_t m = prod ? BLOCK / 2 : BLOCK;
         if (m > n) m = n;
-        block(a, x, y, m, square, scale, scale2);
+        /* A block adds at most m + 3 to a word (most often 3: normalise seldom). */
+        if (a->pending + m + 3 > PRANGE__ACC_ROOM) prange__acc_normalise(a);
+        if (prod) { /* the products, then their errors: each block with its own scale */
+            products(t, x, y, m, square, scale, scale2);
+            fast_block(a, t, m);
+            if (a->pending + m + 3 > PRANGE__ACC_ROOM) prange__acc_normalise(a);
+            fast_block(a, t + m, m);
+        } else {
+            fast_block(a, x, m);
+        }
         x += m;
         if (y) y += m;
         n -= m;
