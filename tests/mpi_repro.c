@@ -1,5 +1,5 @@
 /*
- * mpi_repro.c THREADS — libprange-mpi's reductions are decomposition-independent and
+ * mpi_repro.c THREADS | config — libprange-mpi's reductions are decomposition-independent and
  * correctly rounded (run by tests/mpi_repro.sh under mpirun -np 1..4 with 1 and 2 threads).
  *
  * Every rank builds the same global arrays (random, huge and tiny, cancelling, subnormal,
@@ -10,6 +10,7 @@
  * the exactly rounded result of an independent big-integer reference written here.
  * Rank 0 prints one line of result bits per case: the script compares those lines across
  * rank and thread counts. Exits 1 on any mismatch.
+ * `mpi_repro config`: prange_mpi_init, then prange_mpi_print_config to stdout.
  */
 #include <math.h>
 #include <stdint.h>
@@ -225,6 +226,12 @@ int main(int argc, char **argv)
     MPI_Init(&argc, &argv);
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);
+    if (argc > 1 && strcmp(argv[1], "config") == 0) { /* the hybrid helpers: see mpi_repro.sh */
+        int t = 0, rc = prange_mpi_init(MPI_COMM_WORLD, &t);
+        if (rc == 0) rc = prange_mpi_print_config(MPI_COMM_WORLD, stdout);
+        MPI_Finalize();
+        return rc != 0;
+    }
     int threads = argc > 1 ? atoi(argv[1]) : 1;
     prange_set_num_threads(threads);
     prange_opts small = PRANGE_OPTS_INIT; /* many blocks, a team even for small parts */

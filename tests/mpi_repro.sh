@@ -4,7 +4,8 @@
 # checks itself: same bits on every rank and split, equal to the single-process and the
 # exactly rounded result), its printed bits equal across all runs; and the distributed
 # CG's residual history bitwise the same for (ranks, threads) in (1,1) (1,2) (2,1) (2,2)
-# (3,1) (4,1). Skips (77) without mpirun.
+# (3,1) (4,1); prange_mpi_init's teams and prange_mpi_print_config's output. Skips (77)
+# without mpirun.
 set -u
 repro=$1 cg=$2
 command -v mpirun >/dev/null || { echo "skip: no mpirun"; exit 77; }
@@ -43,6 +44,23 @@ for pair in 1,1 1,2 2,1 2,2 3,1 4,1; do
     diff "$tmp/cg.1.1.hist" "$out.hist" | head -n 20; fail=1
   else
     echo "ok   mpi_cg -np $k threads $t: $(grep -c '^cg it=' "$out.hist") residuals bitwise equal; $(tail -n 1 "$out.hist")"
+  fi
+done
+# The hybrid helpers: prange_mpi_init gives the ranks sharing the node's cores teams that
+# add up to the cores (one each at least); prange_mpi_print_config prints every rank's
+# configuration, in rank order.
+cores=$(nproc)
+for k in 1 2 3; do
+  out=$tmp/config.$k
+  $mpi -np $k "$repro" config >"$out" 2>&1 || { echo "FAIL mpi_repro config -np $k:"; cat "$out"; fail=1; continue; }
+  order=$(sed -n 's/^== rank \([0-9]*\) of .*/\1/p' "$out" | tr '\n' ' ')
+  sum=$(sed -n 's/^budget: *\([0-9]*\) threads.*/\1/p' "$out" | awk '{s += $1} END {print s + 0}')
+  want=$cores; [ "$k" -gt "$cores" ] && want=$k
+  if [ "$order" != "$(seq -s ' ' 0 $((k - 1))) " ] || [ "$sum" -ne "$want" ]; then
+    echo "FAIL prange_mpi_init / print_config -np $k: ranks printed '$order', teams add up to $sum (want $want)"
+    grep -E '^(==|budget|ranks)' "$out"; fail=1
+  else
+    echo "ok   prange_mpi_init / print_config -np $k: ranks in order, teams add up to $sum"
   fi
 done
 exit $fail
