@@ -16,6 +16,7 @@
  * only notes that one passed; the rare block that had one is walked again to take the
  * garbage words back out and count the special values instead.
  */
+#include <limits.h>
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -160,9 +161,10 @@ PRANGE__CLONES static int level_sums(const double *x, int64_t n8, int levels, co
     if (levels == 1) {
         /* Level 1 only, the remainders summed as they are: exact when each is a multiple of
          * 2^L2, which holds for every term of magnitude >= 2^(L2 + 52) = S[3] (its last
-         * bit is there) and for zeros; others make the caller take more levels. */
+         * bit is there) and for zeros; others, and terms not below 2^E = S[4] (E may be a
+         * guess here), make the caller take more levels or measure E. */
         const v4i magnitude = {INT64_MAX, INT64_MAX, INT64_MAX, INT64_MAX};
-        v4d T = {S[3], S[3], S[3], S[3]}, zero = {0, 0, 0, 0};
+        v4d T = {S[3], S[3], S[3], S[3]}, zero = {0, 0, 0, 0}, top = {S[4], S[4], S[4], S[4]};
         for (int64_t i = 0; i < n8; i += 8) {
             v4d v, w;
             memcpy(&v, x + i, sizeof v);
@@ -171,7 +173,7 @@ PRANGE__CLONES static int level_sums(const double *x, int64_t n8, int levels, co
             a1 += q1, b1 += p1;
             a2 += v - q1, b2 += w - p1;
             v4d av = (v4d)((v4i)v & magnitude), aw = (v4d)((v4i)w & magnitude);
-            nz |= ((av < T) & (v != zero)) | ((aw < T) & (w != zero));
+            nz |= ((av < T) & (v != zero)) | ((aw < T) & (w != zero)) | (av >= top) | (aw >= top);
         }
     } else if (levels == 2) {
         for (int64_t i = 0; i < n8; i += 8) {
@@ -224,28 +226,44 @@ PRANGE__CLONES static double max_abs(const double *x, int64_t n)
     return m;
 }
 
-static void fast_block(prange_mpi_acc *a, const double *x, int64_t n)
+/* The extraction constants for blocks below 2^e: S[j] = 1.5 2^(Lj + 52) for the three
+ * levels, S[3] = 2^(L2 + 52), S[4] = 2^e. */
+static void constants(int e, double *S)
 {
-    double m = max_abs(x, n);
-    if (!(m <= 0x1p1000)) { /* inf, or too close to overflow for S1 */
-        words_block(a, x, n);
-        return;
-    }
-    int e;
-    (void)frexp(m, &e);
-    double S[4], sums[3];
-    int l[3];
     for (int j = 0; j < 3; j++) {
-        l[j] = e - 42 * (j + 1) > -1074 ? e - 42 * (j + 1) : -1074;
-        S[j] = ldexp(1.5, l[j] + 52);
+        int l = e - 42 * (j + 1) > -1074 ? e - 42 * (j + 1) : -1074;
+        S[j] = ldexp(1.5, l + 52);
+        if (j == 1) S[3] = ldexp(1.0, l + 52);
     }
-    S[3] = ldexp(1.0, l[1] + 52);
+    S[4] = ldexp(1.0, e);
+}
+
+/* *e_guess: the exponent bound of the caller's previous block (INT_MIN: none), tried first:
+ * neighbouring blocks mostly share it, and a wrong guess is caught (a term at or above
+ * 2^e, or too small for one level), so the block is only measured when it changed. */
+static void fast_block(prange_mpi_acc *a, const double *x, int64_t n, int *e_guess)
+{
+    double S[5], sums[3];
     int64_t n4 = n & ~(int64_t)7;
-    /* One level when every term is within 2^31 of the largest (or zero), the usual case;
-     * else two, which cover terms down to 2^-84 of it; else three. */
-    int rest = level_sums(x, n4, 1, S, sums);
-    if (rest) rest = level_sums(x, n4, 2, S, sums);
-    if (rest) rest = level_sums(x, n4, 3, S, sums);
+    int rest = 1;
+    if (*e_guess != INT_MIN) {
+        constants(*e_guess, S);
+        rest = level_sums(x, n4, 1, S, sums);
+    }
+    if (rest) {
+        double m = max_abs(x, n);
+        if (!(m <= 0x1p1000)) { /* inf, or too close to overflow for S1 */
+            words_block(a, x, n);
+            return;
+        }
+        (void)frexp(m, e_guess);
+        constants(*e_guess, S);
+        /* One level when every term is within 2^31 of the largest (or zero), the usual
+         * case; else two, which cover terms down to 2^-84 of it; else three. */
+        rest = level_sums(x, n4, 1, S, sums);
+        if (rest) rest = level_sums(x, n4, 2, S, sums);
+        if (rest) rest = level_sums(x, n4, 3, S, sums);
+    }
     if (!isfinite(sums[0]) || !isfinite(sums[1]) || !isfinite(sums[2])) { /* a NaN */
         words_block(a, x, n);
         return;
@@ -283,7 +301,7 @@ void prange__acc_terms(prange_mpi_acc *a, const double *x, const double *y, int6
 {
     enum { BLOCK = 1016 }; /* terms per block: the fast path's bound, and room for 3 more */
     double t[BLOCK];
-    int prod = y || square;
+    int prod = y || square, e_terms = INT_MIN, e_errors = INT_MIN;
     while (n > 0) {
         int64_t m = prod ? BLOCK / 2 : BLOCK;
         if (m > n) m = n;
@@ -291,11 +309,11 @@ void prange__acc_terms(prange_mpi_acc *a, const double *x, const double *y, int6
         if (a->pending + m + 3 > PRANGE__ACC_ROOM) prange__acc_normalise(a);
         if (prod) { /* the products, then their errors: each block with its own scale */
             products(t, x, y, m, square, scale, scale2);
-            fast_block(a, t, m);
+            fast_block(a, t, m, &e_terms);
             if (a->pending + m + 3 > PRANGE__ACC_ROOM) prange__acc_normalise(a);
-            fast_block(a, t + m, m);
+            fast_block(a, t + m, m, &e_errors);
         } else {
-            fast_block(a, x, m);
+            fast_block(a, x, m, &e_terms);
         }
         x += m;
         if (y) y += m;

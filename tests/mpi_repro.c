@@ -182,13 +182,17 @@ static void make(int which, double *x, double *y, int64_t n)
              * in time (biased exponent 1056: the significand lands at bit 31 of a word) */
         for (int64_t i = 0; i < n; i++) x[i] = (2 - 0x1p-52) * 0x1p33 * (i % 1000 ? 1 : 3);
         break;
+    case 9: /* the scale jumps by 2^20 every 3000 terms, up and down: a block's scale is
+             * not its neighbour's */
+        for (int64_t i = 0; i < n; i++) x[i] = sgn() * (0.5 + unit()) * ldexp(1, 20 * (int)((i / 3000) % 7));
+        break;
     }
 }
 
 static const dataset sets[] = {
     {"random", 100003, 1}, {"huge_tiny", 10007, 0}, {"cancelling", 50001, 1}, {"subnormal", 20000, 0},
     {"range", 30011, 0},   {"overflow", 4001, 0},   {"cancel_max", 1001, 0},  {"ties", 999, 1},
-    {"same_word", 100000, 1},
+    {"same_word", 100000, 1}, {"steps", 40000, 1},
 };
 
 /* The generic form: terms x[i] / 3 (each rounded, the same way on every rank). */
