@@ -67,15 +67,20 @@ void prange__acc_normalise(prange_mpi_acc *a)
 
 void prange__acc_combine(prange_mpi_acc *a, const prange_mpi_acc *b)
 {
-    /* Both normalised (words below 2^32, pending 0 after the fold): the sums fit. */
-    if (a->pending) prange__acc_normalise(a);
-    prange_mpi_acc t = *b;
-    if (t.pending) prange__acc_normalise(&t);
-    for (int k = 0; k < PRANGE_MPI_ACC_WORDS; k++) a->word[k] += t.word[k];
-    prange__acc_normalise(a);
-    a->pos_inf += t.pos_inf;
-    a->neg_inf += t.neg_inf;
-    a->nan += t.nan;
+    /* Word k of either is below 2^32 + pending 2^53 (normalised, then pending additions),
+     * so the sum takes a's pending + b's + 1 (b's normalised part) of the room. */
+    if (a->pending + b->pending + 1 > PRANGE__ACC_ROOM) prange__acc_normalise(a);
+    if (b->pending + 1 > PRANGE__ACC_ROOM) { /* not with the room this library leaves */
+        prange_mpi_acc t = *b;
+        prange__acc_normalise(&t);
+        prange__acc_combine(a, &t);
+        return;
+    }
+    for (int k = 0; k < PRANGE_MPI_ACC_WORDS; k++) a->word[k] += b->word[k];
+    a->pending += b->pending + 1;
+    a->pos_inf += b->pos_inf;
+    a->neg_inf += b->neg_inf;
+    a->nan += b->nan;
 }
 
 void prange_mpi_acc_add(prange_mpi_acc *acc, double v)

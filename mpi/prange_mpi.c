@@ -89,7 +89,11 @@ int prange_mpi_reduce_f64(int64_t n_local, prange_reduce_fn body, void *ctx, MPI
 {
     if (n_local < 0 || !body || !result) return PRANGE_EINVAL;
     prange_mpi_acc acc;
-    int rc = prange_reduce(0, n_local, &reducer, body, ctx, &acc, opts);
+    /* Without options: blocks of 2^14 terms, so that the accumulators' identities and
+     * combines (a few hundred operations each) cost little; the bits do not depend on it. */
+    prange_opts big = PRANGE_OPTS_INIT;
+    big.grain = 1 << 14;
+    int rc = prange_reduce(0, n_local, &reducer, body, ctx, &acc, opts ? opts : &big);
     if (rc == PRANGE_EINVAL) return rc; /* before any communication (prange_mpi.h) */
     if (rc != 0) { /* take part anyway, so the other ranks do not wait: they get NaN */
         memset(&acc, 0, sizeof acc);
