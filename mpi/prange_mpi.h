@@ -127,7 +127,8 @@ PRANGE_API int prange_mpi_dot_f64(const double *x, const double *y, int64_t n_lo
  * underflow: every element is scaled by one power of two taken from the global largest
  * |x[i]| (an exact scaling except for elements more than 2^1022 below the largest), the
  * scaled squares are summed exactly, rounded once, and sqrt(s) is scaled back. Error:
- * within 1.5 ulp (2^-53 from the rounded sum, half, plus 2^-53 from sqrt) of the norm;
+ * |r - norm| <= 1.5 * 2^-53 norm (the rounded sum's 2^-53 halved by sqrt, plus sqrt's own),
+ * plus n * 2^-1072 norm from elements more than 2^484 below the largest (docs/mpi.md);
  * decomposition-independent bits as prange_mpi_sum_f64. Any NaN gives NaN, otherwise any
  * infinity +inf. Two collectives on comm (the maximum, then the sum).
  * Returns and arguments as prange_mpi_sum_f64.
