@@ -241,7 +241,7 @@ int prange_mpi_init(MPI_Comm comm, int *threads)
 
 int prange_mpi_print_config(MPI_Comm comm, FILE *out)
 {
-    int rank, size, l = 0, k = 1, len = 0, rc = 0;
+    int rank, size, l = 0, k = 1, len, rc = 0;
     if (MPI_Comm_rank(comm, &rank) != MPI_SUCCESS || MPI_Comm_size(comm, &size) != MPI_SUCCESS) return PRANGE_EIO;
     MPI_Comm node;
     if (MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node) == MPI_SUCCESS) {
@@ -264,34 +264,35 @@ int prange_mpi_print_config(MPI_Comm comm, FILE *out)
         rc = PRANGE_ENOMEM;
     }
     len = text && tsize < (size_t)INT32_MAX ? (int)tsize : 0;
-    int *lens = NULL, *offs = NULL;
+    /* Rank 0 makes room for the lengths, gathers them, makes room for the texts and says
+     * whether they may come (each step known to all ranks): without room every rank sends
+     * nothing and rank 0 reports ENOMEM. */
+    int *lens = NULL, *offs = NULL, ok = 1;
     char *all = NULL;
-    int bad = 0;
+    size_t total = 0;
     if (rank == 0) {
         lens = calloc((size_t)size, sizeof *lens);
         offs = calloc((size_t)size, sizeof *offs);
-        if (!lens || !offs) bad = 1;
+        ok = lens && offs;
     }
-    if (MPI_Gather(&len, 1, MPI_INT, lens ? lens : &len, 1, MPI_INT, 0, comm) != MPI_SUCCESS) rc = PRANGE_EIO;
-    size_t total = 0;
-    if (rank == 0 && !bad) {
-        for (int r = 0; r < size; r++) {
+    if (MPI_Bcast(&ok, 1, MPI_INT, 0, comm) != MPI_SUCCESS ||
+        (ok && MPI_Gather(&len, 1, MPI_INT, lens, 1, MPI_INT, 0, comm) != MPI_SUCCESS)) {
+        free(lens), free(offs), free(text);
+        return PRANGE_EIO;
+    }
+    if (rank == 0 && ok) {
+        for (int r = 0; ok && r < size; r++) {
             offs[r] = (int)total;
             total += (size_t)lens[r];
+            ok = total <= INT32_MAX;
         }
-        if (total > INT32_MAX || !(all = malloc(total + 1))) bad = 1;
+        ok = ok && (all = malloc(total + 1)) != NULL;
     }
-    /* Rank 0 without room still takes part (receiving nothing) and reports ENOMEM. */
-    if (bad) {
-        for (int r = 0; lens && r < size; r++) lens[r] = 0, offs[r] = 0;
-        rc = PRANGE_ENOMEM;
-    }
-    char none = 0;
-    int zero = 0;
-    if (MPI_Gatherv(text ? text : &none, len, MPI_CHAR, all ? all : &none, lens ? lens : &zero,
-                    offs ? offs : &zero, MPI_CHAR, 0, comm) != MPI_SUCCESS)
+    if (rank == 0 && !ok) rc = PRANGE_ENOMEM;
+    if (MPI_Bcast(&ok, 1, MPI_INT, 0, comm) != MPI_SUCCESS ||
+        (ok && MPI_Gatherv(text, len, MPI_CHAR, all, lens, offs, MPI_CHAR, 0, comm) != MPI_SUCCESS))
         rc = PRANGE_EIO;
-    if (rank == 0 && all && rc == 0) {
+    if (rank == 0 && ok && rc == 0) {
         FILE *f = out ? out : stderr;
         if (fwrite(all, 1, total, f) != total || fflush(f) != 0) rc = PRANGE_EIO;
     }
