@@ -1,20 +1,23 @@
 /*
- * acc.c — the exact accumulator behind libprange-mpi's reductions (docs/mpi.md).
+ * acc.c — the exact accumulator behind libprange-mpi's reductions (docs/mpi.md, "Method").
  *
  * A finite double is m * 2^(s - 1074) with m < 2^53 an integer and s = max(biased
  * exponent, 1) - 1 in 0 .. 2046. Word k of the accumulator counts units of 2^(32k - 1074):
  * the term's m << (s mod 32) (up to 84 bits) is added as its low 32 bits to word s / 32
- * and its high bits (below 2^53) to the word above: two integer additions, no rounding,
- * no branch on the data. A normalised accumulator has words 0..65 in [0, 2^32) (the top
- * word keeps the sign and every carry), so 1023 more additions of magnitude < 2^53 fit in
- * an int64_t; every 1023 terms the carries move up (normalise). Additions of integers
- * commute: any order, thread count or rank count gives the same words, hence the same
- * rounding, done once at the end. The same design as Neal's "small superaccumulator"
- * (xsum) and ExBLAS's exact accumulator; docs/mpi.md says why this one over binned sums.
+ * and its high bits (below 2^53) to the word above: two integer additions, no rounding
+ * (put). A normalised accumulator has words 0..65 in [0, 2^32) (the top word keeps the sign
+ * and every carry), so PRANGE__ACC_ROOM = 1023 more additions of magnitude < 2^53 fit in an
+ * int64_t (`pending` counts them); then the carries move up (normalise). Additions of
+ * integers commute: any order, thread count or rank count gives the same words, hence the
+ * same rounding, done once at the end. The same design as Neal's "small superaccumulator"
+ * (xsum) and ExBLAS's exact accumulator.
  *
- * Infinities and NaN (biased exponent 2047) go through the fast loop like any term, which
- * only notes that one passed; the rare block that had one is walked again to take the
- * garbage words back out and count the special values instead.
+ * Arrays go through blocks of up to 1016 terms (fast_block): a vector pass extracts each
+ * block's terms exactly into one to three double sums (see the comment there), which enter
+ * the words as 3 terms; only terms far below the block's largest, infinities, NaN and
+ * blocks near the overflow threshold go into the words one by one (words_block), where a
+ * special value passes like any term and the rare block that had one is walked again to
+ * take its words back out and count it instead.
  */
 #include <limits.h>
 #include <math.h>
