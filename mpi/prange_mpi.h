@@ -92,7 +92,8 @@ PRANGE_API const prange_reducer *prange_mpi_reducer(void);
  * are added exactly and the total rounded once. The result's bits depend only on the
  * multiset of terms the bodies add, across all ranks: not on the ranks, the split, the
  * threads, the grain or the order. A collective on comm; result is the same on every rank.
- * @opts: NULL or the local loop's options (as prange_reduce's).
+ * @opts: NULL (blocks of 2^14 iterations) or the local loop's options (as prange_reduce's;
+ *        its grain and cost hint change the speed, never the bits).
  * Returns: 0; PRANGE_EINVAL (n_local < 0, NULL body or result, bad opts), found before
  * any communication, so that rank leaves the collective (as with MPI's own collectives,
  * every rank must pass valid arguments); PRANGE_ENOMEM (as prange_reduce); PRANGE_EIO
@@ -142,8 +143,9 @@ PRANGE_API int prange_mpi_nrm2_f64(const double *x, int64_t n_local, MPI_Comm co
  * ranks bound to the same set split its cores into contiguous shares in rank order (as
  * sched/ranks.c does from the launcher's variables, but from what the ranks really are),
  * and this rank's team size becomes its share (prange_set_num_threads; at least 1). Call
- * it after MPI_Init, before the loops; a collective on comm.
- * @threads: NULL, or receives the team size set.
+ * it after MPI_Init, before the loops; a collective on comm. An explicit PRANGE_NUM_THREADS
+ * in the environment is left as it is.
+ * @threads: NULL, or receives the team size (prange_num_threads() afterwards).
  * Returns: 0; PRANGE_EIO (MPI, or the CPU set could not be read).
  */
 PRANGE_API int prange_mpi_init(MPI_Comm comm, int *threads);
