@@ -192,53 +192,50 @@ module prange
         end function c_reduce
         real(c_double) function c_sum_f64(x, n, opts) bind(c, name='prange_sum_f64')
             import :: c_double, c_int64_t, c_ptr
-            real(c_double), intent(in) :: x(*)
+            type(c_ptr), value :: x
             integer(c_int64_t), value :: n
             type(c_ptr), value :: opts
         end function c_sum_f64
         real(c_double) function c_dot_f64(x, y, n, opts) bind(c, name='prange_dot_f64')
             import :: c_double, c_int64_t, c_ptr
-            real(c_double), intent(in) :: x(*), y(*)
+            type(c_ptr), value :: x, y
             integer(c_int64_t), value :: n
             type(c_ptr), value :: opts
         end function c_dot_f64
         real(c_double) function c_nrm2_f64(x, n, opts) bind(c, name='prange_nrm2_f64')
             import :: c_double, c_int64_t, c_ptr
-            real(c_double), intent(in) :: x(*)
+            type(c_ptr), value :: x
             integer(c_int64_t), value :: n
             type(c_ptr), value :: opts
         end function c_nrm2_f64
         type(prange_loc_f64) function c_minloc_f64(x, n, opts) bind(c, name='prange_minloc_f64')
             import :: prange_loc_f64, c_double, c_int64_t, c_ptr
-            real(c_double), intent(in) :: x(*)
+            type(c_ptr), value :: x
             integer(c_int64_t), value :: n
             type(c_ptr), value :: opts
         end function c_minloc_f64
         type(prange_loc_f64) function c_maxloc_f64(x, n, opts) bind(c, name='prange_maxloc_f64')
             import :: prange_loc_f64, c_double, c_int64_t, c_ptr
-            real(c_double), intent(in) :: x(*)
+            type(c_ptr), value :: x
             integer(c_int64_t), value :: n
             type(c_ptr), value :: opts
         end function c_maxloc_f64
         integer(c_int) function c_scan_f64(x, out, n, exclusive, opts) bind(c, name='prange_scan_f64')
             import :: c_int, c_double, c_int64_t, c_ptr
-            real(c_double), intent(in) :: x(*)
-            real(c_double), intent(inout) :: out(*)
+            type(c_ptr), value :: x, out
             integer(c_int64_t), value :: n
             integer(c_int), value :: exclusive
             type(c_ptr), value :: opts
         end function c_scan_f64
         integer(c_int) function c_row_sums_f64(a, out, rows, cols, opts) bind(c, name='prange_row_sums_f64')
             import :: c_int, c_double, c_int64_t, c_ptr
-            real(c_double), intent(in) :: a(*)
-            real(c_double), intent(inout) :: out(*)
+            type(c_ptr), value :: a, out
             integer(c_int64_t), value :: rows, cols
             type(c_ptr), value :: opts
         end function c_row_sums_f64
         integer(c_int) function c_row_norms_f64(a, out, rows, cols, opts) bind(c, name='prange_row_norms_f64')
             import :: c_int, c_double, c_int64_t, c_ptr
-            real(c_double), intent(in) :: a(*)
-            real(c_double), intent(inout) :: out(*)
+            type(c_ptr), value :: a, out
             integer(c_int64_t), value :: rows, cols
             type(c_ptr), value :: opts
         end function c_row_norms_f64
@@ -278,6 +275,22 @@ contains
             p = c_loc(o)
         end if
     end function opts_ptr
+
+    ! An array's address for C; null for an empty one (C accepts it with n == 0, and
+    ! c_loc may not be applied to a zero-sized array).
+    function addr(x) result(p)
+        real(c_double), intent(in), contiguous, target :: x(:)
+        type(c_ptr) :: p
+        p = c_null_ptr
+        if (size(x) > 0) p = c_loc(x)
+    end function addr
+
+    function addr2(a) result(p)
+        real(c_double), intent(in), contiguous, target :: a(:, :)
+        type(c_ptr) :: p
+        p = c_null_ptr
+        if (size(a) > 0) p = c_loc(a)
+    end function addr2
 
     function ctx_ptr(ctx) result(p)
         type(c_ptr), intent(in), optional :: ctx
@@ -392,52 +405,52 @@ contains
 
     !> prange_sum_f64 - sum(x), deterministic and pairwise-accurate (NaN on bad opts).
     real(c_double) function prange_sum_f64(x, opts)
-        real(c_double), intent(in), contiguous :: x(:)
+        real(c_double), intent(in), contiguous, target :: x(:)
         type(prange_opts), intent(in), optional :: opts
         type(prange_opts), target :: o
-        prange_sum_f64 = c_sum_f64(x, size(x, kind=c_int64_t), opts_ptr(opts, o))
+        prange_sum_f64 = c_sum_f64(addr(x), size(x, kind=c_int64_t), opts_ptr(opts, o))
     end function prange_sum_f64
 
     !> prange_dot_f64 - dot_product(x, y) over min(size(x), size(y)) elements, deterministic.
     real(c_double) function prange_dot_f64(x, y, opts)
-        real(c_double), intent(in), contiguous :: x(:), y(:)
+        real(c_double), intent(in), contiguous, target :: x(:), y(:)
         type(prange_opts), intent(in), optional :: opts
         type(prange_opts), target :: o
-        prange_dot_f64 = c_dot_f64(x, y, min(size(x, kind=c_int64_t), size(y, kind=c_int64_t)), opts_ptr(opts, o))
+        prange_dot_f64 = c_dot_f64(addr(x), addr(y), min(size(x, kind=c_int64_t), size(y, kind=c_int64_t)), opts_ptr(opts, o))
     end function prange_dot_f64
 
     !> prange_nrm2_f64 - norm2(x) without spurious overflow or underflow, deterministic.
     real(c_double) function prange_nrm2_f64(x, opts)
-        real(c_double), intent(in), contiguous :: x(:)
+        real(c_double), intent(in), contiguous, target :: x(:)
         type(prange_opts), intent(in), optional :: opts
         type(prange_opts), target :: o
-        prange_nrm2_f64 = c_nrm2_f64(x, size(x, kind=c_int64_t), opts_ptr(opts, o))
+        prange_nrm2_f64 = c_nrm2_f64(addr(x), size(x, kind=c_int64_t), opts_ptr(opts, o))
     end function prange_nrm2_f64
 
     !> prange_minloc_f64 / prange_maxloc_f64 - the smallest / largest element and its
     !> 1-based index (ties: the lowest; the first NaN wins); {NaN, 0} for an empty array.
     type(prange_loc_f64) function prange_minloc_f64(x, opts) result(loc)
-        real(c_double), intent(in), contiguous :: x(:)
+        real(c_double), intent(in), contiguous, target :: x(:)
         type(prange_opts), intent(in), optional :: opts
         type(prange_opts), target :: o
-        loc = c_minloc_f64(x, size(x, kind=c_int64_t), opts_ptr(opts, o))
+        loc = c_minloc_f64(addr(x), size(x, kind=c_int64_t), opts_ptr(opts, o))
         loc%index = loc%index + 1
     end function prange_minloc_f64
 
     type(prange_loc_f64) function prange_maxloc_f64(x, opts) result(loc)
-        real(c_double), intent(in), contiguous :: x(:)
+        real(c_double), intent(in), contiguous, target :: x(:)
         type(prange_opts), intent(in), optional :: opts
         type(prange_opts), target :: o
-        loc = c_maxloc_f64(x, size(x, kind=c_int64_t), opts_ptr(opts, o))
+        loc = c_maxloc_f64(addr(x), size(x, kind=c_int64_t), opts_ptr(opts, o))
         loc%index = loc%index + 1
     end function prange_maxloc_f64
 
-    !> prange_scan_f64 - prefix sums of x into out (the same size; out may be x):
+    !> prange_scan_f64 - prefix sums of x into out (the same size, another array):
     !> inclusive, or exclusive when `exclusive` is present and true. Deterministic.
     !> Returns 0, PRANGE_EINVAL (sizes differ, partial overlap, bad opts) or PRANGE_ENOMEM.
     integer(c_int) function prange_scan_f64(x, out, exclusive, opts) result(ierr)
-        real(c_double), intent(in), contiguous :: x(:)
-        real(c_double), intent(inout), contiguous :: out(:)
+        real(c_double), intent(in), contiguous, target :: x(:)
+        real(c_double), intent(inout), contiguous, target :: out(:)
         logical, intent(in), optional :: exclusive
         type(prange_opts), intent(in), optional :: opts
         type(prange_opts), target :: o
@@ -448,30 +461,30 @@ contains
         if (present(exclusive)) then
             if (exclusive) ex = 1
         end if
-        ierr = c_scan_f64(x, out, size(x, kind=c_int64_t), ex, opts_ptr(opts, o))
+        ierr = c_scan_f64(addr(x), addr(out), size(x, kind=c_int64_t), ex, opts_ptr(opts, o))
     end function prange_scan_f64
 
     !> prange_column_sums_f64 / prange_column_norms_f64 - out(j) = sum / norm2 of a(:, j),
     !> the columns in parallel (C's row kernels: a Fortran column is a C row). size(out)
     !> must be size(a, 2). Returns 0 or PRANGE_EINVAL.
     integer(c_int) function prange_column_sums_f64(a, out, opts) result(ierr)
-        real(c_double), intent(in), contiguous :: a(:, :)
-        real(c_double), intent(inout), contiguous :: out(:)
+        real(c_double), intent(in), contiguous, target :: a(:, :)
+        real(c_double), intent(inout), contiguous, target :: out(:)
         type(prange_opts), intent(in), optional :: opts
         type(prange_opts), target :: o
         ierr = PRANGE_EINVAL
         if (size(out) /= size(a, 2)) return
-        ierr = c_row_sums_f64(a, out, size(a, 2, kind=c_int64_t), size(a, 1, kind=c_int64_t), opts_ptr(opts, o))
+        ierr = c_row_sums_f64(addr2(a), addr(out), size(a, 2, kind=c_int64_t), size(a, 1, kind=c_int64_t), opts_ptr(opts, o))
     end function prange_column_sums_f64
 
     integer(c_int) function prange_column_norms_f64(a, out, opts) result(ierr)
-        real(c_double), intent(in), contiguous :: a(:, :)
-        real(c_double), intent(inout), contiguous :: out(:)
+        real(c_double), intent(in), contiguous, target :: a(:, :)
+        real(c_double), intent(inout), contiguous, target :: out(:)
         type(prange_opts), intent(in), optional :: opts
         type(prange_opts), target :: o
         ierr = PRANGE_EINVAL
         if (size(out) /= size(a, 2)) return
-        ierr = c_row_norms_f64(a, out, size(a, 2, kind=c_int64_t), size(a, 1, kind=c_int64_t), opts_ptr(opts, o))
+        ierr = c_row_norms_f64(addr2(a), addr(out), size(a, 2, kind=c_int64_t), size(a, 1, kind=c_int64_t), opts_ptr(opts, o))
     end function prange_column_norms_f64
 
     !> prange_alloc_f64 - n zeroed, NUMA-placed doubles: x points to them (x(1:n)) and the
