@@ -245,8 +245,11 @@ static void throw_from(bool worker)
                 running++;
                 bool mine = prange_thread_id() != 0;
                 (mine ? worker_ran : caller_ran) = true;
-                /* Let both kinds of thread reach a chunk before anyone throws. */
-                for (int k = 0; k < 20000 && !(worker_ran && caller_ran); k++) std::this_thread::yield();
+                /* Let both kinds of thread reach a chunk before anyone throws (a deadline,
+                 * not a timing: on a loaded machine a worker may start late). */
+                auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+                while (!(worker_ran && caller_ran) && std::chrono::steady_clock::now() < deadline)
+                    std::this_thread::yield();
                 running--;
                 if (mine == worker) {
                     std::lock_guard<std::mutex> g(m);
