@@ -44,7 +44,8 @@
  *   run as if nested (serially). The abandoned call's output is undefined. Leaving a body
  *   that runs on a team (any worker, the calling thread included) by longjmp is
  *   undefined, as it is for OpenMP regions. C++ exceptions must not leave a body (on a
- *   worker the OpenMP runtime terminates the process). A body must call libprange on
+ *   worker the OpenMP runtime terminates the process): prange.hpp's lambdas catch them
+ *   and rethrow on the caller (docs/cpp.md). A body must call libprange on
  *   the stack it was called on: a call from a signal handler on an alternate stack, or
  *   from a coroutine on a stack of its own, may count as made outside the body.
  * - Signals: no function is async-signal-safe (as malloc or printf): do not call libprange
