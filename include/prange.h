@@ -512,8 +512,9 @@ PRANGE_API prange_reducer prange_reducer_array_sum_i64(size_t count);
 
 /**
  * prange_sum_f64 - sum of x[0..n), deterministic, pairwise-accurate.
- * Error bound: |s - exact| <= (23 + ceil(log2(max(1, n / 2048)))) * 2^-53 * sum|x[i]|
- * (a term passes through at most 22 + ceil(...) rounded additions; docs/reductions.md).
+ * Error bound: |s - exact| <= (16 + ceil(log2(max(1, n / 2048)))) * 2^-53 * sum|x[i]|
+ * (a term passes through at most 15 + ceil(...) rounded additions; docs/reductions.md).
+ * The same bits on every instruction-set path (PRANGE_ISA), as for any thread count.
  * Returns NaN and sets errno = EINVAL for n < 0, x == NULL with n > 0, or bad opts; 0.0
  * for n == 0. Thread-safe.
  */
@@ -634,7 +635,7 @@ PRANGE_API prange_loc_f32 prange_maxloc_f32(const float *x, int64_t n, const pra
 /**
  * prange_row_sums_f64 / prange_row_norms_f64 - per-row sum / Euclidean norm of a row-major
  * rows x cols matrix (the @guvectorize analog): rows run in parallel, each row's inner
- * loop is contiguous: the 8-lane pairwise sum of prange_sum_f64, and nrm2's overflow-safe
+ * loop is contiguous: the 16-lane pairwise sum of prange_sum_f64, and nrm2's overflow-safe
  * rules, on one thread per row (bitwise the same result for any thread count).
  * opts->cost_ns, when given, is per row.
  * prange_row_softmax_f64 - out row = exp(row - max(row)) / sum(...); out may equal a.
