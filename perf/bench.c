@@ -26,6 +26,7 @@
 
 #include <hwloc.h>
 
+#include "native.h"
 #include "prange.h"
 
 #ifdef HAVE_TBB
@@ -238,6 +239,9 @@ static double sum_omp_multi(int64_t n)
     return s;
 }
 
+/* The same 8 accumulators, -O3 -march=native (perf/native.c). */
+static double sum_omp_native(int64_t n) { return bench_native_sum(A, n, g_threads); }
+
 static double sum_prange(int64_t n) { return prange_sum_f64(A, n, NULL); }
 
 static void sum_body(void *ctx, int64_t b, int64_t e, void *acc)
@@ -270,6 +274,7 @@ static double dot_omp(int64_t n)
     for (int64_t i = 0; i < n; i++) s += a[i] * b[i];
     return s;
 }
+static double dot_omp_native(int64_t n) { return bench_native_dot(A, B, n, g_threads); }
 static double dot_prange(int64_t n) { return prange_dot_f64(A, B, n, NULL); }
 
 static double nrm2_serial(int64_t n)
@@ -648,10 +653,11 @@ static const kernel KERNELS[] = {
            V("omp+threads_for", triad_omp_threads_for),
            {.name = "prange+alloc", .fn = triad_prange_alloc, .out = &PC}, TBB_TRIAD}},
     {.name = "sum", .bytes = 8, .check = CHECK_RETURN, .sweep = true,
-     .v = {V("serial", sum_serial), V("omp", sum_omp), V("omp-multiacc", sum_omp_multi), V("prange", sum_prange),
+     .v = {V("serial", sum_serial), V("omp", sum_omp), V("omp-multiacc", sum_omp_multi),
+           V("omp-native", sum_omp_native), V("prange", sum_prange),
            V("prange-reduce", sum_prange_reduce), TBB_SUM}},
     {.name = "dot", .bytes = 16, .check = CHECK_RETURN,
-     .v = {V("serial", dot_serial), V("omp", dot_omp), V("prange", dot_prange)}},
+     .v = {V("serial", dot_serial), V("omp", dot_omp), V("omp-native", dot_omp_native), V("prange", dot_prange)}},
     {.name = "nrm2", .bytes = 8, .check = CHECK_RETURN,
      .v = {V("serial", nrm2_serial), V("omp", nrm2_omp), V("prange", nrm2_prange)}},
     {.name = "minloc", .bytes = 8, .check = CHECK_RETURN,
