@@ -718,7 +718,7 @@ typedef enum prange_mem_policy {
 } prange_mem_policy;
 
 /** Flags for prange_mem_opts.flags. */
-#define PRANGE_MEM_HUGEPAGES (1u << 0)    /**< advise transparent huge pages (>= 2 MiB blocks) */
+#define PRANGE_MEM_HUGEPAGES (1u << 0)    /**< advise transparent huge pages after the touch (>= 2 MiB blocks) */
 #define PRANGE_MEM_NO_HUGEPAGES (1u << 1) /**< never advise huge pages (overrides PRANGE_HUGEPAGES) */
 #define PRANGE_MEM_STRICT (1u << 2)       /**< fail when the policy cannot be applied (else best effort) */
 #define PRANGE_MEM_ALIGN_HUGE (1u << 3)   /**< 2 MiB-aligned pointer even without huge pages or when small */
@@ -742,7 +742,9 @@ typedef struct prange_mem_opts {
  * prange_for(0, count, ...) uses with the default plan (see docs/memory.md).
  *
  * Blocks of 1 MiB and more are their own mappings, 2 MiB-aligned and advised for huge
- * pages (PRANGE_HUGEPAGES; page-aligned without). Smaller blocks come from
+ * pages after the touch, which faults 4 KiB pages (khugepaged collapses them later; no
+ * fault waits for a huge page: docs/memory.md) (PRANGE_HUGEPAGES; page-aligned without).
+ * Smaller blocks come from
  * the C allocator (their pages are shared with other data, so no placement applies).
  * count == 0 or elem_size == 0 gives a valid, freeable, empty block.
  *
