@@ -6,8 +6,8 @@
  *
  * Sums are pairwise with a base case of 16 independent accumulators over at most 128
  * elements (the NumPy scheme, in 16 lanes): the lanes hide the FP-add latency (16 lanes
- * are 8 dependency chains on SSE2, 4 on AVX2, 2 on AVX-512: enough on each to issue an
- * add per port per cycle) and the error grows with log2(n), not n.
+ * are 8 dependency chains on SSE2, 4 on AVX2, 2 on AVX-512: enough on the wide paths to
+ * keep both add ports busy, where 8 lanes were not) and the error grows with log2(n).
  */
 #include <string.h>
 
