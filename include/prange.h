@@ -513,8 +513,9 @@ PRANGE_API prange_reducer prange_reducer_array_sum_i64(size_t count);
 
 /**
  * prange_sum_f64 - sum of x[0..n), deterministic, pairwise-accurate.
- * Error bound: |s - exact| <= (23 + ceil(log2(max(1, n / 2048)))) * 2^-53 * sum|x[i]|
- * (a term passes through at most 22 + ceil(...) rounded additions; docs/reductions.md).
+ * Error bound: |s - exact| <= (16 + ceil(log2(max(1, n / 2048)))) * 2^-53 * sum|x[i]|
+ * (a term passes through at most 15 + ceil(...) rounded additions; docs/reductions.md).
+ * The same bits on every instruction-set path (PRANGE_ISA), as for any thread count.
  * Returns NaN and sets errno = EINVAL for n < 0, x == NULL with n > 0, or bad opts; 0.0
  * for n == 0. Thread-safe.
  */
@@ -635,7 +636,7 @@ PRANGE_API prange_loc_f32 prange_maxloc_f32(const float *x, int64_t n, const pra
 /**
  * prange_row_sums_f64 / prange_row_norms_f64 - per-row sum / Euclidean norm of a row-major
  * rows x cols matrix (the @guvectorize analog): rows run in parallel, each row's inner
- * loop is contiguous: the 8-lane pairwise sum of prange_sum_f64, and nrm2's overflow-safe
+ * loop is contiguous: the 16-lane pairwise sum of prange_sum_f64, and nrm2's overflow-safe
  * rules, on one thread per row (bitwise the same result for any thread count).
  * opts->cost_ns, when given, is per row.
  * prange_row_softmax_f64 - out row = exp(row - max(row)) / sum(...); out may equal a.
@@ -718,7 +719,7 @@ typedef enum prange_mem_policy {
 } prange_mem_policy;
 
 /** Flags for prange_mem_opts.flags. */
-#define PRANGE_MEM_HUGEPAGES (1u << 0)    /**< advise transparent huge pages (>= 2 MiB blocks) */
+#define PRANGE_MEM_HUGEPAGES (1u << 0)    /**< advise transparent huge pages after the touch (>= 2 MiB blocks) */
 #define PRANGE_MEM_NO_HUGEPAGES (1u << 1) /**< never advise huge pages (overrides PRANGE_HUGEPAGES) */
 #define PRANGE_MEM_STRICT (1u << 2)       /**< fail when the policy cannot be applied (else best effort) */
 #define PRANGE_MEM_ALIGN_HUGE (1u << 3)   /**< 2 MiB-aligned pointer even without huge pages or when small */
@@ -742,7 +743,9 @@ typedef struct prange_mem_opts {
  * prange_for(0, count, ...) uses with the default plan (see docs/memory.md).
  *
  * Blocks of 1 MiB and more are their own mappings, 2 MiB-aligned and advised for huge
- * pages (PRANGE_HUGEPAGES; page-aligned without). Smaller blocks come from
+ * pages after the touch, which faults 4 KiB pages (khugepaged collapses them later; no
+ * fault waits for a huge page: docs/memory.md) (PRANGE_HUGEPAGES; page-aligned without).
+ * Smaller blocks come from
  * the C allocator (their pages are shared with other data, so no placement applies).
  * count == 0 or elem_size == 0 gives a valid, freeable, empty block.
  *

@@ -2,11 +2,12 @@
  * alloc.c — NUMA-aware contiguous arrays.
  *
  * A large block (>= 1 MiB, or any block with a policy other than first touch) is its own
- * anonymous mapping: 2 MiB-aligned and advised for transparent huge pages when asked, its
- * placement policy applied before any page exists, then its pages touched in parallel by
- * the static partition a default prange_for over the same count uses, so that each page
- * is faulted in (and so placed) by the thread that will process it. Fresh anonymous pages
- * are zero; touching one byte per page is enough. Small blocks come from the C allocator.
+ * anonymous mapping: 2 MiB-aligned when huge pages are asked for (advised after the
+ * touch, for khugepaged), its placement policy applied before any page exists, then its
+ * pages touched in parallel by the static partition a default prange_for over the same
+ * count uses, so that each page is faulted in (and so placed) by the thread that will
+ * process it. Fresh anonymous pages are zero; touching one byte per page is enough. Small
+ * blocks come from the C allocator.
  *
  * A 64-byte header sits just below the returned pointer, in the page before it:
  *
@@ -129,7 +130,12 @@ void *prange_alloc_opts(int64_t count, size_t elem_size, const prange_mem_opts *
     unsigned char *start = (unsigned char *)(((uintptr_t)base + page + align - 1) & ~(uintptr_t)(align - 1));
     unsigned char *p = start;
     size_t span = bytes;
-    if (huge && bytes >= HUGE_PAGE) madvise(start, span, MADV_HUGEPAGE); /* best effort */
+    /* Huge pages never at fault: a 2 MiB fault that waits for a free huge page (compaction,
+     * or the host backing it) stalled 1 call in 10 by 10x (docs/memory.md, "Huge pages").
+     * The touch below faults 4 KiB pages, even under THP "always"; advised afterwards, the
+     * range is collapsed by khugepaged in the background. Best effort, both calls. */
+    huge = huge && bytes >= HUGE_PAGE;
+    if (huge) madvise(start, span, MADV_NOHUGEPAGE);
 
     if (policy != PRANGE_MEM_FIRST_TOUCH && span > 0) {
         int err = prange__mem_place(start, span, policy, opts->node);
@@ -151,6 +157,7 @@ void *prange_alloc_opts(int64_t count, size_t elem_size, const prange_mem_opts *
         touch_ctx t = {p, elem_size, page};
         prange__for_partition((uint64_t)count, touch_blocks(count), touch_body, &t);
     }
+    if (huge) madvise(start, span, MADV_HUGEPAGE);
     return p;
 }
 

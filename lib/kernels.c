@@ -3,135 +3,170 @@
  * for doubles and floats (float terms are widened to double: one code path for both).
  *
  * Each runs through prange_reduce, so it is deterministic for any thread count. Inside a
- * block, sums are pairwise with a base case of 8 independent accumulators over at most
- * 128 elements (the NumPy scheme): the accumulators hide the FP-add latency so one core
- * streams at memory bandwidth, and the error grows with log2(n), not n.
+ * block, the inner loops come from one table per instruction set (lib/kernels_simd.c,
+ * compiled for the baseline, AVX2 and AVX-512): pairwise sums in 16 fixed lanes, so every
+ * path gives the same bits. The table is chosen once, on first use, from the CPU and
+ * PRANGE_ISA (below).
  */
 #include <errno.h>
 #include <float.h>
 #include <math.h>
+#include <pthread.h>
+#if defined(PRANGE_HAVE_ISA_X86)
+#include <cpuid.h>
+#endif
+#include <stdio.h>
+#include <string.h>
 
+#include "kernels_isa.h"
 #include "prange_lib.h"
 
-/* Pairwise sum of TERM(i) over [0, n), base case <= 128 terms in 8 lanes. Every term lands
- * in a lane, the tail too, so a term sees at most 16 + 3 additions in the base case.
- * A full block (2048 terms) takes a flat path: 16 leaves of 128 in a loop whose trip
- * counts are constants, then the same balanced tree over the leaf sums. The recursion
- * would split 2048 into exactly those leaves and that tree, so the bits are identical;
- * the flat loop just avoids a call and a mispredicted loop exit per leaf (~20% in cache). */
-#define LEAF8(a, TERM, off, len)                                                            \
-    do {                                                                                    \
-        for (int64_t i_ = 0; i_ + 8 <= (len); i_ += 8)                                      \
-            for (int k_ = 0; k_ < 8; k_++) a[k_] += TERM((off) + i_ + k_);                  \
-    } while (0)
-#define LANES8(a) (((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7])))
+/* ---- the ISA paths ------------------------------------------------------------------ */
 
-#define PAIRWISE(name, ARGS, CALL, OFFSET, TERM)                                            \
-    static double name##_flat2048(ARGS)                                                     \
-    {                                                                                       \
-        double leaf[16];                                                                    \
-        for (int l = 0; l < 16; l++) {                                                      \
-            double a[8] = {0, 0, 0, 0, 0, 0, 0, 0};                                         \
-            LEAF8(a, TERM, (int64_t)l * 128, 128);                                          \
-            leaf[l] = LANES8(a);                                                            \
-        }                                                                                   \
-        for (int w = 8; w > 0; w /= 2)                                                      \
-            for (int k = 0; k < w; k++) leaf[k] = leaf[2 * k] + leaf[2 * k + 1];            \
-        return leaf[0];                                                                     \
-    }                                                                                       \
-    static double name(ARGS, int64_t n)                                                     \
-    {                                                                                       \
-        if (n == 2048) return name##_flat2048(CALL);                                        \
-        if (n > 128) {                                                                      \
-            int64_t m = (n / 2 + 7) & ~(int64_t)7;                                          \
-            return name(CALL, m) + name(OFFSET(m), n - m);                                  \
-        }                                                                                   \
-        double a[8] = {0, 0, 0, 0, 0, 0, 0, 0};                                             \
-        int64_t i = 0;                                                                      \
-        for (; i + 8 <= n; i += 8)                                                          \
-            for (int k = 0; k < 8; k++) a[k] += TERM(i + k);                                \
-        for (int k = 0; i + k < n; k++) a[k] += TERM(i + k);                                \
-        return LANES8(a);                                                                   \
-    }
+static const prange__kern *const tables[PRANGE__ISA_COUNT] = {
+    &prange__kern_baseline,
+#if defined(PRANGE_HAVE_ISA_X86)
+    &prange__kern_avx2,
+    &prange__kern_avx512,
+#endif
+};
 
-#define X1(m) x + (m)
-#define X2(m) x + (m), y + (m)
-#define XS(m) x + (m), s
-#define T_SUM(i) x[i]
-#define T_SUMF(i) (double)x[i]
-#define T_DOT(i) (x[i] * y[i])
-#define T_DOTF(i) ((double)x[i] * (double)y[i])
-#define T_SQ(i) (x[i] * x[i])
-#define T_SQF(i) ((double)x[i] * (double)x[i])
-#define T_SSQ(i) ((x[i] * s) * (x[i] * s))
-#define T_SSQF(i) (((double)x[i] * s) * ((double)x[i] * s))
-#define A1 const double *x
-#define A1F const float *x
-#define A2 const double *x, const double *y
-#define A2F const float *x, const float *y
-#define AS const double *x, double s
-#define ASF const float *x, double s
-#define C1 x
-#define C2 x, y
-#define CS x, s
+/* The path in use: NULL until the first kernel call chooses it (choose_once). */
+static _Atomic(const prange__kern *) g_kern;
+static pthread_once_t g_kern_once = PTHREAD_ONCE_INIT;
+static int g_asked = -1; /* PRANGE_ISA's path, -1 = auto; set before g_kern is published */
 
-PAIRWISE(pw_sum, A1, C1, X1, T_SUM)
-PAIRWISE(pw_sumf, A1F, C1, X1, T_SUMF)
-PAIRWISE(pw_dot, A2, C2, X2, T_DOT)
-PAIRWISE(pw_dotf, A2F, C2, X2, T_DOTF)
-PAIRWISE(pw_sq, A1, C1, X1, T_SQ)
-PAIRWISE(pw_sqf, A1F, C1, X1, T_SQF)
-PAIRWISE(pw_ssq, AS, CS, XS, T_SSQ)
-PAIRWISE(pw_ssqf, ASF, CS, XS, T_SSQF)
+int prange__isa_supported(int isa)
+{
+    if (isa == PRANGE__ISA_BASELINE) return 1;
+#if defined(PRANGE_HAVE_ISA_X86)
+    __builtin_cpu_init(); /* idempotent; needed if this runs before the constructors */
+    /* __builtin_cpu_supports also checks that the OS saves the wide registers (XCR0). */
+    if (isa == PRANGE__ISA_AVX2) return __builtin_cpu_supports("avx2") != 0;
+    if (isa == PRANGE__ISA_AVX512) return __builtin_cpu_supports("avx512f") != 0;
+#endif
+    return 0;
+}
 
-/* A kernel's operands: doubles in x/y, or floats in xf/yf (then x is NULL); the options
- * for prange_reduce (loaded, grain KERNEL_BLOCK: the blocks, hence the bits, stay fixed). */
+/* Whether this CPU runs 512-bit operations as two 256-bit halves: AMD family 19h (Zen 4;
+ * Zen 3, the same family, has no AVX-512). There the avx2 path measured as fast in cache
+ * and 4-10% faster from L3 and memory than the avx512 one (docs/kernels.md). */
+static int avx512_halved(void)
+{
+#if defined(PRANGE_HAVE_ISA_X86)
+    unsigned a, b, c, d;
+    if (!__get_cpuid(0, &a, &b, &c, &d) || b != 0x68747541 || d != 0x69746e65 || c != 0x444d4163) return 0;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return 0; /* "AuthenticAMD" above */
+    unsigned family = (a >> 8) & 0xf;
+    if (family == 0xf) family += (a >> 20) & 0xff;
+    return family == 0x19;
+#else
+    return 0;
+#endif
+}
+
+/* PRANGE_ISA=auto takes the widest path the CPU runs at full width; an explicit path the
+ * CPU cannot run falls back to the widest one below it, with a warning (never SIGILL). */
+static void choose_once(void)
+{
+    int64_t opt = prange__state_get()->opt[PRANGE__OPT_ISA].value; /* 0 auto, 1 + path */
+    int want = opt == 0 ? PRANGE__ISA_COUNT - 1 : (int)opt - 1, isa = want;
+    if (opt == 0 && avx512_halved()) isa = want = PRANGE__ISA_AVX2;
+    while (isa > 0 && !prange__isa_supported(isa)) isa--;
+    g_asked = opt == 0 ? -1 : want;
+    if (opt != 0 && isa != want)
+        prange__log("warning: PRANGE_ISA=%s cannot run on this CPU or build; using %s",
+                    want == PRANGE__ISA_AVX512 ? "avx512" : "avx2", tables[isa]->name);
+    atomic_store_explicit(&g_kern, tables[isa], memory_order_release);
+}
+
+const prange__kern *prange__kern_get(void)
+{
+    const prange__kern *k = atomic_load_explicit(&g_kern, memory_order_acquire);
+    if (__builtin_expect(k != NULL, 1)) return k;
+    /* The state first: its first read may print the configuration, which names the path
+     * (prange__isa_describe), so it must not start inside choose_once. */
+    (void)prange__state_get();
+    pthread_once(&g_kern_once, choose_once);
+    return atomic_load_explicit(&g_kern, memory_order_acquire);
+}
+
+int prange__isa_set(int isa)
+{
+    if (isa < 0 || isa >= PRANGE__ISA_COUNT || !prange__isa_supported(isa)) return PRANGE_ENOSYS;
+    (void)prange__kern_get(); /* the first choice must not overwrite this one later */
+    atomic_store_explicit(&g_kern, tables[isa], memory_order_release);
+    return 0;
+}
+
+void prange__isa_describe(char *buf, size_t size)
+{
+    const prange__kern *k = prange__kern_get();
+    char have[64] = "";
+    for (int i = 0; i < PRANGE__ISA_COUNT; i++)
+        if (prange__isa_supported(i))
+            snprintf(have + strlen(have), sizeof have - strlen(have), "%s%s", i ? " " : "", tables[i]->name);
+    snprintf(buf, size, "%s (%s; this CPU and build run: %s)", k->name,
+             g_asked >= 0        ? "PRANGE_ISA"
+             : avx512_halved() ? "PRANGE_ISA=auto: avx512 runs as 256-bit halves on this CPU"
+                               : "PRANGE_ISA=auto: the widest",
+             have);
+}
+
+/* ---- the kernels --------------------------------------------------------------------- */
+
+/* A kernel's operands: doubles in x/y, or floats in xf/yf (then x is NULL); the ISA path
+ * (read once per call); the options for prange_reduce (loaded, grain KERNEL_BLOCK: the
+ * blocks, hence the bits, stay fixed). */
 typedef struct {
     const double *x, *y;
     const float *xf, *yf;
     double scale;
+    const prange__kern *k;
     const prange_opts *opts;
 } arrays;
 
-double prange__sum_serial_f64(const double *x, int64_t n) { return n > 0 ? pw_sum(x, n) : 0.0; }
-double prange__sum_serial_f32(const float *x, int64_t n) { return n > 0 ? pw_sumf(x, n) : 0.0; }
+double prange__sum_serial_f64(const double *x, int64_t n) { return prange__kern_get()->sum(x, n); }
+double prange__sum_serial_f32(const float *x, int64_t n) { return prange__kern_get()->sumf(x, n); }
+int64_t prange__sum_serial_i64(const int64_t *x, int64_t n) { return prange__kern_get()->sum_i64(x, n); }
 
 /* Block bodies: acc holds the identity (0) on entry, so += leaves the block's own sum. */
-static void b_sum(void *c, int64_t b, int64_t e, void *acc) { *(double *)acc += pw_sum(((arrays *)c)->x + b, e - b); }
-static void b_sumf(void *c, int64_t b, int64_t e, void *acc) { *(double *)acc += pw_sumf(((arrays *)c)->xf + b, e - b); }
+static void b_sum(void *c, int64_t b, int64_t e, void *acc)
+{
+    arrays *a = c;
+    *(double *)acc += a->k->sum(a->x + b, e - b);
+}
+static void b_sumf(void *c, int64_t b, int64_t e, void *acc)
+{
+    arrays *a = c;
+    *(double *)acc += a->k->sumf(a->xf + b, e - b);
+}
 static void b_dot(void *c, int64_t b, int64_t e, void *acc)
 {
     arrays *a = c;
-    *(double *)acc += pw_dot(a->x + b, a->y + b, e - b);
+    *(double *)acc += a->k->dot(a->x + b, a->y + b, e - b);
 }
 static void b_dotf(void *c, int64_t b, int64_t e, void *acc)
 {
     arrays *a = c;
-    *(double *)acc += pw_dotf(a->xf + b, a->yf + b, e - b);
+    *(double *)acc += a->k->dotf(a->xf + b, a->yf + b, e - b);
 }
 /* nrm2's bodies serve both precisions, so nrm2() below is written once. */
 static void b_sq(void *c, int64_t b, int64_t e, void *acc)
 {
     arrays *a = c;
-    *(double *)acc += a->x ? pw_sq(a->x + b, e - b) : pw_sqf(a->xf + b, e - b);
+    *(double *)acc += a->x ? a->k->sq(a->x + b, e - b) : a->k->sqf(a->xf + b, e - b);
 }
 static void b_ssq(void *c, int64_t b, int64_t e, void *acc)
 {
     arrays *a = c;
-    *(double *)acc += a->x ? pw_ssq(a->x + b, a->scale, e - b) : pw_ssqf(a->xf + b, a->scale, e - b);
+    *(double *)acc += a->x ? a->k->ssq(a->x + b, a->scale, e - b) : a->k->ssqf(a->xf + b, a->scale, e - b);
 }
-#define MAXABS(x, b, e, m)                                                                  \
-    for (int64_t i = (b); i < (e); i++) {                                                   \
-        double v = fabs((double)(x)[i]);                                                    \
-        m = v > m ? v : m;                                                                  \
-    }
 static void b_maxabs(void *c, int64_t b, int64_t e, void *acc)
 {
     arrays *a = c;
     double m = *(double *)acc;
-    if (a->x) MAXABS(a->x, b, e, m)
-    else MAXABS(a->xf, b, e, m)
-    *(double *)acc = m;
+    *(double *)acc = a->x ? a->k->maxabs(a->x + b, e - b, m) : a->k->maxabsf(a->xf + b, e - b, m);
 }
 
 static int bad_input(const void *x, int64_t n) { return n < 0 || (n > 0 && !x); }
@@ -146,6 +181,7 @@ static int kernel_opts(const prange_opts *opts, prange_opts *o, arrays *a)
     if (prange__opts_load(opts, o) != 0) return PRANGE_EINVAL;
     o->grain = KERNEL_BLOCK;
     a->opts = o;
+    a->k = prange__kern_get();
     return 0;
 }
 
@@ -236,64 +272,39 @@ double prange_nrm2_f32(const float *x, int64_t n, const prange_opts *opts)
 }
 
 /*
- * Min/max with index over a block, in two scalar passes over data that sit in L1 (a
- * block is at most a few thousand elements): first the extreme value and whether a NaN
- * occurs, then the first index holding it. Neither gcc 12 nor clang 14 vectorises them
- * at -O3 (the select is no reduction they recognise; the search has no known trip count);
- * the first pass still avoids carrying the index through the compare chain. Ties go to
- * the lowest index and the first NaN wins, as the reducer's combine does across blocks.
+ * Min/max with index: the path finds the block's first NaN, or its first extreme element
+ * (vectorised: kernels_simd.c); the value is read there. Ties go to the lowest index and
+ * the first NaN wins, as the reducer's combine does across blocks.
  */
-#define LOC_BODY(name, T, LOC, CMP, REDUCER)                                                \
-    static void name(void *c, int64_t b, int64_t e, void *acc)                                \
+#define LOC_KERNEL(name, T, LOC, X)                                                           \
+    static void b_##name(void *c, int64_t b, int64_t e, void *acc)                            \
     {                                                                                         \
-        const T *x = ((const T *const *)c)[0];                                                \
-        T best = x[b];                                                                        \
-        int nan = 0;                                                                          \
-        for (int64_t i = b; i < e; i++) {                                                     \
-            T v = x[i];                                                                       \
-            nan |= v != v;                                                                    \
-            best = v CMP best ? v : best;                                                     \
-        }                                                                                     \
-        int64_t at = b;                                                                       \
-        if (nan) {                                                                            \
-            while (x[at] == x[at]) at++;                                                      \
-            best = x[at];                                                                     \
-        } else {                                                                              \
-            while (x[at] != best) at++;                                                       \
-        }                                                                                     \
-        LOC mine = {best, at};                                                                \
-        REDUCER()->combine(NULL, acc, &mine, sizeof mine);                                    \
-    }
-
-/* The public min/max-loc kernels of one type: input and options checked, then one
- * prange_reduce with the block body above. */
-#define LOC_KERNEL(name, T, LOC)                                                              \
-    LOC_BODY(b_##name, T, LOC, name##_CMP, prange_reducer_##name)                             \
+        arrays *a = c;                                                                        \
+        const T *x = a->X + b;                                                                \
+        int64_t at = a->k->name(x, e - b);                                                    \
+        LOC mine = {x[at], b + at};                                                           \
+        prange_reducer_##name()->combine(NULL, acc, &mine, sizeof mine);                      \
+    }                                                                                         \
     LOC prange_##name(const T *x, int64_t n, const prange_opts *opts)                         \
     {                                                                                         \
         LOC out = {NAN, -1};                                                                  \
         prange_opts o;                                                                        \
-        if (bad_input(x, n) || prange__opts_load(opts, &o) != 0) {                            \
+        arrays a = {.X = x};                                                                  \
+        if (bad_input(x, n) || kernel_opts(opts, &o, &a) != 0) {                              \
             errno = EINVAL;                                                                   \
             return out;                                                                       \
         }                                                                                     \
         if (n == 0) return out;                                                               \
-        o.grain = KERNEL_BLOCK; /* fixed blocks: the bits do not depend on the options */     \
-        const T *arg[1] = {x};                                                                \
-        if (prange_reduce(0, n, prange_reducer_##name(), b_##name, (void *)arg, &out, &o) != 0) { \
+        if (prange_reduce(0, n, prange_reducer_##name(), b_##name, &a, &out, &o) != 0) {      \
             errno = ENOMEM;                                                                   \
             return (LOC){NAN, -1};                                                            \
         }                                                                                     \
         return out;                                                                           \
     }
-#define minloc_f64_CMP <
-#define maxloc_f64_CMP >
-#define minloc_f32_CMP <
-#define maxloc_f32_CMP >
-LOC_KERNEL(minloc_f64, double, prange_loc_f64)
-LOC_KERNEL(maxloc_f64, double, prange_loc_f64)
-LOC_KERNEL(minloc_f32, float, prange_loc_f32)
-LOC_KERNEL(maxloc_f32, float, prange_loc_f32)
+LOC_KERNEL(minloc_f64, double, prange_loc_f64, x)
+LOC_KERNEL(maxloc_f64, double, prange_loc_f64, x)
+LOC_KERNEL(minloc_f32, float, prange_loc_f32, xf)
+LOC_KERNEL(maxloc_f32, float, prange_loc_f32, xf)
 
 /* ---- row kernels (the @guvectorize analog) ------------------------------------------ */
 
@@ -301,19 +312,20 @@ typedef struct {
     const double *a;
     double *out;
     int64_t cols;
+    const prange__kern *k;
 } rows_ctx;
 
 static void rows_sum(void *c, int64_t b, int64_t e)
 {
     rows_ctx *k = c;
-    for (int64_t r = b; r < e; r++) k->out[r] = 0.0 + (k->cols ? pw_sum(k->a + r * k->cols, k->cols) : 0.0);
+    for (int64_t r = b; r < e; r++) k->out[r] = 0.0 + k->k->sum(k->a + r * k->cols, k->cols);
 }
 
 static void rows_norm(void *c, int64_t b, int64_t e)
 {
     rows_ctx *k = c;
     for (int64_t r = b; r < e; r++) {
-        arrays a = {.x = k->a + r * k->cols};
+        arrays a = {.x = k->a + r * k->cols, .k = k->k};
         k->out[r] = nrm2(&a, k->cols, 0);
     }
 }
@@ -328,7 +340,7 @@ static void rows_softmax(void *c, int64_t b, int64_t e)
         double *y = k->out + r * n, m = -INFINITY;
         for (int64_t j = 0; j < n; j++) m = (x[j] > m || isnan(x[j])) && !isnan(m) ? x[j] : m;
         for (int64_t j = 0; j < n; j++) y[j] = exp(x[j] - m);
-        double inv = 1.0 / pw_sum(y, n);
+        double inv = 1.0 / k->k->sum(y, n);
         for (int64_t j = 0; j < n; j++) y[j] *= inv;
     }
 }
@@ -345,7 +357,7 @@ static int run_rows(const double *a, double *out, int64_t rows, int64_t cols, co
         (const char *)out < (const char *)(a + rows * cols) && (const char *)a < (const char *)(out + rows * out_cols))
         return PRANGE_EINVAL;
     if (rows > 0 && cols > 0 && (const void *)out == (const void *)a && out_cols != cols) return PRANGE_EINVAL;
-    rows_ctx k = {a, out, cols};
+    rows_ctx k = {a, out, cols, prange__kern_get()};
     if (o.cost_ns == 0) o.cost_ns = ns_per_elem * (double)(cols > 0 ? cols : 1); /* per row */
     return prange_for_opts(0, rows, body, &k, &o);
 }

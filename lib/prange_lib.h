@@ -54,10 +54,11 @@ void prange__scratch_give(prange__scratch *s);
  * moment. Inline inside a body or an OpenMP region. Returns 0 (lib/loop.c). */
 int prange__for_partition(uint64_t n, int blocks, prange_body_fn body, void *ctx);
 
-/* The pairwise 8-lane sum of x[0..n) on the calling thread (lib/kernels.c); floats are
- * summed in double. */
+/* The pairwise 16-lane sum of x[0..n) on the calling thread, on the kernels' ISA path
+ * (lib/kernels.c); floats are summed in double; integers wrap. */
 double prange__sum_serial_f64(const double *x, int64_t n);
 double prange__sum_serial_f32(const float *x, int64_t n);
+int64_t prange__sum_serial_i64(const int64_t *x, int64_t n);
 
 /* Record that libprange started a team (for fork handling). Written once: a store on every
  * call would bounce its cache line, which shares state the workers read. */

@@ -2,7 +2,7 @@
  * scan.c — parallel prefix sums, deterministic for any thread count.
  *
  * Fixed blocks of 4096 elements (never dependent on the team): pass 1 sums each block (the
- * pairwise kernel for doubles and floats, in double); pass 2, on the caller, turns the block sums into block offsets; pass 3 scans each
+ * pairwise kernel for doubles and floats, in double; every block sum through the ISA path); pass 2, on the caller, turns the block sums into block offsets; pass 3 scans each
  * block from its offset. Passes 1 and 3 run as loops over blocks through the scheduler.
  * Every output is offset(block) + running sum inside the block: the same operations in the
  * same order whatever runs where. In place (out == in) works: pass 1 only reads, pass 3
@@ -96,18 +96,12 @@ static int64_t grain_in_blocks(const prange_opts *opts, uint64_t B)
 #define ADD_F(a, b) ((a) + (b))
 #define ADD_I(a, b) ((int64_t)((uint64_t)(a) + (uint64_t)(b)))
 
-static int64_t sum_i64(const int64_t *x, int64_t n)
-{
-    uint64_t s = 0;
-    for (int64_t i = 0; i < n; i++) s += (uint64_t)x[i];
-    return (int64_t)s;
-}
-
-/* Pass 1 sums a block with the 8-lane pairwise kernel: no add-latency chain there, only
- * in pass 3's running sum. Offsets stay a fixed function of the input. */
+/* Pass 1 sums a block with the kernels' ISA path (the 16-lane pairwise sum; the same bits
+ * on every path): no add-latency chain there, only in pass 3's running sum. Offsets stay a
+ * fixed function of the input. */
 SCAN_IMPL(prange_scan_f64, double, double, ADD_F, prange__sum_serial_f64)
 SCAN_IMPL(prange_scan_f32, float, double, ADD_F, prange__sum_serial_f32)
-SCAN_IMPL(prange_scan_i64, int64_t, int64_t, ADD_I, sum_i64)
+SCAN_IMPL(prange_scan_i64, int64_t, int64_t, ADD_I, prange__sum_serial_i64)
 
 /* ---- scans with a user reducer ------------------------------------------------------- */
 

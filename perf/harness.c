@@ -103,10 +103,10 @@ static int cmp_d(const void *a, const void *b)
 }
 
 /* Percentile of a sorted array, linear between closest ranks; NaN (written as null) when
- * there are too few values for it to mean anything (p90 needs 10, p99 needs 100). */
+ * there are too few values for it to mean anything (p90 needs 10, p95 20, p99 100). */
 static double pct(const double *s, int64_t n, double p)
 {
-    if (n <= 0 || (p >= 99 && n < 100) || ((p >= 90 || p <= 10) && n < 10)) return NAN;
+    if (n <= 0 || (p >= 99 && n < 100) || (p >= 95 && n < 20) || ((p >= 90 || p <= 10) && n < 10)) return NAN;
     double x = p / 100.0 * (double)(n - 1);
     int64_t k = (int64_t)x;
     if (k >= n - 1) return s[n - 1];
@@ -222,12 +222,14 @@ static void summarise(stats *s, int reps, const double *d, int64_t nd)
         s->p10 = pct(d, nd, 10);
         s->p50 = pct(d, nd, 50);
         s->p90 = pct(d, nd, 90);
+        s->p95 = pct(d, nd, 95);
         s->p99 = pct(d, nd, 99);
     } else {
         s->calls = s->batch * reps;
         s->p10 = pct(sorted, reps, 10);
         s->p50 = pct(sorted, reps, 50);
         s->p90 = pct(sorted, reps, 90);
+        s->p95 = pct(sorted, reps, 95);
         s->p99 = pct(sorted, reps, 99);
     }
 }
@@ -588,6 +590,12 @@ int main(int argc, char **argv)
                 fprintf(T, "%s\t%s\t%d\t%lld\t%.9g\t%.9g\t%.9g\t%.6g\n", I->K->name, I->K->v[v].name, threads,
                         (long long)I->n, s[v].median, s[v].p10, s[v].p90, s[v].median / (double)I->n * 1e9);
         }
+        /* Allocation stalls show in the tail (issue #16): p50/p95/p99 of single calls. */
+        for (int v = 0; strcmp(I->K->name, "alloc") == 0 && v < nv; v++)
+            if (s[v].measured && s[v].percall)
+                printf("%-10s %-11s %3d   %-15s calls %lld: p50 %.2f ms, p95 %.2f ms, p99 %.2f ms, p95/p50 %.2f\n",
+                       "tail", I->K->name, threads, I->K->v[v].name, (long long)s[v].calls, s[v].p50 * 1e3,
+                       s[v].p95 * 1e3, s[v].p99 * 1e3, s[v].p95 / s[v].p50);
         if (I->K->overhead && nv >= 3)
             printf("%-10s %-11s %3d   overhead vs serial: omp %.3f us, prange %.3f us (%.2f x libgomp's)\n",
                    "overhead", I->K->name, threads, (s[1].median - s[0].median) * 1e6,

@@ -24,7 +24,7 @@ typedef struct {
 
 /* One variant measured at one (n, threads). */
 typedef struct {
-    double first, min, p10, p50, median, p90, p99, mean;
+    double first, min, p10, p50, median, p90, p95, p99, mean;
     double result, error; /* result and its relative error against serial */
     int ok, samples, measured, percall;
     int64_t batch, calls;

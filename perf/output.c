@@ -222,6 +222,8 @@ void output_row(const kernel *K, int64_t n, int threads, const char *phase, cons
         fputs(", ", J);
         json_num("p90_s", s[v].p90, "%.9g");
         fputs(", ", J);
+        json_num("p95_s", s[v].p95, "%.9g");
+        fputs(", ", J);
         json_num("p99_s", s[v].p99, "%.9g");
         fprintf(J, ", \"samples\": %d, \"batch\": %lld, \"reps_s\": [", s[v].samples, (long long)s[v].batch);
         for (int r = 0; r < s[v].samples; r++) {

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../lib/kernels_isa.h"
 #include "prange_sched.h"
 
 #ifndef PRANGE_BUILD_INFO
@@ -116,6 +117,8 @@ int prange_print_config(FILE *out)
     fprintf(f, "fork-join: %s\n", fj);
     prange__threads_describe(fj, sizeof fj);
     fprintf(f, "threads:   %s\n", fj);
+    prange__isa_describe(fj, sizeof fj);
+    fprintf(f, "kernels:   %s\n", fj);
     /* A full disk or a closed pipe shows only when the buffer is written out. */
     return fflush(f) != 0 || ferror(f) ? PRANGE_EIO : 0;
 }

@@ -48,9 +48,11 @@ typedef enum { PRANGE__SRC_DEFAULT, PRANGE__SRC_ENV, PRANGE__SRC_CALL } prange__
     X(MEM, "PRANGE_MEM", PRANGE__KIND_ENUM, 0, 0, 2, "first_touch|interleave|local",           \
       "placement of prange_alloc arrays without an explicit policy")                       \
     X(HUGEPAGES, "PRANGE_HUGEPAGES", PRANGE__KIND_BOOL, 1, 0, 1, NULL,                       \
-      "advise transparent huge pages for prange_alloc blocks of 2 MiB and more")            \
+      "advise transparent huge pages for prange_alloc blocks of 2 MiB and more, after the first touch") \
     X(SHARE, "PRANGE_SHARE", PRANGE__KIND_ENUM, 0, 0, 1, "none|node",                        \
       "node: divide the cores among this user's libprange processes running loops")         \
+    X(ISA, "PRANGE_ISA", PRANGE__KIND_ENUM, 0, 0, 3, "auto|baseline|avx2|avx512",           \
+      "instruction set of the kernels; auto = the widest this CPU runs at full width (same bits on every one)") \
     X(VERBOSE, "PRANGE_VERBOSE", PRANGE__KIND_INT, 0, 0, 2, NULL,                            \
       "0 quiet; 1 print the configuration once; 2 also print every loop's plan")
 

@@ -6,7 +6,7 @@
 set -u
 info=$1; example=$2; runtime=${3:-libgomp}
 fail=0
-vars="PRANGE_NUM_THREADS PRANGE_GRAIN PRANGE_SCHEDULE PRANGE_SERIAL PRANGE_BIND PRANGE_FORK_NS PRANGE_MEM PRANGE_HUGEPAGES PRANGE_VERBOSE"
+vars="PRANGE_NUM_THREADS PRANGE_GRAIN PRANGE_SCHEDULE PRANGE_SERIAL PRANGE_BIND PRANGE_FORK_NS PRANGE_MEM PRANGE_HUGEPAGES PRANGE_ISA PRANGE_VERBOSE"
 [ "$runtime" = libgomp ] && vars="$vars OMP_NUM_THREADS"
 for var in $vars; do
   for val in abc -3 1e99 '' 7x; do
@@ -37,6 +37,8 @@ printf '%s\n' "$out" | grep -q 'prange: reduce l2_norm.squares: n=100000000 ' ||
 out=$(PRANGE_SERIAL=1 PRANGE_VERBOSE=2 "$example" 100000000 2>&1 >/dev/null)
 printf '%s\n' "$out" | grep -q 'threads=1 .*reason=PRANGE_SERIAL=1' || { echo "FAIL PRANGE_SERIAL=1 did not run inline"; fail=1; }
 "$info" >/dev/null || { echo "FAIL prange-info"; fail=1; }
+# PRANGE_ISA picks the kernels' path; prange-info names the one in use.
+PRANGE_ISA=baseline "$info" | grep -q '^kernels: *baseline ' || { echo "FAIL PRANGE_ISA=baseline is not the path prange-info prints"; fail=1; }
 # Write errors are failures; bad arguments are usage errors (2); --help goes to stdout.
 for args in "" --version --markdown --help; do
   # shellcheck disable=SC2086

@@ -11,6 +11,7 @@
 #endif
 
 #include "../bench.h"
+#include "../native.h"
 
 /* ---- reductions -------------------------------------------------------------------- */
 
@@ -48,6 +49,9 @@ static double sum_omp_multi(int64_t n)
     return s;
 }
 
+/* The same 8 accumulators, -O3 -march=native (perf/native.c). */
+static double sum_omp_native(int64_t n) { return bench_native_sum(A, n, g_threads); }
+
 static double sum_prange(int64_t n) { return prange_sum_f64(A, n, NULL); }
 
 static void sum_body(void *ctx, int64_t b, int64_t e, void *acc)
@@ -80,6 +84,7 @@ static double dot_omp(int64_t n)
     for (int64_t i = 0; i < n; i++) s += a[i] * b[i];
     return s;
 }
+static double dot_omp_native(int64_t n) { return bench_native_dot(A, B, n, g_threads); }
 static double dot_prange(int64_t n) { return prange_dot_f64(A, B, n, NULL); }
 
 static double nrm2_serial(int64_t n)
@@ -192,10 +197,11 @@ static double tbb_sum_det(int64_t n) { return bench_tbb_sum(A, n, 1); }
 
 static const kernel reduce_kernels[] = {
     {.name = "sum", .bytes = 8, .check = CHECK_RETURN, .sweep = true,
-     .v = {V("serial", sum_serial), V("omp", sum_omp), V("omp-multiacc", sum_omp_multi), V("prange", sum_prange),
+     .v = {V("serial", sum_serial), V("omp", sum_omp), V("omp-multiacc", sum_omp_multi),
+           V("omp-native", sum_omp_native), V("prange", sum_prange),
            V("prange-reduce", sum_prange_reduce), TBB_SUM}},
     {.name = "dot", .bytes = 16, .check = CHECK_RETURN,
-     .v = {V("serial", dot_serial), V("omp", dot_omp), V("prange", dot_prange)}},
+     .v = {V("serial", dot_serial), V("omp", dot_omp), V("omp-native", dot_omp_native), V("prange", dot_prange)}},
     {.name = "nrm2", .bytes = 8, .check = CHECK_RETURN,
      .v = {V("serial", nrm2_serial), V("omp", nrm2_omp), V("prange", nrm2_prange)}},
     {.name = "minloc", .bytes = 8, .check = CHECK_RETURN,
