@@ -245,9 +245,10 @@ static void run_parallel(loop *L, const prange_plan *plan, const char *label)
  * assumed 0.5 ns each. An early-stop loop's slice is whole chunks (chunks are fixed by the
  * range and the grain), so a stop in the slice is the lowest stop, and the rest's chunks
  * are the loop's chunks from there on. Returns 1 when it ran the loop. */
-static int run_first_slice(loop *L, const prange_opts *o, const void *key, int64_t grain, prange_plan *plan)
+static int run_first_slice(loop *L, const prange_opts *o, const void *key, const prange__learned *learned,
+                           int64_t grain, prange_plan *plan)
 {
-    if (plan->serial == 0 || plan->reason != prange__why_fork || o->cost_ns > 0) return 0;
+    if (plan->serial == 0 || plan->reason != prange__why_fork || o->cost_ns > 0 || learned->ns > 0) return 0;
     uint64_t g = (uint64_t)grain, slice = L->n / 32;
     if (slice < g) slice = g;
     uint64_t first = slice; /* the slice in units: iterations, or chunks (until) */
@@ -256,7 +257,7 @@ static int run_first_slice(loop *L, const prange_opts *o, const void *key, int64
         if (first >= L->units) return 0;
         slice = first * L->unit;
     }
-    if (slice >= L->n || L->n - slice < 2 * g || prange__cost_lookup(key, L->n) > 0) return 0;
+    if (slice >= L->n || L->n - slice < 2 * g) return 0;
     prange__tls_t saved = prange__enter_inline();
     /* The thread's CPU time, not the wall clock: this one sample decides the rest of the
      * call, and a preemption during a slice of cheap iterations would make them look
@@ -295,8 +296,12 @@ static int run_first_slice(loop *L, const prange_opts *o, const void *key, int64
 /* Run a validated loop with loaded options `o`. */
 static void run_loop(loop *L, const prange_opts *o, const void *key)
 {
+    /* Learn only where the caller gave no cost: one read of the table serves the plan,
+     * the sampling and the first slice. */
+    int learn = !(o->cost_ns > 0);
+    prange__learned learned = learn ? prange__cost_get(key, L->n) : (prange__learned){0, 0};
     prange_plan plan;
-    prange__plan_exec(L->n, o, key, &plan);
+    prange__plan_exec_with(L->n, o, key, &learned, &plan);
     L->chunk = plan.chunk;
     L->schedule = plan.schedule;
     if (prange__verbose() >= 2) prange__log_plan("loop", o->label, &plan);
@@ -304,11 +309,10 @@ static void run_loop(loop *L, const prange_opts *o, const void *key)
     int64_t grain = prange__grain(o);
     /* Early stop: chunks fixed by the range and the grain (PRANGE_GRAIN when 0). */
     if (L->until) until_chunks(L, until_unit(L->n, grain), plan.chunk);
-    /* Learn only where the caller gave no cost; sampling keeps the timer off most calls
-     * (hinted calls are still timed 1 in 64, for the fork-join figure). */
-    int learn = !(o->cost_ns > 0);
-    L->sample = prange__cost_should_sample(learn ? key : NULL, L->n);
-    if (learn && run_first_slice(L, o, key, grain, &plan)) return;
+    /* Sampling keeps the timer off most calls (hinted calls are still timed 1 in 64, for
+     * the fork-join figure). */
+    L->sample = learn ? prange__cost_sample_learned(&learned) : prange__sample_tick();
+    if (learn && run_first_slice(L, o, key, &learned, grain, &plan)) return;
     if (plan.serial) run_serial(L);
     else run_parallel(L, &plan, o->label);
     if (L->sample && learn) prange__cost_record(key, L->n, L->timed_iters, (double)L->timed_ns);

@@ -301,10 +301,13 @@ int prange_reduce(int64_t begin, int64_t end, const prange_reducer *reducer, pra
 
     o.grain = (int64_t)(R.B < (uint64_t)INT64_MAX ? R.B : (uint64_t)INT64_MAX); /* whole blocks */
     o.schedule = PRANGE_SCHEDULE_STATIC; /* blocks are split statically, whatever was asked */
+    /* One read of the learned cost serves the plan and the sampling. */
+    int learn = !(o.cost_ns > 0);
+    prange__learned learned = learn ? prange__cost_get(key, R.n) : (prange__learned){0, 0};
     prange_plan plan;
-    prange__plan_exec(R.n, &o, key, &plan);
+    prange__plan_exec_with(R.n, &o, key, &learned, &plan);
     if (prange__verbose() >= 2) prange__log_plan("reduce", o.label, &plan);
-    R.sample = !(o.cost_ns > 0) && prange__cost_should_sample(key, R.n);
+    R.sample = learn && prange__cost_sample_learned(&learned);
     int planned = plan.serial ? 1 : prange__team_run(&plan, "reduce", o.label);
 
     /* Threads taken from the budget (a parallel plan that found it held runs inline,

@@ -68,7 +68,9 @@ static void set_serial(prange_plan *p, const char *why)
     p->reason = why;
 }
 
-void prange__plan(uint64_t n, const prange_opts *o, const void *key, prange_plan *p)
+/* The plan; the learned cost comes from `learned` when given, else from the table (read
+ * only past the inline checks: a nested call reads nothing). */
+static void plan(uint64_t n, const prange_opts *o, const void *key, const prange__learned *learned, prange_plan *p)
 {
     static const prange_opts none;
     const prange__state *st = prange__state_get();
@@ -105,7 +107,7 @@ void prange__plan(uint64_t n, const prange_opts *o, const void *key, prange_plan
         set_serial(p, inline_why);
         return;
     }
-    double c = o->cost_ns > 0 ? o->cost_ns : prange__cost_lookup(key, n);
+    double c = o->cost_ns > 0 ? o->cost_ns : learned ? learned->ns : prange__cost_lookup(key, n);
     if (c <= 0) c = DEFAULT_COST_NS;
     double work = (double)n * c;
     if (work > DBL_MAX) work = DBL_MAX; /* a valid cost near DBL_MAX: huge, not inf */
@@ -119,12 +121,15 @@ void prange__plan(uint64_t n, const prange_opts *o, const void *key, prange_plan
 
     int t = cap;
     const char *why = "parallel";
-    double by_work = floor(work / fork);
+    /* t > work / fork compares as t > floor(work / fork) for an integer t, and (int)
+     * truncates as floor for the positive quotients it meets (libm's floor was a tenth of
+     * a serial plan's cost). */
+    double by_work = work / fork;
     if ((double)t > by_work && by_work >= 2) {
         /* A smaller team forks faster: refine once with its own figure. */
         fork = prange__fork_ns((int)by_work > pool ? (int)by_work : pool, NULL);
         p->fork_ns = fork;
-        by_work = floor(work / fork);
+        by_work = work / fork;
     }
     if ((double)t > by_work) { t = (int)by_work; why = "threads limited by work"; }
     if ((uint64_t)t > n / (uint64_t)grain) { t = (int)(n / (uint64_t)grain); why = "threads limited by grain"; }
@@ -185,15 +190,18 @@ void prange__plan(uint64_t n, const prange_opts *o, const void *key, prange_plan
     }
 }
 
-void prange__plan_exec(uint64_t n, const prange_opts *o, const void *key, prange_plan *p)
+void prange__plan(uint64_t n, const prange_opts *o, const void *key, prange_plan *p) { plan(n, o, key, NULL, p); }
+
+void prange__plan_exec_with(uint64_t n, const prange_opts *o, const void *key, const prange__learned *l,
+                            prange_plan *p)
 {
-    prange__plan(n, o, key, p);
+    plan(n, o, key, l, p);
     /* A plan that the fork-join figure decided: make the first figure if none exists yet,
      * and probe now and then whether a figure taken while the machine was busy still
      * holds. Either may change the plan; the plan then is the one that runs. */
-    if ((!p->serial || p->reason == prange__why_fork) && prange__fork_ensure()) prange__plan(n, o, key, p);
+    if ((!p->serial || p->reason == prange__why_fork) && prange__fork_ensure()) plan(n, o, key, l, p);
     int probe = prange__plan_probe_team(p, o);
-    if (probe && prange__fork_probe(probe, o ? o->label : NULL)) prange__plan(n, o, key, p);
+    if (probe && prange__fork_probe(probe, o ? o->label : NULL)) plan(n, o, key, l, p);
 }
 
 int prange__plan_probe_team(const prange_plan *p, const prange_opts *o)

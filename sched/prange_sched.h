@@ -120,8 +120,16 @@ typedef struct prange__state {
     prange__rank rank;
 } prange__state;
 
-/* The state, initialised once (pthread_once) on first use. Never NULL. */
-const prange__state *prange__state_get(void);
+/* The state, initialised once (pthread_once) on first use. Never NULL. Inline: a plan
+ * reads it five times, and a call each was a tenth of an inline loop's overhead. */
+extern prange__state prange__g_state;
+extern atomic_int prange__g_ready;
+const prange__state *prange__state_init(void); /* the first use: initialise, then the state */
+static inline const prange__state *prange__state_get(void)
+{
+    if (__builtin_expect(atomic_load_explicit(&prange__g_ready, memory_order_acquire), 1)) return &prange__g_state;
+    return prange__state_init();
+}
 /* Default budget: physical cores allowed, capped by ceil(quota), at least 1. An explicit
  * request (PRANGE_NUM_THREADS / OMP_NUM_THREADS, 0 = none) replaces the core count and
  * may use hyper-threads, never more than the allowed PUs nor the quota. Pure. */
@@ -314,8 +322,15 @@ void prange__plan(uint64_t n, const prange_opts *opts, const void *key, prange_p
 
 /* The plan of a call about to run: prange__plan, after making the first fork-join figure
  * or probing a stale one where the plan depends on it (both start threads, which a plan
- * query must not). */
-void prange__plan_exec(uint64_t n, const prange_opts *opts, const void *key, prange_plan *out);
+ * query must not). `learned`: what the cost table knows of (key, n), read once by the
+ * caller for its plan and its sampling (NULL: the plan reads it itself where it needs it). */
+struct prange__learned;
+void prange__plan_exec_with(uint64_t n, const prange_opts *opts, const void *key,
+                            const struct prange__learned *learned, prange_plan *out);
+static inline void prange__plan_exec(uint64_t n, const prange_opts *opts, const void *key, prange_plan *out)
+{
+    prange__plan_exec_with(n, opts, key, NULL, out);
+}
 /* The reason of a plan that the fork-join figure made serial (compare by address). */
 extern const char prange__why_fork[];
 /* A serial plan that only the fork-join figure made serial, for a loop that a quiet
@@ -347,11 +362,20 @@ static inline void prange__tls_sync(uintptr_t here)
 
 /* ---- learned cost per iteration (sched/cost.c) --------------------------------------- */
 
+/* What the table knows of (key, size class of n), in one probe: a call reads it once for
+ * its plan, its sampling and its first slice (three probes were a fifth of an inline
+ * call's cost). */
+typedef struct prange__learned {
+    double ns;        /* learned ns per iteration, 0 when unknown */
+    unsigned samples; /* samples recorded so far */
+} prange__learned;
+prange__learned prange__cost_get(const void *key, uint64_t n);
 /* Learned ns per iteration for (key, size class of n), or 0 when unknown. */
 double prange__cost_lookup(const void *key, uint64_t n);
-/* Whether this call should be timed (always while learning, then 1 in 64; 1 in 64 for
- * a NULL key: such calls are timed for the fork-join figure only). */
-int prange__cost_should_sample(const void *key, uint64_t n);
+/* Whether a call whose key the table knows as `l` should be timed: always while
+ * learning, then 1 in 64 (calls with a cost hint use prange__sample_tick alone: they are
+ * timed for the fork-join figure only). */
+int prange__cost_sample_learned(const prange__learned *l);
 /* 1 in 64 calls on this thread. */
 int prange__sample_tick(void);
 /* Record that `iters` iterations of key took `ns` on one thread (n = the loop size). */
