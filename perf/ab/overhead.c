@@ -46,19 +46,23 @@ static prange_opts forced(void)
     o.cost_ns = 1e9;
     return o;
 }
-/* The calls counted under callgrind (noinline: the toggle's anchor). */
-__attribute__((noinline)) void measure(int inline_loop, const prange_opts *o, int calls)
+static void calls_of(int inline_loop, const prange_opts *o, int calls)
 {
     for (int i = 0; i < calls; i++)
         if (inline_loop) prange_for(0, 64, body64, x);
         else prange_for_opts(0, 4, empty, NULL, o);
 }
+/* The calls counted under callgrind (noinline: the toggle's anchor; warming up is not). */
+__attribute__((noinline)) void measure(int inline_loop, const prange_opts *o, int calls)
+{
+    calls_of(inline_loop, o, calls);
+}
 int main(int argc, char **argv)
 {
     for (int i = 0; i < 64; i++) x[i] = i;
     prange_opts o = forced();
-    measure(0, &o, 2000); /* warm: figures measured, costs learned */
-    measure(1, &o, 2000);
+    calls_of(0, &o, 2000); /* warm: figures measured, costs learned */
+    calls_of(1, &o, 2000);
     if (argc > 2 && strcmp(argv[1], "--count") == 0) {
         int inl = strcmp(argv[2], "inline") == 0;
         measure(inl, &o, inl ? INLINE_CALLS : FORCED_CALLS);
