@@ -345,8 +345,15 @@ typedef struct prange__tls_t {
     int team;  /* its team size */
     uintptr_t frame; /* depth > 0: the stack frame of the outermost entry, above every frame
                       * of its bodies; UINTPTR_MAX for a team member (never stale) */
+    /* depth == 0 inside a prange_region function (lib/region.c), else 0 / NULL: */
+    void *region;    /* the region this thread is a member of (tid, team: its index, size) */
+    int region_team; /* >= 2: loops here are shared out among the members (plans cap at
+                      * it and pay no fork); 0: an inline region, loops run as usual */
+    uint64_t rseq;   /* the member's next loop number in the region */
 } prange__tls_t;
 extern PRANGE__TLS prange__tls_t prange__tls;
+/* The team of the region whose loops the calling thread shares out; 0 when none. */
+static inline int prange__region_team(void) { return prange__tls.depth == 0 ? prange__tls.region_team : 0; }
 
 /* A body that leaves an inline run by longjmp never restores the context: the thread would
  * stay "inside a body". Its entry frame tells: every call made from inside a body runs in
