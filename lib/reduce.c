@@ -347,7 +347,7 @@ static int region_reduce(const red *L, prange_opts *o, const void *key, void *re
     if (planner) {
         /* The result lives in this member's scratch: every other member copies it first. */
         for (unsigned spins = 0; atomic_load_explicit(&s->left, memory_order_acquire) > 1; spins++) {
-            if (spins < 2048) prange__cpu_relax();
+            if (spins < 256) prange__cpu_relax();
             else sched_yield();
         }
         if (s->threads) prange__scratch_give(&S->buf);

@@ -35,7 +35,7 @@ typedef struct region {
  * and a loaded machine must not lose a core to a spinning member. */
 static inline void backoff(unsigned spins)
 {
-    if (spins < 2048) prange__cpu_relax();
+    if (spins < 256) prange__cpu_relax();
     else sched_yield();
 }
 
