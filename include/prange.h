@@ -300,8 +300,10 @@ typedef void (*prange_region_fn)(void *ctx);
  * barrier too. prange_reduce inside a region writes the same result, bit for bit, as
  * outside (its blocks never depend on the team) into every member's `result`, which
  * should be each member's own variable. prange_thread_id() and prange_num_threads() in fn
- * give the member's index and the team size. Other calls (kernels, scans, allocation)
- * run on each member as calls from inside a body do: whole, inline.
+ * give the member's index and the team size. The kernels built on these calls (sums,
+ * dot, norms, min/max-loc, row kernels) are shared the same way, each member getting the
+ * result; a scan runs whole on the first member to reach it (the others wait at its
+ * barrier; an error is returned by that member only). Allocation runs on each member.
  *
  * A region none of whose loops was shared runs inline the next time (fn called once on
  * the calling thread, each loop planned as an ordinary call, a fork-join each where one

@@ -331,6 +331,30 @@ static void run_region_loop(loop *L, const prange_opts *o, const void *key)
     }
 }
 
+typedef struct {
+    int (*call)(void *);
+    void *arg;
+    int rc;
+} once;
+static void once_body(void *c, int64_t b, int64_t e)
+{
+    (void)b;
+    (void)e;
+    once *o = c;
+    o->rc = o->call(o->arg); /* inside a body: a nested, serial call */
+}
+
+int prange__region_once(int (*call)(void *), void *arg)
+{
+    once mine = {call, arg, 0};
+    prange_opts o = PRANGE_OPTS_INIT;
+    o.flags = PRANGE_SERIAL;
+    loop L;
+    loop_init(&L, once_body, NULL, &mine, 0, 1);
+    run_region_loop(&L, &o, NULL);
+    return mine.rc;
+}
+
 /* Run a validated loop with loaded options `o`. */
 static void run_loop(loop *L, const prange_opts *o, const void *key)
 {

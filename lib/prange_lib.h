@@ -144,6 +144,11 @@ void prange__region_wait(void);
  * what the slot asks and calls prange__region_free. */
 int prange__region_leave(prange__rslot *s);
 void prange__region_free(prange__rslot *s);
+/* Inside a region (prange__region_team() > 0): call(arg) once, on the first member to
+ * reach this call, as a serial loop of the region (the others wait at its barrier), for
+ * operations whose steps must all see one member's data (scans). Returns call's result
+ * on the member that ran it, 0 on the others (lib/loop.c). */
+int prange__region_once(int (*call)(void *), void *arg);
 /* An inline region (prange__tls.region set, no team) notes that one of its loops ran
  * on a team: the region is worth a team next time. */
 void prange__region_note_parallel(void);

@@ -534,3 +534,55 @@ Test(region, many_nowait_loops_reuse_the_slots)
     for (int k = 0; k < r.loops; k++) want += r.n + k % 5;
     cr_assert_eq(atomic_load(&r.total), want);
 }
+
+/* ---- kernels and scans inside a region --------------------------------------------------- */
+
+typedef struct {
+    const double *x, *ref;
+    double *out;
+    int64_t n;
+    double sum[4];
+    int rc[4];
+    atomic_int wrong;
+} kscan;
+
+static void kernels_region(void *c)
+{
+    kscan *k = c;
+    int tid = prange_thread_id();
+    prange_opts o = PRANGE_OPTS_INIT;
+    o.cost_ns = 100; /* shared: the kernel's reduction and the scan's passes pay */
+    k->sum[tid] = prange_sum_f64(k->x, k->n, &o); /* a reduction: shared, every member gets it */
+    /* One member runs each scan, its passes on one set of block sums (whichever member
+     * plans a pass): 20 of them, as which member arrives first varies. */
+    for (int r = 0; r < 20; r++) {
+        k->rc[tid] |= prange_scan_f64(k->x, k->out, k->n, 0, &o);
+        if (memcmp(k->out, k->ref, (size_t)k->n * sizeof *k->out) != 0) atomic_fetch_add(&k->wrong, 1);
+        prange_region_barrier(); /* every member compared before the next scan writes */
+    }
+}
+
+Test(region, kernels_and_scans_match_outside)
+{
+    prange_set_num_threads(2);
+    int64_t n = 200003;
+    double *x = malloc((size_t)n * sizeof *x), *ref = malloc((size_t)n * sizeof *ref), *out = calloc((size_t)n, sizeof *out);
+    uint64_t seed = 5;
+    for (int64_t i = 0; i < n; i++) x[i] = t_unit(&seed);
+    prange_opts o = PRANGE_OPTS_INIT;
+    o.cost_ns = 100;
+    double sum = prange_sum_f64(x, n, &o);
+    cr_assert_eq(prange_scan_f64(x, ref, n, 0, &o), 0);
+    kscan k = {x, ref, out, n, {0}, {0}, 0};
+    prange_opts ro = region_opts(2);
+    ro.key = &k;
+    cr_assert_eq(prange_region(kernels_region, &k, &ro), 0);
+    for (int m = 0; m < 2; m++) {
+        cr_assert_eq(k.rc[m], 0);
+        cr_assert_eq(memcmp(&k.sum[m], &sum, sizeof sum), 0, "member %d: %a vs %a", m, k.sum[m], sum);
+    }
+    cr_assert_eq(atomic_load(&k.wrong), 0, "%d scans differ inside a region", atomic_load(&k.wrong));
+    free(x);
+    free(ref);
+    free(out);
+}
