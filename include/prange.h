@@ -307,9 +307,10 @@ typedef void (*prange_region_fn)(void *ctx);
  *
  * A region none of whose loops was shared runs inline the next time (fn called once on
  * the calling thread, each loop planned as an ordinary call, a fork-join each where one
- * pays); a loop going parallel there brings the team back for the next call. A region
- * called from a body, from a region's fn or from inside an OpenMP parallel region, or
- * under PRANGE_SERIAL, runs fn once, inline, with every loop in it serial.
+ * pays, with its own opts: the region's threads cap applies to its team only); a loop
+ * going parallel there brings the team back for the next call. A region called from a
+ * body, from a region's fn or from inside an OpenMP parallel region, with threads = 1,
+ * or under PRANGE_SERIAL, runs fn once, inline, with every loop in it serial.
  *
  * Returns: 0; PRANGE_EINVAL (nothing run) for fn == NULL or invalid opts (as
  * prange_for_opts). Loop calls inside fn return what they return outside; bad arguments

@@ -156,6 +156,7 @@ static int run_watched(region *R, prange_region_fn fn, void *ctx)
 static const char *inline_reason(const prange_opts *o)
 {
     if (o->flags & PRANGE_SERIAL) return "flag PRANGE_SERIAL";
+    if (o->threads == 1) return "threads = 1";
     if (prange__state_get()->opt[PRANGE__OPT_SERIAL].value) return "PRANGE_SERIAL=1";
     if (atomic_load_explicit(&prange__after_fork, memory_order_relaxed)) return "child after fork";
     if (prange__tls.depth > 0) return "nested call";
@@ -185,7 +186,7 @@ int prange_region(prange_region_fn fn, void *ctx, const prange_opts *opts)
     atomic_init(&R.parallel, 0);
     int budget = prange__budget();
     prange_plan want = {.threads = o.threads > 0 && o.threads < budget ? o.threads : budget};
-    if (want.threads < 2 || runs_inline(key)) {
+    if (want.threads < 2 || runs_inline(key)) { /* a budget of 1: every loop is serial anyway */
         int shared = run_watched(&R, fn, ctx);
         if (want.threads >= 2) record_mode(key, shared);
         return 0;

@@ -410,12 +410,16 @@ typedef struct {
     atomic_int inner_calls;
     atomic_int iters;
     int64_t n;
+    atomic_int max_team;
 } nest;
 
 static void count_iters(void *c, int64_t b, int64_t e)
 {
     nest *d = c;
     atomic_fetch_add(&d->iters, (int)(e - b));
+    int t = prange_num_threads(), cur = atomic_load(&d->max_team);
+    while (t > cur && !atomic_compare_exchange_weak(&d->max_team, &cur, t)) {
+    }
 }
 
 static void inner_region(void *c)
@@ -488,6 +492,17 @@ Test(region, errors_follow_the_convention)
         cr_assert_eq(e.rc[m][2], 0);
     }
     cr_assert_eq(prange_region_barrier(), 0, "outside a region: nothing to wait for");
+}
+
+Test(region, one_thread_runs_inline_with_serial_loops)
+{
+    prange_set_num_threads(2);
+    nest d = {.n = 1000};
+    prange_opts ro = region_opts(1);
+    cr_assert_eq(prange_region(inner_region, &d, &ro), 0); /* its loop is forced onto 2 threads */
+    cr_assert_eq(atomic_load(&d.inner_calls), 1);
+    cr_assert_eq(atomic_load(&d.iters), 1000);
+    cr_assert_eq(atomic_load(&d.max_team), 1, "a loop of a 1-thread region ran on %d", atomic_load(&d.max_team));
 }
 
 Test(region, serial_flag_runs_inline)
