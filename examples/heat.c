@@ -4,6 +4,12 @@
  * cell is computed the same way as serially and max is exact, so the iteration count and
  * the final grid are bitwise those of a serial run (checked).
  *
+ * The iterations run inside one prange_region: one team for the whole solve, each sweep
+ * and each reduction shared out among its members with a barrier between them, instead of
+ * two fork-joins per iteration (OpenMP's `omp parallel` around a loop of `omp for`).
+ * Every member runs the same iteration loop and gets the same reduction result, so every
+ * member stops at the same iteration.
+ *
  * Numba:   @njit(parallel=True)
  *          def sweep(u, v):
  *              for i in prange(1, n - 1):
@@ -46,23 +52,51 @@ static void change(void *p, int64_t b, int64_t e, void *acc)
 }
 
 /* Iterate until the largest change is below tol; returns the iteration count. */
-static int solve(double *u, double *v, int64_t m, double tol, int parallel)
+static int solve_serial(double *u, double *v, int64_t m, double tol)
 {
     for (int it = 1; it <= 100000; it++) {
         grid g = {u, v, m};
         double d = 0;
-        if (parallel) {
-            prange_for_2d(1, m - 1, 1, m - 1, 32, 256, stencil, &g, NULL);
-            prange_reduce(0, m * m, prange_reducer_max_f64(), change, &g, &d, NULL);
-        } else {
-            stencil(&g, 1, m - 1, 1, m - 1);
-            change(&g, 0, m * m, &d);
-        }
+        stencil(&g, 1, m - 1, 1, m - 1);
+        change(&g, 0, m * m, &d);
         double *t = u;
         u = v, v = t;
         if (d < tol) return it;
     }
     return -1;
+}
+
+typedef struct {
+    double *u, *v;
+    int64_t m;
+    double tol;
+    int iterations; /* written by member 0 */
+} solve_ctx;
+
+/* The same iterations on every member of the region: each keeps its own pointers (the
+ * same arrays) and its own copy of the largest change. */
+static void solve_member(void *p)
+{
+    solve_ctx *s = p;
+    double *u = s->u, *v = s->v;
+    int it = 1;
+    for (; it <= 100000; it++) {
+        grid g = {u, v, s->m};
+        double d = 0;
+        prange_for_2d(1, s->m - 1, 1, s->m - 1, 32, 256, stencil, &g, NULL);
+        prange_reduce(0, s->m * s->m, prange_reducer_max_f64(), change, &g, &d, NULL);
+        double *t = u;
+        u = v, v = t;
+        if (d < s->tol) break;
+    }
+    if (prange_thread_id() == 0) s->iterations = it <= 100000 ? it : -1;
+}
+
+static int solve(double *u, double *v, int64_t m, double tol)
+{
+    solve_ctx s = {u, v, m, tol, -1};
+    prange_region(solve_member, &s, NULL);
+    return s.iterations;
 }
 
 static void init(double *u, double *v, int64_t m)
@@ -85,7 +119,7 @@ int main(int argc, char **argv)
     init(u, v, m);
     init(su, sv, m);
     double tol = 1e-3;
-    int it = solve(u, v, m, tol, 1), sit = solve(su, sv, m, tol, 0);
+    int it = solve(u, v, m, tol), sit = solve_serial(su, sv, m, tol);
     const double *res = (it % 2) ? v : u, *sres = (sit % 2) ? sv : su;
     int ok = it == sit && memcmp(res, sres, (size_t)(m * m) * sizeof *res) == 0;
     printf("heat %lldx%lld: converged in %d iterations (serial %d), centre %.6f %s\n", (long long)m, (long long)m, it, sit,

@@ -166,8 +166,13 @@ typedef enum prange_schedule {
 
 /** Flag for prange_opts.flags: run the loop inline on the calling thread. */
 #define PRANGE_SERIAL (1u << 0)
+/** Flag for prange_opts.flags: inside a region (prange_region), no barrier after this
+ *  loop: a member that is done with its share goes on to the next call at once. Ignored
+ *  outside a region, and by prange_reduce and prange_for_until (their outcome needs every
+ *  member). */
+#define PRANGE_NOWAIT (1u << 1)
 /** All flags defined by this version; any other bit is PRANGE_EINVAL. */
-#define PRANGE_FLAGS_ALL (PRANGE_SERIAL)
+#define PRANGE_FLAGS_ALL (PRANGE_SERIAL | PRANGE_NOWAIT)
 
 /** The largest team libprange will run (prange_set_num_threads, PRANGE_NUM_THREADS). */
 #define PRANGE_MAX_THREADS 1024
@@ -188,7 +193,7 @@ typedef enum prange_schedule {
  */
 typedef struct prange_opts {
     uint32_t struct_size; /**< sizeof(prange_opts) as compiled by the caller: PRANGE_OPTS_INIT */
-    unsigned flags;       /**< PRANGE_SERIAL */
+    unsigned flags;       /**< PRANGE_SERIAL, PRANGE_NOWAIT */
     int64_t grain;        /**< minimum iterations per chunk; 0 = PRANGE_GRAIN (default 1) */
     int threads;          /**< upper bound on the team size; 0 = the process budget */
     prange_schedule schedule; /**< 0 = AUTO: PRANGE_SCHEDULE, else STATIC */
@@ -269,8 +274,63 @@ PRANGE_API int prange_for_opts(int64_t begin, int64_t end, prange_body_fn body, 
 PRANGE_API int prange_for_until(int64_t begin, int64_t end, prange_until_fn body, void *ctx,
                                 const prange_opts *opts, prange_stop *stop);
 
+/* ======================================================================================
+ * Regions: one team for a sequence of loops (docs/regions.md)
+ * ==================================================================================== */
+
+/** prange_region_fn - a region's function: runs on every member of the region's team. */
+typedef void (*prange_region_fn)(void *ctx);
+
 /**
- * prange_thread_id - the calling worker's index inside a body, 0 .. team-1.
+ * prange_region - run fn(ctx) on every member of one team (SPMD), sharing out the loops
+ * it calls among the members: what `omp for` inside one `omp parallel` gives, without a
+ * fork-join per loop.
+ * @fn:   called once on each member; every member must make the same prange_for,
+ *        prange_for_opts, prange_for_until, prange_for_2d and prange_reduce calls, with
+ *        the same arguments, in the same order (as with orphaned `omp for`).
+ * @ctx:  passed to fn unchanged.
+ * @opts: NULL or options: threads caps the team, PRANGE_SERIAL runs fn inline, label
+ *        names it in PRANGE_VERBOSE=2 lines, key is the identity under which whether it
+ *        pays is learned (default fn); the other fields are ignored.
+ *
+ * Each loop call inside fn is planned once, by the first member to reach it, with the
+ * region's team as the budget and no fork-join in the cost (the members are awake): a
+ * loop too small to share runs whole on that member while the others go on to the
+ * barrier. Every loop ends with a barrier (all its iterations are done and visible when
+ * any member returns from the call) unless its opts carry PRANGE_NOWAIT; fn's end is a
+ * barrier too. prange_reduce inside a region writes the same result, bit for bit, as
+ * outside (its blocks never depend on the team) into every member's `result`, which
+ * should be each member's own variable. prange_thread_id() and prange_num_threads() in fn
+ * give the member's index and the team size. The kernels built on these calls (sums,
+ * dot, norms, min/max-loc, row kernels) are shared the same way, each member getting the
+ * result; a scan runs whole on the first member to reach it (the others wait at its
+ * barrier; an error is returned by that member only). Allocation runs on each member.
+ *
+ * A region none of whose loops was shared runs inline the next time (fn called once on
+ * the calling thread, each loop planned as an ordinary call, a fork-join each where one
+ * pays, with its own opts: the region's threads cap applies to its team only); a loop
+ * going parallel there brings the team back for the next call. A region called from a
+ * body, from a region's fn or from inside an OpenMP parallel region, with threads = 1,
+ * or under PRANGE_SERIAL, runs fn once, inline, with every loop in it serial.
+ *
+ * Returns: 0; PRANGE_EINVAL (nothing run) for fn == NULL or invalid opts (as
+ * prange_for_opts). Loop calls inside fn return what they return outside; bad arguments
+ * make every member's call return PRANGE_EINVAL without running or waiting. Thread-safe:
+ * regions of different threads share the budget like loops (docs/scheduling.md).
+ */
+PRANGE_API int prange_region(prange_region_fn fn, void *ctx, const prange_opts *opts);
+
+/**
+ * prange_region_barrier - inside a region's fn: wait until every member has arrived
+ * (after PRANGE_NOWAIT loops, before reading what they wrote). Anywhere else (outside a
+ * region, inside a loop body, in an inline region) it returns at once.
+ * Returns: 0.
+ */
+PRANGE_API int prange_region_barrier(void);
+
+/**
+ * prange_thread_id - the calling worker's index inside a body, 0 .. team-1; inside a
+ * region's fn, the member's index.
  * Returns 0 outside a body and in a serial loop. Inside a nested (serial) call it keeps
  * the outer worker's index, so per-thread scratch indexed by it stays exclusive.
  *
@@ -285,8 +345,8 @@ PRANGE_API int prange_for_until(int64_t begin, int64_t end, prange_until_fn body
 PRANGE_API int prange_thread_id(void);
 
 /**
- * prange_num_threads - inside a body, the size of the running team (1 when serial);
- * outside, the default maximum team size: the thread budget (see docs/scheduling.md).
+ * prange_num_threads - inside a body, the size of the running team (1 when serial); inside
+ * a region's fn, the region's team (1 inline); outside, the default maximum team size: the thread budget (see docs/scheduling.md).
  */
 PRANGE_API int prange_num_threads(void);
 

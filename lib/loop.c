@@ -193,6 +193,7 @@ static void until_chunks(loop *L, uint64_t unit, int64_t plan_chunk)
  * cost beyond its slowest share to the fork-join figure. `label`: the caller's, for logs. */
 static void run_parallel(loop *L, const prange_plan *plan, const char *label)
 {
+    prange__region_note_parallel(); /* inside an inline region: it is worth a team */
     prange__mark_pool_started();
     /* firstprivate: the workers read these values from the block the runtime hands
      * them, not from this frame: a static loop's workers touch no other line of the
@@ -245,9 +246,10 @@ static void run_parallel(loop *L, const prange_plan *plan, const char *label)
  * assumed 0.5 ns each. An early-stop loop's slice is whole chunks (chunks are fixed by the
  * range and the grain), so a stop in the slice is the lowest stop, and the rest's chunks
  * are the loop's chunks from there on. Returns 1 when it ran the loop. */
-static int run_first_slice(loop *L, const prange_opts *o, const void *key, int64_t grain, prange_plan *plan)
+static int run_first_slice(loop *L, const prange_opts *o, const void *key, const prange__learned *learned,
+                           int64_t grain, prange_plan *plan)
 {
-    if (plan->serial == 0 || plan->reason != prange__why_fork || o->cost_ns > 0) return 0;
+    if (plan->serial == 0 || plan->reason != prange__why_fork || o->cost_ns > 0 || learned->ns > 0) return 0;
     uint64_t g = (uint64_t)grain, slice = L->n / 32;
     if (slice < g) slice = g;
     uint64_t first = slice; /* the slice in units: iterations, or chunks (until) */
@@ -256,7 +258,7 @@ static int run_first_slice(loop *L, const prange_opts *o, const void *key, int64
         if (first >= L->units) return 0;
         slice = first * L->unit;
     }
-    if (slice >= L->n || L->n - slice < 2 * g || prange__cost_lookup(key, L->n) > 0) return 0;
+    if (slice >= L->n || L->n - slice < 2 * g) return 0;
     prange__tls_t saved = prange__enter_inline();
     /* The thread's CPU time, not the wall clock: this sample decides the rest of the call,
      * and a preemption during a slice of cheap iterations would make them look expensive
@@ -307,11 +309,80 @@ static int run_first_slice(loop *L, const prange_opts *o, const void *key, int64
     return 1;
 }
 
+_Static_assert(sizeof(loop) <= PRANGE__RDESC, "a loop descriptor fits a region slot");
+
+/* A loop inside a region: planned once, by the first member to reach it, on the
+ * region's team; run by the members the plan names (the planner alone when serial);
+ * then the barrier, unless PRANGE_NOWAIT (an early-stop loop always waits: its outcome
+ * needs every member's chunks). */
+static void run_region_loop(loop *L, const prange_opts *o, const void *key)
+{
+    int planner, tid = prange__tls.tid;
+    prange__rslot *s = prange__region_enter(&planner);
+    loop *S = (loop *)(void *)s->desc;
+    if (planner) {
+        int learn = !(o->cost_ns > 0);
+        prange__learned learned = learn ? prange__cost_get(key, L->n) : (prange__learned){0, 0};
+        prange_plan plan;
+        prange__plan_exec_with(L->n, o, key, &learned, &plan);
+        if (prange__verbose() >= 2) prange__log_plan("loop (region)", o->label, &plan);
+        loop_init(S, L->body, L->until, L->ctx, L->begin, prange__at(L->begin, L->n));
+        S->chunk = plan.chunk;
+        S->schedule = plan.schedule;
+        if (S->until && S->n) until_chunks(S, until_unit(S->n, prange__grain(o)), plan.chunk);
+        S->sample = learn && S->n && prange__cost_sample_learned(&learned);
+        s->key = learn ? key : NULL;
+        s->threads = S->n == 0 ? 0 : plan.serial ? 1 : plan.threads;
+        prange__region_publish(s);
+    }
+    if (s->threads == 1 && s->runner == tid) run_serial(S);
+    else if (tid < s->threads && s->threads > 1) work(S, tid, s->threads);
+    if (!(o->flags & PRANGE_NOWAIT) || S->until) prange__region_wait();
+    L->unit = S->unit; /* what prange_for_until reads back */
+    atomic_store_explicit(&L->best, atomic_load(&S->best), memory_order_relaxed);
+    if (prange__region_leave(s)) {
+        if (S->sample && s->key) prange__cost_record(s->key, S->n, S->timed_iters, (double)S->timed_ns);
+        prange__region_free(s);
+    }
+}
+
+typedef struct {
+    int (*call)(void *);
+    void *arg;
+    int rc;
+} once;
+static void once_body(void *c, int64_t b, int64_t e)
+{
+    (void)b;
+    (void)e;
+    once *o = c;
+    o->rc = o->call(o->arg); /* inside a body: a nested, serial call */
+}
+
+int prange__region_once(int (*call)(void *), void *arg)
+{
+    once mine = {call, arg, 0};
+    prange_opts o = PRANGE_OPTS_INIT;
+    o.flags = PRANGE_SERIAL;
+    loop L;
+    loop_init(&L, once_body, NULL, &mine, 0, 1);
+    run_region_loop(&L, &o, NULL);
+    return mine.rc;
+}
+
 /* Run a validated loop with loaded options `o`. */
 static void run_loop(loop *L, const prange_opts *o, const void *key)
 {
+    if (prange__region_team()) {
+        run_region_loop(L, o, key);
+        return;
+    }
+    /* Learn only where the caller gave no cost: one read of the table serves the plan,
+     * the sampling and the first slice. */
+    int learn = !(o->cost_ns > 0);
+    prange__learned learned = learn ? prange__cost_get(key, L->n) : (prange__learned){0, 0};
     prange_plan plan;
-    prange__plan_exec(L->n, o, key, &plan);
+    prange__plan_exec_with(L->n, o, key, &learned, &plan);
     L->chunk = plan.chunk;
     L->schedule = plan.schedule;
     if (prange__verbose() >= 2) prange__log_plan("loop", o->label, &plan);
@@ -319,11 +390,10 @@ static void run_loop(loop *L, const prange_opts *o, const void *key)
     int64_t grain = prange__grain(o);
     /* Early stop: chunks fixed by the range and the grain (PRANGE_GRAIN when 0). */
     if (L->until) until_chunks(L, until_unit(L->n, grain), plan.chunk);
-    /* Learn only where the caller gave no cost; sampling keeps the timer off most calls
-     * (hinted calls are still timed 1 in 64, for the fork-join figure). */
-    int learn = !(o->cost_ns > 0);
-    L->sample = prange__cost_should_sample(learn ? key : NULL, L->n);
-    if (learn && run_first_slice(L, o, key, grain, &plan)) return;
+    /* Sampling keeps the timer off most calls (hinted calls are still timed 1 in 64, for
+     * the fork-join figure). */
+    L->sample = learn ? prange__cost_sample_learned(&learned) : prange__sample_tick();
+    if (learn && run_first_slice(L, o, key, &learned, grain, &plan)) return;
     if (plan.serial) run_serial(L);
     else run_parallel(L, &plan, o->label);
     if (L->sample && learn) prange__cost_record(key, L->n, L->timed_iters, (double)L->timed_ns);
@@ -372,13 +442,13 @@ int prange_for_until(int64_t begin, int64_t end, prange_until_fn body, void *ctx
 int prange_thread_id(void)
 {
     PRANGE__TLS_SYNC();
-    return prange__tls.depth > 0 ? prange__tls.tid : 0;
+    return prange__tls.depth > 0 || prange__tls.region ? prange__tls.tid : 0;
 }
 
 int prange_num_threads(void)
 {
     PRANGE__TLS_SYNC();
-    return prange__tls.depth > 0 ? prange__tls.team : prange__budget();
+    return prange__tls.depth > 0 || prange__tls.region ? prange__tls.team : prange__budget();
 }
 
 /* ---- fixed partitions -------------------------------------------------------------------- */

@@ -117,6 +117,43 @@ __attribute__((always_inline)) static inline prange__tls_t prange__enter_inline(
 }
 static inline void prange__leave(prange__tls_t saved) { prange__tls = saved; }
 
+/* ---- regions (lib/region.c) ----------------------------------------------------------
+ * Inside a region's function every member makes the same loop calls in the same order.
+ * Loop number k of the region is described in slot k % PRANGE__RING: the first member to
+ * reach it plans it and publishes the plan and the loop's descriptor there, the others
+ * read them; the last member to leave frees the slot for loop k + PRANGE__RING. A
+ * member past a nowait loop may thus run up to PRANGE__RING loops ahead of the slowest,
+ * then waits for the slot. */
+#define PRANGE__RING 4
+#define PRANGE__RDESC 512 /* bytes for a loop's descriptor (loop.c, reduce.c) */
+typedef struct prange__rslot {
+    _Alignas(64) _Atomic(uint64_t) state; /* (loop number << 2) | FREE, PLANNING or READY */
+    atomic_int left;   /* members that have not left the loop yet */
+    int threads;       /* members 0 .. threads-1 run shares; 1: `runner` runs it all; 0: none */
+    int runner;        /* the member that planned it */
+    int rc;            /* an error every member returns (0: none) */
+    const void *key;   /* learned-cost identity, for the last member's record */
+    _Alignas(64) unsigned char desc[PRANGE__RDESC];
+} prange__rslot;
+/* The calling member's next loop (prange__region_team() > 0): its slot, once free for
+ * it; *planner = 1 when this member must fill it and prange__region_publish it. */
+prange__rslot *prange__region_enter(int *planner);
+void prange__region_publish(prange__rslot *s);
+/* Wait until every member of the calling thread's region has arrived. */
+void prange__region_wait(void);
+/* The member is done with the slot's loop. Returns 1 for the last one, who then records
+ * what the slot asks and calls prange__region_free. */
+int prange__region_leave(prange__rslot *s);
+void prange__region_free(prange__rslot *s);
+/* Inside a region (prange__region_team() > 0): call(arg) once, on the first member to
+ * reach this call, as a serial loop of the region (the others wait at its barrier), for
+ * operations whose steps must all see one member's data (scans). Returns call's result
+ * on the member that ran it, 0 on the others (lib/loop.c). */
+int prange__region_once(int (*call)(void *), void *arg);
+/* An inline region (prange__tls.region set, no team) notes that one of its loops ran
+ * on a team: the region is worth a team next time. */
+void prange__region_note_parallel(void);
+
 /* A reducer's identity / combine, with its user data and accumulator size. */
 static inline void prange__r_identity(const prange_reducer *r, void *acc) { r->identity(r->rctx, acc, r->acc_size); }
 static inline void prange__r_combine(const prange_reducer *r, void *acc, const void *rhs)

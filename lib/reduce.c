@@ -271,6 +271,94 @@ static uint64_t block_size(uint64_t n, int64_t grain, double cost_ns, size_t siz
     return by_count > B ? by_count : B;
 }
 
+/* Every block on the calling thread, folded along the canonical tree into `result`:
+ * 0, or PRANGE_ENOMEM (no scratch for the stack). */
+static int fold_inline(red *R, void *result)
+{
+    prange__scratch buf;
+    unsigned char *p = prange__scratch_take(&buf, stack_bytes(R->stride, own_entries(R->nb)));
+    if (!p) return PRANGE_ENOMEM;
+    stack *s = stack_at(p);
+    prange__tls_t saved = prange__enter_inline();
+    uint64_t t0 = R->sample ? prange__now_ns() : 0;
+    fold_blocks(R, s, 0, R->nb);
+    if (t0) {
+        R->timed_ns = prange__now_ns() - t0;
+        R->timed_iters = R->n;
+    }
+    prange__leave(saved);
+    memcpy(result, fold_right(R, s), R->r->acc_size);
+    prange__scratch_give(&buf);
+    return 0;
+}
+
+/* A reduction inside a region, in a slot (lib/region.c): the planner's scratch holds the
+ * mailboxes, the merge stack and the result, which every member copies after the barrier
+ * (a reduction always waits: its value needs every block). The blocks are the same as
+ * outside a region, so are the bits. */
+typedef struct rred {
+    red R;
+    mail *boxes;
+    stack *m;
+    unsigned char *result;
+    prange__scratch buf; /* the planner's */
+} rred;
+_Static_assert(sizeof(rred) <= PRANGE__RDESC, "a reduction's descriptor fits a region slot");
+
+static int region_reduce(const red *L, prange_opts *o, const void *key, void *result)
+{
+    int planner, tid = prange__tls.tid;
+    prange__rslot *s = prange__region_enter(&planner);
+    rred *S = (rred *)(void *)s->desc;
+    if (planner) {
+        int learn = !(o->cost_ns > 0);
+        prange__learned learned = learn ? prange__cost_get(key, L->n) : (prange__learned){0, 0};
+        prange_plan plan;
+        prange__plan_exec_with(L->n, o, key, &learned, &plan);
+        if (prange__verbose() >= 2) prange__log_plan("reduce (region)", o->label, &plan);
+        memcpy(&S->R, L, sizeof *L); /* not yet shared: a plain copy */
+        atomic_init(&S->R.arrived, 0);
+        atomic_init(&S->R.merged, 0);
+        S->R.sample = learn && prange__cost_sample_learned(&learned);
+        int k = plan.serial ? 1 : plan.threads;
+        size_t mail_bytes = k > 1 ? (size_t)k * sizeof(mail) : 0;
+        size_t res = round64(L->r->acc_size);
+        unsigned char *p = prange__scratch_take(&S->buf, res + mail_bytes +
+                                                              (k > 1 ? stack_bytes(L->stride, merge_entries(L->nb)) : 0));
+        s->key = learn ? key : NULL;
+        s->threads = p ? k : 0;
+        if (!p) s->rc = PRANGE_ENOMEM;
+        else {
+            S->result = p;
+            S->boxes = (mail *)(p + res);
+            S->m = k > 1 ? stack_at(p + res + mail_bytes) : NULL;
+        }
+        prange__region_publish(s);
+    }
+    int k = s->threads;
+    if (k == 1 && s->runner == tid) {
+        if (fold_inline(&S->R, S->result) != 0) atomic_store(&S->R.failed, 1);
+    } else if (k > 1 && tid < k) {
+        worker(&S->R, tid, k, S->result, S->boxes, S->m);
+    }
+    prange__region_wait();
+    int rc = s->rc ? s->rc : atomic_load(&S->R.failed) ? PRANGE_ENOMEM : 0;
+    if (rc == 0) memcpy(result, S->result, L->r->acc_size);
+    if (planner) {
+        /* The result lives in this member's scratch: every other member copies it first. */
+        for (unsigned spins = 0; atomic_load_explicit(&s->left, memory_order_acquire) > 1; spins++) {
+            if (spins < 256) prange__cpu_relax();
+            else sched_yield();
+        }
+        if (s->threads) prange__scratch_give(&S->buf);
+    }
+    if (prange__region_leave(s)) {
+        if (S->R.sample && s->key && rc == 0) prange__cost_record(s->key, S->R.n, S->R.timed_iters, (double)S->R.timed_ns);
+        prange__region_free(s);
+    }
+    return rc;
+}
+
 int prange_reduce(int64_t begin, int64_t end, const prange_reducer *reducer, prange_reduce_fn body, void *ctx,
                   void *result, const prange_opts *opts)
 {
@@ -301,34 +389,26 @@ int prange_reduce(int64_t begin, int64_t end, const prange_reducer *reducer, pra
 
     o.grain = (int64_t)(R.B < (uint64_t)INT64_MAX ? R.B : (uint64_t)INT64_MAX); /* whole blocks */
     o.schedule = PRANGE_SCHEDULE_STATIC; /* blocks are split statically, whatever was asked */
+    if (prange__region_team()) return region_reduce(&R, &o, key, result);
+    /* One read of the learned cost serves the plan and the sampling. */
+    int learn = !(o.cost_ns > 0);
+    prange__learned learned = learn ? prange__cost_get(key, R.n) : (prange__learned){0, 0};
     prange_plan plan;
-    prange__plan_exec(R.n, &o, key, &plan);
+    prange__plan_exec_with(R.n, &o, key, &learned, &plan);
     if (prange__verbose() >= 2) prange__log_plan("reduce", o.label, &plan);
-    R.sample = !(o.cost_ns > 0) && prange__cost_should_sample(key, R.n);
+    R.sample = learn && prange__cost_sample_learned(&learned);
     int planned = plan.serial ? 1 : prange__team_run(&plan, "reduce", o.label);
 
     /* Threads taken from the budget (a parallel plan that found it held runs inline,
      * counted as 1), given back before returning. */
     int taken = plan.serial ? 0 : planned;
     if (planned == 1) {
-        prange__scratch buf;
-        unsigned char *p = prange__scratch_take(&buf, stack_bytes(R.stride, own_entries(R.nb)));
-        if (!p) {
+        if (fold_inline(&R, result) != 0) {
             prange__share_give(taken);
             return PRANGE_ENOMEM;
         }
-        stack *s = stack_at(p);
-        prange__tls_t saved = prange__enter_inline();
-        uint64_t t0 = R.sample ? prange__now_ns() : 0;
-        fold_blocks(&R, s, 0, R.nb);
-        if (t0) {
-            R.timed_ns = prange__now_ns() - t0;
-            R.timed_iters = R.n;
-        }
-        prange__leave(saved);
-        memcpy(result, fold_right(&R, s), r->acc_size);
-        prange__scratch_give(&buf);
     } else {
+        prange__region_note_parallel(); /* inside an inline region: it is worth a team */
         /* The mailboxes, then the merge stack (used by whichever member arrives last). */
         size_t mail_bytes = (size_t)planned * sizeof(mail);
         prange__scratch buf;

@@ -62,6 +62,18 @@ static int64_t grain_in_blocks(const prange_opts *opts, uint64_t B)
                 }                                                                              \
         }                                                                                      \
     }                                                                                          \
+    typedef struct {                                                                           \
+        const T *in;                                                                           \
+        T *out;                                                                                \
+        int64_t n;                                                                             \
+        int exclusive;                                                                         \
+        const prange_opts *opts;                                                               \
+    } NAME##_args;                                                                             \
+    static int NAME##_again(void *p)                                                           \
+    {                                                                                          \
+        NAME##_args *a = p;                                                                    \
+        return NAME(a->in, a->out, a->n, a->exclusive, a->opts);                               \
+    }                                                                                          \
     int NAME(const T *in, T *out, int64_t n, int exclusive, const prange_opts *opts)           \
     {                                                                                          \
         prange_opts o;                                                                         \
@@ -70,6 +82,10 @@ static int64_t grain_in_blocks(const prange_opts *opts, uint64_t B)
             (const char *)in < (const char *)(out + n))                                        \
             return PRANGE_EINVAL;                                                              \
         if (n == 0) return 0;                                                                  \
+        if (prange__region_team()) {                                                           \
+            NAME##_args a = {in, out, n, exclusive, opts};                                     \
+            return prange__region_once(NAME##_again, &a);                                      \
+        }                                                                                      \
         int64_t nb = (n - 1) / BLOCK + 1;                                                      \
         prange__scratch buf;                                                                   \
         A *offs = prange__scratch_take(&buf, (size_t)nb * sizeof(A));                          \
@@ -128,6 +144,21 @@ static void u_pass(void *c, int64_t b, int64_t e, int emit)
 static void u_fold(void *c, int64_t b, int64_t e) { u_pass(c, b, e, 0); }
 static void u_emit(void *c, int64_t b, int64_t e) { u_pass(c, b, e, 1); }
 
+/* Inside a region a scan runs on one member (its two passes and the serial step between
+ * them share one set of block sums): prange__region_once calls it again there. */
+typedef struct {
+    int64_t begin, end;
+    const prange_reducer *reducer;
+    prange_scan_fn body;
+    void *ctx;
+    const prange_opts *opts;
+} scan_args;
+static int scan_again(void *p)
+{
+    scan_args *a = p;
+    return prange_scan(a->begin, a->end, a->reducer, a->body, a->ctx, a->opts);
+}
+
 int prange_scan(int64_t begin, int64_t end, const prange_reducer *reducer, prange_scan_fn body, void *ctx,
                 const prange_opts *opts)
 {
@@ -139,6 +170,10 @@ int prange_scan(int64_t begin, int64_t end, const prange_reducer *reducer, prang
     const prange_reducer *r = &rd;
     uint64_t n = prange__len(begin, end);
     if (n == 0) return 0;
+    if (prange__region_team()) {
+        scan_args a = {begin, end, reducer, body, ctx, opts};
+        return prange__region_once(scan_again, &a);
+    }
     uint64_t B = (n - 1) / 65536 + 1;
     if (B < BLOCK) B = BLOCK;
     uint64_t nb = (n - 1) / B + 1;

@@ -25,9 +25,8 @@ static slot g_slots[SLOTS];
 
 static unsigned size_class(uint64_t n)
 {
-    unsigned c = 0;
-    while (n >= 4) { n >>= 2; c++; }
-    return c; /* 0 .. 31 */
+    /* floor(log4 n) = floor(log2 n) / 2, without a loop (every call looks its class up) */
+    return n >= 4 ? (unsigned)(63 - __builtin_clzll(n)) / 2 : 0; /* 0 .. 31 */
 }
 
 static uintptr_t make_key(const void *key, uint64_t n)
@@ -58,19 +57,18 @@ static slot *find(uintptr_t k, int claim)
     return NULL;
 }
 
-double prange__cost_lookup(const void *key, uint64_t n)
+prange__learned prange__cost_get(const void *key, uint64_t n)
 {
-    if (!key) return 0;
-    slot *s = find(make_key(key, n), 0);
-    return s ? prange__window_get(&s->cost) : 0;
+    slot *s = key ? find(make_key(key, n), 0) : NULL;
+    if (!s) return (prange__learned){0, 0};
+    return (prange__learned){prange__window_get(&s->cost), prange__window_count(&s->cost)};
 }
 
-int prange__cost_should_sample(const void *key, uint64_t n)
+double prange__cost_lookup(const void *key, uint64_t n) { return prange__cost_get(key, n).ns; }
+
+int prange__cost_sample_learned(const prange__learned *l)
 {
-    if (!key) return prange__sample_tick();
-    slot *s = find(make_key(key, n), 0);
-    if (!s || prange__window_count(&s->cost) < WARM_SAMPLES) return 1;
-    return prange__sample_tick();
+    return l->samples < WARM_SAMPLES ? 1 : prange__sample_tick();
 }
 
 int prange__sample_tick(void)

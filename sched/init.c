@@ -16,8 +16,8 @@
 
 #include "prange_sched.h"
 
-static prange__state g_state;
-static atomic_int g_ready;
+prange__state prange__g_state; /* read through prange__state_get */
+atomic_int prange__g_ready;
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 static atomic_int g_override; /* prange_set_num_threads(); 0 = none */
 
@@ -144,7 +144,7 @@ int prange__budget_from(int cores, int pus, int requested, double quota)
 
 static void init_once(void)
 {
-    prange__state *st = &g_state;
+    prange__state *st = &prange__g_state;
     prange__opts_parse(st->opt, env_get, stderr);
     load_topology(st);
     read_quota(st);
@@ -156,18 +156,17 @@ static void init_once(void)
     int pus = st->rank.sharers > 1 && st->rank.set_pus > st->topo.pus ? st->rank.set_pus : st->topo.pus;
     st->default_budget = prange__budget_from(st->topo.cores, pus, (int)st->opt[PRANGE__OPT_NUM_THREADS].value,
                                              st->quota);
-    atomic_store_explicit(&g_ready, 1, memory_order_release);
+    atomic_store_explicit(&prange__g_ready, 1, memory_order_release);
 }
 
-const prange__state *prange__state_get(void)
+const prange__state *prange__state_init(void)
 {
-    if (__builtin_expect(atomic_load_explicit(&g_ready, memory_order_acquire), 1)) return &g_state;
     pthread_once(&g_once, init_once);
     /* Printed outside pthread_once: printing asks for the state again. */
     static atomic_int printed;
-    if (g_state.opt[PRANGE__OPT_VERBOSE].value >= 1 && !atomic_exchange(&printed, 1))
+    if (prange__g_state.opt[PRANGE__OPT_VERBOSE].value >= 1 && !atomic_exchange(&printed, 1))
         prange_print_config(stderr);
-    return &g_state;
+    return &prange__g_state;
 }
 
 static int budget(int force)

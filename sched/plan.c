@@ -29,6 +29,11 @@ PRANGE__TLS prange__tls_t prange__tls;
  * crossover the serial loop is the safer bet: the model's fork-join figure is an empty
  * region's, and a real one adds wake-up jitter and a cache-line transfer per worker. */
 #define PARALLEL_GAIN 0.85
+/* A loop inside a region forks nothing: its members are awake. Sharing it costs the
+ * hand-out (one cache line each member reads) and the wait for the slowest share at the
+ * barrier, which is the join half of a fork-join: the plan charges half the fork-join
+ * figure of the region's team (docs/regions.md). */
+#define REGION_LOOP_SHARE 0.5
 
 int prange__opts_load(const prange_opts *opts, prange_opts *out)
 {
@@ -68,12 +73,54 @@ static void set_serial(prange_plan *p, const char *why)
     p->reason = why;
 }
 
-void prange__plan(uint64_t n, const prange_opts *o, const void *key, prange_plan *p)
+/* A parallel candidate of t threads against what the OpenMP runtime will give and what
+ * the system lets this thread start: lowers *t (saying why), or makes the plan serial
+ * and returns 0. */
+static int runtime_allows(prange_plan *p, int *t, const char **why, double fork, double work)
+{
+    /* Read only for parallel candidates: the ICVs may change at run time,
+     * omp_set_max_active_levels and the like. */
+    if (omp_get_max_active_levels() < 1) {
+        set_serial(p, "OMP_MAX_ACTIVE_LEVELS=0");
+        return 0;
+    }
+    int limit = omp_get_thread_limit();
+    if (*t > limit) {
+        if (limit < 2) {
+            set_serial(p, "OMP_THREAD_LIMIT=1");
+            return 0;
+        }
+        *t = limit;
+        *why = "threads limited by OMP_THREAD_LIMIT";
+    }
+    /* The system may refuse threads (RLIMIT_NPROC, pids.max): plan with what this thread
+     * is known to start (a new refusal is found, and reported, when the loop runs). */
+    int startable = prange__team_known(*t);
+    if (startable < *t) {
+        if (startable <= 1) {
+            set_serial(p, "thread creation refused");
+            return 0;
+        }
+        *t = startable;
+        *why = "threads limited by thread creation";
+        if (!(fork + work / *t < PARALLEL_GAIN * work)) {
+            set_serial(p, prange__why_fork);
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* The plan; the learned cost comes from `learned` when given, else from the table (read
+ * only past the inline checks: a nested call reads nothing). */
+static void plan(uint64_t n, const prange_opts *o, const void *key, const prange__learned *learned, prange_plan *p)
 {
     static const prange_opts none;
     const prange__state *st = prange__state_get();
     if (!o) o = &none;
-    int budget = prange__budget();
+    /* Inside a region the team is the region's: its members are awake already. */
+    int rteam = prange__region_team();
+    int budget = rteam ? rteam : prange__budget();
     int cap = (o->threads > 0 && o->threads < budget) ? o->threads : budget;
     int64_t grain = prange__grain(o);
     prange_schedule sched = o->schedule;
@@ -98,33 +145,36 @@ void prange__plan(uint64_t n, const prange_opts *o, const void *key, prange_plan
     else if (st->opt[PRANGE__OPT_SERIAL].value) inline_why = "PRANGE_SERIAL=1";
     else if (atomic_load_explicit(&prange__after_fork, memory_order_relaxed)) inline_why = "child after fork";
     else if (prange__tls.depth > 0) inline_why = "nested call";
-    else if (omp_in_parallel()) inline_why = "inside an OpenMP parallel region";
+    else if (!rteam && omp_in_parallel()) inline_why = "inside an OpenMP parallel region";
     else if (cap <= 1) inline_why = "budget is 1 thread";
     else if (n / 2 < (uint64_t)grain) inline_why = "fewer than 2 x grain iterations";
     if (inline_why) {
         set_serial(p, inline_why);
         return;
     }
-    double c = o->cost_ns > 0 ? o->cost_ns : prange__cost_lookup(key, n);
+    double c = o->cost_ns > 0 ? o->cost_ns : learned ? learned->ns : prange__cost_lookup(key, n);
     if (c <= 0) c = DEFAULT_COST_NS;
     double work = (double)n * c;
     if (work > DBL_MAX) work = DBL_MAX; /* a valid cost near DBL_MAX: huge, not inf */
     /* A team of t runs in a region of max(t, pool) threads (teams never shrink): that is
      * the fork-join cost it pays. */
     int pool = prange__pool;
-    double fork = prange__fork_ns(cap > pool ? cap : pool, NULL);
+    double fork = prange__fork_ns(rteam ? rteam : cap > pool ? cap : pool, NULL) * (rteam ? REGION_LOOP_SHARE : 1);
     p->cost_ns = c;
     p->work_ns = work;
     p->fork_ns = fork;
 
     int t = cap;
     const char *why = "parallel";
-    double by_work = floor(work / fork);
+    /* t > work / fork compares as t > floor(work / fork) for an integer t, and (int)
+     * truncates as floor for the positive quotients it meets (libm's floor was a tenth of
+     * a serial plan's cost). */
+    double by_work = work / fork;
     if ((double)t > by_work && by_work >= 2) {
         /* A smaller team forks faster: refine once with its own figure. */
-        fork = prange__fork_ns((int)by_work > pool ? (int)by_work : pool, NULL);
+        if (!rteam) fork = prange__fork_ns((int)by_work > pool ? (int)by_work : pool, NULL);
         p->fork_ns = fork;
-        by_work = floor(work / fork);
+        by_work = work / fork;
     }
     if ((double)t > by_work) { t = (int)by_work; why = "threads limited by work"; }
     if ((uint64_t)t > n / (uint64_t)grain) { t = (int)(n / (uint64_t)grain); why = "threads limited by grain"; }
@@ -132,36 +182,9 @@ void prange__plan(uint64_t n, const prange_opts *o, const void *key, prange_plan
         set_serial(p, prange__why_fork);
         return;
     }
-    /* What the OpenMP runtime will give (read only for parallel candidates: the ICVs may
-     * change at run time, omp_set_max_active_levels and the like). */
-    if (omp_get_max_active_levels() < 1) {
-        set_serial(p, "OMP_MAX_ACTIVE_LEVELS=0");
-        return;
-    }
-    int limit = omp_get_thread_limit();
-    if (t > limit) {
-        if (limit < 2) {
-            set_serial(p, "OMP_THREAD_LIMIT=1");
-            return;
-        }
-        t = limit;
-        why = "threads limited by OMP_THREAD_LIMIT";
-    }
-    /* The system may refuse threads (RLIMIT_NPROC, pids.max): plan with what this thread
-     * is known to start (a new refusal is found, and reported, when the loop runs). */
-    int startable = prange__team_known(t);
-    if (startable < t) {
-        if (startable <= 1) {
-            set_serial(p, "thread creation refused");
-            return;
-        }
-        t = startable;
-        why = "threads limited by thread creation";
-        if (!(fork + work / t < PARALLEL_GAIN * work)) {
-            set_serial(p, prange__why_fork);
-            return;
-        }
-    }
+    /* What the OpenMP runtime will give, and the system lets this thread start (a
+     * region's team runs already). */
+    if (!rteam && !runtime_allows(p, &t, &why, fork, work)) return;
 
     p->threads = t;
     p->serial = 0;
@@ -185,15 +208,19 @@ void prange__plan(uint64_t n, const prange_opts *o, const void *key, prange_plan
     }
 }
 
-void prange__plan_exec(uint64_t n, const prange_opts *o, const void *key, prange_plan *p)
+void prange__plan(uint64_t n, const prange_opts *o, const void *key, prange_plan *p) { plan(n, o, key, NULL, p); }
+
+void prange__plan_exec_with(uint64_t n, const prange_opts *o, const void *key, const prange__learned *l,
+                            prange_plan *p)
 {
-    prange__plan(n, o, key, p);
+    plan(n, o, key, l, p);
+    if (prange__region_team()) return; /* a region's loops fork nothing: no figure to make or probe */
     /* A plan that the fork-join figure decided: make the first figure if none exists yet,
      * and probe now and then whether a figure taken while the machine was busy still
      * holds. Either may change the plan; the plan then is the one that runs. */
-    if ((!p->serial || p->reason == prange__why_fork) && prange__fork_ensure()) prange__plan(n, o, key, p);
+    if ((!p->serial || p->reason == prange__why_fork) && prange__fork_ensure()) plan(n, o, key, l, p);
     int probe = prange__plan_probe_team(p, o);
-    if (probe && prange__fork_probe(probe, o ? o->label : NULL)) prange__plan(n, o, key, p);
+    if (probe && prange__fork_probe(probe, o ? o->label : NULL)) plan(n, o, key, l, p);
 }
 
 int prange__plan_probe_team(const prange_plan *p, const prange_opts *o)

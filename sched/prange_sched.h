@@ -124,8 +124,16 @@ typedef struct prange__state {
                               OMP_WAIT_POLICY nor GOMP_SPINCOUNT set, or OMP_WAIT_POLICY=active */
 } prange__state;
 
-/* The state, initialised once (pthread_once) on first use. Never NULL. */
-const prange__state *prange__state_get(void);
+/* The state, initialised once (pthread_once) on first use. Never NULL. Inline: a plan
+ * reads it five times, and a call each was a tenth of an inline loop's overhead. */
+extern prange__state prange__g_state;
+extern atomic_int prange__g_ready;
+const prange__state *prange__state_init(void); /* the first use: initialise, then the state */
+static inline const prange__state *prange__state_get(void)
+{
+    if (__builtin_expect(atomic_load_explicit(&prange__g_ready, memory_order_acquire), 1)) return &prange__g_state;
+    return prange__state_init();
+}
 /* Default budget: physical cores allowed, capped by ceil(quota), at least 1. An explicit
  * request (PRANGE_NUM_THREADS / OMP_NUM_THREADS, 0 = none) replaces the core count and
  * may use hyper-threads, never more than the allowed PUs nor the quota. Pure. */
@@ -318,8 +326,15 @@ void prange__plan(uint64_t n, const prange_opts *opts, const void *key, prange_p
 
 /* The plan of a call about to run: prange__plan, after making the first fork-join figure
  * or probing a stale one where the plan depends on it (both start threads, which a plan
- * query must not). */
-void prange__plan_exec(uint64_t n, const prange_opts *opts, const void *key, prange_plan *out);
+ * query must not). `learned`: what the cost table knows of (key, n), read once by the
+ * caller for its plan and its sampling (NULL: the plan reads it itself where it needs it). */
+struct prange__learned;
+void prange__plan_exec_with(uint64_t n, const prange_opts *opts, const void *key,
+                            const struct prange__learned *learned, prange_plan *out);
+static inline void prange__plan_exec(uint64_t n, const prange_opts *opts, const void *key, prange_plan *out)
+{
+    prange__plan_exec_with(n, opts, key, NULL, out);
+}
 /* The reason of a plan that the fork-join figure made serial (compare by address). */
 extern const char prange__why_fork[];
 /* A serial plan that only the fork-join figure made serial, for a loop that a quiet
@@ -334,8 +349,15 @@ typedef struct prange__tls_t {
     int team;  /* its team size */
     uintptr_t frame; /* depth > 0: the stack frame of the outermost entry, above every frame
                       * of its bodies; UINTPTR_MAX for a team member (never stale) */
+    /* depth == 0 inside a prange_region function (lib/region.c), else 0 / NULL: */
+    void *region;    /* the region this thread is a member of (tid, team: its index, size) */
+    int region_team; /* >= 2: loops here are shared out among the members (plans cap at
+                      * it and pay no fork); 0: an inline region, loops run as usual */
+    uint64_t rseq;   /* the member's next loop number in the region */
 } prange__tls_t;
 extern PRANGE__TLS prange__tls_t prange__tls;
+/* The team of the region whose loops the calling thread shares out; 0 when none. */
+static inline int prange__region_team(void) { return prange__tls.depth == 0 ? prange__tls.region_team : 0; }
 
 /* A body that leaves an inline run by longjmp never restores the context: the thread would
  * stay "inside a body". Its entry frame tells: every call made from inside a body runs in
@@ -351,11 +373,20 @@ static inline void prange__tls_sync(uintptr_t here)
 
 /* ---- learned cost per iteration (sched/cost.c) --------------------------------------- */
 
+/* What the table knows of (key, size class of n), in one probe: a call reads it once for
+ * its plan, its sampling and its first slice (three probes were a fifth of an inline
+ * call's cost). */
+typedef struct prange__learned {
+    double ns;        /* learned ns per iteration, 0 when unknown */
+    unsigned samples; /* samples recorded so far */
+} prange__learned;
+prange__learned prange__cost_get(const void *key, uint64_t n);
 /* Learned ns per iteration for (key, size class of n), or 0 when unknown. */
 double prange__cost_lookup(const void *key, uint64_t n);
-/* Whether this call should be timed (always while learning, then 1 in 64; 1 in 64 for
- * a NULL key: such calls are timed for the fork-join figure only). */
-int prange__cost_should_sample(const void *key, uint64_t n);
+/* Whether a call whose key the table knows as `l` should be timed: always while
+ * learning, then 1 in 64 (calls with a cost hint use prange__sample_tick alone: they are
+ * timed for the fork-join figure only). */
+int prange__cost_sample_learned(const prange__learned *l);
 /* 1 in 64 calls on this thread. */
 int prange__sample_tick(void);
 /* Record that `iters` iterations of key took `ns` on one thread (n = the loop size). */

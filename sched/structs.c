@@ -9,9 +9,13 @@
 
 int prange__struct_in(void *dst, size_t size, const void *src, size_t min)
 {
-    memset(dst, 0, size);
     uint32_t n;
     memcpy(&n, src, sizeof n);
+    if (n == size) { /* the caller's layout is this library's: one copy (every call reads opts) */
+        memcpy(dst, src, size);
+        return 0;
+    }
+    memset(dst, 0, size);
     if (n < min || n > PRANGE__STRUCT_MAX) return PRANGE_EINVAL;
     /* A newer caller's fields we do not know must be unused (zero): an option this
      * library cannot honour must not be dropped silently. */

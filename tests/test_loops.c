@@ -483,7 +483,7 @@ Test(loops, bad_arguments_run_nothing)
     const prange_opts bad[] = {
         BAD(.grain = -1), BAD(.threads = -1), BAD(.threads = PRANGE_MAX_THREADS + 1),
         BAD(.schedule = (prange_schedule)7), BAD(.schedule = (prange_schedule)-1), BAD(.cost_ns = -1),
-        BAD(.cost_ns = NAN), BAD(.cost_ns = INFINITY), BAD(.flags = 1u << 7), BAD(.flags = 1u << 1),
+        BAD(.cost_ns = NAN), BAD(.cost_ns = INFINITY), BAD(.flags = 1u << 7), BAD(.flags = 1u << 2),
         {.threads = 2} /* struct_size 0: a {0}-style initialiser */};
 #undef BAD
     cr_assert_eq(prange_for(10, 9, count_body, NULL), PRANGE_EINVAL);

@@ -4,6 +4,7 @@
 #include <criterion/criterion.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <time.h>
 
 #include "common.h"
 
@@ -109,4 +110,55 @@ Test(noalloc, a_kernel_that_turns_serial_allocates_nothing)
     long allocs = atomic_load(&g_allocs);
     cr_assert_eq(allocs, 0, "%ld allocations when the kernels turned serial", allocs);
     free(x);
+}
+
+/* A region of loops, a nowait pair, a barrier and a reduction: its slots and barrier live
+ * on the caller's stack, so steady-state regions allocate nothing either. */
+typedef struct {
+    axpy a;
+    const double *x;
+    int64_t n;
+    int late; /* this member arrives late at each reduction (-1: none) */
+} region_ctx;
+
+static void region_fn(void *c)
+{
+    region_ctx *r = c;
+    prange_opts par = t_parallel_opts(2, PRANGE_SCHEDULE_STATIC, 0);
+    prange_opts nw = t_parallel_opts(2, PRANGE_SCHEDULE_DYNAMIC, 0);
+    nw.flags = PRANGE_NOWAIT;
+    double s;
+    for (int k = 0; k < 8; k++) {
+        prange_for_opts(0, r->n, axpy_body, &r->a, &par);
+        prange_for_opts(0, r->n, axpy_body, &r->a, &nw);
+        prange_region_barrier();
+        prange_for(0, 10, axpy_body, &r->a); /* one member */
+        if (prange_thread_id() == r->late) nanosleep(&(struct timespec){0, 2000000}, NULL);
+        prange_reduce(0, r->n, prange_reducer_sum_f64(), sum_body, (void *)r->x, &s, &par);
+    }
+}
+
+Test(noalloc, steady_state_regions_do_not_allocate)
+{
+    prange_set_num_threads(2);
+    int64_t n = 1 << 16;
+    double *x = malloc((size_t)n * sizeof *x), *y = malloc((size_t)n * sizeof *y);
+    for (int64_t i = 0; i < n; i++) x[i] = y[i] = 1.0 / (double)(i + 1);
+    region_ctx r = {{y, x}, x, n, -1};
+    /* Warm-up: the member that plans a reduction takes the shared buffers from its
+     * scratch, one level below its own share's: each member plans once (the other one
+     * arrives late), so both have both buffers, whoever plans later. */
+    for (r.late = 1; r.late >= 0; r.late--) prange_region(region_fn, &r, NULL);
+    r.late = -1;
+    for (int k = 0; k < 3; k++) prange_region(region_fn, &r, NULL);
+    atomic_store(&g_armed, 1);
+    void *volatile probe = malloc(16);
+    free(probe);
+    cr_assert_eq(atomic_exchange(&g_allocs, 0), 1, "allocation counting does not work");
+    for (int k = 0; k < 50; k++) prange_region(region_fn, &r, NULL);
+    atomic_store(&g_armed, 0);
+    long allocs = atomic_load(&g_allocs);
+    cr_assert_eq(allocs, 0, "%ld allocations in 50 steady-state regions", allocs);
+    free(x);
+    free(y);
 }

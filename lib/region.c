@@ -1,0 +1,224 @@
+/*
+ * region.c — persistent teams: prange_region runs a function on every member of one
+ * team, and the loops it calls are shared out among the members (lib/loop.c,
+ * lib/reduce.c) with a barrier between them instead of a fork-join each.
+ *
+ * The region lives on the caller's stack: a barrier (arrival count + generation) and a
+ * ring of loop slots (prange_lib.h). Nothing is allocated; a loop costs one
+ * compare-and-swap (the member that plans it), one cache line read by the others, one
+ * decrement on leaving and the barrier.
+ *
+ *   member 0: for(A) ........ barrier | for(B, nowait) | for(C) ..... barrier
+ *   member 1: for(A) . barrier ...... | for(B, nowait) | for(C) barrier ....
+ *             slot 0 (A): planned by whoever came first; freed by the last to leave
+ *
+ * Whether a region is worth a team is learned per function (or opts->key): a region
+ * none of whose loops was shared last time runs inline next time, its loops planned as
+ * ordinary calls (a fork-join each where one pays); one of them going parallel there
+ * brings the team back for the next call. docs/regions.md.
+ */
+#include <omp.h>
+#include <sched.h>
+
+#include "prange_lib.h"
+
+enum { FREE = 0, PLANNING = 1, READY = 2 };
+
+typedef struct region {
+    prange__rslot slot[PRANGE__RING];
+    _Alignas(64) atomic_uint arrived; /* the barrier: members arrived at it */
+    atomic_uint gen;                  /* barriers completed */
+    _Alignas(64) atomic_int parallel; /* a loop was shared (team) or ran on a team (inline) */
+} region;
+
+/* Spin briefly, then let other threads run: members wait at barriers for serial loops,
+ * and a loaded machine must not lose a core to a spinning member. */
+static inline void backoff(unsigned spins)
+{
+    if (spins < 256) prange__cpu_relax();
+    else sched_yield();
+}
+
+static void barrier(region *R, int team)
+{
+    unsigned gen = atomic_load_explicit(&R->gen, memory_order_acquire);
+    if (atomic_fetch_add_explicit(&R->arrived, 1, memory_order_acq_rel) == (unsigned)team - 1) {
+        atomic_store_explicit(&R->arrived, 0, memory_order_relaxed);
+        atomic_store_explicit(&R->gen, gen + 1, memory_order_release);
+        return;
+    }
+    for (unsigned spins = 0; atomic_load_explicit(&R->gen, memory_order_acquire) == gen; spins++) backoff(spins);
+}
+
+void prange__region_wait(void) { barrier(prange__tls.region, prange__tls.region_team); }
+
+prange__rslot *prange__region_enter(int *planner)
+{
+    region *R = prange__tls.region;
+    uint64_t seq = prange__tls.rseq++;
+    prange__rslot *s = &R->slot[seq % PRANGE__RING];
+    uint64_t want = seq << 2;
+    for (unsigned spins = 0;; spins++) {
+        uint64_t cur = atomic_load_explicit(&s->state, memory_order_acquire);
+        if (cur == (want | READY)) {
+            *planner = 0;
+            return s;
+        }
+        if (cur == want && atomic_compare_exchange_strong_explicit(&s->state, &cur, want | PLANNING,
+                                                                   memory_order_acquire, memory_order_relaxed)) {
+            *planner = 1;
+            s->rc = 0;
+            s->key = NULL;
+            s->runner = prange__tls.tid;
+            atomic_store_explicit(&s->left, prange__tls.region_team, memory_order_relaxed);
+            return s;
+        }
+        backoff(spins); /* being planned, or still used by loop seq - PRANGE__RING */
+    }
+}
+
+void prange__region_publish(prange__rslot *s)
+{
+    region *R = prange__tls.region;
+    if (s->threads > 1) atomic_store_explicit(&R->parallel, 1, memory_order_relaxed);
+    uint64_t cur = atomic_load_explicit(&s->state, memory_order_relaxed);
+    atomic_store_explicit(&s->state, (cur & ~(uint64_t)3) | READY, memory_order_release);
+}
+
+int prange__region_leave(prange__rslot *s)
+{
+    return atomic_fetch_sub_explicit(&s->left, 1, memory_order_acq_rel) == 1;
+}
+
+void prange__region_free(prange__rslot *s)
+{
+    uint64_t seq = atomic_load_explicit(&s->state, memory_order_relaxed) >> 2;
+    atomic_store_explicit(&s->state, (seq + PRANGE__RING) << 2 | FREE, memory_order_release);
+}
+
+void prange__region_note_parallel(void)
+{
+    region *R = prange__tls.region;
+    if (R && prange__tls.depth == 0) atomic_store_explicit(&R->parallel, 1, memory_order_relaxed);
+}
+
+/* ---- team or inline, learned per region function -------------------------------------- */
+
+#define MODES 64 /* power of two */
+#define MODE_PROBES 4
+static struct {
+    _Atomic(uintptr_t) key;
+    atomic_int inline_next; /* the last run shared no loop */
+} g_modes[MODES];
+
+static int mode_slot(const void *key, int claim)
+{
+    uint64_t h = (uint64_t)(uintptr_t)key * UINT64_C(0x9e3779b97f4a7c15);
+    for (unsigned p = 0; p < MODE_PROBES; p++) {
+        int i = (int)((h >> 58) + p) & (MODES - 1);
+        uintptr_t cur = atomic_load_explicit(&g_modes[i].key, memory_order_acquire);
+        if (cur == (uintptr_t)key) return i;
+        if (cur == 0 && claim) {
+            uintptr_t expect = 0;
+            if (atomic_compare_exchange_strong(&g_modes[i].key, &expect, (uintptr_t)key) ||
+                expect == (uintptr_t)key)
+                return i;
+        }
+    }
+    return -1; /* full: such regions always get a team */
+}
+
+static int runs_inline(const void *key)
+{
+    int i = mode_slot(key, 0);
+    return i >= 0 && atomic_load_explicit(&g_modes[i].inline_next, memory_order_relaxed);
+}
+
+static void record_mode(const void *key, int shared)
+{
+    int i = mode_slot(key, 1);
+    if (i >= 0 && atomic_load_explicit(&g_modes[i].inline_next, memory_order_relaxed) == shared)
+        atomic_store_explicit(&g_modes[i].inline_next, !shared, memory_order_relaxed);
+}
+
+/* fn on the calling thread with its loops planned as ordinary calls; returns whether one
+ * of them ran on a team. */
+static int run_watched(region *R, prange_region_fn fn, void *ctx)
+{
+    prange__tls_t saved = prange__tls;
+    prange__tls = (prange__tls_t){.tid = 0, .team = 1, .region = R};
+    fn(ctx);
+    prange__tls = saved;
+    return atomic_load_explicit(&R->parallel, memory_order_relaxed);
+}
+
+/* A region's reasons to run its function inline, each loop in it then a nested call. */
+static const char *inline_reason(const prange_opts *o)
+{
+    if (o->flags & PRANGE_SERIAL) return "flag PRANGE_SERIAL";
+    if (o->threads == 1) return "threads = 1";
+    if (prange__state_get()->opt[PRANGE__OPT_SERIAL].value) return "PRANGE_SERIAL=1";
+    if (atomic_load_explicit(&prange__after_fork, memory_order_relaxed)) return "child after fork";
+    if (prange__tls.depth > 0) return "nested call";
+    if (prange__tls.region) return "inside a region";
+    if (omp_in_parallel()) return "inside an OpenMP parallel region";
+    return NULL;
+}
+
+int prange_region(prange_region_fn fn, void *ctx, const prange_opts *opts)
+{
+    PRANGE__TLS_SYNC();
+    prange_opts o;
+    if (!fn || prange__opts_load(opts, &o) != 0) return PRANGE_EINVAL;
+    const char *why = inline_reason(&o);
+    if (why) {
+        if (prange__verbose() >= 2) prange__log("region%s%s: inline (%s)", o.label ? " " : "", o.label ? o.label : "", why);
+        prange__tls_t saved = prange__enter_inline();
+        fn(ctx);
+        prange__leave(saved);
+        return 0;
+    }
+    const void *key = prange__key(&o, (const void *)fn);
+    region R;
+    for (int i = 0; i < PRANGE__RING; i++) atomic_init(&R.slot[i].state, (uint64_t)i << 2 | FREE);
+    atomic_init(&R.arrived, 0);
+    atomic_init(&R.gen, 0);
+    atomic_init(&R.parallel, 0);
+    int budget = prange__budget();
+    prange_plan want = {.threads = o.threads > 0 && o.threads < budget ? o.threads : budget};
+    if (want.threads < 2 || runs_inline(key)) { /* a budget of 1: every loop is serial anyway */
+        int shared = run_watched(&R, fn, ctx);
+        if (want.threads >= 2) record_mode(key, shared);
+        return 0;
+    }
+    int planned = prange__team_run(&want, "region", o.label);
+    if (planned == 1) {
+        run_watched(&R, fn, ctx); /* the budget is held: nothing learned from this run */
+        prange__share_give(1);
+        return 0;
+    }
+    prange__mark_pool_started();
+    region *Rp = &R;
+#pragma omp parallel num_threads(prange__region_size(planned)) firstprivate(Rp, planned, fn, ctx)
+    {
+        int team = prange__team_of(planned), tid = omp_get_thread_num();
+        if (tid < team) {
+            prange__bind_worker_if_asked(tid);
+            prange__tls_t saved = prange__tls;
+            prange__tls = (prange__tls_t){.tid = tid, .team = team, .region = Rp, .region_team = team};
+            fn(ctx);
+            barrier(Rp, team); /* the last loops may be nowait: all done before returning */
+            prange__tls = saved;
+        }
+    }
+    prange__share_give(planned);
+    record_mode(key, atomic_load_explicit(&R.parallel, memory_order_relaxed));
+    return 0;
+}
+
+int prange_region_barrier(void)
+{
+    PRANGE__TLS_SYNC();
+    if (prange__region_team()) prange__region_wait();
+    return 0;
+}

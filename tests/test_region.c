@@ -1,0 +1,603 @@
+/* test_region.c — prange_region: loops shared out among a persistent team, nowait,
+ * reductions bit for bit, nesting, every loop kind, errors, inline when small. */
+#include <criterion/criterion.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <time.h>
+
+#include "common.h"
+
+static prange_opts region_opts(int threads)
+{
+    prange_opts o = PRANGE_OPTS_INIT;
+    o.threads = threads;
+    return o;
+}
+
+/* ---- a sequence of loops: a 1-D heat stencil, sweeps alternating two buffers ---------- */
+
+typedef struct {
+    double *a, *b;
+    int64_t n;
+    int sweeps;
+    prange_opts loop; /* each sweep's options */
+    int rc;
+} heat;
+
+static void heat_step(void *c, int64_t lo, int64_t hi)
+{
+    heat *h = c;
+    for (int64_t i = lo; i < hi; i++) {
+        double l = i > 0 ? h->a[i - 1] : 0, r = i < h->n - 1 ? h->a[i + 1] : 0;
+        h->b[i] = h->a[i] + 0.25 * (l - 2 * h->a[i] + r);
+    }
+}
+
+static void heat_serial(heat *h)
+{
+    for (int s = 0; s < h->sweeps; s++) {
+        heat_step(h, 0, h->n);
+        double *t = h->a;
+        h->a = h->b;
+        h->b = t;
+    }
+}
+
+/* Every member swaps its own copy of the pointers: the loop reads them from ctx, so
+ * each member passes its own heat (the same arrays). */
+static void heat_region(void *c)
+{
+    heat h = *(heat *)c;
+    for (int s = 0; s < h.sweeps; s++) {
+        if (prange_for_opts(0, h.n, heat_step, &h, &h.loop) != 0) ((heat *)c)->rc = 1;
+        double *t = h.a;
+        h.a = h.b;
+        h.b = t;
+    }
+}
+
+static void heat_init(double *a, int64_t n)
+{
+    uint64_t seed = 7;
+    for (int64_t i = 0; i < n; i++) a[i] = t_unit(&seed);
+}
+
+Test(region, sequence_of_loops_matches_serial_bit_for_bit)
+{
+    prange_set_num_threads(4);
+    int64_t n = 5000;
+    for (int t = 1; t <= 4; t *= 2) {
+        for (int sched = PRANGE_SCHEDULE_STATIC; sched <= PRANGE_SCHEDULE_GUIDED; sched++) {
+            double *a = malloc((size_t)n * sizeof *a), *b = calloc((size_t)n, sizeof *b);
+            double *ra = malloc((size_t)n * sizeof *ra), *rb = calloc((size_t)n, sizeof *rb);
+            heat_init(a, n);
+            memcpy(ra, a, (size_t)n * sizeof *a);
+            heat h = {a, b, n, 31, t_parallel_opts(t, (prange_schedule)sched, 0), 0};
+            heat r = {ra, rb, n, 31, PRANGE_OPTS_INIT, 0};
+            prange_opts ro = region_opts(t);
+            cr_assert_eq(prange_region(heat_region, &h, &ro), 0);
+            cr_assert_eq(h.rc, 0);
+            heat_serial(&r); /* 31 sweeps: the result is in r.a, and in b for the region */
+            cr_assert_eq(memcmp(b, r.a, (size_t)n * sizeof *b), 0, "threads %d schedule %d differ", t, sched);
+            free(a);
+            free(b);
+            free(ra);
+            free(rb);
+        }
+    }
+}
+
+/* ---- reductions: the same bits inside a region of 1, 2, 4 as outside ------------------ */
+
+typedef struct {
+    const double *x;
+    int64_t n;
+    int threads;
+    double got[8];
+    int rc[8];
+} redctx;
+
+static void sum_body(void *c, int64_t b, int64_t e, void *acc)
+{
+    const double *x = c;
+    for (int64_t i = b; i < e; i++) *(double *)acc += x[i];
+}
+
+static void reduce_region(void *c)
+{
+    redctx *r = c;
+    prange_opts o = t_parallel_opts(r->threads, PRANGE_SCHEDULE_AUTO, 0);
+    double mine = -1; /* each member's own result */
+    int tid = prange_thread_id();
+    r->rc[tid] = prange_reduce(0, r->n, prange_reducer_sum_f64(), sum_body, (void *)r->x, &mine, &o);
+    r->got[tid] = mine;
+}
+
+Test(region, reductions_keep_their_bits_for_every_team)
+{
+    prange_set_num_threads(4);
+    int64_t n = 300001;
+    double *x = malloc((size_t)n * sizeof *x);
+    uint64_t seed = 11;
+    for (int64_t i = 0; i < n; i++) x[i] = t_unit(&seed) * 1e10;
+    double ref; /* the same options (the same blocks), serial */
+    prange_opts one = t_parallel_opts(1, PRANGE_SCHEDULE_AUTO, 0);
+    one.flags = PRANGE_SERIAL;
+    cr_assert_eq(prange_reduce(0, n, prange_reducer_sum_f64(), sum_body, x, &ref, &one), 0);
+    for (int t = 1; t <= 4; t *= 2) {
+        redctx r = {x, n, t, {0}, {0}};
+        prange_opts ro = region_opts(t);
+        cr_assert_eq(prange_region(reduce_region, &r, &ro), 0);
+        for (int m = 0; m < t; m++) {
+            cr_assert_eq(r.rc[m], 0);
+            cr_assert_eq(memcmp(&r.got[m], &ref, sizeof ref), 0, "team %d member %d: %a vs %a", t, m, r.got[m], ref);
+        }
+    }
+    free(x);
+}
+
+/* ---- nowait: a member goes on to the next loop without waiting ------------------------ */
+
+static atomic_int g_flag, g_timed_out;
+
+/* Member 0's share of loop A waits for loop B's body, which only runs if member 1 may
+ * leave A without waiting for member 0. */
+static void wait_for_b(void *c, int64_t b, int64_t e)
+{
+    (void)c;
+    (void)e;
+    if (b != 0) return;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    while (!atomic_load(&g_flag)) {
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        if (t1.tv_sec - t0.tv_sec > 5) {
+            atomic_store(&g_timed_out, 1);
+            return;
+        }
+    }
+}
+static void set_flag(void *c, int64_t b, int64_t e)
+{
+    (void)c;
+    (void)b;
+    (void)e;
+    atomic_store(&g_flag, 1);
+}
+
+typedef struct {
+    unsigned flags;
+} nowait_ctx;
+
+static void nowait_region(void *c)
+{
+    nowait_ctx *w = c;
+    prange_opts o = t_parallel_opts(2, PRANGE_SCHEDULE_STATIC, 0);
+    o.flags = w->flags;
+    prange_for_opts(0, 2, wait_for_b, NULL, &o);
+    /* B runs on the member that plans it alone (member 1: member 0 is still in A) */
+    prange_opts b = PRANGE_OPTS_INIT;
+    b.flags = PRANGE_NOWAIT;
+    prange_for_opts(0, 1, set_flag, NULL, &b);
+}
+
+Test(region, nowait_lets_a_member_run_ahead)
+{
+    prange_set_num_threads(2);
+    atomic_store(&g_flag, 0);
+    atomic_store(&g_timed_out, 0);
+    nowait_ctx w = {PRANGE_NOWAIT};
+    prange_opts ro = region_opts(2);
+    /* make sure the region gets a team: a loop of it was shared the last time */
+    cr_assert_eq(prange_region(nowait_region, &w, &ro), 0);
+    cr_assert_eq(atomic_load(&g_flag), 1);
+    cr_assert_eq(atomic_load(&g_timed_out), 0, "member 1 waited after a nowait loop");
+}
+
+Test(region, a_loop_without_nowait_is_a_barrier, .timeout = 60)
+{
+    prange_set_num_threads(2);
+    atomic_store(&g_flag, 0);
+    atomic_store(&g_timed_out, 0);
+    nowait_ctx w = {0};
+    prange_opts ro = region_opts(2);
+    cr_assert_eq(prange_region(nowait_region, &w, &ro), 0);
+    /* member 0 waited in A for B, which could not start before A's barrier */
+    cr_assert_eq(atomic_load(&g_timed_out), 1, "a loop without nowait let a member run ahead");
+}
+
+typedef struct {
+    int64_t n;
+    int *a, *b, *sum;
+} indep;
+
+static void fill_a(void *c, int64_t b, int64_t e)
+{
+    indep *d = c;
+    for (int64_t i = b; i < e; i++) d->a[i] = (int)i;
+}
+static void fill_b(void *c, int64_t b, int64_t e)
+{
+    indep *d = c;
+    for (int64_t i = b; i < e; i++) d->b[i] = 2 * (int)i;
+}
+static void add_ab(void *c, int64_t b, int64_t e)
+{
+    indep *d = c;
+    for (int64_t i = b; i < e; i++) d->sum[i] = d->a[i] + d->b[i];
+}
+
+static void indep_region(void *c)
+{
+    prange_opts nw = t_parallel_opts(0, PRANGE_SCHEDULE_DYNAMIC, 16);
+    nw.flags = PRANGE_NOWAIT;
+    indep *d = c;
+    prange_for_opts(0, d->n, fill_a, d, &nw);
+    prange_for_opts(0, d->n, fill_b, d, &nw);
+    prange_region_barrier();
+    prange_opts par = t_parallel_opts(0, PRANGE_SCHEDULE_STATIC, 0);
+    prange_for_opts(0, d->n, add_ab, d, &par);
+}
+
+Test(region, nowait_loops_then_a_barrier)
+{
+    prange_set_num_threads(4);
+    int64_t n = 10007;
+    indep d = {n, calloc((size_t)n, sizeof(int)), calloc((size_t)n, sizeof(int)), calloc((size_t)n, sizeof(int))};
+    for (int rep = 0; rep < 20; rep++) {
+        memset(d.sum, 0, (size_t)n * sizeof(int));
+        cr_assert_eq(prange_region(indep_region, &d, NULL), 0);
+        for (int64_t i = 0; i < n; i++) cr_assert_eq(d.sum[i], 3 * (int)i, "rep %d index %ld", rep, (long)i);
+    }
+    free(d.a);
+    free(d.b);
+    free(d.sum);
+}
+
+/* ---- every loop kind inside a region ---------------------------------------------------- */
+
+typedef struct {
+    int64_t n;
+    atomic_int *hits;   /* prange_for / 2-D: each index once */
+    int stop_at;
+    prange_stop stop[4];
+    int rc[4][5];
+    atomic_int members;
+} kinds;
+
+static void count_body(void *c, int64_t b, int64_t e)
+{
+    kinds *k = c;
+    for (int64_t i = b; i < e; i++) atomic_fetch_add(&k->hits[i], 1);
+}
+static void count_2d(void *c, int64_t i0, int64_t i1, int64_t j0, int64_t j1)
+{
+    kinds *k = c;
+    for (int64_t i = i0; i < i1; i++)
+        for (int64_t j = j0; j < j1; j++) atomic_fetch_add(&k->hits[i * 100 + j], 1);
+}
+static int find_body(void *c, int64_t b, int64_t e)
+{
+    kinds *k = c;
+    return k->stop_at >= b && k->stop_at < e ? 42 : 0;
+}
+
+static void kinds_region(void *c)
+{
+    kinds *k = c;
+    int tid = prange_thread_id();
+    atomic_fetch_add(&k->members, 1);
+    prange_opts par = t_parallel_opts(0, PRANGE_SCHEDULE_GUIDED, 3);
+    k->rc[tid][0] = prange_for(0, k->n, count_body, k);
+    k->rc[tid][1] = prange_for_opts(0, k->n, count_body, k, &par);
+    k->rc[tid][2] = prange_for_2d(0, k->n / 100, 0, 100, 7, 9, count_2d, k, &par);
+    k->rc[tid][3] = prange_for_until(0, k->n, find_body, k, &par, &k->stop[tid]);
+    k->rc[tid][4] = prange_for_opts(5, 5, count_body, k, &par); /* empty */
+}
+
+Test(region, every_loop_kind)
+{
+    prange_set_num_threads(4);
+    kinds k = {.n = 20000, .stop_at = 12345};
+    k.hits = calloc((size_t)k.n, sizeof *k.hits);
+    prange_opts ro = region_opts(4);
+    cr_assert_eq(prange_region(kinds_region, &k, &ro), 0);
+    int members = atomic_load(&k.members);
+    cr_assert(members >= 1 && members <= 4);
+    for (int64_t i = 0; i < k.n; i++) cr_assert_eq(atomic_load(&k.hits[i]), 3, "index %ld", (long)i);
+    prange_stop ref;
+    prange_opts par = t_parallel_opts(0, PRANGE_SCHEDULE_GUIDED, 3);
+    cr_assert_eq(prange_for_until(0, k.n, find_body, &k, &par, &ref), 0);
+    for (int m = 0; m < members; m++) {
+        for (int j = 0; j < 5; j++) cr_assert_eq(k.rc[m][j], 0);
+        cr_assert_eq(k.stop[m].value, 42);
+        cr_assert_eq(k.stop[m].index, ref.index, "member %d: stop at %ld, outside %ld", m, (long)k.stop[m].index,
+                     (long)ref.index);
+    }
+    free(k.hits);
+}
+
+/* ---- members, ids, tiny loops on one member ------------------------------------------- */
+
+typedef struct {
+    atomic_int seen[8], calls, callers[8], teams[8];
+} ids;
+
+static void tiny(void *c, int64_t b, int64_t e)
+{
+    ids *d = c;
+    (void)b;
+    (void)e;
+    atomic_fetch_add(&d->calls, 1);
+    atomic_fetch_add(&d->callers[prange_thread_id()], 1);
+}
+
+static void ids_region(void *c)
+{
+    ids *d = c;
+    atomic_store(&d->teams[prange_thread_id()], prange_num_threads());
+    atomic_fetch_add(&d->seen[prange_thread_id()], 1);
+    prange_opts o = PRANGE_OPTS_INIT;
+    o.cost_ns = 0.1; /* 4 iterations of 0.1 ns: never worth sharing */
+    prange_for_opts(0, 4, tiny, d, &o);
+}
+
+Test(region, members_have_ids_and_tiny_loops_run_whole_on_one)
+{
+    prange_set_num_threads(2);
+    ids d = {0};
+    /* A fresh key: the first call of a region always gets a team. */
+    prange_opts ro = region_opts(2);
+    ro.key = &d;
+    cr_assert_eq(prange_region(ids_region, &d, &ro), 0);
+    cr_assert_eq(atomic_load(&d.seen[0]), 1);
+    cr_assert_eq(atomic_load(&d.seen[1]), 1);
+    cr_assert_eq(atomic_load(&d.teams[0]), 2);
+    cr_assert_eq(atomic_load(&d.teams[1]), 2);
+    cr_assert_eq(atomic_load(&d.calls), 1, "a tiny loop was split");
+    /* inside the body, a serial loop is worker 0 of 1 */
+    cr_assert_eq(atomic_load(&d.callers[0]), 1);
+}
+
+/* ---- inline when every loop is small, a team again when one is not -------------------- */
+
+typedef struct {
+    atomic_int fn_calls;
+    int64_t n;
+    double cost;
+} adapt;
+
+static void nothing(void *c, int64_t b, int64_t e)
+{
+    (void)c;
+    (void)b;
+    (void)e;
+}
+
+static void adapt_region(void *c)
+{
+    adapt *a = c;
+    atomic_fetch_add(&a->fn_calls, 1);
+    prange_opts o = PRANGE_OPTS_INIT;
+    o.cost_ns = a->cost;
+    prange_for_opts(0, a->n, nothing, a, &o);
+}
+
+Test(region, runs_inline_when_no_loop_was_shared)
+{
+    prange_set_num_threads(2);
+    adapt a = {0, 4, 0.1};
+    prange_opts ro = region_opts(2);
+    ro.key = &a;
+    prange_region(adapt_region, &a, &ro);
+    cr_assert_eq(atomic_load(&a.fn_calls), 2, "the first call has a team");
+    atomic_store(&a.fn_calls, 0);
+    prange_region(adapt_region, &a, &ro);
+    cr_assert_eq(atomic_load(&a.fn_calls), 1, "no loop was shared: inline");
+    a.n = 1000;
+    a.cost = 1e6; /* a loop an ordinary call runs on a team */
+    atomic_store(&a.fn_calls, 0);
+    prange_region(adapt_region, &a, &ro);
+    cr_assert_eq(atomic_load(&a.fn_calls), 1);
+    atomic_store(&a.fn_calls, 0);
+    prange_region(adapt_region, &a, &ro);
+    cr_assert_eq(atomic_load(&a.fn_calls), 2, "a loop went parallel inline: a team again");
+}
+
+/* ---- nesting ------------------------------------------------------------------------- */
+
+typedef struct {
+    atomic_int inner_calls;
+    atomic_int iters;
+    int64_t n;
+    atomic_int max_team;
+} nest;
+
+static void count_iters(void *c, int64_t b, int64_t e)
+{
+    nest *d = c;
+    atomic_fetch_add(&d->iters, (int)(e - b));
+    int t = prange_num_threads(), cur = atomic_load(&d->max_team);
+    while (t > cur && !atomic_compare_exchange_weak(&d->max_team, &cur, t)) {
+    }
+}
+
+static void inner_region(void *c)
+{
+    nest *d = c;
+    atomic_fetch_add(&d->inner_calls, 1);
+    prange_opts par = t_parallel_opts(0, PRANGE_SCHEDULE_STATIC, 0);
+    prange_for_opts(0, d->n, count_iters, d, &par); /* nested: whole, on this member */
+}
+
+static void outer_region(void *c) { prange_region(inner_region, c, NULL); }
+
+static void body_with_region(void *c, int64_t b, int64_t e)
+{
+    for (int64_t i = b; i < e; i++) prange_region(inner_region, c, NULL);
+}
+
+Test(region, nested_regions_and_loops_run_serially)
+{
+    prange_set_num_threads(2);
+    nest d = {.n = 1000};
+    prange_opts ro = region_opts(2);
+    ro.key = &d;
+    cr_assert_eq(prange_region(outer_region, &d, &ro), 0);
+    int members = atomic_load(&d.inner_calls);
+    cr_assert(members == 2, "outer members: %d", members);
+    cr_assert_eq(atomic_load(&d.iters), members * 1000, "each member runs the inner loop whole");
+    atomic_store(&d.inner_calls, 0);
+    atomic_store(&d.iters, 0);
+    prange_opts par = t_parallel_opts(2, PRANGE_SCHEDULE_STATIC, 0);
+    cr_assert_eq(prange_for_opts(0, 3, body_with_region, &d, &par), 0);
+    cr_assert_eq(atomic_load(&d.inner_calls), 3);
+    cr_assert_eq(atomic_load(&d.iters), 3000);
+}
+
+/* ---- errors ------------------------------------------------------------------------------ */
+
+typedef struct {
+    int rc[4][3];
+} errs;
+
+static void errs_region(void *c)
+{
+    errs *e = c;
+    int tid = prange_thread_id();
+    prange_opts bad = PRANGE_OPTS_INIT;
+    bad.flags = 1u << 30;
+    e->rc[tid][0] = prange_for_opts(5, 1, nothing, NULL, NULL);
+    e->rc[tid][1] = prange_for_opts(0, 10, nothing, NULL, &bad);
+    e->rc[tid][2] = prange_for_opts(0, 10, nothing, NULL, NULL); /* the region goes on */
+}
+
+Test(region, errors_follow_the_convention)
+{
+    prange_set_num_threads(2);
+    cr_assert_eq(prange_region(NULL, NULL, NULL), PRANGE_EINVAL);
+    prange_opts bad = PRANGE_OPTS_INIT;
+    bad.threads = -1;
+    cr_assert_eq(prange_region(errs_region, NULL, &bad), PRANGE_EINVAL);
+    prange_opts zero = {0};
+    cr_assert_eq(prange_region(errs_region, NULL, &zero), PRANGE_EINVAL);
+    errs e;
+    memset(&e, -1, sizeof e);
+    prange_opts ro = region_opts(2);
+    ro.key = &e;
+    cr_assert_eq(prange_region(errs_region, &e, &ro), 0);
+    for (int m = 0; m < 2; m++) {
+        cr_assert_eq(e.rc[m][0], PRANGE_EINVAL);
+        cr_assert_eq(e.rc[m][1], PRANGE_EINVAL);
+        cr_assert_eq(e.rc[m][2], 0);
+    }
+    cr_assert_eq(prange_region_barrier(), 0, "outside a region: nothing to wait for");
+}
+
+Test(region, one_thread_runs_inline_with_serial_loops)
+{
+    prange_set_num_threads(2);
+    nest d = {.n = 1000};
+    prange_opts ro = region_opts(1);
+    cr_assert_eq(prange_region(inner_region, &d, &ro), 0); /* its loop is forced onto 2 threads */
+    cr_assert_eq(atomic_load(&d.inner_calls), 1);
+    cr_assert_eq(atomic_load(&d.iters), 1000);
+    cr_assert_eq(atomic_load(&d.max_team), 1, "a loop of a 1-thread region ran on %d", atomic_load(&d.max_team));
+}
+
+Test(region, serial_flag_runs_inline)
+{
+    prange_set_num_threads(2);
+    nest d = {.n = 100};
+    prange_opts ro = region_opts(2);
+    ro.flags = PRANGE_SERIAL;
+    cr_assert_eq(prange_region(inner_region, &d, &ro), 0);
+    cr_assert_eq(atomic_load(&d.inner_calls), 1);
+    cr_assert_eq(atomic_load(&d.iters), 100);
+}
+
+/* ---- the ring: many nowait loops in a row --------------------------------------------- */
+
+typedef struct {
+    int64_t n;
+    int loops;
+    atomic_long total;
+} ring;
+
+static void add_len(void *c, int64_t b, int64_t e)
+{
+    ring *r = c;
+    atomic_fetch_add(&r->total, (long)(e - b));
+}
+
+static void ring_region(void *c)
+{
+    ring *r = c;
+    prange_opts nw = t_parallel_opts(0, PRANGE_SCHEDULE_DYNAMIC, 1);
+    nw.flags = PRANGE_NOWAIT;
+    for (int k = 0; k < r->loops; k++) prange_for_opts(0, r->n + k % 5, add_len, r, &nw);
+}
+
+Test(region, many_nowait_loops_reuse_the_slots)
+{
+    prange_set_num_threads(4);
+    ring r = {.n = 64, .loops = 5000};
+    prange_opts ro = region_opts(4);
+    ro.key = &r;
+    cr_assert_eq(prange_region(ring_region, &r, &ro), 0);
+    long want = 0;
+    for (int k = 0; k < r.loops; k++) want += r.n + k % 5;
+    cr_assert_eq(atomic_load(&r.total), want);
+}
+
+/* ---- kernels and scans inside a region --------------------------------------------------- */
+
+typedef struct {
+    const double *x, *ref;
+    double *out;
+    int64_t n;
+    double sum[4];
+    int rc[4];
+    atomic_int wrong;
+} kscan;
+
+static void kernels_region(void *c)
+{
+    kscan *k = c;
+    int tid = prange_thread_id();
+    prange_opts o = PRANGE_OPTS_INIT;
+    o.cost_ns = 100; /* shared: the kernel's reduction and the scan's passes pay */
+    k->sum[tid] = prange_sum_f64(k->x, k->n, &o); /* a reduction: shared, every member gets it */
+    /* One member runs each scan, its passes on one set of block sums (whichever member
+     * plans a pass): 20 of them, as which member arrives first varies. */
+    for (int r = 0; r < 20; r++) {
+        k->rc[tid] |= prange_scan_f64(k->x, k->out, k->n, 0, &o);
+        if (memcmp(k->out, k->ref, (size_t)k->n * sizeof *k->out) != 0) atomic_fetch_add(&k->wrong, 1);
+        prange_region_barrier(); /* every member compared before the next scan writes */
+    }
+}
+
+Test(region, kernels_and_scans_match_outside)
+{
+    prange_set_num_threads(2);
+    int64_t n = 200003;
+    double *x = malloc((size_t)n * sizeof *x), *ref = malloc((size_t)n * sizeof *ref), *out = calloc((size_t)n, sizeof *out);
+    uint64_t seed = 5;
+    for (int64_t i = 0; i < n; i++) x[i] = t_unit(&seed);
+    prange_opts o = PRANGE_OPTS_INIT;
+    o.cost_ns = 100;
+    double sum = prange_sum_f64(x, n, &o);
+    cr_assert_eq(prange_scan_f64(x, ref, n, 0, &o), 0);
+    kscan k = {x, ref, out, n, {0}, {0}, 0};
+    prange_opts ro = region_opts(2);
+    ro.key = &k;
+    cr_assert_eq(prange_region(kernels_region, &k, &ro), 0);
+    for (int m = 0; m < 2; m++) {
+        cr_assert_eq(k.rc[m], 0);
+        cr_assert_eq(memcmp(&k.sum[m], &sum, sizeof sum), 0, "member %d: %a vs %a", m, k.sum[m], sum);
+    }
+    cr_assert_eq(atomic_load(&k.wrong), 0, "%d scans differ inside a region", atomic_load(&k.wrong));
+    free(x);
+    free(ref);
+    free(out);
+}
