@@ -11,6 +11,7 @@
 #     (off) and default_library (static) in force, and a static link.
 # Each client is tests/packaging/client.c, which checks its own results.
 set -eu
+mpi_note=""
 cc=$1; src=$2
 command -v cmake >/dev/null || { echo "packaging: cmake is not installed (tests/run installs it): skipped"; exit 77; }
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
@@ -55,6 +56,18 @@ cmake_client shared
 grep -q "no static libprange is installed" "$tmp/cmake-nostatic.log" || { cat "$tmp/cmake-nostatic.log"; fail "no reason given"; }
 needs_prange "$tmp/cmake-shared/app" || fail "the CMake client did not link libprange.so"
 [ -z "$(find "$tmp/shared" -name 'libprange.a')" ] || fail "default_library=shared installed libprange.a"
+# libprange-mpi's CMake package, where MPI was found: find_package(prange-mpi 0.2) brings
+# prange::prange and MPI::MPI_C; the client runs on 2 ranks.
+if [ -n "$(find "$tmp/shared" -name 'prange-mpiConfig.cmake')" ] && command -v mpirun >/dev/null; then
+  run "$tmp/cmake-mpi.log" cmake -S "$tmp/client/cmake-mpi" -B "$tmp/cmake-mpi" -DCMAKE_PREFIX_PATH="$tmp/shared" -DCMAKE_BUILD_TYPE=Release
+  run "$tmp/cmake-mpi-build.log" cmake --build "$tmp/cmake-mpi"
+  # libprange-mpi finds libprange by the library path (an installed library carries no RPATH).
+  libdir=$(dirname "$(find "$tmp/shared" -name 'libprange-mpi.so*' | head -n 1)")
+  run "$tmp/cmake-mpi-run.log" env OMPI_MCA_btl=self,vader OMPI_MCA_btl_vader_single_copy_mechanism=none \
+    OMPI_MCA_oob_tcp_if_include=lo OMP_WAIT_POLICY=passive LD_LIBRARY_PATH="$libdir" \
+    timeout 120 mpirun --allow-run-as-root --oversubscribe --bind-to none -x LD_LIBRARY_PATH -np 2 "$tmp/cmake-mpi/app_mpi"
+  mpi_note=", the libprange-mpi CMake client on 2 ranks"
+fi
 
 # 2. The static library alone.
 install static -Ddefault_library=static -Dexamples=disabled -Dperf=disabled
@@ -88,4 +101,4 @@ print(" ".join(sorted("%s=%s" % (o["name"], o["value"]) for o in json.load(sys.s
   fail "libprange's options in the parent: $opts"
 run "$tmp/parent-test.log" meson test -C "$tmp/parent"
 ! needs_prange "$tmp/parent/app" || fail "default_library=static linked libprange.so"
-echo "packaging: pkg-config, CMake and Meson subproject clients built and ran (shared and static, $cc)"
+echo "packaging: pkg-config, CMake and Meson subproject clients built and ran (shared and static, $cc)${mpi_note:-}"
