@@ -170,35 +170,52 @@ static double fold(prange_reduce_fn body, const prange_reducer *r, arrays *a, in
 
 static double run_sum(prange_reduce_fn body, arrays *a, int64_t n) { return fold(body, prange_reducer_sum_f64(), a, n, 1); }
 
+/* A public kernel: `impl`, run as one profiled call whose site is the label, else the
+ * kernel's name and its caller (the return address: in the public function itself). */
+#define KERNEL_PUBLIC(T, name, params, args)                                                  \
+    T prange_##name params                                                                    \
+    {                                                                                         \
+        prange__prof_call pc;                                                                 \
+        int prof = prange__profile_begin_opts(&pc, opts, "prange_" #name, __builtin_return_address(0), \
+                                              PRANGE__SITE_KERNEL);                           \
+        T r = name##_impl args;                                                               \
+        if (prof) prange__profile_end(&pc, 0, 0);                                             \
+        return r;                                                                             \
+    }
+
 /* The public kernels: check the input, load the options, run. */
 #define KERNEL_IN(bad, ...)                                                                   \
     prange_opts o;                                                                            \
     arrays a = {__VA_ARGS__};                                                                 \
     if ((bad) || kernel_opts(opts, &o, &a) != 0) return errno = EINVAL, NAN
 
-double prange_sum_f64(const double *x, int64_t n, const prange_opts *opts)
+static double sum_f64_impl(const double *x, int64_t n, const prange_opts *opts)
 {
     KERNEL_IN(bad_input(x, n), .x = x);
     return run_sum(b_sum, &a, n);
 }
+KERNEL_PUBLIC(double, sum_f64, (const double *x, int64_t n, const prange_opts *opts), (x, n, opts))
 
-double prange_sum_f32(const float *x, int64_t n, const prange_opts *opts)
+static double sum_f32_impl(const float *x, int64_t n, const prange_opts *opts)
 {
     KERNEL_IN(bad_input(x, n), .xf = x);
     return run_sum(b_sumf, &a, n);
 }
+KERNEL_PUBLIC(double, sum_f32, (const float *x, int64_t n, const prange_opts *opts), (x, n, opts))
 
-double prange_dot_f64(const double *x, const double *y, int64_t n, const prange_opts *opts)
+static double dot_f64_impl(const double *x, const double *y, int64_t n, const prange_opts *opts)
 {
     KERNEL_IN(bad_input(x, n) || bad_input(y, n), .x = x, .y = y);
     return run_sum(b_dot, &a, n);
 }
+KERNEL_PUBLIC(double, dot_f64, (const double *x, const double *y, int64_t n, const prange_opts *opts), (x, y, n, opts))
 
-double prange_dot_f32(const float *x, const float *y, int64_t n, const prange_opts *opts)
+static double dot_f32_impl(const float *x, const float *y, int64_t n, const prange_opts *opts)
 {
     KERNEL_IN(bad_input(x, n) || bad_input(y, n), .xf = x, .yf = y);
     return run_sum(b_dotf, &a, n);
 }
+KERNEL_PUBLIC(double, dot_f32, (const float *x, const float *y, int64_t n, const prange_opts *opts), (x, y, n, opts))
 
 /*
  * nrm2: one fast pass of plain squares. Its result is exact enough whenever it is finite
@@ -223,17 +240,19 @@ static double nrm2(arrays *a, int64_t n, int parallel)
     return ldexp(sqrt(fold(b_ssq, prange_reducer_sum_f64(), a, n, parallel)), e);
 }
 
-double prange_nrm2_f64(const double *x, int64_t n, const prange_opts *opts)
+static double nrm2_f64_impl(const double *x, int64_t n, const prange_opts *opts)
 {
     KERNEL_IN(bad_input(x, n), .x = x);
     return nrm2(&a, n, 1);
 }
+KERNEL_PUBLIC(double, nrm2_f64, (const double *x, int64_t n, const prange_opts *opts), (x, n, opts))
 
-double prange_nrm2_f32(const float *x, int64_t n, const prange_opts *opts)
+static double nrm2_f32_impl(const float *x, int64_t n, const prange_opts *opts)
 {
     KERNEL_IN(bad_input(x, n), .xf = x);
     return nrm2(&a, n, 1);
 }
+KERNEL_PUBLIC(double, nrm2_f32, (const float *x, int64_t n, const prange_opts *opts), (x, n, opts))
 
 /*
  * Min/max with index over a block, in two scalar passes over data that sit in L1 (a
@@ -269,7 +288,7 @@ double prange_nrm2_f32(const float *x, int64_t n, const prange_opts *opts)
  * prange_reduce with the block body above. */
 #define LOC_KERNEL(name, T, LOC)                                                              \
     LOC_BODY(b_##name, T, LOC, name##_CMP, prange_reducer_##name)                             \
-    LOC prange_##name(const T *x, int64_t n, const prange_opts *opts)                         \
+    static LOC name##_impl(const T *x, int64_t n, const prange_opts *opts)                    \
     {                                                                                         \
         LOC out = {NAN, -1};                                                                  \
         prange_opts o;                                                                        \
@@ -285,7 +304,8 @@ double prange_nrm2_f32(const float *x, int64_t n, const prange_opts *opts)
             return (LOC){NAN, -1};                                                            \
         }                                                                                     \
         return out;                                                                           \
-    }
+    }                                                                                         \
+    KERNEL_PUBLIC(LOC, name, (const T *x, int64_t n, const prange_opts *opts), (x, n, opts))
 #define minloc_f64_CMP <
 #define maxloc_f64_CMP >
 #define minloc_f32_CMP <
@@ -350,17 +370,20 @@ static int run_rows(const double *a, double *out, int64_t rows, int64_t cols, co
     return prange_for_opts(0, rows, body, &k, &o);
 }
 
-int prange_row_sums_f64(const double *a, double *out, int64_t rows, int64_t cols, const prange_opts *opts)
+static int row_sums_f64_impl(const double *a, double *out, int64_t rows, int64_t cols, const prange_opts *opts)
 {
     return run_rows(a, out, rows, cols, opts, rows_sum, 0.3, 1);
 }
+KERNEL_PUBLIC(int, row_sums_f64, (const double *a, double *out, int64_t rows, int64_t cols, const prange_opts *opts), (a, out, rows, cols, opts))
 
-int prange_row_norms_f64(const double *a, double *out, int64_t rows, int64_t cols, const prange_opts *opts)
+static int row_norms_f64_impl(const double *a, double *out, int64_t rows, int64_t cols, const prange_opts *opts)
 {
     return run_rows(a, out, rows, cols, opts, rows_norm, 0.4, 1);
 }
+KERNEL_PUBLIC(int, row_norms_f64, (const double *a, double *out, int64_t rows, int64_t cols, const prange_opts *opts), (a, out, rows, cols, opts))
 
-int prange_row_softmax_f64(const double *a, double *out, int64_t rows, int64_t cols, const prange_opts *opts)
+static int row_softmax_f64_impl(const double *a, double *out, int64_t rows, int64_t cols, const prange_opts *opts)
 {
     return run_rows(a, out, rows, cols, opts, rows_softmax, 8.0, cols);
 }
+KERNEL_PUBLIC(int, row_softmax_f64, (const double *a, double *out, int64_t rows, int64_t cols, const prange_opts *opts), (a, out, rows, cols, opts))

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "../sched/prange_sched.h"
+#include "../sched/profile.h"
 
 /* Length of [begin, end), begin <= end: fits uint64_t for every int64_t pair. */
 static inline uint64_t prange__len(int64_t begin, int64_t end) { return (uint64_t)end - (uint64_t)begin; }
@@ -88,6 +89,8 @@ static inline int prange__team_run(const prange_plan *plan, const char *what, co
     int got = want > 1 ? prange__team_ready(want) : 1;
     if (got < 1) got = 1;
     if (got < want) prange__share_give(want - got);
+    prange__profile_team(got);
+    if (got < plan->threads) prange__profile_event(PRANGE__EV_BACKOFF);
     if (got < plan->threads && prange__verbose() >= 2)
         prange__log("%s%s%s: planned %d threads, ran on %d: %s", what, label ? " " : "", label ? label : "",
                     plan->threads, got,

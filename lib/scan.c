@@ -131,8 +131,8 @@ static void u_pass(void *c, int64_t b, int64_t e, int emit)
 static void u_fold(void *c, int64_t b, int64_t e) { u_pass(c, b, e, 0); }
 static void u_emit(void *c, int64_t b, int64_t e) { u_pass(c, b, e, 1); }
 
-int prange_scan(int64_t begin, int64_t end, const prange_reducer *reducer, prange_scan_fn body, void *ctx,
-                const prange_opts *opts)
+static int scan_call(int64_t begin, int64_t end, const prange_reducer *reducer, prange_scan_fn body, void *ctx,
+                     const prange_opts *opts)
 {
     prange_reducer rd;
     prange_opts o;
@@ -165,5 +165,17 @@ int prange_scan(int64_t begin, int64_t end, const prange_reducer *reducer, prang
     }
     if (rc == 0) rc = prange_for_opts(0, (int64_t)nb, u_emit, &u, &o);
     prange__scratch_give(&buf);
+    return rc;
+}
+
+/* scan_call as one profiled call: its two passes are parts of it (calls the arguments
+ * reject are not counted). */
+int prange_scan(int64_t begin, int64_t end, const prange_reducer *reducer, prange_scan_fn body, void *ctx,
+                const prange_opts *opts)
+{
+    prange__prof_call pc;
+    int prof = prange__profile_begin_opts(&pc, opts, (const void *)body, NULL, PRANGE__SITE_SCAN);
+    int rc = scan_call(begin, end, reducer, body, ctx, opts);
+    if (prof) prange__profile_finish(&pc, rc, 0, 0);
     return rc;
 }

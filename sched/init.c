@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "profile.h"
 #include "prange_sched.h"
 
 static prange__state g_state;
@@ -145,6 +146,7 @@ static void init_once(void)
 {
     prange__state *st = &g_state;
     prange__opts_parse(st->opt, env_get, stderr);
+    prange__profile_init(st);
     load_topology(st);
     read_quota(st);
     /* An explicit thread count wins over a rank's slice, within the rank's whole set. */
@@ -160,8 +162,10 @@ const prange__state *prange__state_get(void)
     pthread_once(&g_once, init_once);
     /* Printed outside pthread_once: printing asks for the state again. */
     static atomic_int printed;
-    if (g_state.opt[PRANGE__OPT_VERBOSE].value >= 1 && !atomic_exchange(&printed, 1))
+    if (g_state.opt[PRANGE__OPT_VERBOSE].value >= 1 && !atomic_exchange(&printed, 1)) {
         prange_print_config(stderr);
+        prange__env_misspelled(NULL, stderr);
+    }
     return &g_state;
 }
 
