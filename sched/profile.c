@@ -271,7 +271,8 @@ int prange__profile_begin_slow(prange__prof_call *pc, const char *label, const v
                                prange__site_kind kind, int absorb)
 {
     if (atomic_load_explicit(&prange__prof_flag, memory_order_relaxed) < 0) (void)prange__state_get();
-    if (atomic_load_explicit(&prange__prof_flag, memory_order_relaxed) == 0) return 0;
+    /* acquire: the clock's settings were written before the flag (released at init). */
+    if (atomic_load_explicit(&prange__prof_flag, memory_order_acquire) == 0) return 0;
     if (label && !label[0]) label = NULL; /* "" names nothing */
     prange__prof_call *cur = prange__prof_cur;
     /* A call left by longjmp from a body never finished: its record lay in a frame below

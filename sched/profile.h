@@ -105,9 +105,10 @@ void prange__profile_init(const prange__state *st);
 
 /* ---- the histogram: log buckets, exact below 64, 32 per octave above -------------------- */
 
-/* Values (clock ticks) at or above 2^PRANGE__HIST_TOP_BIT land in the last bucket. */
+/* Values (clock ticks) at or above 2^PRANGE__HIST_TOP_BIT (about 25 minutes of a 3 GHz TSC)
+ * land in the last bucket, which holds nothing else. */
 #define PRANGE__HIST_TOP_BIT 42
-#define PRANGE__HIST_BUCKETS (64 + (PRANGE__HIST_TOP_BIT - 6) * 32)
+#define PRANGE__HIST_BUCKETS (64 + (PRANGE__HIST_TOP_BIT - 6) * 32 + 1)
 /* The bucket of v; the smallest and the largest value it holds; the value reported for it
  * (the midpoint: within 1/64 of every value in the bucket). */
 unsigned prange__hist_bucket(uint64_t v);

@@ -236,7 +236,7 @@ static void print_json(FILE *f, char *text)
 static void usage(FILE *f, const char *argv0)
 {
     fprintf(f, "usage: %s [--json | --version | --markdown | --calibrate [FILE]]\n"
-               "  (no argument)     print the version, build, topology, options, plans and system\n"
+               "  (no argument)     print the version, build, topology, options, plans, CPU, kernel, OpenMP and binding\n"
                "  --json            the same as one JSON object\n"
                "  --version         print the version\n"
                "  --markdown        print the options table of docs/environment.md\n"
