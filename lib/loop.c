@@ -12,18 +12,18 @@
 
 #include "prange_lib.h"
 
-/* The descriptor every worker reads. The fields workers need sit in the first cache line
- * (one transfer from the caller's core per worker); the shared counters, written only by
- * DYNAMIC / GUIDED / early-stop loops, sit in the next, and the caller's timing after.
- *
- * Early stop (until) works on a loop of `units` chunk indices: chunk k is iterations
- * [k * unit, min((k + 1) * unit, n)), fixed by the range and the grain alone. */
 /* A sampled call's worker shares in ns: the slowest, for the fork-join figure, and their
  * sum, for the profile's load imbalance and serial estimate. */
 typedef struct {
     _Atomic(uint64_t) max, sum;
 } busy_t;
 
+/* The descriptor every worker reads. The fields workers need sit in the first cache line
+ * (one transfer from the caller's core per worker); the shared counters, written only by
+ * DYNAMIC / GUIDED / early-stop loops, sit in the next, and the caller's timing after.
+ *
+ * Early stop (until) works on a loop of `units` chunk indices: chunk k is iterations
+ * [k * unit, min((k + 1) * unit, n)), fixed by the range and the grain alone. */
 typedef struct loop {
     _Alignas(64) prange_body_fn body; /* exactly one of body / until is set */
     prange_until_fn until;
@@ -160,17 +160,17 @@ static void work(loop *L, int tid, int team)
     prange__leave(saved);
 }
 
-/* A worker's share of a static loop without early stop, from values alone (busy_max:
- * where to note its time on a sampled call, else NULL). */
+/* A worker's share of a static loop without early stop, from values alone (busy: where
+ * to note its time on a sampled call, else NULL). */
 static void work_static(prange_body_fn body, void *ctx, int64_t begin, uint64_t n, int tid, int team,
-                        busy_t *busy_max)
+                        busy_t *busy)
 {
     prange__tls_t saved = prange__enter_team(tid, team);
     prange__bind_worker_if_asked(tid);
-    uint64_t lo, hi, t0 = busy_max ? prange__now_ns() : 0;
+    uint64_t lo, hi, t0 = busy ? prange__now_ns() : 0;
     prange__split(n, team, tid, &lo, &hi);
     if (lo < hi) body(ctx, prange__at(begin, lo), prange__at(begin, hi));
-    if (busy_max) note_busy(busy_max, prange__now_ns() - t0);
+    if (busy) note_busy(busy, prange__now_ns() - t0);
     prange__leave(saved);
 }
 
