@@ -595,6 +595,8 @@ void prange_profile_reset(void)
 {
     for (int i = 0; i <= SITES; i++) {
         site *s = &g_sites[i];
+        /* A slot never claimed holds zeros: leave its pages untouched. */
+        if (i < SITES && !atomic_load_explicit(&s->key, memory_order_relaxed)) continue;
         _Atomic(uint64_t) *counters[] = {&s->parallel, &s->ticks, &s->max_ticks, &s->team_mask, &s->sampled,
                                         &s->s_wall_ticks, &s->s_busy_max, &s->s_busy_mean, &s->s_busy_sum};
         for (size_t k = 0; k < sizeof counters / sizeof counters[0]; k++)
@@ -626,7 +628,10 @@ static void at_exit(void)
 }
 
 /* A forked child reports its own calls only. */
-static void on_fork_child(void) { prange_profile_reset(); }
+static void on_fork_child(void)
+{
+    if (atomic_load_explicit(&prange__prof_flag, memory_order_relaxed) & PRANGE__PROF_RECORD) prange_profile_reset();
+}
 
 void prange__profile_init(const prange__state *st)
 {
@@ -640,8 +645,8 @@ void prange__profile_init(const prange__state *st)
         g_tsc0 = g_tsc ? ticks() : g_ns0;
         /* The library stays mapped to the end (-z nodelete): the handler cannot outlive it. */
         atexit(at_exit);
-        pthread_atfork(NULL, NULL, on_fork_child);
     }
+    pthread_atfork(NULL, NULL, on_fork_child); /* recording may also be turned on later (tests) */
     int flag = (g_mode ? PRANGE__PROF_RECORD : 0) | (st->opt[PRANGE__OPT_VERBOSE].value >= 2 ? PRANGE__PROF_VERBOSE : 0);
     atomic_store_explicit(&prange__prof_flag, flag, memory_order_release);
 }

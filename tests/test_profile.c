@@ -6,6 +6,8 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "profile.h"
 
@@ -124,6 +126,34 @@ Test(profile, labels_are_copied)
     prange__site_stats st;
     cr_assert_eq(prange__profile_site("plugin.loop", &st), 0);
     cr_assert_eq(st.calls, 1u);
+}
+
+/* A forked child starts from an empty profile: its report (PATH.<pid> under json:PATH)
+ * holds its own calls, never its parent's again. */
+Test(profile, forked_child_counts_its_own_calls, .timeout = 120)
+{
+    prange__profile_set_recording(1);
+    uint64_t d = 1;
+    prange_opts o = PRANGE_OPTS_INIT;
+    o.flags = PRANGE_SERIAL;
+    o.label = "before.fork";
+    for (int i = 0; i < 3; i++) cr_assert_eq(prange_for_opts(0, 1, advance, &d, &o), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        prange__site_stats st;
+        int ok = prange__profile_site("before.fork", &st) == 0 && st.calls == 0;
+        ok = ok && prange_for_opts(0, 1, advance, &d, &o) == 0 && prange__profile_site("before.fork", &st) == 0 &&
+             st.calls == 1;
+        _exit(ok ? 0 : 1);
+    }
+    int status = 0;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the child saw its parent's calls");
+    prange__site_stats st;
+    cr_assert_eq(prange__profile_site("before.fork", &st), 0);
+    cr_assert_eq(st.calls, 3u);
 }
 
 /* ---- 8 user threads at once ---------------------------------------------------------------- */
