@@ -170,18 +170,8 @@ static double fold(prange_reduce_fn body, const prange_reducer *r, arrays *a, in
 
 static double run_sum(prange_reduce_fn body, arrays *a, int64_t n) { return fold(body, prange_reducer_sum_f64(), a, n, 1); }
 
-/* A public kernel: `impl`, run as one profiled call whose site is the label, else the
- * kernel's name and its caller (the return address: in the public function itself). */
-#define KERNEL_PUBLIC(T, name, params, args)                                                  \
-    T prange_##name params                                                                    \
-    {                                                                                         \
-        prange__prof_call pc;                                                                 \
-        int prof = prange__profile_begin_opts(&pc, opts, "prange_" #name, __builtin_return_address(0), \
-                                              PRANGE__SITE_KERNEL);                           \
-        T r = name##_impl args;                                                               \
-        if (prof) prange__profile_end(&pc, 0, 0);                                             \
-        return r;                                                                             \
-    }
+/* A public kernel prange_NAME: NAME_impl as one profiled call (prange_lib.h). */
+#define KERNEL_PUBLIC(T, name, params, args) PRANGE__KERNEL_ENTRY(T, prange_##name, params, name##_impl args)
 
 /* The public kernels: check the input, load the options, run. */
 #define KERNEL_IN(bad, ...)                                                                   \

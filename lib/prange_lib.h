@@ -138,6 +138,21 @@ static inline double prange__cost_times(double cost_ns, double factor)
     return c < DBL_MAX ? c : DBL_MAX;
 }
 
+/* Define the public kernel `name` (returning T, parameters `params`, the last `opts`) as
+ * `call` run as one profiled call: its site is the label, else the kernel's name and its
+ * caller (the return address, taken in the public function itself); the loops and
+ * reductions it runs are parts of it (sched/profile.h). */
+#define PRANGE__KERNEL_ENTRY(T, name, params, call)                                          \
+    T name params                                                                             \
+    {                                                                                         \
+        prange__prof_call pc_;                                                                \
+        int prof_ = prange__profile_begin_opts(&pc_, opts, #name, __builtin_return_address(0), \
+                                               PRANGE__SITE_KERNEL);                          \
+        T r_ = call;                                                                          \
+        if (prof_) prange__profile_end(&pc_, 0, 0);                                           \
+        return r_;                                                                            \
+    }
+
 /* A polite spin-wait hint. */
 static inline void prange__cpu_relax(void)
 {

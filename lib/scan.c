@@ -62,7 +62,7 @@ static int64_t grain_in_blocks(const prange_opts *opts, uint64_t B)
                 }                                                                              \
         }                                                                                      \
     }                                                                                          \
-    int NAME(const T *in, T *out, int64_t n, int exclusive, const prange_opts *opts)           \
+    static int NAME##_impl(const T *in, T *out, int64_t n, int exclusive, const prange_opts *opts) \
     {                                                                                          \
         prange_opts o;                                                                         \
         if (n < 0 || (n > 0 && (!in || !out)) || prange__opts_load(opts, &o) != 0) return PRANGE_EINVAL; \
@@ -88,7 +88,9 @@ static int64_t grain_in_blocks(const prange_opts *opts, uint64_t B)
         if (rc == 0) rc = prange_for_opts(0, nb, NAME##_apply, &k, &o);                        \
         prange__scratch_give(&buf);                                                            \
         return rc;                                                                             \
-    }
+    }                                                                                          \
+    PRANGE__KERNEL_ENTRY(int, NAME, (const T *in, T *out, int64_t n, int exclusive, const prange_opts *opts), \
+                         NAME##_impl(in, out, n, exclusive, opts))
 
 #define ADD_F(a, b) ((a) + (b))
 #define ADD_I(a, b) ((int64_t)((uint64_t)(a) + (uint64_t)(b)))

@@ -156,6 +156,41 @@ Test(profile, forked_child_counts_its_own_calls, .timeout = 120)
     cr_assert_eq(st.calls, 3u);
 }
 
+/* A kernel is one site named by the kernel and its caller, the reduction it runs inside
+ * being a part of it (no site of its own); a label, when given, names it instead. */
+Test(profile, kernels_are_sites_named_by_their_caller)
+{
+    prange__profile_set_recording(1);
+    static double x[3000], y[3000];
+    for (int i = 0; i < 3000; i++) x[i] = 1.0;
+    for (int i = 0; i < 3; i++) cr_assert_eq(prange_sum_f64(x, 3000, NULL), 3000.0); /* > 1 block: prange_reduce */
+    cr_assert_eq(prange_scan_f64(x, y, 3000, 0, NULL), 0);
+    prange_opts o = PRANGE_OPTS_INIT;
+    o.label = "named.kernel";
+    cr_assert_eq(prange_dot_f64(x, x, 3000, &o), 3000.0);
+    FILE *f = tmpfile();
+    cr_assert_not_null(f);
+    cr_assert_eq(prange_profile_write(f), 0);
+    rewind(f);
+    char buf[8192];
+    size_t k = fread(buf, 1, sizeof buf - 1, f);
+    buf[k] = '\0';
+    fclose(f);
+    const char *sum = strstr(buf, "\nprange_sum_f64 @ "), *scan = strstr(buf, "\nprange_scan_f64 @ ");
+    cr_assert(sum && scan, "%s", buf);
+    unsigned long long calls = 0;
+    cr_assert_eq(sscanf(strstr(sum, " kernel "), " kernel %llu", &calls), 1, "%s", buf);
+    cr_assert_eq(calls, 3u, "%s", buf);
+    cr_assert_eq(sscanf(strstr(scan, " kernel "), " kernel %llu", &calls), 1, "%s", buf);
+    cr_assert_eq(calls, 1u, "%s", buf);
+    cr_assert_null(strstr(buf, " reduce "), "a kernel's reduction is a site of its own: %s", buf);
+    cr_assert_null(strstr(buf, " loop "), "a scan's passes are sites of their own: %s", buf);
+    prange__site_stats st;
+    cr_assert_eq(prange__profile_site("named.kernel", &st), 0);
+    cr_assert_eq(st.calls, 1u);
+    cr_assert_eq(st.kind, PRANGE__SITE_KERNEL);
+}
+
 /* ---- 8 user threads at once ---------------------------------------------------------------- */
 
 #define THREADS 8
