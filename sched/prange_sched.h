@@ -340,11 +340,17 @@ extern PRANGE__TLS prange__tls_t prange__tls;
  * stay "inside a body". Its entry frame tells: every call made from inside a body runs in
  * a frame below it, so a public entry point whose own frame (`here`) is at or above it was
  * called after the entry was abandoned. Forget the context then. One thread-local compare;
- * called first thing by the public functions that read the context (PRANGE__TLS_SYNC). */
+ * called first thing by the public functions that read the context (PRANGE__TLS_SYNC), and
+ * by the profile when a call begins. */
+/* The calls in progress on this thread, for the profile (sched/profile.h). */
+struct prange__prof_call;
+extern PRANGE__TLS struct prange__prof_call *prange__prof_cur;
 static inline void prange__tls_sync(uintptr_t here)
 {
-    if (__builtin_expect(prange__tls.depth > 0 && prange__tls.frame <= here, 0))
+    if (__builtin_expect(prange__tls.depth > 0 && prange__tls.frame <= here, 0)) {
         prange__tls = (prange__tls_t){0};
+        prange__prof_cur = NULL; /* the calls that ran the body were abandoned with it */
+    }
 }
 #define PRANGE__TLS_SYNC() prange__tls_sync((uintptr_t)__builtin_frame_address(0))
 

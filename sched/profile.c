@@ -274,10 +274,12 @@ int prange__profile_begin_slow(prange__prof_call *pc, const char *label, const v
     /* acquire: the clock's settings were written before the flag (released at init). */
     if (atomic_load_explicit(&prange__prof_flag, memory_order_acquire) == 0) return 0;
     if (label && !label[0]) label = NULL; /* "" names nothing */
+    /* Calls left by longjmp from a body never finished: forget them with the body context
+     * (pc lies in the entry point's frame), and any whose record lay at or below this one
+     * (the stack grows down: an enclosing call's record is above it). */
+    prange__tls_sync((uintptr_t)pc);
     prange__prof_call *cur = prange__prof_cur;
-    /* A call left by longjmp from a body never finished: its record lay in a frame below
-     * this one (the stack grows down), so it and whatever it enclosed are gone. */
-    while (cur && (uintptr_t)cur < (uintptr_t)pc) cur = cur->prev;
+    while (cur && (uintptr_t)cur <= (uintptr_t)pc) cur = cur->prev;
     int depth = prange__tls.depth;
     if (cur && cur->absorb && cur->depth == depth) {
         prange__prof_cur = cur;

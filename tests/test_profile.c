@@ -4,6 +4,7 @@
 #include <criterion/criterion.h>
 #include <math.h>
 #include <pthread.h>
+#include <setjmp.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -189,6 +190,56 @@ Test(profile, kernels_are_sites_named_by_their_caller)
     cr_assert_eq(prange__profile_site("named.kernel", &st), 0);
     cr_assert_eq(st.calls, 1u);
     cr_assert_eq(st.kind, PRANGE__SITE_KERNEL);
+}
+
+/* A body that leaves a scan by longjmp abandons the call. The next scan, started from the
+ * same frame, puts its record where the abandoned one was: it must not take it for an
+ * enclosing call (nor for itself), and its passes must stay parts of it. */
+static jmp_buf g_jump;
+static void scan_body(void *ctx, int64_t b, int64_t e, void *acc, int emit)
+{
+    (void)b, (void)e, (void)emit;
+    if (*(int *)ctx) longjmp(g_jump, 1);
+    *(double *)acc += 1.0;
+}
+
+static __attribute__((noinline)) int scan_via(int jump)
+{
+    prange_opts o = PRANGE_OPTS_INIT;
+    o.flags = PRANGE_SERIAL;
+    o.label = jump ? "abandoned.scan" : "ok.scan";
+    if (setjmp(g_jump) == 0) return prange_scan(0, 100, prange_reducer_sum_f64(), scan_body, &jump, &o);
+    return -1;
+}
+
+Test(profile, longjmp_out_of_a_body_abandons_the_call)
+{
+    prange__profile_set_recording(1);
+    cr_assert_eq(scan_via(1), -1);
+    cr_assert_eq(scan_via(0), 0);
+    cr_assert_null(prange__prof_cur, "a finished call is still on the thread's stack of calls");
+    uint64_t d = 1;
+    prange_opts o = PRANGE_OPTS_INIT;
+    o.flags = PRANGE_SERIAL;
+    o.label = "after.jump";
+    for (int i = 0; i < 4; i++) cr_assert_eq(prange_for_opts(0, 1, advance, &d, &o), 0);
+    prange__site_stats st;
+    cr_assert_eq(prange__profile_site("ok.scan", &st), 0);
+    cr_assert_eq(st.calls, 1u);
+    cr_assert_eq(prange__profile_site("after.jump", &st), 0);
+    cr_assert_eq(st.calls, 4u);
+    cr_assert(prange__profile_site("abandoned.scan", &st) != 0 || st.calls == 0, "the abandoned scan was counted");
+    /* No other site: the scans' passes were parts of them. */
+    FILE *f = tmpfile();
+    cr_assert_not_null(f);
+    cr_assert_eq(prange_profile_write(f), 0);
+    rewind(f);
+    char buf[4096];
+    size_t k = fread(buf, 1, sizeof buf - 1, f);
+    buf[k] = '\0';
+    fclose(f);
+    cr_assert(strstr(buf, "prange profile: 2 sites, 5 calls") != NULL, "%s", buf);
+    cr_assert_null(prange__prof_cur);
 }
 
 /* ---- 8 user threads at once ---------------------------------------------------------------- */
