@@ -160,8 +160,13 @@ Test(profile, forked_child_counts_its_own_calls, .timeout = 120)
 /* A kernel is one site named by the kernel and its caller, the reduction it runs inside
  * being a part of it (no site of its own); a label, when given, names it instead. */
 /* One call instruction: a site is the kernel and its caller's return address (a loop of
- * three calls written in the test may be unrolled into three call sites). */
-static __attribute__((noinline)) double sum_once(const double *x, int64_t n) { return prange_sum_f64(x, n, NULL); }
+ * three calls written in the test may be unrolled into three call sites; a tail call would
+ * return to the test itself: the volatile result keeps the call a call). */
+static __attribute__((noinline)) double sum_once(const double *x, int64_t n)
+{
+    volatile double r = prange_sum_f64(x, n, NULL);
+    return r;
+}
 
 Test(profile, kernels_are_sites_named_by_their_caller)
 {
