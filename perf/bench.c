@@ -1176,43 +1176,6 @@ static const kernel OVERHEAD[] = {
      .v = {V("serial", ovh_serial_red), V("omp", ovh_omp_red), V("prange", ovh_prange_red)}},
 };
 
-/* Profiling overhead (docs/profiling.md): "--kernels profile" runs an inline call (a
- * 1-iteration loop) and a ~1 us loop, serial vs prange. PRANGE_PROFILE is read once per
- * process: compare a run under PRANGE_PROFILE=1 with one without (the table says which). */
-static void us_body(void *c, int64_t b, int64_t e)
-{
-    double x = c ? *(double *)c : 1.0;
-    for (int64_t i = b; i < e; i++) x = x * 0.9999999 + 1e-9; /* a dependent chain: ~1 ns each */
-    g_sink = x;
-}
-static double prof_serial_inline(int64_t n)
-{
-    (void)n;
-    empty_body(NULL, 0, 1);
-    return 0;
-}
-static double prof_prange_inline(int64_t n)
-{
-    (void)n;
-    prange_for(0, 1, empty_body, NULL);
-    return 0;
-}
-static double prof_serial_1us(int64_t n)
-{
-    us_body(NULL, 0, n);
-    return 0;
-}
-static double prof_prange_1us(int64_t n)
-{
-    prange_for(0, n, us_body, NULL);
-    return 0;
-}
-static const kernel PROFILE_OVH[] = {
-    {.name = "prof-inline", .check = CHECK_RETURN,
-     .v = {V("serial", prof_serial_inline), V("prange", prof_prange_inline)}},
-    {.name = "prof-1us", .check = CHECK_RETURN, .v = {V("serial", prof_serial_1us), V("prange", prof_prange_1us)}},
-};
-
 /* ---- main ---------------------------------------------------------------------------------- */
 
 static void usage(FILE *f)
@@ -1223,7 +1186,7 @@ static void usage(FILE *f)
             "                    [--dry-run]\n"
             "kernels:");
     for (int k = 0; k < NKERNELS; k++) fprintf(f, " %s", KERNELS[k].name);
-    fprintf(f, " overhead profile\nvariants:");
+    fprintf(f, " overhead\nvariants:");
     for (int k = 0; k < NKERNELS; k++)
         for (int v = 0; v < MAXV && KERNELS[k].v[v].fn; v++) {
             int seen = 0;
@@ -1267,7 +1230,7 @@ static int check_list(const char *what, const char *list, int variants)
     if (strcmp(list, "all") == 0) return 0;
     for (const char *p = list;;) {
         size_t len = strcspn(p, ",");
-        int known = !variants && ((len == 8 && strncmp(p, "overhead", 8) == 0) || (len == 7 && strncmp(p, "profile", 7) == 0));
+        int known = !variants && len == 8 && strncmp(p, "overhead", 8) == 0;
         for (int k = 0; k < NKERNELS && !known; k++) {
             if (!variants) known = strlen(KERNELS[k].name) == len && strncmp(p, KERNELS[k].name, len) == 0;
             for (int v = 0; variants && v < MAXV && KERNELS[k].v[v].fn && !known; v++)
@@ -1420,10 +1383,6 @@ int main(int argc, char **argv)
         for (int k = 0; k < 2; k++)
             if (in_list(cfg.kernels, "overhead") && has_variants(&OVERHEAD[k], &cfg))
                 nitems = add_item(nitems, &OVERHEAD[k], 2 * (int64_t)threads, threads, "overhead");
-        for (int k = 0; k < 2; k++) /* only when asked for by name: not part of the gated run */
-            if (cfg.kernels && in_list(cfg.kernels, "profile") && strcmp(cfg.kernels, "all") != 0 &&
-                has_variants(&PROFILE_OVH[k], &cfg))
-                nitems = add_item(nitems, &PROFILE_OVH[k], k == 0 ? 1 : 1000, threads, "overhead");
         if (!cfg.sweep || nuser) continue;
         for (int k = 0; k < NKERNELS; k++) {
             const kernel *K = &KERNELS[k];
@@ -1517,9 +1476,6 @@ int main(int argc, char **argv)
                 fprintf(T, "%s\t%s\t%d\t%lld\t%.9g\t%.9g\t%.9g\t%.6g\n", I->K->name, I->K->v[v].name, threads,
                         (long long)I->n, s[v].median, s[v].p10, s[v].p90, s[v].median / (double)I->n * 1e9);
         }
-        if (I->K >= PROFILE_OVH && I->K < PROFILE_OVH + 2)
-            printf("%-10s %-11s %3d   prange - serial: %.1f ns per call (PRANGE_PROFILE %s)\n", "overhead", I->K->name,
-                   threads, (s[1].median - s[0].median) * 1e9, getenv("PRANGE_PROFILE") ? getenv("PRANGE_PROFILE") : "unset");
         if (I->K >= OVERHEAD && I->K < OVERHEAD + 2)
             printf("%-10s %-11s %3d   overhead vs serial: omp %.3f us, prange %.3f us (%.2f x libgomp's)\n",
                    "overhead", I->K->name, threads, (s[1].median - s[0].median) * 1e6,
