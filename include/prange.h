@@ -198,9 +198,10 @@ typedef struct prange_opts {
     int threads;          /**< upper bound on the team size; 0 = the process budget */
     prange_schedule schedule; /**< 0 = AUTO: PRANGE_SCHEDULE, else STATIC */
     double cost_ns;       /**< estimated ns per iteration; 0 = learned from earlier calls */
-    const char *label;    /**< NULL or a static string naming the call site, for diagnostics
-                               and profiles (printed in PRANGE_VERBOSE=2 loop lines); never
-                               freed or copied, so it must outlive the call */
+    const char *label;    /**< NULL or a string naming the call site, for diagnostics and
+                               profiles (PRANGE_VERBOSE=2 loop lines, PRANGE_PROFILE sites:
+                               calls with one label form one site); read during the call, the
+                               profile keeps a copy of its first 63 bytes */
     const void *key;      /**< NULL or the identity under which the learned cost model keeps
                                this loop's cost (default: the body pointer); for trampolines
                                and FFI shims whose one body pointer runs many loops */
@@ -856,6 +857,29 @@ PRANGE_API int64_t prange_mem_location(const void *p, size_t nbytes, int64_t *pa
  * Thread-safe (lines from concurrent calls may interleave).
  */
 PRANGE_API int prange_print_config(FILE *out);
+
+/* ---- Profiles (PRANGE_PROFILE; docs/profiling.md) ---------------------------------------- */
+
+/**
+ * prange_profile_write - print the per-call-site profile gathered so far to `out` (NULL =
+ * stderr), as the table PRANGE_PROFILE=1 prints at exit: per site (the call's label, else
+ * its body's symbol, or a kernel's name and caller) the calls, inline and parallel counts,
+ * team sizes, total / mean / p50 / p90 / p99 / max wall time per call, and on sampled
+ * parallel loops the load imbalance and the fork-join time against the serial estimate.
+ * Sites record only while PRANGE_PROFILE is set (1 or json:PATH); otherwise the table is
+ * empty. The stream is flushed before returning.
+ * Returns: 0, or PRANGE_EIO when a write or the flush failed.
+ * Thread-safe: may run while other threads' calls record; a call finishing meanwhile may
+ * show in some columns and not yet in others.
+ */
+PRANGE_API int prange_profile_write(FILE *out);
+
+/**
+ * prange_profile_reset - zero every site's figures (the sites and their names stay), e.g.
+ * between the phases of a long-running program. Thread-safe: calls finishing during the
+ * reset may be counted in part before it and in part after.
+ */
+PRANGE_API void prange_profile_reset(void);
 
 #ifdef __cplusplus
 }

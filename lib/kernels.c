@@ -206,35 +206,42 @@ static double fold(prange_reduce_fn body, const prange_reducer *r, arrays *a, in
 
 static double run_sum(prange_reduce_fn body, arrays *a, int64_t n) { return fold(body, prange_reducer_sum_f64(), a, n, 1); }
 
+/* A public kernel prange_NAME: NAME_impl as one profiled call (prange_lib.h). */
+#define KERNEL_PUBLIC(T, name, params, args) PRANGE__KERNEL_ENTRY(T, prange_##name, params, name##_impl args)
+
 /* The public kernels: check the input, load the options, run. */
 #define KERNEL_IN(bad, ...)                                                                   \
     prange_opts o;                                                                            \
     arrays a = {__VA_ARGS__};                                                                 \
     if ((bad) || kernel_opts(opts, &o, &a) != 0) return errno = EINVAL, NAN
 
-double prange_sum_f64(const double *x, int64_t n, const prange_opts *opts)
+static double sum_f64_impl(const double *x, int64_t n, const prange_opts *opts)
 {
     KERNEL_IN(bad_input(x, n), .x = x);
     return run_sum(b_sum, &a, n);
 }
+KERNEL_PUBLIC(double, sum_f64, (const double *x, int64_t n, const prange_opts *opts), (x, n, opts))
 
-double prange_sum_f32(const float *x, int64_t n, const prange_opts *opts)
+static double sum_f32_impl(const float *x, int64_t n, const prange_opts *opts)
 {
     KERNEL_IN(bad_input(x, n), .xf = x);
     return run_sum(b_sumf, &a, n);
 }
+KERNEL_PUBLIC(double, sum_f32, (const float *x, int64_t n, const prange_opts *opts), (x, n, opts))
 
-double prange_dot_f64(const double *x, const double *y, int64_t n, const prange_opts *opts)
+static double dot_f64_impl(const double *x, const double *y, int64_t n, const prange_opts *opts)
 {
     KERNEL_IN(bad_input(x, n) || bad_input(y, n), .x = x, .y = y);
     return run_sum(b_dot, &a, n);
 }
+KERNEL_PUBLIC(double, dot_f64, (const double *x, const double *y, int64_t n, const prange_opts *opts), (x, y, n, opts))
 
-double prange_dot_f32(const float *x, const float *y, int64_t n, const prange_opts *opts)
+static double dot_f32_impl(const float *x, const float *y, int64_t n, const prange_opts *opts)
 {
     KERNEL_IN(bad_input(x, n) || bad_input(y, n), .xf = x, .yf = y);
     return run_sum(b_dotf, &a, n);
 }
+KERNEL_PUBLIC(double, dot_f32, (const float *x, const float *y, int64_t n, const prange_opts *opts), (x, y, n, opts))
 
 /*
  * nrm2: one fast pass of plain squares. Its result is exact enough whenever it is finite
@@ -259,17 +266,19 @@ static double nrm2(arrays *a, int64_t n, int parallel)
     return ldexp(sqrt(fold(b_ssq, prange_reducer_sum_f64(), a, n, parallel)), e);
 }
 
-double prange_nrm2_f64(const double *x, int64_t n, const prange_opts *opts)
+static double nrm2_f64_impl(const double *x, int64_t n, const prange_opts *opts)
 {
     KERNEL_IN(bad_input(x, n), .x = x);
     return nrm2(&a, n, 1);
 }
+KERNEL_PUBLIC(double, nrm2_f64, (const double *x, int64_t n, const prange_opts *opts), (x, n, opts))
 
-double prange_nrm2_f32(const float *x, int64_t n, const prange_opts *opts)
+static double nrm2_f32_impl(const float *x, int64_t n, const prange_opts *opts)
 {
     KERNEL_IN(bad_input(x, n), .xf = x);
     return nrm2(&a, n, 1);
 }
+KERNEL_PUBLIC(double, nrm2_f32, (const float *x, int64_t n, const prange_opts *opts), (x, n, opts))
 
 /*
  * Min/max with index: the path finds the block's first NaN, or its first extreme element
@@ -285,7 +294,7 @@ double prange_nrm2_f32(const float *x, int64_t n, const prange_opts *opts)
         LOC mine = {x[at], b + at};                                                           \
         prange_reducer_##name()->combine(NULL, acc, &mine, sizeof mine);                      \
     }                                                                                         \
-    LOC prange_##name(const T *x, int64_t n, const prange_opts *opts)                         \
+    static LOC name##_impl(const T *x, int64_t n, const prange_opts *opts)                    \
     {                                                                                         \
         LOC out = {NAN, -1};                                                                  \
         prange_opts o;                                                                        \
@@ -300,7 +309,8 @@ double prange_nrm2_f32(const float *x, int64_t n, const prange_opts *opts)
             return (LOC){NAN, -1};                                                            \
         }                                                                                     \
         return out;                                                                           \
-    }
+    }                                                                                         \
+    KERNEL_PUBLIC(LOC, name, (const T *x, int64_t n, const prange_opts *opts), (x, n, opts))
 LOC_KERNEL(minloc_f64, double, prange_loc_f64, x)
 LOC_KERNEL(maxloc_f64, double, prange_loc_f64, x)
 LOC_KERNEL(minloc_f32, float, prange_loc_f32, xf)
@@ -362,17 +372,20 @@ static int run_rows(const double *a, double *out, int64_t rows, int64_t cols, co
     return prange_for_opts(0, rows, body, &k, &o);
 }
 
-int prange_row_sums_f64(const double *a, double *out, int64_t rows, int64_t cols, const prange_opts *opts)
+static int row_sums_f64_impl(const double *a, double *out, int64_t rows, int64_t cols, const prange_opts *opts)
 {
     return run_rows(a, out, rows, cols, opts, rows_sum, 0.3, 1);
 }
+KERNEL_PUBLIC(int, row_sums_f64, (const double *a, double *out, int64_t rows, int64_t cols, const prange_opts *opts), (a, out, rows, cols, opts))
 
-int prange_row_norms_f64(const double *a, double *out, int64_t rows, int64_t cols, const prange_opts *opts)
+static int row_norms_f64_impl(const double *a, double *out, int64_t rows, int64_t cols, const prange_opts *opts)
 {
     return run_rows(a, out, rows, cols, opts, rows_norm, 0.4, 1);
 }
+KERNEL_PUBLIC(int, row_norms_f64, (const double *a, double *out, int64_t rows, int64_t cols, const prange_opts *opts), (a, out, rows, cols, opts))
 
-int prange_row_softmax_f64(const double *a, double *out, int64_t rows, int64_t cols, const prange_opts *opts)
+static int row_softmax_f64_impl(const double *a, double *out, int64_t rows, int64_t cols, const prange_opts *opts)
 {
     return run_rows(a, out, rows, cols, opts, rows_softmax, 8.0, cols);
 }
+KERNEL_PUBLIC(int, row_softmax_f64, (const double *a, double *out, int64_t rows, int64_t cols, const prange_opts *opts), (a, out, rows, cols, opts))

@@ -12,6 +12,12 @@
 
 #include "prange_lib.h"
 
+/* A sampled call's worker shares in ns: the slowest, for the fork-join figure, and their
+ * sum, for the profile's load imbalance and serial estimate. */
+typedef struct {
+    _Atomic(uint64_t) max, sum;
+} busy_t;
+
 /* The descriptor every worker reads. The fields workers need sit in the first cache line
  * (one transfer from the caller's core per worker); the shared counters, written only by
  * DYNAMIC / GUIDED / early-stop loops, sit in the next, and the caller's timing after.
@@ -33,7 +39,7 @@ typedef struct loop {
     _Atomic(uint64_t) best;    /* until: (chunk << 32) | (uint32_t)value of the lowest stop */
     _Alignas(64) uint64_t timed_iters; /* the caller's share, for the cost per iteration */
     uint64_t timed_ns;
-    _Atomic(uint64_t) busy_max; /* the slowest worker's share, for the fork-join figure */
+    busy_t busy;                /* sampled shares: the slowest (fork-join figure), their sum (profile) */
     int ran;                    /* the team the runtime gave (written by worker 0) */
 } loop;
 
@@ -51,14 +57,16 @@ static inline void loop_init(loop *L, prange_body_fn body, prange_until_fn until
     atomic_init(&L->next, 0);
     atomic_init(&L->best, UINT64_MAX);
     L->timed_iters = L->timed_ns = 0;
-    atomic_init(&L->busy_max, 0);
+    atomic_init(&L->busy.max, 0);
+    atomic_init(&L->busy.sum, 0);
 }
 
-/* A sampled call: record one worker's share time into the slowest so far. */
-static void note_busy(_Atomic(uint64_t) *max, uint64_t ns)
+/* A sampled call: record one worker's share time into the slowest so far and the sum. */
+static void note_busy(busy_t *b, uint64_t ns)
 {
-    uint64_t cur = atomic_load_explicit(max, memory_order_relaxed);
-    while (ns > cur && !atomic_compare_exchange_weak_explicit(max, &cur, ns, memory_order_relaxed,
+    atomic_fetch_add_explicit(&b->sum, ns, memory_order_relaxed);
+    uint64_t cur = atomic_load_explicit(&b->max, memory_order_relaxed);
+    while (ns > cur && !atomic_compare_exchange_weak_explicit(&b->max, &cur, ns, memory_order_relaxed,
                                                               memory_order_relaxed)) {
     }
 }
@@ -143,7 +151,7 @@ static void work(loop *L, int tid, int team)
     }
     if (t0) {
         uint64_t ns = prange__now_ns() - t0;
-        note_busy(&L->busy_max, ns);
+        note_busy(&L->busy, ns);
         if (tid == 0) {
             L->timed_ns = ns;
             L->timed_iters = iters;
@@ -152,17 +160,17 @@ static void work(loop *L, int tid, int team)
     prange__leave(saved);
 }
 
-/* A worker's share of a static loop without early stop, from values alone (busy_max:
- * where to note its time on a sampled call, else NULL). */
+/* A worker's share of a static loop without early stop, from values alone (busy: where
+ * to note its time on a sampled call, else NULL). */
 static void work_static(prange_body_fn body, void *ctx, int64_t begin, uint64_t n, int tid, int team,
-                        _Atomic(uint64_t) *busy_max)
+                        busy_t *busy)
 {
     prange__tls_t saved = prange__enter_team(tid, team);
     prange__bind_worker_if_asked(tid);
-    uint64_t lo, hi, t0 = busy_max ? prange__now_ns() : 0;
+    uint64_t lo, hi, t0 = busy ? prange__now_ns() : 0;
     prange__split(n, team, tid, &lo, &hi);
     if (lo < hi) body(ctx, prange__at(begin, lo), prange__at(begin, hi));
-    if (busy_max) note_busy(busy_max, prange__now_ns() - t0);
+    if (busy) note_busy(busy, prange__now_ns() - t0);
     prange__leave(saved);
 }
 
@@ -215,7 +223,7 @@ static void run_parallel(loop *L, const prange_plan *plan, const char *label)
         void *ctx = L->ctx;
         int64_t begin = L->begin;
         uint64_t n = L->n;
-        _Atomic(uint64_t) *busy = L->sample ? &L->busy_max : NULL;
+        busy_t *busy = L->sample ? &L->busy : NULL;
 #pragma omp parallel num_threads(region) firstprivate(L, planned, body, ctx, begin, n, busy)
         {
             int team = prange__team_of(planned), tid = omp_get_thread_num();
@@ -231,7 +239,7 @@ static void run_parallel(loop *L, const prange_plan *plan, const char *label)
     }
     prange__share_give(planned);
     if (t0) {
-        uint64_t wall = prange__now_ns() - t0, busy = atomic_load_explicit(&L->busy_max, memory_order_relaxed);
+        uint64_t wall = prange__now_ns() - t0, busy = atomic_load_explicit(&L->busy.max, memory_order_relaxed);
         prange__fork_observe(region, wall > busy ? (double)(wall - busy) : 0);
     }
     /* OMP_DYNAMIC lets the runtime give fewer threads than asked: never silently. */
@@ -300,6 +308,7 @@ static int run_first_slice(loop *L, const prange_opts *o, const void *key, const
     R.chunk = plan->chunk;
     R.schedule = plan->schedule;
     if (R.until) until_chunks(&R, L->unit, plan->chunk);
+    prange__profile_event(PRANGE__EV_SLICE);
     if (prange__verbose() >= 2) prange__log_plan("loop (after a timed first slice)", o->label, plan);
     if (plan->serial) run_serial(&R);
     else run_parallel(&R, plan, o->label);
@@ -399,12 +408,22 @@ static void run_loop(loop *L, const prange_opts *o, const void *key)
     if (L->sample && learn) prange__cost_record(key, L->n, L->timed_iters, (double)L->timed_ns);
 }
 
+/* run_loop as one profiled call: its site is its label, else `site` (the user's body). */
+static void run_loop_at(loop *L, const prange_opts *o, const void *key, const void *site, prange__site_kind kind)
+{
+    prange__prof_call pc;
+    int prof = prange__profile_begin(&pc, o->label, site, NULL, kind, 0);
+    run_loop(L, o, key);
+    if (prof) prange__profile_end(&pc, atomic_load(&L->busy.max), atomic_load(&L->busy.sum));
+}
+
 /* A loop with loaded options: its learned cost is keyed by o->key, else by the body. */
-static int for_loaded(int64_t begin, int64_t end, prange_body_fn body, void *ctx, const prange_opts *o)
+static int for_loaded(int64_t begin, int64_t end, prange_body_fn body, void *ctx, const prange_opts *o,
+                      const void *site, prange__site_kind kind)
 {
     loop L;
     loop_init(&L, body, NULL, ctx, begin, end);
-    run_loop(&L, o, prange__key(o, (const void *)body));
+    run_loop_at(&L, o, prange__key(o, (const void *)body), site, kind);
     return 0;
 }
 
@@ -413,7 +432,7 @@ int prange_for_opts(int64_t begin, int64_t end, prange_body_fn body, void *ctx, 
     PRANGE__TLS_SYNC();
     prange_opts o;
     if (begin > end || !body || prange__opts_load(opts, &o) != 0) return PRANGE_EINVAL;
-    return for_loaded(begin, end, body, ctx, &o);
+    return for_loaded(begin, end, body, ctx, &o, (const void *)body, PRANGE__SITE_LOOP);
 }
 
 int prange_for(int64_t begin, int64_t end, prange_body_fn body, void *ctx)
@@ -430,7 +449,7 @@ int prange_for_until(int64_t begin, int64_t end, prange_until_fn body, void *ctx
     if (begin > end || !body || prange__opts_load(opts, &o) != 0) return PRANGE_EINVAL;
     loop L;
     loop_init(&L, NULL, body, ctx, begin, end);
-    run_loop(&L, &o, prange__key(&o, (const void *)body));
+    run_loop_at(&L, &o, prange__key(&o, (const void *)body), (const void *)body, PRANGE__SITE_UNTIL);
     uint64_t best = atomic_load(&L.best);
     if (stop) {
         if (best == UINT64_MAX) *stop = (prange_stop){0, end};
@@ -527,5 +546,5 @@ int prange_for_2d(int64_t i0, int64_t i1, int64_t j0, int64_t j1, int64_t tile_i
     if (tiles_i > (uint64_t)INT64_MAX / r.tiles_j) return PRANGE_EINVAL; /* too many tiles to number */
     if (!o.key) o.key = (const void *)body; /* learn per 2-D body, not per tiles_body; a user key wins */
     if (o.cost_ns > 0) o.cost_ns = prange__cost_times(o.cost_ns, (double)r.ti * (double)r.tj); /* per tile */
-    return for_loaded(0, (int64_t)(tiles_i * r.tiles_j), tiles_body, &r, &o);
+    return for_loaded(0, (int64_t)(tiles_i * r.tiles_j), tiles_body, &r, &o, (const void *)body, PRANGE__SITE_2D);
 }

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "../sched/prange_sched.h"
+#include "../sched/profile.h"
 
 /* Length of [begin, end), begin <= end: fits uint64_t for every int64_t pair. */
 static inline uint64_t prange__len(int64_t begin, int64_t end) { return (uint64_t)end - (uint64_t)begin; }
@@ -89,6 +90,8 @@ static inline int prange__team_run(const prange_plan *plan, const char *what, co
     int got = want > 1 ? prange__team_ready(want) : 1;
     if (got < 1) got = 1;
     if (got < want) prange__share_give(want - got);
+    prange__profile_team(got);
+    if (got < plan->threads) prange__profile_event(PRANGE__EV_BACKOFF);
     if (got < plan->threads && prange__verbose() >= 2)
         prange__log("%s%s%s: planned %d threads, ran on %d: %s", what, label ? " " : "", label ? label : "",
                     plan->threads, got,
@@ -172,6 +175,21 @@ static inline double prange__cost_times(double cost_ns, double factor)
     double c = cost_ns * factor;
     return c < DBL_MAX ? c : DBL_MAX;
 }
+
+/* Define the public kernel `name` (returning T, parameters `params`, the last `opts`) as
+ * `call` run as one profiled call: its site is the label, else the kernel's name and its
+ * caller (the return address, taken in the public function itself); the loops and
+ * reductions it runs are parts of it (sched/profile.h). */
+#define PRANGE__KERNEL_ENTRY(T, name, params, call)                                          \
+    T name params                                                                             \
+    {                                                                                         \
+        prange__prof_call pc_;                                                                \
+        int prof_ = prange__profile_begin_opts(&pc_, opts, #name, __builtin_return_address(0), \
+                                               PRANGE__SITE_KERNEL);                          \
+        T r_ = call;                                                                          \
+        if (prof_) prange__profile_end(&pc_, 0, 0);                                           \
+        return r_;                                                                            \
+    }
 
 /* A polite spin-wait hint. */
 static inline void prange__cpu_relax(void)

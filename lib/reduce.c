@@ -359,10 +359,9 @@ static int region_reduce(const red *L, prange_opts *o, const void *key, void *re
     return rc;
 }
 
-int prange_reduce(int64_t begin, int64_t end, const prange_reducer *reducer, prange_reduce_fn body, void *ctx,
-                  void *result, const prange_opts *opts)
+static int reduce_call(int64_t begin, int64_t end, const prange_reducer *reducer, prange_reduce_fn body, void *ctx,
+                       void *result, const prange_opts *opts)
 {
-    PRANGE__TLS_SYNC(); /* a body left by longjmp (prange_sched.h) */
     prange_reducer rd;
     prange_opts o;
     if (!body || !result || begin > end || prange__opts_load(opts, &o) != 0) return PRANGE_EINVAL;
@@ -437,4 +436,16 @@ int prange_reduce(int64_t begin, int64_t end, const prange_reducer *reducer, pra
     prange__share_give(taken);
     if (R.sample) prange__cost_record(key, R.n, R.timed_iters, (double)R.timed_ns);
     return 0;
+}
+
+/* reduce_call as one profiled call (calls the arguments reject are not counted). */
+int prange_reduce(int64_t begin, int64_t end, const prange_reducer *reducer, prange_reduce_fn body, void *ctx,
+                  void *result, const prange_opts *opts)
+{
+    PRANGE__TLS_SYNC(); /* a body left by longjmp (prange_sched.h) */
+    prange__prof_call pc;
+    int prof = prange__profile_begin_opts(&pc, opts, (const void *)body, NULL, PRANGE__SITE_REDUCE);
+    int rc = reduce_call(begin, end, reducer, body, ctx, result, opts);
+    if (prof) prange__profile_finish(&pc, rc, 0, 0);
+    return rc;
 }

@@ -69,12 +69,13 @@ static int64_t grain_in_blocks(const prange_opts *opts, uint64_t B)
         int exclusive;                                                                         \
         const prange_opts *opts;                                                               \
     } NAME##_args;                                                                             \
+    static int NAME##_impl(const T *in, T *out, int64_t n, int exclusive, const prange_opts *opts); \
     static int NAME##_again(void *p)                                                           \
     {                                                                                          \
         NAME##_args *a = p;                                                                    \
-        return NAME(a->in, a->out, a->n, a->exclusive, a->opts);                               \
+        return NAME##_impl(a->in, a->out, a->n, a->exclusive, a->opts);                        \
     }                                                                                          \
-    int NAME(const T *in, T *out, int64_t n, int exclusive, const prange_opts *opts)           \
+    static int NAME##_impl(const T *in, T *out, int64_t n, int exclusive, const prange_opts *opts) \
     {                                                                                          \
         prange_opts o;                                                                         \
         if (n < 0 || (n > 0 && (!in || !out)) || prange__opts_load(opts, &o) != 0) return PRANGE_EINVAL; \
@@ -107,7 +108,9 @@ static int64_t grain_in_blocks(const prange_opts *opts, uint64_t B)
         if (rc == 0) rc = prange_for_opts(0, nb, NAME##_apply, &k, &o);                        \
         prange__scratch_give(&buf);                                                            \
         return rc;                                                                             \
-    }
+    }                                                                                          \
+    PRANGE__KERNEL_ENTRY(int, NAME, (const T *in, T *out, int64_t n, int exclusive, const prange_opts *opts), \
+                         NAME##_impl(in, out, n, exclusive, opts))
 
 #define ADD_F(a, b) ((a) + (b))
 #define ADD_I(a, b) ((int64_t)((uint64_t)(a) + (uint64_t)(b)))
@@ -153,14 +156,16 @@ typedef struct {
     void *ctx;
     const prange_opts *opts;
 } scan_args;
+static int scan_call(int64_t begin, int64_t end, const prange_reducer *reducer, prange_scan_fn body, void *ctx,
+                     const prange_opts *opts);
 static int scan_again(void *p)
 {
     scan_args *a = p;
-    return prange_scan(a->begin, a->end, a->reducer, a->body, a->ctx, a->opts);
+    return scan_call(a->begin, a->end, a->reducer, a->body, a->ctx, a->opts);
 }
 
-int prange_scan(int64_t begin, int64_t end, const prange_reducer *reducer, prange_scan_fn body, void *ctx,
-                const prange_opts *opts)
+static int scan_call(int64_t begin, int64_t end, const prange_reducer *reducer, prange_scan_fn body, void *ctx,
+                     const prange_opts *opts)
 {
     prange_reducer rd;
     prange_opts o;
@@ -201,5 +206,17 @@ int prange_scan(int64_t begin, int64_t end, const prange_reducer *reducer, prang
     }
     if (rc == 0) rc = prange_for_opts(0, (int64_t)nb, u_emit, &u, &o);
     prange__scratch_give(&buf);
+    return rc;
+}
+
+/* scan_call as one profiled call: its two passes are parts of it (calls the arguments
+ * reject are not counted). */
+int prange_scan(int64_t begin, int64_t end, const prange_reducer *reducer, prange_scan_fn body, void *ctx,
+                const prange_opts *opts)
+{
+    prange__prof_call pc;
+    int prof = prange__profile_begin_opts(&pc, opts, (const void *)body, NULL, PRANGE__SITE_SCAN);
+    int rc = scan_call(begin, end, reducer, body, ctx, opts);
+    if (prof) prange__profile_finish(&pc, rc, 0, 0);
     return rc;
 }

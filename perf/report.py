@@ -15,6 +15,10 @@
                                          production sizes (a run with --threads T,T,...)
   report.py merge MAIN.json PEER.json SUFFIX [MAIN.tsv PEER.tsv]
                                          add a peer run's rows (variants renamed NAME-SUFFIX)
+  report.py profile PROFILE.json [OUT FMT]
+                                         a PRANGE_PROFILE=json:PATH profile (docs/profiling.md):
+                                         one line per site by total time; with OUT and FMT
+                                         (png or svg), a gnuplot script of the sites' latencies
 
 ratio: a libprange variant's time over a reference's time measured in the same run, as the
 median over repetitions of the paired per-repetition ratio (rep r of every variant was
@@ -570,6 +574,38 @@ def plot_scaling(path, out, fmt):
     return "\n".join(lines) + "\n"
 
 
+def profile(path, out=None, fmt=None):
+    """A PRANGE_PROFILE JSON file: a table by total time (share of the profiled time, calls,
+    p50/p99, where parallel execution paid), or with `out` a gnuplot script: per site, the
+    p50 / p90 / p99 / max per-call times on a log scale. Returns (text, exit status)."""
+    with open(path) as f:
+        sites = json.load(f)["sites"]
+    if not sites:
+        return "report.py: no sites in %s (was PRANGE_PROFILE set?)\n" % path, 1
+    sites.sort(key=lambda s: -s["total_ns"])
+    if out is None:
+        total = sum(s["total_ns"] for s in sites) or 1
+        lines = ["%-40s %-7s %6s %9s %9s %10s %10s  %s" % ("site", "kind", "time%", "calls", "parallel", "p50",
+                                                           "p99", "speedup (sampled)")]
+        for s in sites:
+            speed = "%.2fx" % (s["serial_estimate_ns"] / s["sampled_wall_ns"]) if s.get("sampled_wall_ns") else "-"
+            lines.append("%-40s %-7s %5.1f%% %9d %9d %10s %10s  %s" % (
+                s["site"][:40], s["kind"], 100.0 * s["total_ns"] / total, s["calls"], s["parallel"],
+                fmt_t(s["p50_ns"] * 1e-9), fmt_t(s["p99_ns"] * 1e-9), speed))
+        return "\n".join(lines) + "\n", 0
+    term = "svg size 900,480 dynamic font 'sans,11'" if fmt == "svg" else "pngcairo size 900,480 font 'sans,10'"
+    lines = ["set terminal " + term, "set output '%s'" % out.replace("'", ""), "set logscale y",
+             "set ylabel 'ns per call'", "set style data histogram", "set style histogram clustered gap 1",
+             "set style fill solid 0.8 border -1", "set xtics rotate by -30 noenhanced", "set key top left",
+             "set grid y", "set title 'libprange profile: per-call wall time by site'", "$d << EOD"]
+    for s in sites:
+        lines.append('"%s" %.6g %.6g %.6g %.6g' % (s["site"].replace('"', "'"), max(s["p50_ns"], 1),
+                                                     max(s["p90_ns"], 1), max(s["p99_ns"], 1), max(s["max_ns"], 1)))
+    lines += ["EOD", "plot $d using 2:xtic(1) title 'p50', '' using 3 title 'p90', '' using 4 title 'p99', "
+              "'' using 5 title 'max'"]
+    return "\n".join(lines) + "\n", 0
+
+
 def option(argv, names, default):
     """The float after any of `names` in argv (removed from argv), or default; exit 2 on junk."""
     for name in names:
@@ -622,6 +658,12 @@ def main(argv):
             return 1
         sys.stdout.write(script)
         return 0
+
+
+    if len(argv) in (2, 4) and argv[0] == "profile":
+        text, rc = profile(*argv[1:])
+        (sys.stdout if rc == 0 else sys.stderr).write(text)
+        return rc
     if len(argv) == 2 and argv[0] == "check":
         return gate(None, argv[1], confirm, effect, gross, flagged_out)
     if len(argv) == 3 and argv[0] == "compare":

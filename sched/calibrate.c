@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "profile.h"
 #include "prange_sched.h"
 
 #define MAX_SIZES 12
@@ -326,6 +327,7 @@ int prange__fork_probe(int team, const char *label)
     if (t >= 2) {
         int region = prange__region_size(t), i = size_index(region);
         double before = prange__window_get(&g_win[i]), ns = probe_regions(region);
+        prange__profile_event(PRANGE__EV_PROBE);
         uint64_t gap = atomic_load(&g_probe_gap);
         if (ns <= 2 * prange__fork_quiet_ns()) {
             /* Quiet again: a fresh measurement replaces the history taken under load, and

@@ -14,6 +14,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "profile.h"
 #include "prange_sched.h"
 
 prange__state prange__g_state; /* read through prange__state_get */
@@ -146,6 +147,7 @@ static void init_once(void)
 {
     prange__state *st = &prange__g_state;
     prange__opts_parse(st->opt, env_get, stderr);
+    prange__profile_init(st);
     load_topology(st);
     read_quota(st);
     /* As libgomp decides at its start-up (env.c): with neither variable set its workers
@@ -164,8 +166,10 @@ const prange__state *prange__state_init(void)
     pthread_once(&g_once, init_once);
     /* Printed outside pthread_once: printing asks for the state again. */
     static atomic_int printed;
-    if (prange__g_state.opt[PRANGE__OPT_VERBOSE].value >= 1 && !atomic_exchange(&printed, 1))
+    if (prange__g_state.opt[PRANGE__OPT_VERBOSE].value >= 1 && !atomic_exchange(&printed, 1)) {
         prange_print_config(stderr);
+        prange__env_misspelled(NULL, stderr);
+    }
     return &prange__g_state;
 }
 

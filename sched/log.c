@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "../lib/kernels_isa.h"
+#include "profile.h"
 #include "prange_sched.h"
 
 #ifndef PRANGE_BUILD_INFO
@@ -31,6 +32,8 @@ void prange__log(const char *fmt, ...)
 
 void prange__log_plan(const char *what, const char *label, const prange_plan *plan)
 {
+    /* Inside a timed call: printed when it finishes, with its site and duration. */
+    if (prange__profile_defer_plan(what, plan)) return;
     char line[320];
     prange_plan_format(plan, line, sizeof line);
     if (label) prange__log("%s %s: %s", what, label, line);

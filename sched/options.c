@@ -130,6 +130,12 @@ static int parse_value(const prange__opt_desc *d, const char *s, prange__opt_val
     case PRANGE__KIND_SCHED:
         if (parse_sched(s, &x, &chunk) != 0) return -1;
         break;
+    case PRANGE__KIND_PROFILE: /* off | 1 | json:PATH, PATH not empty */
+        if (strcmp(s, "off") == 0 || strcmp(s, "0") == 0) x = 0;
+        else if (strcmp(s, "1") == 0) x = 1;
+        else if (strncmp(s, "json:", 5) == 0 && s[5] != '\0') x = 2, v->text = s + 5;
+        else return -1;
+        break;
     }
     v->value = x;
     v->chunk = chunk;
@@ -153,7 +159,7 @@ int prange__opts_parse(prange__opt_val vals[PRANGE__OPT_COUNT],
     int bad = 0;
     for (int i = 0; i < PRANGE__OPT_COUNT; i++) {
         const prange__opt_desc *d = &prange__opt_table[i];
-        prange__opt_val def = {d->def, 0, PRANGE__SRC_DEFAULT, NULL};
+        prange__opt_val def = {d->def, 0, PRANGE__SRC_DEFAULT, NULL, NULL};
         vals[i] = def;
         const char *s = getenv_fn(d->name);
         const char *var = d->name;
@@ -197,6 +203,10 @@ void prange__opt_format(prange__opt_id id, const prange__opt_val *v, char *buf, 
         snprintf(buf, size, "%.*s", (int)n, p ? p : "?");
         break;
     }
+    case PRANGE__KIND_PROFILE:
+        if (v->value == 2) snprintf(buf, size, "json:%s", v->text ? v->text : "PATH");
+        else snprintf(buf, size, "%s", v->value == 1 ? "1" : "off");
+        break;
     case PRANGE__KIND_SCHED:
         if (v->chunk > 0)
             snprintf(buf, size, "%s,%" PRId64, prange_schedule_name((prange_schedule)v->value), v->chunk);

@@ -19,6 +19,7 @@
 #include <omp.h>
 #include <stdio.h>
 
+#include "profile.h"
 #include "prange_sched.h"
 
 PRANGE__TLS prange__tls_t prange__tls;
@@ -218,7 +219,10 @@ void prange__plan_exec_with(uint64_t n, const prange_opts *o, const void *key, c
     /* A plan that the fork-join figure decided: make the first figure if none exists yet,
      * and probe now and then whether a figure taken while the machine was busy still
      * holds. Either may change the plan; the plan then is the one that runs. */
-    if ((!p->serial || p->reason == prange__why_fork) && prange__fork_ensure()) plan(n, o, key, l, p);
+    if ((!p->serial || p->reason == prange__why_fork) && prange__fork_ensure()) {
+        prange__profile_event(PRANGE__EV_MEASURE);
+        plan(n, o, key, l, p);
+    }
     int probe = prange__plan_probe_team(p, o);
     if (probe && prange__fork_probe(probe, o ? o->label : NULL)) plan(n, o, key, l, p);
 }

@@ -24,7 +24,7 @@
 
 /* ---- options table (sched/options.c) ---------------------------------------------- */
 
-typedef enum { PRANGE__KIND_INT, PRANGE__KIND_BOOL, PRANGE__KIND_ENUM, PRANGE__KIND_SCHED } prange__opt_kind;
+typedef enum { PRANGE__KIND_INT, PRANGE__KIND_BOOL, PRANGE__KIND_ENUM, PRANGE__KIND_SCHED, PRANGE__KIND_PROFILE } prange__opt_kind;
 typedef enum { PRANGE__SRC_DEFAULT, PRANGE__SRC_ENV, PRANGE__SRC_CALL } prange__opt_src;
 
 /*
@@ -54,7 +54,9 @@ typedef enum { PRANGE__SRC_DEFAULT, PRANGE__SRC_ENV, PRANGE__SRC_CALL } prange__
     X(ISA, "PRANGE_ISA", PRANGE__KIND_ENUM, 0, 0, 3, "auto|baseline|avx2|avx512",           \
       "instruction set of the kernels; auto = the widest this CPU runs at full width (same bits on every one)") \
     X(VERBOSE, "PRANGE_VERBOSE", PRANGE__KIND_INT, 0, 0, 2, NULL,                            \
-      "0 quiet; 1 print the configuration once; 2 also print every loop's plan")
+      "0 quiet; 1 print the configuration once; 2 also print every loop's plan")            \
+    X(PROFILE, "PRANGE_PROFILE", PRANGE__KIND_PROFILE, 0, 0, 2, "off|1|json:PATH",            \
+      "per-call-site profile at exit: 1 a table on stderr, json:PATH a JSON file (docs/profiling.md)")
 
 typedef enum {
 #define PRANGE__OPT_ID(id, ...) PRANGE__OPT_##id,
@@ -67,7 +69,7 @@ typedef struct prange__opt_desc {
     const char *name;
     prange__opt_kind kind;
     int64_t def, min, max;
-    const char *choices; /* ENUM: "a|b|c" (value = position); SCHED: the accepted form */
+    const char *choices; /* ENUM: "a|b|c" (value = position); SCHED, PROFILE: the accepted form */
     const char *doc;
 } prange__opt_desc;
 
@@ -76,6 +78,7 @@ typedef struct prange__opt_val {
     int64_t chunk;  /* SCHED only: chunk, 0 = automatic */
     prange__opt_src src;
     const char *from; /* the variable that set it (OMP_NUM_THREADS may set NUM_THREADS) */
+    const char *text; /* PROFILE json: the PATH, inside the environment string (copy it) */
 } prange__opt_val;
 
 extern const prange__opt_desc prange__opt_table[PRANGE__OPT_COUNT];
@@ -363,11 +366,17 @@ static inline int prange__region_team(void) { return prange__tls.depth == 0 ? pr
  * stay "inside a body". Its entry frame tells: every call made from inside a body runs in
  * a frame below it, so a public entry point whose own frame (`here`) is at or above it was
  * called after the entry was abandoned. Forget the context then. One thread-local compare;
- * called first thing by the public functions that read the context (PRANGE__TLS_SYNC). */
+ * called first thing by the public functions that read the context (PRANGE__TLS_SYNC), and
+ * by the profile when a call begins. */
+/* The calls in progress on this thread, for the profile (sched/profile.h). */
+struct prange__prof_call;
+extern PRANGE__TLS struct prange__prof_call *prange__prof_cur;
 static inline void prange__tls_sync(uintptr_t here)
 {
-    if (__builtin_expect(prange__tls.depth > 0 && prange__tls.frame <= here, 0))
+    if (__builtin_expect(prange__tls.depth > 0 && prange__tls.frame <= here, 0)) {
         prange__tls = (prange__tls_t){0};
+        prange__prof_cur = NULL; /* the calls that ran the body were abandoned with it */
+    }
 }
 #define PRANGE__TLS_SYNC() prange__tls_sync((uintptr_t)__builtin_frame_address(0))
 
@@ -404,6 +413,14 @@ void prange__log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* PRANGE_VERBOSE=2: one line per loop with its plan, named by the caller's opts->label
  * (NULL: none). */
 void prange__log_plan(const char *what, const char *label, const prange_plan *plan);
+/* PRANGE_* variables of `env` (NAME=VALUE strings, NULL-terminated; NULL = the process's
+ * environment) that are not in the options table: one line each to `out` (NULL = none),
+ * "PRANGE_NUM_THREAD is not a libprange variable; did you mean PRANGE_NUM_THREADS?", the
+ * suggestion being the closest name within an edit distance of 3 (sched/envcheck.c).
+ * Returns how many there are. Printed once under PRANGE_VERBOSE >= 1 and by prange-info. */
+int prange__env_misspelled(const char *const *env, FILE *out);
+/* The closest table name to `name` (NULL when none is within an edit distance of 3). */
+const char *prange__opt_closest(const char *name);
 static inline int prange__verbose(void) { return (int)prange__state_get()->opt[PRANGE__OPT_VERBOSE].value; }
 
 #endif

@@ -6,7 +6,7 @@
 set -u
 info=$1; example=$2; runtime=${3:-libgomp}
 fail=0
-vars="PRANGE_NUM_THREADS PRANGE_GRAIN PRANGE_SCHEDULE PRANGE_SERIAL PRANGE_BIND PRANGE_FORK_NS PRANGE_MEM PRANGE_HUGEPAGES PRANGE_ISA PRANGE_VERBOSE"
+vars="PRANGE_NUM_THREADS PRANGE_GRAIN PRANGE_SCHEDULE PRANGE_SERIAL PRANGE_BIND PRANGE_FORK_NS PRANGE_MEM PRANGE_HUGEPAGES PRANGE_ISA PRANGE_VERBOSE PRANGE_PROFILE"
 [ "$runtime" = libgomp ] && vars="$vars OMP_NUM_THREADS"
 for var in $vars; do
   for val in abc -3 1e99 '' 7x; do
@@ -32,8 +32,12 @@ out=$(PRANGE_VERBOSE=1 "$example" 100000 2>&1 >/dev/null)
 [ "$(printf '%s\n' "$out" | grep -c '^libprange ')" -eq 1 ] || { echo "FAIL PRANGE_VERBOSE=1 did not print the configuration once"; fail=1; }
 # A fixed fork-join figure: a busy machine must not make this check of the output serial.
 out=$(PRANGE_VERBOSE=2 PRANGE_NUM_THREADS=2 PRANGE_FORK_NS=1000 "$example" 100000000 2>&1 >/dev/null)
-printf '%s\n' "$out" | grep -q 'prange: reduce: n=100000000 threads=2 .*reason=' || { echo "FAIL PRANGE_VERBOSE=2 did not print the plan of a 10^8 reduction on every core:"; printf '%s\n' "$out"; fail=1; }
+# The kernel's reduction: named by its site (the kernel and its caller), with its duration.
+printf '%s\n' "$out" | grep -q 'prange: reduce prange_nrm2_f64 @ [^:]*: n=100000000 threads=2 .*reason=[a-z -]* took=[0-9.]*[mun]*s$' || { echo "FAIL PRANGE_VERBOSE=2 did not print the plan of a 10^8 reduction on every core, with its site and duration:"; printf '%s\n' "$out"; fail=1; }
 printf '%s\n' "$out" | grep -q 'prange: reduce l2_norm.squares: n=100000000 ' || { echo "FAIL PRANGE_VERBOSE=2 did not name the loop by its opts.label:"; printf '%s\n' "$out"; fail=1; }
+# A misspelled variable: said once under PRANGE_VERBOSE=1, with the closest name.
+out=$(PRANGE_VERBOSE=1 PRANGE_NUM_THREAD=2 "$example" 100000 2>&1 >/dev/null)
+[ "$(printf '%s\n' "$out" | grep -c '^prange: warning: PRANGE_NUM_THREAD is not a libprange variable; did you mean PRANGE_NUM_THREADS?$')" -eq 1 ] || { echo "FAIL PRANGE_VERBOSE=1 did not name the misspelled PRANGE_NUM_THREAD once:"; printf '%s\n' "$out" | grep -v '^  '; fail=1; }
 out=$(PRANGE_SERIAL=1 PRANGE_VERBOSE=2 "$example" 100000000 2>&1 >/dev/null)
 printf '%s\n' "$out" | grep -q 'threads=1 .*reason=PRANGE_SERIAL=1' || { echo "FAIL PRANGE_SERIAL=1 did not run inline"; fail=1; }
 "$info" >/dev/null || { echo "FAIL prange-info"; fail=1; }

@@ -200,7 +200,7 @@ Test(options, docs_agree_with_table)
     cr_assert_eq(rows, PRANGE__OPT_COUNT, "docs list %d options, the table %d", rows, PRANGE__OPT_COUNT);
     for (int i = 0; i < PRANGE__OPT_COUNT; i++) {
         char row[512], def[64];
-        prange__opt_val v = {prange__opt_table[i].def, 0, PRANGE__SRC_DEFAULT, NULL};
+        prange__opt_val v = {prange__opt_table[i].def, 0, PRANGE__SRC_DEFAULT, NULL, NULL};
         prange__opt_format((prange__opt_id)i, &v, def, sizeof def);
         snprintf(row, sizeof row, "| `%s` | `%s` |", prange__opt_table[i].name, def);
         cr_assert(strstr(doc, row) != NULL, "docs/environment.md lacks the row start: %s", row);
