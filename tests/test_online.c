@@ -228,9 +228,11 @@ Test(first_call, cheap_iterations_stay_inline_and_run_once)
     cr_assert_eq(atomic_load(&c.team.team), 1, "5000 cheap iterations do not pay 100 us of fork-join");
 }
 
-/* The first body call of a loop burns 300 us of CPU (an interrupt, a descheduled virtual
+/* The first body call of a loop burns 2 ms of CPU (an interrupt, a descheduled virtual
  * CPU or a cold page charged to the slice), every later one is cheap: the second slice
- * reads cheap, and the loop stays inline. With one slice deciding, it went parallel. */
+ * reads cheap, and the loop stays inline. With one slice deciding, it went parallel.
+ * Fork-join at 1 ms: a slice decides from 250 us, far above 156 cheap iterations even
+ * under valgrind. */
 typedef struct {
     count_ctx count;
     atomic_int calls;
@@ -243,14 +245,14 @@ static void hiccup_once_body(void *p, int64_t b, int64_t e)
         struct timespec t0, t;
         clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
         do clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-        while ((t.tv_sec - t0.tv_sec) * 1e9 + (t.tv_nsec - t0.tv_nsec) < 300e3);
+        while ((t.tv_sec - t0.tv_sec) * 1e9 + (t.tv_nsec - t0.tv_nsec) < 2e6);
     }
     count_body(&h->count, b, e);
 }
 
 Test(first_call, one_dear_slice_is_confirmed_before_forking)
 {
-    setenv("PRANGE_FORK_NS", "20000", 1);
+    setenv("PRANGE_FORK_NS", "1000000", 1);
     prange_set_num_threads(2);
     static hiccup_ctx h;
     memset(&h, 0, sizeof h);
