@@ -127,8 +127,11 @@ $cmp "$tmp/base.json" "$tmp/outlier.json" >"$tmp/a.txt" || true
 $cmp "$tmp/base.json" "$tmp/outlier.json" >"$tmp/b.txt" || true
 cmp -s "$tmp/a.txt" "$tmp/b.txt" || fail "two evaluations of the same data differ"
 # Real noise: the committed baseline's own runs (a quiet machine), each judged against a
-# baseline of the others with one kernel's libprange samples 1.5x slower, as
-# PERF_BENCH_SLOWDOWN makes them: the slowdown is flagged every time, for each kernel.
+# baseline of the other two with one kernel's libprange samples 1.5x slower, as
+# PERF_BENCH_SLOWDOWN makes them. Each kernel's slowdown is flagged in at least all runs but
+# one, and at most one case of all is missed: a baseline of two runs may hold one where
+# unchanged libprange was already that much slower at every size of that kernel (it is
+# meant to absorb such a run), which CI's three-run baseline makes rarer still.
 committed="$src/perf/baseline/quick-2core.json"
 python3 - "$committed" "$tmp" <<'PY'
 import copy, json, statistics, sys
@@ -153,11 +156,19 @@ while [ $j -lt "$runs" ]; do
   while [ $k -lt "$runs" ]; do [ $k = $j ] || others="$others $tmp/real$k.json"; k=$((k + 1)); done
   $rep baseline "$tmp/loo$j.json" $others >/dev/null || fail "baseline of the committed runs without run $j"
   for kernel in map triad sum; do
-    expect 1 "flagged .*$kernel .*prange" "$cmp" "$tmp/loo$j.json" "$tmp/real$j-$kernel.json"
+    if "$cmp" "$tmp/loo$j.json" "$tmp/real$j-$kernel.json" >"$tmp/out.txt" 2>&1; then
+      echo "run $j: a 1.5x slowdown of $kernel not flagged" >>"$tmp/missed.txt"
+    else
+      grep -q "flagged .*$kernel .*prange" "$tmp/out.txt" || { cat "$tmp/out.txt"; fail "run $j: $kernel's slowdown failed the gate without flagging $kernel"; }
+    fi
   done
   j=$((j + 1))
 done
+if [ -s "$tmp/missed.txt" ]; then
+  cat "$tmp/missed.txt"
+  [ "$(wc -l <"$tmp/missed.txt")" -le 1 ] || fail "the gate missed more than one of $((runs * 3)) real-noise slowdowns"
+fi
 echo "perf gate: identical, jittered and outlier runs pass; a 1.5x slowdown of map is flagged and fails when" \
      "confirmed; a multi-run baseline absorbs a lucky run; other machine and schema 1 are not comparable;" \
      "wrong result and gross within-run slowdown fail; on the committed baseline's real runs a 1.5x" \
-     "slowdown of map, triad or sum is flagged every time"
+     "slowdown of map, triad or sum is flagged in all cases but at most one"
