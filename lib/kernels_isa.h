@@ -48,6 +48,10 @@ extern const prange__kern prange__kern_avx512;
 
 /* The table the kernels use (chosen on first use from PRANGE_ISA and the CPU). */
 const prange__kern *prange__kern_get(void);
+/* The table for one kernel call over `bytes` of input: under PRANGE_ISA=auto the baseline
+ * path when the input is larger than the last-level cache (memory-bound, where it measured
+ * faster; every path gives the same bits), else prange__kern_get(). */
+const prange__kern *prange__kern_for(double bytes);
 /* Whether this build and this CPU can run path `isa` (PRANGE__ISA_*). */
 int prange__isa_supported(int isa);
 /* Tests: use path `isa` from now on; 0, or PRANGE_ENOSYS when it cannot run here. */

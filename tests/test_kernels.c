@@ -475,3 +475,24 @@ Test(kernels, isa_paths_give_the_baseline_bits)
     cr_assert_eq(prange__isa_set(PRANGE__ISA_COUNT), PRANGE_ENOSYS);
     free(x), free(y), free(f), free(g), free(ix), free(si), free(rows), free(sd), free(sf);
 }
+
+/* Under PRANGE_ISA=auto a kernel over more than the last-level cache runs the baseline path
+ * (memory-bound, where the wide paths measured slower; the same bits either way), a kernel
+ * in cache the chosen one; an explicit PRANGE_ISA is kept at every size. */
+Test(kernels, auto_isa_takes_the_baseline_path_beyond_the_cache)
+{
+    unsetenv("PRANGE_ISA");
+    const prange__kern *chosen = prange__kern_get();
+    cr_assert_eq(prange__kern_for(1e3), chosen, "a 1 KB call left the chosen path");
+    cr_assert_str_eq(prange__kern_for(1e12)->name, "baseline", "a 1 TB call did not take the baseline path");
+}
+
+Test(kernels, an_explicit_isa_is_kept_at_every_size)
+{
+    setenv("PRANGE_ISA", "baseline", 1);
+    cr_assert_str_eq(prange__kern_for(1e12)->name, "baseline");
+    cr_assert_str_eq(prange__kern_for(1e3)->name, "baseline");
+    if (!prange__isa_supported(PRANGE__ISA_AVX2)) return;
+    cr_assert_eq(prange__isa_set(PRANGE__ISA_AVX2), 0);
+    cr_assert_str_eq(prange__kern_for(1e12)->name, "avx2", "a path set for a test changed with the size");
+}
