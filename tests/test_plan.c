@@ -386,11 +386,14 @@ Test(binding, four_numa_nodes_two_sockets)
 
 /* ---- learned cost ----------------------------------------------------------------------- */
 
+/* Spins `per` ns of the thread's CPU time per iteration: what the first call's timed
+ * slice reads exactly (it reads the CPU clock), and a preempted spin still does its work
+ * (spinning on the wall clock, a preemption made a slice look cheaper than the body). */
 static void spin_body(void *c, int64_t b, int64_t e)
 {
     double per = *(const double *)c;
-    uint64_t until = prange__now_ns() + (uint64_t)(per * (double)(e - b));
-    while (prange__now_ns() < until) {}
+    uint64_t until = prange__cpu_ns() + (uint64_t)(per * (double)(e - b));
+    while (prange__cpu_ns() < until) {}
 }
 
 Test(learning, converges_on_a_known_cost)
@@ -402,8 +405,8 @@ Test(learning, converges_on_a_known_cost)
     cr_assert_eq(p.cost_ns, 0.5, "before any call: the default cost");
     for (int i = 0; i < 4; i++) cr_assert_eq(prange_for(0, 3000, spin_body, &per), 0);
     cr_assert_eq(prange_plan_for_body(3000, spin_body, NULL, &p), 0);
-    /* The body spins on the wall clock: other test processes sharing the 2 cores can
-     * stretch a timed share, so the bound is an order of magnitude, not a tight one. */
+    /* Timed shares of parallel calls read the wall clock: other test processes sharing the
+     * 2 cores can stretch them, so the bound is an order of magnitude, not a tight one. */
     cr_assert(p.cost_ns > per * 0.7 && p.cost_ns < per * 5.0, "learned %.1f ns for a %.0f ns body", p.cost_ns, per);
     cr_assert_eq(p.serial, 0, "600 us of work runs in parallel");
     /* Another size class has not been learned; the plan query without a body neither. */
