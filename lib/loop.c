@@ -248,6 +248,12 @@ static void run_parallel(loop *L, const prange_plan *plan, const char *label)
                     label ? label : "", planned, L->ran);
 }
 
+/* Whether a slice of `ns` CPU ns is long enough to decide on (see run_first_slice). */
+static inline int slice_decides(uint64_t ns, const prange_plan *plan)
+{
+    return (double)ns >= 5000 && (double)ns >= plan->fork_ns / 4;
+}
+
 /* A first call without a cost (no hint, nothing learned for this body and size) that the
  * default cost made serial: run a first slice inline and time it, then plan the rest with
  * what it cost. 256 iterations of 1 ms must not run on one thread because the model
@@ -278,7 +284,7 @@ static int run_first_slice(loop *L, const prange_opts *o, const void *key, const
     uint64_t done = run_block(L, 0, first);
     uint64_t ns = prange__cpu_ns() - t0;
     int stopped = L->until && best_chunk(L) < first;
-    int dear = (double)ns >= 5000 && (double)ns >= plan->fork_ns / 4;
+    int dear = slice_decides(ns, plan);
     /* A slice that says "dear" is confirmed by a second one, and the cheaper counts: an
      * interrupt or a descheduled virtual CPU is charged to the thread's CPU clock too, and
      * one such sample must not send cheap iterations to the team. Dear iterations pay
@@ -288,7 +294,7 @@ static int run_first_slice(loop *L, const prange_opts *o, const void *key, const
         uint64_t done2 = run_block(L, first, 2 * first);
         uint64_t ns2 = prange__cpu_ns() - t0;
         if ((double)ns2 * (double)done < (double)ns * (double)done2) done = done2, ns = ns2;
-        dear = (double)ns >= 5000 && (double)ns >= plan->fork_ns / 4;
+        dear = slice_decides(ns, plan);
         stopped = L->until && best_chunk(L) < 2 * first;
         first *= 2;
         slice *= 2;
@@ -330,10 +336,9 @@ static void run_region_loop(loop *L, const prange_opts *o, const void *key)
     prange__rslot *s = prange__region_enter(&planner);
     loop *S = (loop *)(void *)s->desc;
     if (planner) {
-        int learn = !(o->cost_ns > 0);
-        prange__learned learned = learn ? prange__cost_get(key, L->n) : (prange__learned){0, 0};
+        prange__learned learned;
         prange_plan plan;
-        prange__plan_exec_with(L->n, o, key, &learned, &plan);
+        int learn = prange__plan_call(L->n, o, key, &learned, &plan);
         if (prange__verbose() >= 2) prange__log_plan("loop (region)", o->label, &plan);
         loop_init(S, L->body, L->until, L->ctx, L->begin, prange__at(L->begin, L->n));
         S->chunk = plan.chunk;
@@ -388,10 +393,9 @@ static void run_loop(loop *L, const prange_opts *o, const void *key)
     }
     /* Learn only where the caller gave no cost: one read of the table serves the plan,
      * the sampling and the first slice. */
-    int learn = !(o->cost_ns > 0);
-    prange__learned learned = learn ? prange__cost_get(key, L->n) : (prange__learned){0, 0};
+    prange__learned learned;
     prange_plan plan;
-    prange__plan_exec_with(L->n, o, key, &learned, &plan);
+    int learn = prange__plan_call(L->n, o, key, &learned, &plan);
     L->chunk = plan.chunk;
     L->schedule = plan.schedule;
     if (prange__verbose() >= 2) prange__log_plan("loop", o->label, &plan);

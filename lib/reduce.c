@@ -311,10 +311,9 @@ static int region_reduce(const red *L, prange_opts *o, const void *key, void *re
     prange__rslot *s = prange__region_enter(&planner);
     rred *S = (rred *)(void *)s->desc;
     if (planner) {
-        int learn = !(o->cost_ns > 0);
-        prange__learned learned = learn ? prange__cost_get(key, L->n) : (prange__learned){0, 0};
+        prange__learned learned;
         prange_plan plan;
-        prange__plan_exec_with(L->n, o, key, &learned, &plan);
+        int learn = prange__plan_call(L->n, o, key, &learned, &plan);
         if (prange__verbose() >= 2) prange__log_plan("reduce (region)", o->label, &plan);
         memcpy(&S->R, L, sizeof *L); /* not yet shared: a plain copy */
         atomic_init(&S->R.arrived, 0);
@@ -390,10 +389,9 @@ static int reduce_call(int64_t begin, int64_t end, const prange_reducer *reducer
     o.schedule = PRANGE_SCHEDULE_STATIC; /* blocks are split statically, whatever was asked */
     if (prange__region_team()) return region_reduce(&R, &o, key, result);
     /* One read of the learned cost serves the plan and the sampling. */
-    int learn = !(o.cost_ns > 0);
-    prange__learned learned = learn ? prange__cost_get(key, R.n) : (prange__learned){0, 0};
+    prange__learned learned;
     prange_plan plan;
-    prange__plan_exec_with(R.n, &o, key, &learned, &plan);
+    int learn = prange__plan_call(R.n, &o, key, &learned, &plan);
     if (prange__verbose() >= 2) prange__log_plan("reduce", o.label, &plan);
     R.sample = learn && prange__cost_sample_learned(&learned);
     int planned = plan.serial ? 1 : prange__team_run(&plan, "reduce", o.label);
