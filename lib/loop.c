@@ -35,6 +35,7 @@ typedef struct loop {
     int64_t chunk;             /* the plan's chunk, in units */
     prange_schedule schedule;  /* the plan's schedule */
     int sample;                /* time this call: the shares, and the region on the caller */
+    int timed;                 /* time the region on the caller (for the back-off) */
     _Alignas(64) _Atomic(uint64_t) next; /* DYNAMIC / GUIDED: first unit not handed out */
     _Atomic(uint64_t) best;    /* until: (chunk << 32) | (uint32_t)value of the lowest stop */
     _Alignas(64) uint64_t timed_iters; /* the caller's share, for the cost per iteration */
@@ -57,6 +58,7 @@ static inline void loop_init(loop *L, prange_body_fn body, prange_until_fn until
     atomic_init(&L->next, 0);
     atomic_init(&L->best, UINT64_MAX);
     L->timed_iters = L->timed_ns = 0;
+    L->timed = 0;
     atomic_init(&L->busy.max, 0);
     atomic_init(&L->busy.sum, 0);
 }
@@ -198,8 +200,9 @@ static void until_chunks(loop *L, uint64_t unit, int64_t plan_chunk)
 }
 
 /* Run the loop on a team of the plan's size; on a sampled call, report what the region
- * cost beyond its slowest share to the fork-join figure. `label`: the caller's, for logs. */
-static void run_parallel(loop *L, const prange_plan *plan, const char *label)
+ * cost beyond its slowest share to the fork-join figure, and return the call's wall time
+ * (0: not timed, or run inline; L->ran: the team). `label`: the caller's, for logs. */
+static uint64_t run_parallel(loop *L, const prange_plan *plan, const char *label)
 {
     prange__region_note_parallel(); /* inside an inline region: it is worth a team */
     prange__mark_pool_started();
@@ -210,14 +213,14 @@ static void run_parallel(loop *L, const prange_plan *plan, const char *label)
     if (planned == 1) {
         run_serial(L);
         prange__share_give(1);
-        return;
+        return 0;
     }
     /* Watching a fresh fork-join figure: time this call whatever the sampling said. */
     if (!L->sample && atomic_load_explicit(&prange__fork_watch, memory_order_relaxed) > 0 &&
         atomic_fetch_sub_explicit(&prange__fork_watch, 1, memory_order_relaxed) > 0)
         L->sample = 1;
     int region = prange__region_size(planned);
-    uint64_t t0 = L->sample ? prange__now_ns() : 0;
+    uint64_t t0 = L->sample || L->timed ? prange__ticks() : 0;
     if (L->schedule == PRANGE_SCHEDULE_STATIC && !L->until) {
         prange_body_fn body = L->body;
         void *ctx = L->ctx;
@@ -238,14 +241,16 @@ static void run_parallel(loop *L, const prange_plan *plan, const char *label)
         }
     }
     prange__share_give(planned);
-    if (t0) {
-        uint64_t wall = prange__now_ns() - t0, busy = atomic_load_explicit(&L->busy.max, memory_order_relaxed);
+    uint64_t wall = t0 ? (uint64_t)((double)(prange__ticks() - t0) * prange__clock_tick_ns) : 0;
+    if (L->sample) {
+        uint64_t busy = atomic_load_explicit(&L->busy.max, memory_order_relaxed);
         prange__fork_observe(region, wall > busy ? (double)(wall - busy) : 0);
     }
     /* OMP_DYNAMIC lets the runtime give fewer threads than asked: never silently. */
     if (L->ran < planned && prange__verbose() >= 2)
         prange__log("loop%s%s: planned %d threads, the OpenMP runtime gave %d (OMP_DYNAMIC?)", label ? " " : "",
                     label ? label : "", planned, L->ran);
+    return wall;
 }
 
 /* Whether a slice of `ns` CPU ns is long enough to decide on (see run_first_slice). */
@@ -406,10 +411,18 @@ static void run_loop(loop *L, const prange_opts *o, const void *key)
     /* Sampling keeps the timer off most calls (hinted calls are still timed 1 in 64, for
      * the fork-join figure). */
     L->sample = learn ? prange__cost_sample_learned(&learned) : prange__sample_tick();
+    /* Every parallel call of a body with a learned cost is timed (two clock reads) and
+     * compared with its serial estimate: a worker that waits for a core stalls one call in
+     * hundreds by milliseconds, which 1-in-64 samples would miss (sched/cost.c). */
+    L->timed = learn && learned.ns > 0;
     if (learn && run_first_slice(L, o, key, &learned, grain, &plan)) return;
+    uint64_t wall = 0;
     if (plan.serial) run_serial(L);
-    else run_parallel(L, &plan, o->label);
+    else wall = run_parallel(L, &plan, o->label);
     if (L->sample && learn) prange__cost_record(key, L->n, L->timed_iters, (double)L->timed_ns);
+    /* Slower than its serial estimate: back off (sched/cost.c). */
+    if (L->timed && wall && prange__backoff_observe(&learned, L->n, L->ran, (double)wall, "loop", o->label))
+        prange__profile_event(PRANGE__EV_SLOWER);
 }
 
 /* run_loop as one profiled call: its site is its label, else `site` (the user's body). */

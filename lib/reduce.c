@@ -399,6 +399,7 @@ static int reduce_call(int64_t begin, int64_t end, const prange_reducer *reducer
     /* Threads taken from the budget (a parallel plan that found it held runs inline,
      * counted as 1), given back before returning. */
     int taken = plan.serial ? 0 : planned;
+    uint64_t wall = 0; /* a sampled parallel call's time, for the back-off */
     if (planned == 1) {
         if (fold_inline(&R, result) != 0) {
             prange__share_give(taken);
@@ -420,11 +421,14 @@ static int reduce_call(int64_t begin, int64_t end, const prange_reducer *reducer
         atomic_init(&R.merged, 0);
         prange__mark_pool_started();
         red *Rp = &R; /* firstprivate, as in loop.c: read from the runtime's block */
+        /* Timed for the back-off, as loops are (lib/loop.c). */
+        uint64_t t0 = learn && learned.ns > 0 ? prange__ticks() : 0;
 #pragma omp parallel num_threads(prange__region_size(planned)) firstprivate(Rp, planned, result, boxes, m)
         {
             int team = prange__team_of(planned), tid = omp_get_thread_num();
             if (tid < team) worker(Rp, tid, team, result, boxes, m);
         }
+        wall = t0 ? (uint64_t)((double)(prange__ticks() - t0) * prange__clock_tick_ns) : 0;
         prange__scratch_give(&buf);
         if (atomic_load(&R.failed)) {
             prange__share_give(taken);
@@ -433,6 +437,9 @@ static int reduce_call(int64_t begin, int64_t end, const prange_reducer *reducer
     }
     prange__share_give(taken);
     if (R.sample) prange__cost_record(key, R.n, R.timed_iters, (double)R.timed_ns);
+    /* Slower than its serial estimate: back off (sched/cost.c). */
+    if (wall && prange__backoff_observe(&learned, R.n, planned, (double)wall, "reduce", o.label))
+        prange__profile_event(PRANGE__EV_SLOWER);
     return 0;
 }
 

@@ -10,8 +10,9 @@
  *   samples and a one-off hiccup moves nothing;
  * - a process whose figure makes a loop serial that a quiet machine would run in
  *   parallel probes now and then (a few empty regions, at most one probe per back-off
- *   gap: 2 ms doubling to 0.5 s while the machine stays busy), so a figure taken under
- *   load does not rule the process for its life.
+ *   gap: 2 ms doubling to 0.5 s while the machine stays busy, and at least 32 times what
+ *   the last probe took), so a figure taken under load does not rule the process for
+ *   its life, and probing costs a busy machine's serial loops at most ~3%.
  *
  * Sizes measured: 2, 4, 8, ... below the budget, and the budget itself. A team of t uses
  * the figure of the smallest measured size >= t (never optimistic).
@@ -52,6 +53,7 @@ static prange__fork_measure_fn g_measure_hook; /* tests: replaces empty-region t
 
 #define PROBE_GAP_MIN_NS 2000000ull   /* 2 ms */
 #define PROBE_GAP_MAX_NS 500000000ull /* 0.5 s: a quiet machine is found within it */
+#define PROBE_COST_GAP 32.0 /* a gap of 32 probes' time: probes cost at most ~3% */
 /* Loops are worth a probe when they would pay at this figure even if the process never
  * saw one so cheap (its first measurement may have been taken under load). */
 #define QUIET_CAP_NS 2000.0
@@ -339,8 +341,14 @@ int prange__fork_probe(int team, const char *label)
             advise_when_busy(prange__window_add(&g_win[i], ns));
         }
         /* Every probe doubles the gap (a quiet one too: it may have been lucky); once the
-         * machine is quiet for good, loops are parallel and no longer probe. */
+         * machine is quiet for good, loops are parallel and no longer probe. The gap is
+         * also at least PROBE_COST_GAP times what this probe took: on a busy machine one
+         * empty region waits a time slice for a core (4-12 ms), and probes every 2 ms
+         * made serial loops 3x slower than serial. */
+        double took = (double)(prange__now_ns() - now);
         gap = gap * 2 < PROBE_GAP_MAX_NS ? gap * 2 : PROBE_GAP_MAX_NS;
+        if ((double)gap < PROBE_COST_GAP * took)
+            gap = PROBE_COST_GAP * took < (double)PROBE_GAP_MAX_NS ? (uint64_t)(PROBE_COST_GAP * took) : PROBE_GAP_MAX_NS;
         atomic_store(&g_probe_gap, gap);
         atomic_store(&g_probe_next, prange__now_ns() + gap);
         changed = prange__window_get(&g_win[i]) < before;

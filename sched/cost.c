@@ -7,18 +7,34 @@
  * classes are powers of 4 of n, because the same body costs less per iteration when its
  * data sit in cache. The table is fixed-size and lock-free: a slot is claimed with one
  * CAS, and a full table simply stops learning new keys (the default cost applies).
+ *
+ * Each slot also keeps the back-off of its (body, size class): a sampled parallel call
+ * that took longer than its serial estimate (n x the learned cost) halves the team that
+ * key's calls may use, for 16 calls, then for a number of calls that at least doubles each
+ * time a probe at the full team loses again, and ends when a probe wins. The usual cause is a
+ * busy machine: a worker that waits for a core makes the whole call wait at the join,
+ * which neither the per-iteration cost (the caller's share) nor the fork-join figure (the
+ * time beyond the slowest share) sees. docs/scheduling.md has a worked example.
  */
-#include <time.h>
-
 #include "prange_sched.h"
 
 #define SLOTS 512  /* power of two */
 #define PROBES 8
 #define WARM_SAMPLES 8  /* calls timed before sampling drops to 1 in 64 */
+#define BACKOFF_FIRST 16     /* capped calls after a first loss: a one-off hiccup costs little */
+#define BACKOFF_COST 32.0    /* then at least 32 x what a lost probe cost: probes cost <= ~3% */
+#define BACKOFF_MAX_NS 5e8   /* and at most 0.5 s of serial work: a quiet machine is seen */
+#define BACKOFF_WATCH 8      /* calls timed after a probe wins: one lucky probe is found out */
 
 typedef struct {
     _Atomic(uintptr_t) key;    /* body pointer ^ size class, 0 = free */
     prange__window cost;       /* ns per iteration */
+    /* Back-off (written only by sampled parallel calls and capped calls; races lose a
+     * count at worst): */
+    atomic_int cap;            /* at most this many threads while skip > 0; 0 = none */
+    atomic_uint skip;          /* capped calls left before the next probe */
+    atomic_uint interval;      /* the current back-off in calls; 0 = none recently */
+    atomic_uint watch;         /* calls still to time after a probe won */
 } slot;
 
 static slot g_slots[SLOTS];
@@ -60,21 +76,92 @@ static slot *find(uintptr_t k, int claim)
 prange__learned prange__cost_get(const void *key, uint64_t n)
 {
     slot *s = key ? find(make_key(key, n), 0) : NULL;
-    if (!s) return (prange__learned){0, 0};
-    return (prange__learned){prange__window_get(&s->cost), prange__window_count(&s->cost)};
+    if (!s) return (prange__learned){0, 0, 0, 0, NULL};
+    prange__learned l = {prange__window_get(&s->cost), prange__window_count(&s->cost), 0, 0, s};
+    int cap = atomic_load_explicit(&s->cap, memory_order_relaxed);
+    if (cap > 0) {
+        if (atomic_load_explicit(&s->skip, memory_order_relaxed) > 0) l.cap = cap;
+        else l.probe = 1;
+    } else if (atomic_load_explicit(&s->watch, memory_order_relaxed) > 0) {
+        l.probe = 1;
+    }
+    return l;
 }
 
 double prange__cost_lookup(const void *key, uint64_t n) { return prange__cost_get(key, n).ns; }
 
 int prange__cost_sample_learned(const prange__learned *l)
 {
-    return l->samples < WARM_SAMPLES ? 1 : prange__sample_tick();
+    return l->samples < WARM_SAMPLES || l->probe ? 1 : prange__sample_tick();
 }
 
 int prange__sample_tick(void)
 {
     static PRANGE__TLS unsigned tick;
     return (++tick & 63) == 0;
+}
+
+/* Decrement a count that only the back-off reads: a plain read and write, not an atomic
+ * decrement (a loop's calls are usually one thread's; a count lost to a race moves the next
+ * probe by a call). */
+static void count_down(atomic_uint *c)
+{
+    unsigned k = atomic_load_explicit(c, memory_order_relaxed);
+    if (k > 0) atomic_store_explicit(c, k - 1, memory_order_relaxed);
+}
+
+void prange__backoff_tick(const prange__learned *l)
+{
+    slot *s = l->slot;
+    count_down(l->cap ? &s->skip : &s->watch);
+}
+
+int prange__backoff_observe(const prange__learned *l, uint64_t n, int threads, double wall_ns, const char *what,
+                            const char *label)
+{
+    slot *s = l->slot;
+    if (!s || !(l->ns > 0) || threads < 2) return 0;
+    double serial = (double)n * l->ns;
+    int cap = atomic_load_explicit(&s->cap, memory_order_relaxed);
+    unsigned interval = atomic_load_explicit(&s->interval, memory_order_relaxed);
+    if (wall_ns <= serial) {
+        if (cap > 0 && !l->cap) {
+            /* A probe won: the full team again, its next calls timed. */
+            atomic_store_explicit(&s->watch, BACKOFF_WATCH, memory_order_relaxed);
+            atomic_store_explicit(&s->cap, 0, memory_order_relaxed);
+        } else if (cap == 0 && interval > 0 && atomic_load_explicit(&s->watch, memory_order_relaxed) == 0) {
+            /* Later wins forget the back-off by halves. */
+            atomic_store_explicit(&s->interval, interval / 2 >= BACKOFF_FIRST ? interval / 2 : 0, memory_order_relaxed);
+        }
+        return 0;
+    }
+    /* Lost: half the team that lost. A capped call that loses lowers the cap and keeps its
+     * count. A loss at the full team (a first loss, a probe, a watched call) backs off for
+     * BACKOFF_FIRST calls the first time, then for twice as long as the last time and at
+     * least BACKOFF_COST times what this call lost, never beyond BACKOFF_MAX_NS of serial
+     * work (the next probe). */
+    int next = threads / 2 > 1 ? threads / 2 : 1;
+    atomic_store_explicit(&s->cap, next, memory_order_relaxed);
+    if (!l->cap) {
+        double calls = BACKOFF_FIRST;
+        if (interval > 0) {
+            double by_cost = BACKOFF_COST * (wall_ns - serial) / serial, most = BACKOFF_MAX_NS / serial;
+            calls = 2.0 * interval > by_cost ? 2.0 * interval : by_cost;
+            if (calls > most) calls = most;
+            if (calls < BACKOFF_FIRST) calls = BACKOFF_FIRST;
+            if (calls > 1e9) calls = 1e9;
+        }
+        interval = (unsigned)calls;
+        atomic_store_explicit(&s->interval, interval, memory_order_relaxed);
+        atomic_store_explicit(&s->skip, interval, memory_order_relaxed);
+        atomic_store_explicit(&s->watch, 0, memory_order_relaxed);
+    }
+    if (prange__verbose() >= 2)
+        prange__log("%s%s%s: %d threads took %.0f ns, the serial estimate is %.0f ns: at most %d thread%s for the "
+                    "next %u calls of this body and size",
+                    what, label ? " " : "", label ? label : "", threads, wall_ns, serial, next,
+                    next == 1 ? "" : "s", atomic_load_explicit(&s->skip, memory_order_relaxed));
+    return 1;
 }
 
 void prange__cost_record(const void *key, uint64_t n, uint64_t iters, double ns)
@@ -84,18 +171,4 @@ void prange__cost_record(const void *key, uint64_t n, uint64_t iters, double ns)
     /* 0 means "unknown" to lookups: a sample is never below 1e-6 ns per iteration. */
     double c = ns / (double)iters;
     if (s) prange__window_add(&s->cost, c > 1e-6 ? c : 1e-6);
-}
-
-uint64_t prange__now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-uint64_t prange__cpu_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }

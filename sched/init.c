@@ -147,6 +147,7 @@ static void init_once(void)
 {
     prange__state *st = &prange__g_state;
     prange__opts_parse(st->opt, env_get, stderr);
+    prange__clock_init();
     prange__profile_init(st);
     load_topology(st);
     read_quota(st);

@@ -65,6 +65,7 @@ int64_t prange__grain_explicit(const prange_opts *o)
 
 /* The reason of a plan made serial by the fork-join figure (compared by address). */
 const char prange__why_fork[] = "work below fork-join cost";
+const char prange__why_backoff[] = "parallel ran slower than serial (back-off)";
 
 static void set_serial(prange_plan *p, const char *why)
 {
@@ -153,7 +154,11 @@ static void plan(uint64_t n, const prange_opts *o, const void *key, const prange
         set_serial(p, inline_why);
         return;
     }
-    double c = o->cost_ns > 0 ? o->cost_ns : learned ? learned->ns : prange__cost_lookup(key, n);
+    /* What the table knows of the key, unless the caller gave a cost (hinted calls neither
+     * learn nor back off). */
+    prange__learned lk = {0, 0, 0, 0, NULL};
+    if (!(o->cost_ns > 0)) lk = learned ? *learned : prange__cost_get(key, n);
+    double c = o->cost_ns > 0 ? o->cost_ns : lk.ns;
     if (c <= 0) c = DEFAULT_COST_NS;
     double work = (double)n * c;
     if (work > DBL_MAX) work = DBL_MAX; /* a valid cost near DBL_MAX: huge, not inf */
@@ -182,6 +187,16 @@ static void plan(uint64_t n, const prange_opts *o, const void *key, const prange
     if (t < 2 || !(fork + work / t < PARALLEL_GAIN * work)) {
         set_serial(p, prange__why_fork);
         return;
+    }
+    /* A recent parallel call of this body and size took longer than its serial estimate
+     * (a busy machine): at most the back-off's team until its next probe (cost.c). */
+    if (!rteam && lk.cap > 0 && t > lk.cap) {
+        if (lk.cap < 2) {
+            set_serial(p, prange__why_backoff);
+            return;
+        }
+        t = lk.cap;
+        why = "threads limited by back-off";
     }
     /* What the OpenMP runtime will give, and the system lets this thread start (a
      * region's team runs already). */
@@ -216,6 +231,7 @@ void prange__plan_exec_with(uint64_t n, const prange_opts *o, const void *key, c
 {
     plan(n, o, key, l, p);
     if (prange__region_team()) return; /* a region's loops fork nothing: no figure to make or probe */
+    if (l && (l->cap > 0 || l->probe)) prange__backoff_tick(l); /* one call fewer to the next probe or watch */
     /* A plan that the fork-join figure decided: make the first figure if none exists yet,
      * and probe now and then whether a figure taken while the machine was busy still
      * holds. Either may change the plan; the plan then is the one that runs. */

@@ -340,6 +340,8 @@ static inline void prange__plan_exec(uint64_t n, const prange_opts *opts, const 
 }
 /* The reason of a plan that the fork-join figure made serial (compare by address). */
 extern const char prange__why_fork[];
+/* The reason of a plan that a back-off made serial (cost.c). */
+extern const char prange__why_backoff[];
 /* A serial plan that only the fork-join figure made serial, for a loop that a quiet
  * machine would run on 2 threads: the team to probe with prange__fork_probe, else 0. */
 int prange__plan_probe_team(const prange_plan *plan, const prange_opts *opts);
@@ -388,23 +390,49 @@ static inline void prange__tls_sync(uintptr_t here)
 typedef struct prange__learned {
     double ns;        /* learned ns per iteration, 0 when unknown */
     unsigned samples; /* samples recorded so far */
+    int cap;          /* backing off: plan at most this many threads (0: no cap) */
+    int probe;        /* a back-off is due for a probe: plan the full team, time the call */
+    void *slot;       /* the table's entry (NULL: none yet), for the back-off's updates */
 } prange__learned;
 prange__learned prange__cost_get(const void *key, uint64_t n);
 /* Learned ns per iteration for (key, size class of n), or 0 when unknown. */
 double prange__cost_lookup(const void *key, uint64_t n);
 /* Whether a call whose key the table knows as `l` should be timed: always while
- * learning, then 1 in 64 (calls with a cost hint use prange__sample_tick alone: they are
- * timed for the fork-join figure only). */
+ * learning or probing after a back-off, then 1 in 64 (calls with a cost hint use
+ * prange__sample_tick alone: they are timed for the fork-join figure only). */
 int prange__cost_sample_learned(const prange__learned *l);
 /* 1 in 64 calls on this thread. */
 int prange__sample_tick(void);
+/* Back-off (see cost.c): a call planned under l->cap counts down to the next probe, a
+ * probing one (l->probe) the calls still timed after a won probe. */
+void prange__backoff_tick(const prange__learned *l);
+/* A sampled parallel call of a learning key (read as `l` before it ran) took `wall_ns` on
+ * `threads` threads for n iterations. Slower than its serial estimate (n x l->ns): halve
+ * the team the key may plan, and back off (logged under PRANGE_VERBOSE=2 as `what` and
+ * `label`); returns 1 then. Faster: a probe ends the back-off. Outside regions only. */
+int prange__backoff_observe(const prange__learned *l, uint64_t n, int threads, double wall_ns, const char *what,
+                            const char *label);
 /* Record that `iters` iterations of key took `ns` on one thread (n = the loop size). */
 void prange__cost_record(const void *key, uint64_t n, uint64_t iters, double ns);
+/* ---- clocks (sched/clock.c) ------------------------------------------------------------ */
+
 /* Monotonic time in ns (cheap). */
 uint64_t prange__now_ns(void);
 /* The calling thread's CPU time in ns (dearer: for one-off samples that must not count a
  * preemption). */
 uint64_t prange__cpu_ns(void);
+/* Detect an invariant TSC and calibrate it (50 us, once, at initialisation). */
+void prange__clock_init(void);
+extern int prange__clock_tsc;        /* ticks are TSC cycles (else ns) */
+extern double prange__clock_tick_ns; /* ns per tick */
+/* The cheapest monotonic clock, in ticks: the TSC where it is invariant, else ns. */
+static inline uint64_t prange__ticks(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    if (__builtin_expect(prange__clock_tsc, 1)) return __builtin_ia32_rdtsc();
+#endif
+    return prange__now_ns();
+}
 
 /* ---- diagnostics (sched/log.c) ------------------------------------------------------- */
 

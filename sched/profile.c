@@ -18,7 +18,7 @@
  * fork-join figure) the slowest and the summed worker shares it timed. Calls are the sum of
  * the histogram; inline calls are calls less parallel ones.
  *
- * Clock. On x86 with an invariant TSC, __rdtsc (a few ns); ticks become ns at report time,
+ * Clock. On x86 with an invariant TSC (clock.c), __rdtsc (a few ns); ticks become ns at report time,
  * calibrated once against CLOCK_MONOTONIC over the whole run. Elsewhere CLOCK_MONOTONIC.
  */
 #include <ctype.h>
@@ -31,7 +31,6 @@
 #include <time.h>
 #include <unistd.h>
 #if defined(__x86_64__) || defined(__i386__)
-#include <cpuid.h>
 #include <x86intrin.h>
 #endif
 
@@ -61,16 +60,6 @@ static inline uint64_t ticks(void)
     if (g_tsc) return __rdtsc();
 #endif
     return mono_ns();
-}
-
-static int tsc_invariant(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    unsigned a, b, c, d;
-    return __get_cpuid(0x80000007, &a, &b, &c, &d) && (d & (1u << 8));
-#else
-    return 0;
-#endif
 }
 
 /* ns per tick: measured over the run so far (at least 2 ms: the report waits for them). */
@@ -162,7 +151,8 @@ static site g_sites[SITES + 1];
 #define OTHER (&g_sites[SITES])
 
 static const char *const kind_names[PRANGE__SITE_KINDS] = {"loop", "until", "loop2d", "reduce", "scan", "kernel"};
-static const char *const event_names[PRANGE__EV_COUNT] = {"backoffs", "probes", "fork_measures", "first_slices"};
+static const char *const event_names[PRANGE__EV_COUNT] = {"backoffs", "probes", "fork_measures", "first_slices",
+                                                                     "slower_than_serial"};
 
 static uint64_t mix(uint64_t h)
 {
@@ -642,7 +632,7 @@ void prange__profile_init(const prange__state *st)
     if (g_mode == 2 && p->text) snprintf(g_path, sizeof g_path, "%s", p->text);
     g_pid = getpid();
     if (g_mode) {
-        g_tsc = tsc_invariant();
+        g_tsc = prange__clock_tsc; /* an invariant TSC (clock.c) */
         g_ns0 = mono_ns();
         g_tsc0 = g_tsc ? ticks() : g_ns0;
         /* The library stays mapped to the end (-z nodelete): the handler cannot outlive it. */

@@ -37,6 +37,7 @@ typedef enum {
     PRANGE__EV_PROBE,    /* re-measured the fork-join figure (a probe of a stale figure) */
     PRANGE__EV_MEASURE,  /* measured the first fork-join figure, then planned again */
     PRANGE__EV_SLICE,    /* timed a first slice of an unknown body, then planned the rest */
+    PRANGE__EV_SLOWER,   /* ran parallel slower than its serial estimate: the key backs off */
     PRANGE__EV_COUNT
 } prange__event;
 

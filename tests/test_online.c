@@ -716,3 +716,201 @@ Test(fork_figure, passive_workers_need_no_advice)
     cr_assert_eq(prange__fork_ns(2, NULL), 8e6);
     cr_assert_eq(count_of(buf, "OMP_WAIT_POLICY=passive"), 0, "no advice wanted: %s", buf);
 }
+
+/* ---- back-off: a parallel call slower than its serial estimate ---------------------------
+ * The state machine is driven with chosen wall times (prange__backoff_observe), the plans
+ * read as the execution path reads them (prange__plan_exec_with counts the calls down);
+ * the end-to-end cases make a worker wait (a sleep standing for a core held by another
+ * process), which no load can make shorter, so their decisions do not depend on timing. */
+
+static void bo_body(void *c, int64_t b, int64_t e) { (void)c; (void)b; (void)e; }
+
+/* One call as the execution path plans it: what the table says, then the plan. */
+static prange__learned bo_call(const void *key, uint64_t n, prange_plan *p)
+{
+    prange_opts o = PRANGE_OPTS_INIT;
+    prange__learned l = prange__cost_get(key, n);
+    prange__plan_exec_with(n, &o, key, &l, p);
+    return l;
+}
+
+/* Calls planned on fewer than `full` threads until the first full-team plan (a probe). */
+static int capped_calls(const void *key, uint64_t n, int full)
+{
+    prange_plan p;
+    for (int k = 0; k < 100000; k++) {
+        prange__learned l = bo_call(key, n, &p);
+        if (p.threads == full) {
+            cr_assert_eq(l.probe, 1, "the first full-team call after a back-off is a timed probe");
+            return k;
+        }
+        cr_assert(l.cap > 0 && p.threads <= l.cap, "call %d: %d threads under a cap of %d", k, p.threads, l.cap);
+    }
+    cr_assert_fail("no probe in 100000 calls");
+    return -1;
+}
+
+Test(backoff, a_slow_call_halves_the_team_then_probes_at_growing_intervals)
+{
+    setenv("PRANGE_FORK_NS", "1000", 1);
+    prange_set_num_threads(4);
+    const void *key = (const void *)bo_body;
+    uint64_t n = 1000000; /* 1 ns each: a serial estimate of 1 ms */
+    for (int i = 0; i < 8; i++) prange__cost_record(key, n, n, (double)n);
+    prange_plan p;
+    prange__learned l = bo_call(key, n, &p);
+    cr_assert_eq(p.threads, 4, "1 ms of work pays a 1 us fork on 4 threads");
+
+    cr_assert_eq(prange__backoff_observe(&l, n, 4, 3e6, "loop", NULL), 1, "3 ms on 4 threads lost to 1 ms serial");
+    l = bo_call(key, n, &p);
+    cr_assert_eq(p.threads, 2, "the team that lost is halved");
+    cr_assert_str_eq(p.reason, "threads limited by back-off");
+    cr_assert_eq(prange__backoff_observe(&l, n, 2, 2e6, "loop", NULL), 1, "the capped team lost too");
+    l = bo_call(key, n, &p);
+    cr_assert_eq(p.serial, 1);
+    cr_assert_eq(p.reason, prange__why_backoff, "%s", p.reason);
+    prange_plan q;
+    cr_assert_eq(prange_plan_for_body((int64_t)n, bo_body, NULL, &q), 0);
+    cr_assert_eq(q.reason, prange__why_backoff, "a plan query says what runs: %s", q.reason);
+
+    /* The first loss: 16 calls (two were planned above), then a probe on the full team. */
+    cr_assert_eq(capped_calls(key, n, 4), 16 - 2);
+    /* The probe loses 2 ms: 32 x 2 ms / 1 ms = 64 calls (more than twice 16). */
+    l = prange__cost_get(key, n);
+    cr_assert_eq(prange__backoff_observe(&l, n, 4, 3e6, "loop", NULL), 1);
+    cr_assert_eq(capped_calls(key, n, 4), 64);
+    /* It loses again, 0.2 ms this time: twice the last interval, 128. */
+    l = prange__cost_get(key, n);
+    cr_assert_eq(prange__backoff_observe(&l, n, 4, 1.2e6, "loop", NULL), 1);
+    cr_assert_eq(capped_calls(key, n, 4), 128);
+    /* It wins: the full team, its next 8 calls timed. */
+    l = prange__cost_get(key, n);
+    cr_assert_eq(prange__backoff_observe(&l, n, 4, 0.4e6, "loop", NULL), 0);
+    for (int k = 0; k < 8; k++) {
+        l = bo_call(key, n, &p);
+        cr_assert_eq(p.threads, 4);
+        cr_assert_eq(l.probe, 1, "watched call %d is timed", k);
+    }
+    l = bo_call(key, n, &p);
+    cr_assert_eq(l.probe, 0, "the watch is over");
+    cr_assert_eq(l.cap, 0);
+}
+
+Test(backoff, a_watched_loss_keeps_backing_off_a_later_one_starts_small)
+{
+    setenv("PRANGE_FORK_NS", "1000", 1);
+    prange_set_num_threads(2);
+    const void *key = (const void *)bo_body;
+    uint64_t n = 1000000;
+    for (int i = 0; i < 8; i++) prange__cost_record(key, n, n, (double)n);
+    prange_plan p;
+    prange__learned l = bo_call(key, n, &p);
+    cr_assert_eq(prange__backoff_observe(&l, n, 2, 1.1e6, "loop", NULL), 1);
+    cr_assert_eq(capped_calls(key, n, 2), 16, "a first loss (a hiccup) costs 16 calls");
+    l = prange__cost_get(key, n);
+    cr_assert_eq(prange__backoff_observe(&l, n, 2, 0.6e6, "loop", NULL), 0, "the probe wins");
+    l = bo_call(key, n, &p);
+    cr_assert_eq(l.probe, 1);
+    cr_assert_eq(prange__backoff_observe(&l, n, 2, 1.1e6, "loop", NULL), 1, "a watched call loses");
+    cr_assert_eq(capped_calls(key, n, 2), 32, "right after a probe won: twice as long");
+    /* Wins after the watch forget the back-off by halves: 32, 16, then none. */
+    l = prange__cost_get(key, n);
+    prange__backoff_observe(&l, n, 2, 0.6e6, "loop", NULL);
+    for (int k = 0; k < 8; k++) bo_call(key, n, &p);
+    for (int k = 0; k < 2; k++) {
+        l = bo_call(key, n, &p);
+        prange__backoff_observe(&l, n, 2, 0.6e6, "loop", NULL);
+    }
+    l = bo_call(key, n, &p);
+    cr_assert_eq(prange__backoff_observe(&l, n, 2, 1.1e6, "loop", NULL), 1);
+    cr_assert_eq(capped_calls(key, n, 2), 16, "a loss long after starts at 16 again");
+}
+
+Test(backoff, cost_hints_and_other_sizes_are_not_capped)
+{
+    setenv("PRANGE_FORK_NS", "1000", 1);
+    prange_set_num_threads(2);
+    const void *key = (const void *)bo_body;
+    uint64_t n = 1000000;
+    for (int i = 0; i < 8; i++) prange__cost_record(key, n, n, (double)n);
+    for (int i = 0; i < 8; i++) prange__cost_record(key, 4 * n, 4 * n, 4.0 * (double)n);
+    prange_plan p;
+    prange__learned l = bo_call(key, n, &p);
+    cr_assert_eq(prange__backoff_observe(&l, n, 2, 5e6, "loop", NULL), 1);
+    bo_call(key, n, &p);
+    cr_assert_eq(p.serial, 1, "this size backs off");
+    bo_call(key, 4 * n, &p);
+    cr_assert_eq(p.threads, 2, "another size class of the body does not");
+    prange_opts o = PRANGE_OPTS_INIT;
+    o.cost_ns = 1;
+    cr_assert_eq(prange_plan_for_body((int64_t)n, bo_body, &o, &p), 0);
+    cr_assert_eq(p.threads, 2, "a call with a cost hint neither learns nor backs off");
+}
+
+/* A body whose worker 1 waits 2 ms per call (a core held by another process), and which
+ * notes the largest team of each call. */
+typedef struct {
+    team_ctx team;
+    atomic_int parallel_calls;
+} wait_ctx;
+
+static void waiting_worker(void *p, int64_t b, int64_t e)
+{
+    wait_ctx *w = p;
+    team_body(&w->team, b, e);
+    if (prange_thread_id() != 0) {
+        struct timespec ts = {0, 2000000};
+        nanosleep(&ts, NULL);
+    }
+    volatile double s = 0;
+    for (int64_t i = b; i < e; i++) s += (double)i;
+}
+
+static void waiting_reduce(void *p, int64_t b, int64_t e, void *acc)
+{
+    waiting_worker(p, b, e);
+    *(double *)acc += (double)(e - b);
+}
+
+Test(backoff, a_worker_that_waits_sends_the_loop_back_to_one_thread)
+{
+    setenv("PRANGE_FORK_NS", "1000", 1);
+    setenv("PRANGE_VERBOSE", "2", 1);
+    prange_set_num_threads(2);
+    wait_ctx w = {0};
+    int parallel = 0;
+    capture cap;
+    static char buf[1 << 20];
+    capture_start(&cap);
+    for (int i = 0; i < 200; i++) {
+        atomic_store(&w.team.team, 0);
+        cr_assert_eq(prange_for(0, 1 << 18, waiting_worker, &w), 0);
+        parallel += atomic_load(&w.team.team) > 1;
+    }
+    capture_end(&cap, buf, sizeof buf);
+    /* Without the back-off every call after the first runs on 2 threads (~100 us of work
+     * per call against a 1 us fork-join figure) and waits 2 ms. With it: the calls that
+     * learn the cost, the loss, a probe after 16 calls, the next after >= 32 x 2 ms / 0.1 ms. */
+    cr_assert_leq(parallel, 4, "%d of 200 calls ran on the waiting team", parallel);
+    cr_assert_geq(parallel, 1);
+    cr_assert_not_null(strstr(buf, "the serial estimate is"), "the back-off is said under PRANGE_VERBOSE=2");
+    cr_assert_not_null(strstr(buf, "reason=parallel ran slower than serial (back-off)"), "plans name it");
+}
+
+Test(backoff, a_reduction_backs_off_too)
+{
+    setenv("PRANGE_FORK_NS", "1000", 1);
+    prange_set_num_threads(2);
+    wait_ctx w = {0};
+    prange_opts o = PRANGE_OPTS_INIT;
+    o.grain = 1 << 17; /* two blocks: worker 1 waits once per call */
+    int parallel = 0;
+    for (int i = 0; i < 200; i++) {
+        atomic_store(&w.team.team, 0);
+        double s = 0;
+        cr_assert_eq(prange_reduce(0, 1 << 18, prange_reducer_sum_f64(), waiting_reduce, &w, &s, &o), 0);
+        cr_assert_eq(s, (double)(1 << 18));
+        parallel += atomic_load(&w.team.team) > 1;
+    }
+    cr_assert_leq(parallel, 4, "%d of 200 reductions ran on the waiting team", parallel);
+}
