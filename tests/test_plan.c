@@ -408,7 +408,9 @@ Test(learning, converges_on_a_known_cost)
     /* Timed shares of parallel calls read the wall clock: other test processes sharing the
      * 2 cores can stretch them, so the bound is an order of magnitude, not a tight one. */
     cr_assert(p.cost_ns > per * 0.7 && p.cost_ns < per * 5.0, "learned %.1f ns for a %.0f ns body", p.cost_ns, per);
-    cr_assert_eq(p.serial, 0, "600 us of work runs in parallel");
+    /* 600 us of work runs in parallel, unless a parallel call lost to it: on a loaded
+     * machine a worker that waited for a core makes the body back off (test_online.c). */
+    cr_assert(p.serial == 0 || p.reason == prange__why_backoff, "600 us of work runs in parallel: %s", p.reason);
     /* Another size class has not been learned; the plan query without a body neither. */
     cr_assert_eq(prange_plan_for(3000, NULL, &p), 0);
     cr_assert_eq(p.cost_ns, 0.5);
