@@ -29,13 +29,22 @@
 typedef struct {
     _Atomic(uintptr_t) key;    /* body pointer ^ size class, 0 = free */
     prange__window cost;       /* ns per iteration */
-    /* Back-off (written only by sampled parallel calls and capped calls; races lose a
-     * count at worst): */
-    atomic_int cap;            /* at most this many threads while skip > 0; 0 = none */
-    atomic_uint skip;          /* capped calls left before the next probe */
+    /* Back-off (written by timed parallel calls, capped and watched ones; races lose a
+     * count at worst). One word that every call reads, 0 in the common case:
+     * cap (bits 0-15: at most this many threads while skip > 0; 0 = none), watch (16-31:
+     * calls still to time after a probe won), skip (32-63: capped calls left before the
+     * next probe). */
+    _Atomic(uint64_t) bo;
     atomic_uint interval;      /* the current back-off in calls; 0 = none recently */
-    atomic_uint watch;         /* calls still to time after a probe won */
 } slot;
+
+#define BO_CAP(w) ((int)((w) & 0xffff))
+#define BO_WATCH(w) ((unsigned)((w) >> 16 & 0xffff))
+#define BO_SKIP(w) ((unsigned)((w) >> 32))
+static inline uint64_t bo_word(int cap, unsigned watch, unsigned skip)
+{
+    return (uint64_t)(unsigned)cap | (uint64_t)watch << 16 | (uint64_t)skip << 32;
+}
 
 static slot g_slots[SLOTS];
 
@@ -78,12 +87,10 @@ prange__learned prange__cost_get(const void *key, uint64_t n)
     slot *s = key ? find(make_key(key, n), 0) : NULL;
     if (!s) return (prange__learned){0, 0, 0, 0, NULL};
     prange__learned l = {prange__window_get(&s->cost), prange__window_count(&s->cost), 0, 0, s};
-    int cap = atomic_load_explicit(&s->cap, memory_order_relaxed);
-    if (cap > 0) {
-        if (atomic_load_explicit(&s->skip, memory_order_relaxed) > 0) l.cap = cap;
-        else l.probe = 1;
-    } else if (atomic_load_explicit(&s->watch, memory_order_relaxed) > 0) {
-        l.probe = 1;
+    uint64_t w = atomic_load_explicit(&s->bo, memory_order_relaxed);
+    if (__builtin_expect(w != 0, 0)) {
+        if (BO_CAP(w) > 0 && BO_SKIP(w) > 0) l.cap = BO_CAP(w);
+        else l.probe = 1; /* the probe after a back-off, or a watched call */
     }
     return l;
 }
@@ -101,19 +108,18 @@ int prange__sample_tick(void)
     return (++tick & 63) == 0;
 }
 
-/* Decrement a count that only the back-off reads: a plain read and write, not an atomic
- * decrement (a loop's calls are usually one thread's; a count lost to a race moves the next
- * probe by a call). */
-static void count_down(atomic_uint *c)
-{
-    unsigned k = atomic_load_explicit(c, memory_order_relaxed);
-    if (k > 0) atomic_store_explicit(c, k - 1, memory_order_relaxed);
-}
-
 void prange__backoff_tick(const prange__learned *l)
 {
+    /* A plain read and write, not a compare-and-swap: a loop's calls are usually one
+     * thread's, and a count lost to a race moves the next probe by a call. */
     slot *s = l->slot;
-    count_down(l->cap ? &s->skip : &s->watch);
+    uint64_t w = atomic_load_explicit(&s->bo, memory_order_relaxed);
+    int cap = BO_CAP(w);
+    unsigned watch = BO_WATCH(w), skip = BO_SKIP(w);
+    if (cap > 0 && skip > 0) skip--;
+    else if (cap == 0 && watch > 0) watch--;
+    else return;
+    atomic_store_explicit(&s->bo, bo_word(cap, watch, skip), memory_order_relaxed);
 }
 
 int prange__backoff_observe(const prange__learned *l, uint64_t n, int threads, double wall_ns, const char *what,
@@ -122,14 +128,14 @@ int prange__backoff_observe(const prange__learned *l, uint64_t n, int threads, d
     slot *s = l->slot;
     if (!s || !(l->ns > 0) || threads < 2) return 0;
     double serial = (double)n * l->ns;
-    int cap = atomic_load_explicit(&s->cap, memory_order_relaxed);
+    uint64_t w = atomic_load_explicit(&s->bo, memory_order_relaxed);
+    int cap = BO_CAP(w);
     unsigned interval = atomic_load_explicit(&s->interval, memory_order_relaxed);
     if (wall_ns <= serial) {
         if (cap > 0 && !l->cap) {
             /* A probe won: the full team again, its next calls timed. */
-            atomic_store_explicit(&s->watch, BACKOFF_WATCH, memory_order_relaxed);
-            atomic_store_explicit(&s->cap, 0, memory_order_relaxed);
-        } else if (cap == 0 && interval > 0 && atomic_load_explicit(&s->watch, memory_order_relaxed) == 0) {
+            atomic_store_explicit(&s->bo, bo_word(0, BACKOFF_WATCH, 0), memory_order_relaxed);
+        } else if (cap == 0 && interval > 0 && BO_WATCH(w) == 0) {
             /* Later wins forget the back-off by halves. */
             atomic_store_explicit(&s->interval, interval / 2 >= BACKOFF_FIRST ? interval / 2 : 0, memory_order_relaxed);
         }
@@ -141,7 +147,7 @@ int prange__backoff_observe(const prange__learned *l, uint64_t n, int threads, d
      * least BACKOFF_COST times what this call lost, never beyond BACKOFF_MAX_NS of serial
      * work (the next probe). */
     int next = threads / 2 > 1 ? threads / 2 : 1;
-    atomic_store_explicit(&s->cap, next, memory_order_relaxed);
+    unsigned skip = BO_SKIP(w);
     if (!l->cap) {
         double calls = BACKOFF_FIRST;
         if (interval > 0) {
@@ -151,16 +157,15 @@ int prange__backoff_observe(const prange__learned *l, uint64_t n, int threads, d
             if (calls < BACKOFF_FIRST) calls = BACKOFF_FIRST;
             if (calls > 1e9) calls = 1e9;
         }
-        interval = (unsigned)calls;
+        skip = interval = (unsigned)calls;
         atomic_store_explicit(&s->interval, interval, memory_order_relaxed);
-        atomic_store_explicit(&s->skip, interval, memory_order_relaxed);
-        atomic_store_explicit(&s->watch, 0, memory_order_relaxed);
     }
+    atomic_store_explicit(&s->bo, bo_word(next, 0, skip), memory_order_relaxed);
     if (prange__verbose() >= 2)
         prange__log("%s%s%s: %d threads took %.0f ns, the serial estimate is %.0f ns: at most %d thread%s for the "
                     "next %u calls of this body and size",
                     what, label ? " " : "", label ? label : "", threads, wall_ns, serial, next,
-                    next == 1 ? "" : "s", atomic_load_explicit(&s->skip, memory_order_relaxed));
+                    next == 1 ? "" : "s", skip);
     return 1;
 }
 
