@@ -421,7 +421,7 @@ static void run_loop(loop *L, const prange_opts *o, const void *key)
     else wall = run_parallel(L, &plan, o->label);
     if (L->sample && learn) prange__cost_record(key, L->n, L->timed_iters, (double)L->timed_ns);
     /* Slower than its serial estimate: back off (sched/cost.c). */
-    if (L->timed && wall && prange__backoff_observe(&learned, L->n, L->ran, (double)wall, "loop", o->label))
+    if (L->timed && wall && prange__backoff_observe(key, &learned, L->n, L->ran, (double)wall, "loop", o->label))
         prange__profile_event(PRANGE__EV_SLOWER);
 }
 

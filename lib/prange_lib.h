@@ -216,7 +216,7 @@ static inline int prange__plan_call(uint64_t n, const prange_opts *o, const void
                                     prange_plan *plan)
 {
     int learn = !(o->cost_ns > 0);
-    *learned = learn ? prange__cost_get(key, n) : (prange__learned){0, 0, 0, 0, NULL};
+    *learned = learn ? prange__cost_get(key, n) : (prange__learned){0, 0, 0, 0};
     prange__plan_exec_with(n, o, key, learned, plan);
     return learn;
 }

@@ -438,7 +438,7 @@ static int reduce_call(int64_t begin, int64_t end, const prange_reducer *reducer
     prange__share_give(taken);
     if (R.sample) prange__cost_record(key, R.n, R.timed_iters, (double)R.timed_ns);
     /* Slower than its serial estimate: back off (sched/cost.c). */
-    if (wall && prange__backoff_observe(&learned, R.n, planned, (double)wall, "reduce", o.label))
+    if (wall && prange__backoff_observe(key, &learned, R.n, planned, (double)wall, "reduce", o.label))
         prange__profile_event(PRANGE__EV_SLOWER);
     return 0;
 }

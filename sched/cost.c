@@ -85,11 +85,11 @@ static slot *find(uintptr_t k, int claim)
 prange__learned prange__cost_get(const void *key, uint64_t n)
 {
     slot *s = key ? find(make_key(key, n), 0) : NULL;
-    if (!s) return (prange__learned){0, 0, 0, 0, NULL};
-    prange__learned l = {prange__window_get(&s->cost), prange__window_count(&s->cost), 0, 0, s};
+    if (!s) return (prange__learned){0, 0, 0, 0};
+    prange__learned l = {prange__window_get(&s->cost), prange__window_count(&s->cost), 0, 0};
     uint64_t w = atomic_load_explicit(&s->bo, memory_order_relaxed);
     if (__builtin_expect(w != 0, 0)) {
-        if (BO_CAP(w) > 0 && BO_SKIP(w) > 0) l.cap = BO_CAP(w);
+        if (BO_CAP(w) > 0 && BO_SKIP(w) > 0) l.cap = (uint16_t)BO_CAP(w);
         else l.probe = 1; /* the probe after a back-off, or a watched call */
     }
     return l;
@@ -108,11 +108,12 @@ int prange__sample_tick(void)
     return (++tick & 63) == 0;
 }
 
-void prange__backoff_tick(const prange__learned *l)
+void prange__backoff_tick(const void *key, uint64_t n)
 {
     /* A plain read and write, not a compare-and-swap: a loop's calls are usually one
      * thread's, and a count lost to a race moves the next probe by a call. */
-    slot *s = l->slot;
+    slot *s = find(make_key(key, n), 0);
+    if (!s) return;
     uint64_t w = atomic_load_explicit(&s->bo, memory_order_relaxed);
     int cap = BO_CAP(w);
     unsigned watch = BO_WATCH(w), skip = BO_SKIP(w);
@@ -122,11 +123,12 @@ void prange__backoff_tick(const prange__learned *l)
     atomic_store_explicit(&s->bo, bo_word(cap, watch, skip), memory_order_relaxed);
 }
 
-int prange__backoff_observe(const prange__learned *l, uint64_t n, int threads, double wall_ns, const char *what,
-                            const char *label)
+int prange__backoff_observe(const void *key, const prange__learned *l, uint64_t n, int threads, double wall_ns,
+                            const char *what, const char *label)
 {
-    slot *s = l->slot;
-    if (!s || !(l->ns > 0) || threads < 2) return 0;
+    if (!key || !(l->ns > 0) || threads < 2) return 0;
+    slot *s = find(make_key(key, n), 0);
+    if (!s) return 0;
     double serial = (double)n * l->ns;
     uint64_t w = atomic_load_explicit(&s->bo, memory_order_relaxed);
     int cap = BO_CAP(w);

@@ -156,7 +156,7 @@ static void plan(uint64_t n, const prange_opts *o, const void *key, const prange
     }
     /* What the table knows of the key, unless the caller gave a cost (hinted calls neither
      * learn nor back off). */
-    prange__learned lk = {0, 0, 0, 0, NULL};
+    prange__learned lk = {0, 0, 0, 0};
     if (!(o->cost_ns > 0)) lk = learned ? *learned : prange__cost_get(key, n);
     double c = o->cost_ns > 0 ? o->cost_ns : lk.ns;
     if (c <= 0) c = DEFAULT_COST_NS;
@@ -231,7 +231,7 @@ void prange__plan_exec_with(uint64_t n, const prange_opts *o, const void *key, c
 {
     plan(n, o, key, l, p);
     if (prange__region_team()) return; /* a region's loops fork nothing: no figure to make or probe */
-    if (l && (l->cap > 0 || l->probe)) prange__backoff_tick(l); /* one call fewer to the next probe or watch */
+    if (l && (l->cap > 0 || l->probe)) prange__backoff_tick(key, n); /* one call fewer to the next probe or watch */
     /* A plan that the fork-join figure decided: make the first figure if none exists yet,
      * and probe now and then whether a figure taken while the machine was busy still
      * holds. Either may change the plan; the plan then is the one that runs. */

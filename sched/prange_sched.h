@@ -390,10 +390,9 @@ static inline void prange__tls_sync(uintptr_t here)
 typedef struct prange__learned {
     double ns;        /* learned ns per iteration, 0 when unknown */
     unsigned samples; /* samples recorded so far */
-    int cap;          /* backing off: plan at most this many threads (0: no cap) */
-    int probe;        /* a back-off is due for a probe: plan the full team, time the call */
-    void *slot;       /* the table's entry (NULL: none yet), for the back-off's updates */
-} prange__learned;
+    uint16_t cap;     /* backing off: plan at most this many threads (0: no cap) */
+    uint16_t probe;   /* a probe after a back-off, or a watched call: the full team, timed */
+} prange__learned;    /* 16 bytes: returned in registers */
 prange__learned prange__cost_get(const void *key, uint64_t n);
 /* Learned ns per iteration for (key, size class of n), or 0 when unknown. */
 double prange__cost_lookup(const void *key, uint64_t n);
@@ -403,15 +402,15 @@ double prange__cost_lookup(const void *key, uint64_t n);
 int prange__cost_sample_learned(const prange__learned *l);
 /* 1 in 64 calls on this thread. */
 int prange__sample_tick(void);
-/* Back-off (see cost.c): a call planned under l->cap counts down to the next probe, a
- * probing one (l->probe) the calls still timed after a won probe. */
-void prange__backoff_tick(const prange__learned *l);
-/* A sampled parallel call of a learning key (read as `l` before it ran) took `wall_ns` on
+/* Back-off (see cost.c): a call of (key, n) planned under a cap counts down to the next
+ * probe, a probing one the calls still timed after a won probe. */
+void prange__backoff_tick(const void *key, uint64_t n);
+/* A timed parallel call of a learning key (read as `l` before it ran) took `wall_ns` on
  * `threads` threads for n iterations. Slower than its serial estimate (n x l->ns): halve
  * the team the key may plan, and back off (logged under PRANGE_VERBOSE=2 as `what` and
  * `label`); returns 1 then. Faster: a probe ends the back-off. Outside regions only. */
-int prange__backoff_observe(const prange__learned *l, uint64_t n, int threads, double wall_ns, const char *what,
-                            const char *label);
+int prange__backoff_observe(const void *key, const prange__learned *l, uint64_t n, int threads, double wall_ns,
+                            const char *what, const char *label);
 /* Record that `iters` iterations of key took `ns` on one thread (n = the loop size). */
 void prange__cost_record(const void *key, uint64_t n, uint64_t iters, double ns);
 /* ---- clocks (sched/clock.c) ------------------------------------------------------------ */

@@ -761,11 +761,11 @@ Test(backoff, a_slow_call_halves_the_team_then_probes_at_growing_intervals)
     prange__learned l = bo_call(key, n, &p);
     cr_assert_eq(p.threads, 4, "1 ms of work pays a 1 us fork on 4 threads");
 
-    cr_assert_eq(prange__backoff_observe(&l, n, 4, 3e6, "loop", NULL), 1, "3 ms on 4 threads lost to 1 ms serial");
+    cr_assert_eq(prange__backoff_observe(key, &l, n, 4, 3e6, "loop", NULL), 1, "3 ms on 4 threads lost to 1 ms serial");
     l = bo_call(key, n, &p);
     cr_assert_eq(p.threads, 2, "the team that lost is halved");
     cr_assert_str_eq(p.reason, "threads limited by back-off");
-    cr_assert_eq(prange__backoff_observe(&l, n, 2, 2e6, "loop", NULL), 1, "the capped team lost too");
+    cr_assert_eq(prange__backoff_observe(key, &l, n, 2, 2e6, "loop", NULL), 1, "the capped team lost too");
     l = bo_call(key, n, &p);
     cr_assert_eq(p.serial, 1);
     cr_assert_eq(p.reason, prange__why_backoff, "%s", p.reason);
@@ -777,15 +777,15 @@ Test(backoff, a_slow_call_halves_the_team_then_probes_at_growing_intervals)
     cr_assert_eq(capped_calls(key, n, 4), 16 - 2);
     /* The probe loses 2 ms: 32 x 2 ms / 1 ms = 64 calls (more than twice 16). */
     l = prange__cost_get(key, n);
-    cr_assert_eq(prange__backoff_observe(&l, n, 4, 3e6, "loop", NULL), 1);
+    cr_assert_eq(prange__backoff_observe(key, &l, n, 4, 3e6, "loop", NULL), 1);
     cr_assert_eq(capped_calls(key, n, 4), 64);
     /* It loses again, 0.2 ms this time: twice the last interval, 128. */
     l = prange__cost_get(key, n);
-    cr_assert_eq(prange__backoff_observe(&l, n, 4, 1.2e6, "loop", NULL), 1);
+    cr_assert_eq(prange__backoff_observe(key, &l, n, 4, 1.2e6, "loop", NULL), 1);
     cr_assert_eq(capped_calls(key, n, 4), 128);
     /* It wins: the full team, its next 8 calls timed. */
     l = prange__cost_get(key, n);
-    cr_assert_eq(prange__backoff_observe(&l, n, 4, 0.4e6, "loop", NULL), 0);
+    cr_assert_eq(prange__backoff_observe(key, &l, n, 4, 0.4e6, "loop", NULL), 0);
     for (int k = 0; k < 8; k++) {
         l = bo_call(key, n, &p);
         cr_assert_eq(p.threads, 4);
@@ -805,24 +805,24 @@ Test(backoff, a_watched_loss_keeps_backing_off_a_later_one_starts_small)
     for (int i = 0; i < 8; i++) prange__cost_record(key, n, n, (double)n);
     prange_plan p;
     prange__learned l = bo_call(key, n, &p);
-    cr_assert_eq(prange__backoff_observe(&l, n, 2, 1.1e6, "loop", NULL), 1);
+    cr_assert_eq(prange__backoff_observe(key, &l, n, 2, 1.1e6, "loop", NULL), 1);
     cr_assert_eq(capped_calls(key, n, 2), 16, "a first loss (a hiccup) costs 16 calls");
     l = prange__cost_get(key, n);
-    cr_assert_eq(prange__backoff_observe(&l, n, 2, 0.6e6, "loop", NULL), 0, "the probe wins");
+    cr_assert_eq(prange__backoff_observe(key, &l, n, 2, 0.6e6, "loop", NULL), 0, "the probe wins");
     l = bo_call(key, n, &p);
     cr_assert_eq(l.probe, 1);
-    cr_assert_eq(prange__backoff_observe(&l, n, 2, 1.1e6, "loop", NULL), 1, "a watched call loses");
+    cr_assert_eq(prange__backoff_observe(key, &l, n, 2, 1.1e6, "loop", NULL), 1, "a watched call loses");
     cr_assert_eq(capped_calls(key, n, 2), 32, "right after a probe won: twice as long");
     /* Wins after the watch forget the back-off by halves: 32, 16, then none. */
     l = prange__cost_get(key, n);
-    prange__backoff_observe(&l, n, 2, 0.6e6, "loop", NULL);
+    prange__backoff_observe(key, &l, n, 2, 0.6e6, "loop", NULL);
     for (int k = 0; k < 8; k++) bo_call(key, n, &p);
     for (int k = 0; k < 2; k++) {
         l = bo_call(key, n, &p);
-        prange__backoff_observe(&l, n, 2, 0.6e6, "loop", NULL);
+        prange__backoff_observe(key, &l, n, 2, 0.6e6, "loop", NULL);
     }
     l = bo_call(key, n, &p);
-    cr_assert_eq(prange__backoff_observe(&l, n, 2, 1.1e6, "loop", NULL), 1);
+    cr_assert_eq(prange__backoff_observe(key, &l, n, 2, 1.1e6, "loop", NULL), 1);
     cr_assert_eq(capped_calls(key, n, 2), 16, "a loss long after starts at 16 again");
 }
 
@@ -836,7 +836,7 @@ Test(backoff, cost_hints_and_other_sizes_are_not_capped)
     for (int i = 0; i < 8; i++) prange__cost_record(key, 4 * n, 4 * n, 4.0 * (double)n);
     prange_plan p;
     prange__learned l = bo_call(key, n, &p);
-    cr_assert_eq(prange__backoff_observe(&l, n, 2, 5e6, "loop", NULL), 1);
+    cr_assert_eq(prange__backoff_observe(key, &l, n, 2, 5e6, "loop", NULL), 1);
     bo_call(key, n, &p);
     cr_assert_eq(p.serial, 1, "this size backs off");
     bo_call(key, 4 * n, &p);
