@@ -156,9 +156,13 @@ static void plan(uint64_t n, const prange_opts *o, const void *key, const prange
     }
     /* What the table knows of the key, unless the caller gave a cost (hinted calls neither
      * learn nor back off). */
-    prange__learned lk = {0, 0, 0, 0};
-    if (!(o->cost_ns > 0)) lk = learned ? *learned : prange__cost_get(key, n);
-    double c = o->cost_ns > 0 ? o->cost_ns : lk.ns;
+    prange__learned table;
+    const prange__learned *lk = NULL;
+    if (!(o->cost_ns > 0)) {
+        if (!learned) table = prange__cost_get(key, n);
+        lk = learned ? learned : &table;
+    }
+    double c = lk ? lk->ns : o->cost_ns;
     if (c <= 0) c = DEFAULT_COST_NS;
     double work = (double)n * c;
     if (work > DBL_MAX) work = DBL_MAX; /* a valid cost near DBL_MAX: huge, not inf */
@@ -190,12 +194,12 @@ static void plan(uint64_t n, const prange_opts *o, const void *key, const prange
     }
     /* A recent parallel call of this body and size took longer than its serial estimate
      * (a busy machine): at most the back-off's team until its next probe (cost.c). */
-    if (!rteam && lk.cap > 0 && t > lk.cap) {
-        if (lk.cap < 2) {
+    if (!rteam && lk && lk->cap > 0 && t > lk->cap) {
+        if (lk->cap < 2) {
             set_serial(p, prange__why_backoff);
             return;
         }
-        t = lk.cap;
+        t = lk->cap;
         why = "threads limited by back-off";
     }
     /* What the OpenMP runtime will give, and the system lets this thread start (a
