@@ -11,7 +11,8 @@
  * Each slot also keeps the back-off of its (body, size class): a sampled parallel call
  * that took longer than its serial estimate (n x the learned cost) halves the team that
  * key's calls may use, for 16 calls, then for a number of calls that at least doubles each
- * time a probe at the full team loses again, and ends when a probe wins. The usual cause is a
+ * time a probe at the full team loses again (or a call soon after it won), and ends when a
+ * probe wins. The usual cause is a
  * busy machine: a worker that waits for a core makes the whole call wait at the join,
  * which neither the per-iteration cost (the caller's share) nor the fork-join figure (the
  * time beyond the slowest share) sees. docs/scheduling.md has a worked example.
@@ -25,6 +26,7 @@
 #define BACKOFF_COST 32.0    /* then at least 32 x what a lost probe cost: probes cost <= ~3% */
 #define BACKOFF_MAX_NS 5e8   /* and at most 0.5 s of serial work: a quiet machine is seen */
 #define BACKOFF_WATCH 8      /* calls timed after a probe wins: one lucky probe is found out */
+#define BACKOFF_FORGET 1024  /* won calls at most per halving of the remembered interval */
 
 typedef struct {
     _Atomic(uintptr_t) key;    /* body pointer ^ size class, 0 = free */
@@ -36,6 +38,7 @@ typedef struct {
      * next probe). */
     _Atomic(uint64_t) bo;
     atomic_uint interval;      /* the current back-off in calls; 0 = none recently */
+    atomic_uint forget;        /* won calls until the interval halves */
 } slot;
 
 #define BO_CAP(w) ((int)((w) & 0xffff))
@@ -123,6 +126,9 @@ void prange__backoff_tick(const void *key, uint64_t n)
     atomic_store_explicit(&s->bo, bo_word(cap, watch, skip), memory_order_relaxed);
 }
 
+/* Won calls that halve the remembered interval once. */
+static unsigned forget_calls(unsigned interval) { return interval < BACKOFF_FORGET ? interval : BACKOFF_FORGET; }
+
 int prange__backoff_observe(const void *key, const prange__learned *l, uint64_t n, int threads, double wall_ns,
                             const char *what, const char *label)
 {
@@ -138,8 +144,17 @@ int prange__backoff_observe(const void *key, const prange__learned *l, uint64_t 
             /* A probe won: the full team again, its next calls timed. */
             atomic_store_explicit(&s->bo, bo_word(0, BACKOFF_WATCH, 0), memory_order_relaxed);
         } else if (cap == 0 && interval > 0 && BO_WATCH(w) == 0) {
-            /* Later wins forget the back-off by halves. */
-            atomic_store_explicit(&s->interval, interval / 2 >= BACKOFF_FIRST ? interval / 2 : 0, memory_order_relaxed);
+            /* Wins forget the back-off by halves, one halving per min(interval, 1024) won
+             * calls: a loss before that (a machine where a worker waits a time slice every
+             * few hundred calls) backs off longer, not from 16 again. */
+            unsigned f = atomic_load_explicit(&s->forget, memory_order_relaxed);
+            if (f > 1) {
+                atomic_store_explicit(&s->forget, f - 1, memory_order_relaxed);
+            } else {
+                interval = interval / 2 >= BACKOFF_FIRST ? interval / 2 : 0;
+                atomic_store_explicit(&s->interval, interval, memory_order_relaxed);
+                atomic_store_explicit(&s->forget, forget_calls(interval), memory_order_relaxed);
+            }
         }
         return 0;
     }
@@ -161,6 +176,7 @@ int prange__backoff_observe(const void *key, const prange__learned *l, uint64_t 
         }
         skip = interval = (unsigned)calls;
         atomic_store_explicit(&s->interval, interval, memory_order_relaxed);
+        atomic_store_explicit(&s->forget, forget_calls(interval), memory_order_relaxed);
     }
     atomic_store_explicit(&s->bo, bo_word(next, 0, skip), memory_order_relaxed);
     if (prange__verbose() >= 2)

@@ -813,12 +813,23 @@ Test(backoff, a_watched_loss_keeps_backing_off_a_later_one_starts_small)
     cr_assert_eq(l.probe, 1);
     cr_assert_eq(prange__backoff_observe(key, &l, n, 2, 1.1e6, "loop", NULL), 1, "a watched call loses");
     cr_assert_eq(capped_calls(key, n, 2), 32, "right after a probe won: twice as long");
-    /* Wins after the watch forget the back-off by halves: 32, 16, then none. */
+    /* The probe wins, the watch passes, 5 calls win: a loss now still backs off longer. */
+    l = prange__cost_get(key, n);
+    prange__backoff_observe(key, &l, n, 2, 0.6e6, "loop", NULL);
+    for (int k = 0; k < 8 + 5; k++) {
+        l = bo_call(key, n, &p);
+        prange__backoff_observe(key, &l, n, 2, 0.6e6, "loop", NULL);
+    }
+    l = bo_call(key, n, &p);
+    cr_assert_eq(prange__backoff_observe(key, &l, n, 2, 1.1e6, "loop", NULL), 1);
+    cr_assert_eq(capped_calls(key, n, 2), 64, "a loss 5 won calls after the watch: twice 32");
+    /* Wins forget it by halves, one per interval won calls: 64 + 32 + 16 wins, then none. */
     l = prange__cost_get(key, n);
     prange__backoff_observe(key, &l, n, 2, 0.6e6, "loop", NULL);
     for (int k = 0; k < 8; k++) bo_call(key, n, &p);
-    for (int k = 0; k < 2; k++) {
+    for (int k = 0; k < 64 + 32 + 16; k++) {
         l = bo_call(key, n, &p);
+        cr_assert_eq(l.cap, 0);
         prange__backoff_observe(key, &l, n, 2, 0.6e6, "loop", NULL);
     }
     l = bo_call(key, n, &p);
