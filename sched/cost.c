@@ -102,7 +102,11 @@ double prange__cost_lookup(const void *key, uint64_t n) { return prange__cost_ge
 
 int prange__cost_sample_learned(const prange__learned *l)
 {
-    return l->samples < WARM_SAMPLES || l->probe ? 1 : prange__sample_tick();
+    /* A capped call is timed too: run inline it times the whole loop, the serial figure a
+     * probe is then judged against. The caller's share alone under-rates a loop whose
+     * dear iterations sit in the other shares (a triangular loop), which would then keep
+     * losing to an estimate of half its serial time. */
+    return l->samples < WARM_SAMPLES || l->probe || l->cap ? 1 : prange__sample_tick();
 }
 
 int prange__sample_tick(void)

@@ -397,7 +397,7 @@ prange__learned prange__cost_get(const void *key, uint64_t n);
 /* Learned ns per iteration for (key, size class of n), or 0 when unknown. */
 double prange__cost_lookup(const void *key, uint64_t n);
 /* Whether a call whose key the table knows as `l` should be timed: always while
- * learning or probing after a back-off, then 1 in 64 (calls with a cost hint use
+ * learning, backing off or probing, then 1 in 64 (calls with a cost hint use
  * prange__sample_tick alone: they are timed for the fork-join figure only). */
 int prange__cost_sample_learned(const prange__learned *l);
 /* 1 in 64 calls on this thread. */

@@ -926,3 +926,35 @@ Test(backoff, a_reduction_backs_off_too)
     }
     cr_assert_leq(parallel, 4, "%d of 200 reductions ran on the waiting team", parallel);
 }
+
+/* Iterations of the upper half cost 3 us of CPU time, the lower half 1 us: on 2 threads the
+ * caller's share (the lower half) says 1 us each, the whole loop averages 2 us. */
+static void uneven_body(void *c, int64_t b, int64_t e)
+{
+    int64_t n = *(const int64_t *)c;
+    for (int64_t i = b; i < e; i++) {
+        uint64_t until = prange__cpu_ns() + (i >= n / 2 ? 3000 : 1000);
+        while (prange__cpu_ns() < until) {}
+    }
+}
+
+Test(backoff, capped_calls_time_the_whole_loop)
+{
+    setenv("PRANGE_FORK_NS", "1000", 1);
+    prange_set_num_threads(2);
+    const void *key = (const void *)uneven_body;
+    int64_t n = 64;
+    /* What 8 sampled parallel calls taught: the caller's share, 1 us per iteration. */
+    for (int i = 0; i < 8; i++) prange__cost_record(key, (uint64_t)n, (uint64_t)n / 2, 1000.0 * (double)n / 2);
+    prange_plan p;
+    prange__learned l = bo_call(key, (uint64_t)n, &p);
+    cr_assert_eq(p.threads, 2);
+    /* A parallel call took 96 us, the estimate said 64 us: lost (it would have taken 128 us
+     * serially, but only a whole serial call can tell). */
+    cr_assert_eq(prange__backoff_observe(key, &l, (uint64_t)n, 2, 96e3, "loop", NULL), 1);
+    for (int i = 0; i < 8; i++) cr_assert_eq(prange_for(0, n, uneven_body, &n), 0);
+    double c = prange__cost_lookup(key, (uint64_t)n);
+    /* Timed whole, the capped serial calls teach the real average (2 us; more under load):
+     * the probe is judged against 128 us, which the parallel call (96 us) beats. */
+    cr_assert_geq(c, 1500, "learned %.0f ns per iteration: the capped calls were not timed", c);
+}
