@@ -15,6 +15,8 @@
                                          production sizes (a run with --threads T,T,...)
   report.py merge MAIN.json PEER.json SUFFIX [MAIN.tsv PEER.tsv]
                                          add a peer run's rows (variants renamed NAME-SUFFIX)
+  report.py tables RUN.json              the run as Markdown tables (docs/performance.md):
+                                         production rows, the size sweep, the overhead rows
   report.py profile PROFILE.json [OUT FMT]
                                          a PRANGE_PROFILE=json:PATH profile (docs/profiling.md):
                                          one line per site by total time; with OUT and FMT
@@ -623,6 +625,76 @@ def option(argv, names, default):
     return default
 
 
+def fmt_md(s):
+    """A duration for a Markdown table: ns, µs or ms with 3 significant figures."""
+    if s is None:
+        return "-"
+    for unit, f in (("ns", 1e9), ("µs", 1e6), ("ms", 1e3)):
+        if s * f < 1000 or unit == "ms":
+            v = s * f
+            return ("%.0f %s" if v >= 100 else "%.3g %s") % (v, unit)
+
+
+def tables(path):
+    """Markdown tables of a run: what docs/performance.md shows, made from the artifact
+    (so the tables say which run they come from)."""
+    run = load(path)
+    meta = run.get("meta", {})
+    g = groups(run)
+    out = ["<!-- perf/report.py tables %s: %s, %s, commit %s -->" % (
+        path, meta.get("date", "?"), meta.get("cpu", "?"), meta.get("git", "?"))]
+    prod = sorted(k for k in g if k[0] == "production")
+    if prod:
+        out += ["", "| kernel | n | serial | best OpenMP | libprange (p10-p90) | libprange / best | GB/s | other variants |",
+                "|---|---|---|---|---|---|---|---|"]
+        for key in sorted(prod, key=lambda k: (k[1], k[2], k[3])):
+            vs = g[key]
+            refs = {v: r for v, r in vs.items() if v.startswith("omp") and is_reference(v) and r.get("median_s")}
+            best = min(refs.items(), key=lambda kv: kv[1]["median_s"]) if refs else None
+            main_v = "prange" if "prange" in vs else next((v for v in vs if is_libprange(v)), None)
+            p = vs.get(main_v) if main_v else None
+            bref = best_ref(vs)
+            ratio = p["median_s"] / bref if p and p.get("median_s") and bref else None
+            others = ", ".join("%s %s" % (v, fmt_md(r.get("median_s"))) for v, r in sorted(vs.items())
+                               if v not in ("serial", main_v) and (not best or v != best[0]))
+            out.append("| %s | %d | %s | %s | %s | %s | %s | %s |" % (
+                key[1], key[3], fmt_md(vs.get("serial", {}).get("median_s")),
+                "%s (%s)" % (fmt_md(best[1]["median_s"]), best[0]) if best else "-",
+                "%s (%s-%s)" % (fmt_md(p["median_s"]), fmt_md(p.get("p10_s")), fmt_md(p.get("p90_s"))) if p else "-",
+                "%.2f" % ratio if ratio else "-",
+                "%.1f" % p["gbs"] if p and p.get("gbs") else "—", others))
+    sweep = defaultdict(dict)
+    for k in g:
+        if k[0] == "sweep":
+            sweep[k[1]][k[3]] = g[k]
+    for kernel in sorted(sweep):
+        rows = sweep[kernel]
+        variants = sorted({v for r in rows.values() for v in r}, key=lambda v: (not v == "serial", not v.startswith("omp"), v))
+        out += ["", "%s (median per call; %s)" % (kernel, ", ".join(variants)), "",
+                "| n | " + " | ".join(variants) + " | libprange / min(serial, OpenMP) |",
+                "|---|" + "---|" * (len(variants) + 1)]
+        for n in sorted(rows):
+            vs = rows[n]
+            bref = best_ref(vs)
+            p = vs.get("prange")
+            ratio = p["median_s"] / bref if p and p.get("median_s") and bref else None
+            out.append("| %d | %s | %s |" % (n, " | ".join(fmt_md(vs.get(v, {}).get("median_s")) for v in variants),
+                                              "%.2f" % ratio if ratio else "-"))
+    ovh = sorted(k for k in g if k[0] == "overhead")
+    if ovh:
+        out += ["", "| overhead row | n | reference | libprange | ratio |", "|---|---|---|---|---|"]
+        for key in ovh:
+            vs = g[key]
+            refs = [(v, r) for v, r in vs.items() if is_reference(v) and v != "serial" and r.get("median_s")]
+            for v, r in sorted(vs.items()):
+                if not is_libprange(v) or not r.get("median_s") or not refs:
+                    continue
+                rv, rr = min(refs, key=lambda kv: kv[1]["median_s"])
+                out.append("| %s %s | %d | %s %s | %s | %.2f |" % (key[1], v, key[3], rv, fmt_md(rr["median_s"]),
+                                                                fmt_md(r["median_s"]), r["median_s"] / rr["median_s"]))
+    return "\n".join(out) + "\n"
+
+
 def main(argv):
     argv = list(argv)
     effect = option(argv, ("--effect", "--tol"), None)
@@ -660,6 +732,9 @@ def main(argv):
         return 0
 
 
+    if len(argv) == 2 and argv[0] == "tables":
+        sys.stdout.write(tables(argv[1]))
+        return 0
     if len(argv) in (2, 4) and argv[0] == "profile":
         text, rc = profile(*argv[1:])
         (sys.stdout if rc == 0 else sys.stderr).write(text)
