@@ -162,11 +162,16 @@ typedef struct {
 static void heat_member(void *p)
 {
     heat_out *out = p;
+    /* A row is an expensive iteration (~m ns): a reduction's blocks are 2048 iterations
+     * unless the caller says what an iteration costs (docs/reductions.md), and 2048 rows
+     * would be one block, one member's work. The hint splits them like `omp for`. */
+    prange_opts ro = PRANGE_OPTS_INIT;
+    ro.cost_ns = (double)g_heat_m;
     for (int k = 0; k < HEAT_ITERS; k++) {
         heat_ctx h = heat_at(k);
         double d = 0;
         prange_for(1, h.m - 1, heat_rows, &h);
-        prange_reduce(1, h.m - 1, prange_reducer_max_f64(), heat_change, &h, &d, NULL);
+        prange_reduce(1, h.m - 1, prange_reducer_max_f64(), heat_change, &h, &d, &ro);
         if (prange_thread_id() == 0) out->d[k] = d;
     }
 }
