@@ -231,31 +231,41 @@ static void worker(red *R, int tid, int team, void *result, mail *boxes, stack *
  * learned), so the result's bits are too:
  * - an explicit grain (opts->grain, or PRANGE_GRAIN set in the environment) is the block;
  * - else a cost hint gives blocks of about 20 us of declared work, at most 2048 (256
- *   iterations of 1 ms: blocks of 1, spread over every core); but at least ~1 ns of
- *   declared work per accumulator byte (at most 4 iterations per byte, the default's
- *   floor), no more than 1 GiB of accumulators over all blocks, and at most 4096 blocks;
- * - else 2048 iterations, so a block's cost hides the identity and combine calls, or 4
- *   per accumulator byte for big accumulators (an array reducer zeroes and combines
- *   O(size) per block: a 256-bin histogram gets 8192);
+ *   iterations of 1 ms: blocks of 1, spread over every core); but at least ~16 ns of
+ *   declared work per accumulator byte (at most 32 iterations per byte, the default's
+ *   ceiling), no more than 1 GiB of accumulators over all blocks, and at most 4096 blocks;
+ * - else 2048 iterations, so a block's cost hides the identity and combine calls; for big
+ *   accumulators 32 per accumulator byte, down to 4 per byte while that leaves fewer than
+ *   64 blocks (slack for a team);
  * and always large enough that nb <= 2^16 (bounded stacks).
+ * Why 32 per byte: an array reducer zeroes and combines O(size) per block, ~0.2 ns per
+ * byte here (a 2 KiB accumulator: ~450 ns a block), against ~0.5 ns per iteration of a
+ * histogram body. At 4 per byte (8192 iterations for 256 bins) that was 5-10% of the
+ * call; at 32 (65536) it is ~1%.
  *
- *   n = 256, cost_ns = 1e6, double acc:  B = ceil(max(20000, 8) / 1e6) = 1    256 blocks
+ *   n = 256, cost_ns = 1e6, double acc:  B = max(ceil(20000 / 1e6), ceil(8 * 16 / 1e6)) = 1  256 blocks
  *   n = 1e6, cost_ns = 2:                 B = min(10000, 2048)      = 2048   489 blocks
+ *   n = 2^27, 2 KiB acc:                  B = 32 * 2048             = 65536  2048 blocks
+ *   n = 2^20, 2 KiB acc:                  B = max(2^20 / 64, 4 * 2048) = 16384  64 blocks
  */
 #define BLOCK_NS 20000.0
 #define HINTED_BLOCKS 4096
+#define BYTE_NS 16.0   /* declared work per accumulator byte a hinted block carries */
+#define BYTE_ITERS 32  /* a default block's iterations per accumulator byte, at most */
+#define BYTE_ITERS_MIN 4
+#define SLACK_BLOCKS 64
 static uint64_t block_size(uint64_t n, int64_t grain, double cost_ns, size_t size)
 {
-    uint64_t B;
+    uint64_t B, most = (uint64_t)size * BYTE_ITERS; /* size <= 2^30: no overflow */
     if (grain > 0) {
         B = (uint64_t)grain;
     } else if (cost_ns > 0) {
-        double t = ceil(BLOCK_NS / cost_ns), z = ceil((double)size / cost_ns);
+        double t = ceil(BLOCK_NS / cost_ns), z = ceil((double)size * BYTE_NS / cost_ns);
         B = t >= 2048 ? 2048 : t <= 1 ? 1 : (uint64_t)t;
-        /* A block zeroes and combines its accumulator: at least ~1 ns of declared work per
-         * accumulator byte (never more than the default's 4 iterations per byte), and no
-         * more than 1 GiB of accumulators over all blocks. */
-        uint64_t by_size = z >= (double)size * 4 ? (uint64_t)size * 4 : (uint64_t)z;
+        /* A block zeroes and combines its accumulator: enough declared work per
+         * accumulator byte to hide that (never more than the default's iterations per
+         * byte), and no more than 1 GiB of accumulators over all blocks. */
+        uint64_t by_size = z >= (double)most ? most : (uint64_t)z;
         if (by_size > B) B = by_size;
         double by_total = ceil((double)n * (double)size / (double)(1u << 30));
         if (by_total > (double)B) B = by_total >= 9e18 ? n : (uint64_t)by_total;
@@ -264,8 +274,9 @@ static uint64_t block_size(uint64_t n, int64_t grain, double cost_ns, size_t siz
         uint64_t by_blocks = (n - 1) / HINTED_BLOCKS + 1;
         if (by_blocks > B) B = by_blocks;
     } else {
-        B = 2048;
-        if ((uint64_t)size * 4 > B) B = (uint64_t)size * 4;
+        uint64_t least = (uint64_t)size * BYTE_ITERS_MIN, slack = (n - 1) / SLACK_BLOCKS + 1;
+        uint64_t by_size = slack < least ? least : slack > most ? most : slack;
+        B = by_size > 2048 ? by_size : 2048;
     }
     uint64_t by_count = (n - 1) / (uint64_t)MAX_BLOCKS + 1;
     return by_count > B ? by_count : B;
