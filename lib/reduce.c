@@ -22,9 +22,9 @@
  *
  * Memory: a thread folding m blocks holds at most 2 floor(log2 m) + 1 accumulators; the
  * merge, at most floor(log2 nb) + 2 (the binary decomposition of a prefix of [0, nb), plus
- * the piece being pushed). Buffers come from the per-thread scratch, sized by the call:
- * kept and reused when small (no allocation per call in steady state), mapped for the call
- * when big (see lib/scratch.c).
+ * the piece being pushed). Buffers of up to 2 KiB live in the frame that uses them; bigger
+ * ones come from the per-thread scratch, sized by the call: kept and reused when small (no
+ * allocation per call in steady state), mapped for the call when big (see lib/scratch.c).
  */
 #include <omp.h>
 #include <sched.h>
@@ -96,8 +96,32 @@ static stack *stack_at(unsigned char *p)
 
 static inline void *slot(const red *R, stack *s, int k) { return s->slots + (size_t)k * R->stride; }
 
-/* The top entry was just written as node (level, index): combine it with left siblings. */
-static void settle(const red *R, stack *s)
+/* A call's buffer: in the frame of the function that holds it when it fits LOCAL bytes
+ * (the usual case: a few small accumulators, mailboxes of a small team), else from the
+ * thread's scratch. A frame is as private as a scratch level (a nested call or a signal
+ * handler gets its own) and costs nothing to take and give back. */
+#define LOCAL 2048
+typedef struct buffer {
+    _Alignas(64) unsigned char local[LOCAL];
+    prange__scratch s;
+    int taken;
+} buffer;
+
+/* At least `bytes`, or NULL when out of memory. */
+static unsigned char *buffer_take(buffer *b, size_t bytes)
+{
+    b->taken = bytes > LOCAL;
+    return b->taken ? prange__scratch_take(&b->s, bytes) : b->local;
+}
+
+static void buffer_give(buffer *b)
+{
+    if (b->taken) prange__scratch_give(&b->s);
+}
+
+/* The top entry was just written as node (level, index): combine it with left siblings.
+ * Inlined: it runs once per block. */
+__attribute__((always_inline)) static inline void settle(const red *R, stack *s)
 {
     while (s->count >= 2) {
         int t = s->count - 1;
@@ -201,8 +225,8 @@ static void worker(red *R, int tid, int team, void *result, mail *boxes, stack *
 {
     uint64_t a = 0, b = 0;
     prange__split(R->nb, team, tid, &a, &b);
-    prange__scratch mine;
-    unsigned char *p = prange__scratch_take(&mine, stack_bytes(R->stride, own_entries(b - a)));
+    buffer mine;
+    unsigned char *p = buffer_take(&mine, stack_bytes(R->stride, own_entries(b - a)));
     stack *own = p ? stack_at(p) : NULL;
     prange__tls_t saved = prange__enter_team(tid, team);
     prange__bind_worker_if_asked(tid);
@@ -223,7 +247,7 @@ static void worker(red *R, int tid, int team, void *result, mail *boxes, stack *
     } else if (own && boxes[tid].count < 0) {
         wait_merged(R);
     }
-    if (own) prange__scratch_give(&mine);
+    if (own) buffer_give(&mine);
     prange__leave(saved);
 }
 
@@ -286,8 +310,8 @@ static uint64_t block_size(uint64_t n, int64_t grain, double cost_ns, size_t siz
  * 0, or PRANGE_ENOMEM (no scratch for the stack). */
 static int fold_inline(red *R, void *result)
 {
-    prange__scratch buf;
-    unsigned char *p = prange__scratch_take(&buf, stack_bytes(R->stride, own_entries(R->nb)));
+    buffer buf;
+    unsigned char *p = buffer_take(&buf, stack_bytes(R->stride, own_entries(R->nb)));
     if (!p) return PRANGE_ENOMEM;
     stack *s = stack_at(p);
     prange__tls_t saved = prange__enter_inline();
@@ -299,7 +323,7 @@ static int fold_inline(red *R, void *result)
     }
     prange__leave(saved);
     memcpy(result, fold_right(R, s), R->r->acc_size);
-    prange__scratch_give(&buf);
+    buffer_give(&buf);
     return 0;
 }
 
@@ -419,8 +443,8 @@ static int reduce_call(int64_t begin, int64_t end, const prange_reducer *reducer
         prange__region_note_parallel(); /* inside an inline region: it is worth a team */
         /* The mailboxes, then the merge stack (used by whichever member arrives last). */
         size_t mail_bytes = (size_t)planned * sizeof(mail);
-        prange__scratch buf;
-        unsigned char *p = prange__scratch_take(&buf, mail_bytes + stack_bytes(R.stride, merge_entries(R.nb)));
+        buffer buf;
+        unsigned char *p = buffer_take(&buf, mail_bytes + stack_bytes(R.stride, merge_entries(R.nb)));
         if (!p) {
             prange__share_give(taken);
             return PRANGE_ENOMEM;
@@ -436,7 +460,7 @@ static int reduce_call(int64_t begin, int64_t end, const prange_reducer *reducer
             int team = prange__team_of(planned), tid = omp_get_thread_num();
             if (tid < team) worker(Rp, tid, team, result, boxes, m);
         }
-        prange__scratch_give(&buf);
+        buffer_give(&buf);
         if (atomic_load(&R.failed)) {
             prange__share_give(taken);
             return PRANGE_ENOMEM;
