@@ -195,9 +195,9 @@ static void post(const red *R, mail *box, const stack *own)
 /* The last member to arrive merges every member's pieces, in block order, onto the merge
  * stack and writes the result. Whoever arrives last at the region's closing barrier
  * pays the futex wake-up: had the caller always merged, it would always pay it. */
-static void merge(const red *R, int team, const mail *boxes, stack *m, void *result, atomic_int *failed)
+static void merge(const red *R, int team, const mail *boxes, unsigned char *mbuf, void *result, atomic_int *failed)
 {
-    m->count = 0;
+    stack *m = stack_at(mbuf); /* set up here: its lines stay with the member that merges */
     for (int t = 0; t < team; t++) {
         const mail *box = &boxes[t];
         if (box->count < 0) {
@@ -223,7 +223,7 @@ static void wait_merged(red *R)
     }
 }
 
-static void worker(red *R, int tid, int team, void *result, mail *boxes, stack *m)
+static void worker(red *R, int tid, int team, void *result, mail *boxes, unsigned char *m)
 {
     uint64_t a = 0, b = 0;
     prange__split(R->nb, team, tid, &a, &b);
@@ -336,7 +336,7 @@ static int fold_inline(red *R, void *result)
 typedef struct rred {
     red R;
     mail *boxes;
-    stack *m;
+    unsigned char *m; /* the merge stack's buffer */
     unsigned char *result;
     prange__scratch buf; /* the planner's */
 } rred;
@@ -367,7 +367,7 @@ static int region_reduce(const red *L, prange_opts *o, const void *key, void *re
         else {
             S->result = p;
             S->boxes = (mail *)(p + res);
-            S->m = k > 1 ? stack_at(p + res + mail_bytes) : NULL;
+            S->m = k > 1 ? p + res + mail_bytes : NULL;
         }
         prange__region_publish(s);
     }
@@ -450,7 +450,7 @@ static int reduce_call(int64_t begin, int64_t end, const prange_reducer *reducer
             return PRANGE_ENOMEM;
         }
         mail *boxes = (mail *)p;
-        stack *m = stack_at(p + mail_bytes);
+        unsigned char *m = p + mail_bytes;
         atomic_init(&R.arrived, 0);
         atomic_init(&R.merged, 0);
         prange__mark_pool_started();
