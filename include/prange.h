@@ -471,9 +471,10 @@ typedef void (*prange_reduce_fn)(void *ctx, int64_t begin, int64_t end, void *ac
  * @opts:   NULL or options. grain, when given (or PRANGE_GRAIN set), is the block size;
  *          else cost_ns, when given, makes blocks of about 20 us of declared work (at most
  *          2048 iterations: few expensive iterations, e.g. 256 of 1 ms, become 256 blocks
- *          that every core shares; at most 4096 blocks); else blocks of 2048 iterations
- *          (4 per accumulator byte for large accumulators). At most 2^16 blocks: larger
- *          ranges get larger blocks.
+ *          that every core shares; at least 16 ns of declared work per accumulator
+ *          byte; at most 4096 blocks); else blocks of 2048 iterations (for large
+ *          accumulators 32 per accumulator byte, down to 4 per byte while that leaves
+ *          fewer than 64 blocks). At most 2^16 blocks: larger ranges get larger blocks.
  *
  * The range is cut into blocks whose boundaries depend only on the range, the grain or
  * cost_ns above and r->acc_size; each block is folded from the identity and block results are

@@ -22,9 +22,9 @@
  *
  * Memory: a thread folding m blocks holds at most 2 floor(log2 m) + 1 accumulators; the
  * merge, at most floor(log2 nb) + 2 (the binary decomposition of a prefix of [0, nb), plus
- * the piece being pushed). Buffers come from the per-thread scratch, sized by the call:
- * kept and reused when small (no allocation per call in steady state), mapped for the call
- * when big (see lib/scratch.c).
+ * the piece being pushed). Buffers of up to 2 KiB live in the frame that uses them; bigger
+ * ones come from the per-thread scratch, sized by the call: kept and reused when small (no
+ * allocation per call in steady state), mapped for the call when big (see lib/scratch.c).
  */
 #include <omp.h>
 #include <sched.h>
@@ -44,10 +44,12 @@ typedef struct stack {
     unsigned char *slots; /* accumulators of `stride` bytes, as many as the call needs */
 } stack;
 
-/* The first cache line holds all a worker reads; the mailboxes' address reaches workers
- * by value (see prange_reduce). */
+/* The first two cache lines hold all a worker reads, the reducer included: a copy here,
+ * not a pointer to the caller's, costs a member one fetch of two adjacent lines instead
+ * of two fetches one after the other. The mailboxes' address reaches workers by value
+ * (see prange_reduce). */
 typedef struct red {
-    _Alignas(64) const prange_reducer *r;
+    _Alignas(64) prange_reducer r;
     prange_reduce_fn body;
     void *ctx;
     int64_t begin;
@@ -96,15 +98,39 @@ static stack *stack_at(unsigned char *p)
 
 static inline void *slot(const red *R, stack *s, int k) { return s->slots + (size_t)k * R->stride; }
 
-/* The top entry was just written as node (level, index): combine it with left siblings. */
-static void settle(const red *R, stack *s)
+/* A call's buffer: in the frame of the function that holds it when it fits LOCAL bytes
+ * (the usual case: a few small accumulators, mailboxes of a small team), else from the
+ * thread's scratch. A frame is as private as a scratch level (a nested call or a signal
+ * handler gets its own) and costs nothing to take and give back. */
+#define LOCAL 2048
+typedef struct buffer {
+    _Alignas(64) unsigned char local[LOCAL];
+    prange__scratch s;
+    int taken;
+} buffer;
+
+/* At least `bytes`, or NULL when out of memory. */
+static unsigned char *buffer_take(buffer *b, size_t bytes)
+{
+    b->taken = bytes > LOCAL;
+    return b->taken ? prange__scratch_take(&b->s, bytes) : b->local;
+}
+
+static void buffer_give(buffer *b)
+{
+    if (b->taken) prange__scratch_give(&b->s);
+}
+
+/* The top entry was just written as node (level, index): combine it with left siblings.
+ * Inlined: it runs once per block. */
+__attribute__((always_inline)) static inline void settle(const red *R, stack *s)
 {
     while (s->count >= 2) {
         int t = s->count - 1;
         int64_t i = s->index[t];
         int8_t l = s->level[t];
         if (!(i & 1) || s->level[t - 1] != l || s->index[t - 1] != i - 1) break;
-        prange__r_combine(R->r, slot(R, s, t - 1), slot(R, s, t));
+        prange__r_combine(&R->r, slot(R, s, t - 1), slot(R, s, t));
         s->level[t - 1] = (int8_t)(l + 1);
         s->index[t - 1] = i >> 1;
         s->count--;
@@ -118,7 +144,7 @@ static void fold_blocks(red *R, stack *s, uint64_t a, uint64_t b)
         uint64_t lo = k * R->B, hi = (R->n - lo > R->B) ? lo + R->B : R->n;
         int t = s->count++;
         void *acc = slot(R, s, t);
-        prange__r_identity(R->r, acc);
+        prange__r_identity(&R->r, acc);
         R->body(R->ctx, prange__at(R->begin, lo), prange__at(R->begin, hi), acc);
         s->level[t] = 0;
         s->index[t] = (int64_t)k;
@@ -130,7 +156,7 @@ static void fold_blocks(red *R, stack *s, uint64_t a, uint64_t b)
 static void push_piece(const red *R, stack *m, const void *acc, int8_t level, int64_t index)
 {
     int t = m->count++;
-    memcpy(slot(R, m, t), acc, R->r->acc_size);
+    memcpy(slot(R, m, t), acc, R->r.acc_size);
     m->level[t] = level;
     m->index[t] = index;
     settle(R, m);
@@ -145,14 +171,14 @@ static void push_stack(const red *R, stack *m, const stack *from)
 /* Fold the final stack right to left into its first slot. */
 static void *fold_right(const red *R, stack *s)
 {
-    for (int t = s->count - 2; t >= 0; t--) prange__r_combine(R->r, slot(R, s, t), slot(R, s, t + 1));
+    for (int t = s->count - 2; t >= 0; t--) prange__r_combine(&R->r, slot(R, s, t), slot(R, s, t + 1));
     return slot(R, s, 0);
 }
 
 /* Post this member's pieces. */
 static void post(const red *R, mail *box, const stack *own)
 {
-    size_t size = R->r->acc_size;
+    size_t size = R->r.acc_size;
     if (own && own->count <= MAIL_PIECES && (size_t)own->count * size <= MAIL_ACC) {
         box->count = own->count;
         for (int k = 0; k < own->count; k++) {
@@ -169,9 +195,9 @@ static void post(const red *R, mail *box, const stack *own)
 /* The last member to arrive merges every member's pieces, in block order, onto the merge
  * stack and writes the result. Whoever arrives last at the region's closing barrier
  * pays the futex wake-up: had the caller always merged, it would always pay it. */
-static void merge(const red *R, int team, const mail *boxes, stack *m, void *result, atomic_int *failed)
+static void merge(const red *R, int team, const mail *boxes, unsigned char *mbuf, void *result, atomic_int *failed)
 {
-    m->count = 0;
+    stack *m = stack_at(mbuf); /* set up here: its lines stay with the member that merges */
     for (int t = 0; t < team; t++) {
         const mail *box = &boxes[t];
         if (box->count < 0) {
@@ -182,10 +208,10 @@ static void merge(const red *R, int team, const mail *boxes, stack *m, void *res
             push_stack(R, m, box->from);
         } else {
             for (int k = 0; k < box->count; k++)
-                push_piece(R, m, box->acc + (size_t)k * R->r->acc_size, box->level[k], box->index[k]);
+                push_piece(R, m, box->acc + (size_t)k * R->r.acc_size, box->level[k], box->index[k]);
         }
     }
-    memcpy(result, fold_right(R, m), R->r->acc_size);
+    memcpy(result, fold_right(R, m), R->r.acc_size);
 }
 
 /* A member that posted its stack by address keeps it until the merge has read it. */
@@ -197,12 +223,12 @@ static void wait_merged(red *R)
     }
 }
 
-static void worker(red *R, int tid, int team, void *result, mail *boxes, stack *m)
+static void worker(red *R, int tid, int team, void *result, mail *boxes, unsigned char *m)
 {
     uint64_t a = 0, b = 0;
     prange__split(R->nb, team, tid, &a, &b);
-    prange__scratch mine;
-    unsigned char *p = prange__scratch_take(&mine, stack_bytes(R->stride, own_entries(b - a)));
+    buffer mine;
+    unsigned char *p = buffer_take(&mine, stack_bytes(R->stride, own_entries(b - a)));
     stack *own = p ? stack_at(p) : NULL;
     prange__tls_t saved = prange__enter_team(tid, team);
     prange__bind_worker_if_asked(tid);
@@ -223,7 +249,7 @@ static void worker(red *R, int tid, int team, void *result, mail *boxes, stack *
     } else if (own && boxes[tid].count < 0) {
         wait_merged(R);
     }
-    if (own) prange__scratch_give(&mine);
+    if (own) buffer_give(&mine);
     prange__leave(saved);
 }
 
@@ -231,31 +257,41 @@ static void worker(red *R, int tid, int team, void *result, mail *boxes, stack *
  * learned), so the result's bits are too:
  * - an explicit grain (opts->grain, or PRANGE_GRAIN set in the environment) is the block;
  * - else a cost hint gives blocks of about 20 us of declared work, at most 2048 (256
- *   iterations of 1 ms: blocks of 1, spread over every core); but at least ~1 ns of
- *   declared work per accumulator byte (at most 4 iterations per byte, the default's
- *   floor), no more than 1 GiB of accumulators over all blocks, and at most 4096 blocks;
- * - else 2048 iterations, so a block's cost hides the identity and combine calls, or 4
- *   per accumulator byte for big accumulators (an array reducer zeroes and combines
- *   O(size) per block: a 256-bin histogram gets 8192);
+ *   iterations of 1 ms: blocks of 1, spread over every core); but at least ~16 ns of
+ *   declared work per accumulator byte (at most 32 iterations per byte, the default's
+ *   ceiling), no more than 1 GiB of accumulators over all blocks, and at most 4096 blocks;
+ * - else 2048 iterations, so a block's cost hides the identity and combine calls; for big
+ *   accumulators 32 per accumulator byte, down to 4 per byte while that leaves fewer than
+ *   64 blocks (slack for a team);
  * and always large enough that nb <= 2^16 (bounded stacks).
+ * Why 32 per byte: an array reducer zeroes and combines O(size) per block, ~0.2 ns per
+ * byte here (a 2 KiB accumulator: ~450 ns a block), against ~0.5 ns per iteration of a
+ * histogram body. At 4 per byte (8192 iterations for 256 bins) that was 5-10% of the
+ * call; at 32 (65536) it is ~1%.
  *
- *   n = 256, cost_ns = 1e6, double acc:  B = ceil(max(20000, 8) / 1e6) = 1    256 blocks
+ *   n = 256, cost_ns = 1e6, double acc:  B = max(ceil(20000 / 1e6), ceil(8 * 16 / 1e6)) = 1  256 blocks
  *   n = 1e6, cost_ns = 2:                 B = min(10000, 2048)      = 2048   489 blocks
+ *   n = 2^27, 2 KiB acc:                  B = 32 * 2048             = 65536  2048 blocks
+ *   n = 2^20, 2 KiB acc:                  B = max(2^20 / 64, 4 * 2048) = 16384  64 blocks
  */
 #define BLOCK_NS 20000.0
 #define HINTED_BLOCKS 4096
+#define BYTE_NS 16.0   /* declared work per accumulator byte a hinted block carries */
+#define BYTE_ITERS 32  /* a default block's iterations per accumulator byte, at most */
+#define BYTE_ITERS_MIN 4
+#define SLACK_BLOCKS 64
 static uint64_t block_size(uint64_t n, int64_t grain, double cost_ns, size_t size)
 {
-    uint64_t B;
+    uint64_t B, most = (uint64_t)size * BYTE_ITERS; /* size <= 2^30: no overflow */
     if (grain > 0) {
         B = (uint64_t)grain;
     } else if (cost_ns > 0) {
-        double t = ceil(BLOCK_NS / cost_ns), z = ceil((double)size / cost_ns);
+        double t = ceil(BLOCK_NS / cost_ns), z = ceil((double)size * BYTE_NS / cost_ns);
         B = t >= 2048 ? 2048 : t <= 1 ? 1 : (uint64_t)t;
-        /* A block zeroes and combines its accumulator: at least ~1 ns of declared work per
-         * accumulator byte (never more than the default's 4 iterations per byte), and no
-         * more than 1 GiB of accumulators over all blocks. */
-        uint64_t by_size = z >= (double)size * 4 ? (uint64_t)size * 4 : (uint64_t)z;
+        /* A block zeroes and combines its accumulator: enough declared work per
+         * accumulator byte to hide that (never more than the default's iterations per
+         * byte), and no more than 1 GiB of accumulators over all blocks. */
+        uint64_t by_size = z >= (double)most ? most : (uint64_t)z;
         if (by_size > B) B = by_size;
         double by_total = ceil((double)n * (double)size / (double)(1u << 30));
         if (by_total > (double)B) B = by_total >= 9e18 ? n : (uint64_t)by_total;
@@ -264,8 +300,9 @@ static uint64_t block_size(uint64_t n, int64_t grain, double cost_ns, size_t siz
         uint64_t by_blocks = (n - 1) / HINTED_BLOCKS + 1;
         if (by_blocks > B) B = by_blocks;
     } else {
-        B = 2048;
-        if ((uint64_t)size * 4 > B) B = (uint64_t)size * 4;
+        uint64_t least = (uint64_t)size * BYTE_ITERS_MIN, slack = (n - 1) / SLACK_BLOCKS + 1;
+        uint64_t by_size = slack < least ? least : slack > most ? most : slack;
+        B = by_size > 2048 ? by_size : 2048;
     }
     uint64_t by_count = (n - 1) / (uint64_t)MAX_BLOCKS + 1;
     return by_count > B ? by_count : B;
@@ -275,8 +312,8 @@ static uint64_t block_size(uint64_t n, int64_t grain, double cost_ns, size_t siz
  * 0, or PRANGE_ENOMEM (no scratch for the stack). */
 static int fold_inline(red *R, void *result)
 {
-    prange__scratch buf;
-    unsigned char *p = prange__scratch_take(&buf, stack_bytes(R->stride, own_entries(R->nb)));
+    buffer buf;
+    unsigned char *p = buffer_take(&buf, stack_bytes(R->stride, own_entries(R->nb)));
     if (!p) return PRANGE_ENOMEM;
     stack *s = stack_at(p);
     prange__tls_t saved = prange__enter_inline();
@@ -287,8 +324,8 @@ static int fold_inline(red *R, void *result)
         R->timed_iters = R->n;
     }
     prange__leave(saved);
-    memcpy(result, fold_right(R, s), R->r->acc_size);
-    prange__scratch_give(&buf);
+    memcpy(result, fold_right(R, s), R->r.acc_size);
+    buffer_give(&buf);
     return 0;
 }
 
@@ -299,7 +336,7 @@ static int fold_inline(red *R, void *result)
 typedef struct rred {
     red R;
     mail *boxes;
-    stack *m;
+    unsigned char *m; /* the merge stack's buffer */
     unsigned char *result;
     prange__scratch buf; /* the planner's */
 } rred;
@@ -321,7 +358,7 @@ static int region_reduce(const red *L, prange_opts *o, const void *key, void *re
         S->R.sample = learn && prange__cost_sample_learned(&learned);
         int k = plan.serial ? 1 : plan.threads;
         size_t mail_bytes = k > 1 ? (size_t)k * sizeof(mail) : 0;
-        size_t res = round64(L->r->acc_size);
+        size_t res = round64(L->r.acc_size);
         unsigned char *p = prange__scratch_take(&S->buf, res + mail_bytes +
                                                               (k > 1 ? stack_bytes(L->stride, merge_entries(L->nb)) : 0));
         s->key = learn ? key : NULL;
@@ -330,7 +367,7 @@ static int region_reduce(const red *L, prange_opts *o, const void *key, void *re
         else {
             S->result = p;
             S->boxes = (mail *)(p + res);
-            S->m = k > 1 ? stack_at(p + res + mail_bytes) : NULL;
+            S->m = k > 1 ? p + res + mail_bytes : NULL;
         }
         prange__region_publish(s);
     }
@@ -342,7 +379,7 @@ static int region_reduce(const red *L, prange_opts *o, const void *key, void *re
     }
     prange__region_wait();
     int rc = s->rc ? s->rc : atomic_load(&S->R.failed) ? PRANGE_ENOMEM : 0;
-    if (rc == 0) memcpy(result, S->result, L->r->acc_size);
+    if (rc == 0) memcpy(result, S->result, L->r.acc_size);
     if (planner) {
         /* The result lives in this member's scratch: every other member copies it first. */
         for (unsigned spins = 0; atomic_load_explicit(&s->left, memory_order_acquire) > 1; spins++) {
@@ -361,16 +398,14 @@ static int region_reduce(const red *L, prange_opts *o, const void *key, void *re
 static int reduce_call(int64_t begin, int64_t end, const prange_reducer *reducer, prange_reduce_fn body, void *ctx,
                        void *result, const prange_opts *opts)
 {
-    prange_reducer rd;
+    red R;
     prange_opts o;
     if (!body || !result || begin > end || prange__opts_load(opts, &o) != 0) return PRANGE_EINVAL;
-    int lrc = prange__reducer_load(reducer, (size_t)1 << 30, &rd);
+    int lrc = prange__reducer_load(reducer, (size_t)1 << 30, &R.r);
     if (lrc != 0) return lrc; /* PRANGE_EINVAL, or PRANGE_ERANGE above 1 GiB */
-    const prange_reducer *r = &rd;
+    const prange_reducer *r = &R.r;
     const void *key = prange__key(&o, (const void *)body);
 
-    red R;
-    R.r = r;
     R.body = body;
     R.ctx = ctx;
     R.begin = begin;
@@ -409,14 +444,14 @@ static int reduce_call(int64_t begin, int64_t end, const prange_reducer *reducer
         prange__region_note_parallel(); /* inside an inline region: it is worth a team */
         /* The mailboxes, then the merge stack (used by whichever member arrives last). */
         size_t mail_bytes = (size_t)planned * sizeof(mail);
-        prange__scratch buf;
-        unsigned char *p = prange__scratch_take(&buf, mail_bytes + stack_bytes(R.stride, merge_entries(R.nb)));
+        buffer buf;
+        unsigned char *p = buffer_take(&buf, mail_bytes + stack_bytes(R.stride, merge_entries(R.nb)));
         if (!p) {
             prange__share_give(taken);
             return PRANGE_ENOMEM;
         }
         mail *boxes = (mail *)p;
-        stack *m = stack_at(p + mail_bytes);
+        unsigned char *m = p + mail_bytes;
         atomic_init(&R.arrived, 0);
         atomic_init(&R.merged, 0);
         prange__mark_pool_started();
@@ -429,7 +464,7 @@ static int reduce_call(int64_t begin, int64_t end, const prange_reducer *reducer
             if (tid < team) worker(Rp, tid, team, result, boxes, m);
         }
         wall = t0 ? (uint64_t)((double)(prange__ticks() - t0) * prange__clock_tick_ns) : 0;
-        prange__scratch_give(&buf);
+        buffer_give(&buf);
         if (atomic_load(&R.failed)) {
             prange__share_give(taken);
             return PRANGE_ENOMEM;

@@ -545,6 +545,60 @@ Test(reduce, env_grain_is_the_block_size)
     free(x);
 }
 
+/* Block boundaries of a big accumulator (a 256-bin histogram, 2 KiB): up to 32
+ * iterations per accumulator byte by default, so zeroing and combining 2 KiB per block
+ * stays ~1% of a cheap body (at 4 per byte, 8192, it was 5-10%: the histogram kernel
+ * trailed OpenMP by 1.2-1.3x); down to 4 per byte while that leaves fewer than 64 blocks;
+ * with a cost hint, at least 16 ns of declared work per byte. The body records its
+ * ranges; the boundaries are the same for every thread count. */
+typedef struct {
+    atomic_int calls, bad;
+    int64_t want_len, n;
+} range_ctx;
+
+static void range_body(void *c, int64_t b, int64_t e, void *acc)
+{
+    range_ctx *k = c;
+    atomic_fetch_add(&k->calls, 1);
+    if (b % k->want_len != 0 || (e - b != k->want_len && e != k->n)) atomic_store(&k->bad, 1);
+    ((int64_t *)acc)[b / k->want_len % 256] += e - b;
+}
+
+Test(reduce, big_accumulator_block_sizes)
+{
+    static const struct {
+        int64_t n;
+        double cost_ns;
+        int64_t want;
+    } cases[] = {
+        {INT64_C(1) << 27, 0, 65536}, /* 32 per byte: 2048 blocks */
+        {INT64_C(1) << 20, 0, 16384}, /* 64 blocks */
+        {10000, 0, 8192},             /* 4 per byte: the floor */
+        {INT64_C(1) << 20, 1, 32768}, /* 16 ns per byte declared at 1 ns an iteration */
+        {100000, 100, 328},          /* 2 KiB x 16 ns / 100 ns, above 20 us / 100 ns = 200 */
+    };
+    prange_reducer r = prange_reducer_array_sum_i64(256);
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        for (int t = 1; t <= 4; t *= 2) {
+            prange_set_num_threads(t);
+            range_ctx k = {.want_len = cases[c].want, .n = cases[c].n};
+            prange_opts o = PRANGE_OPTS_INIT;
+            o.threads = t;
+            o.cost_ns = cases[c].cost_ns;
+            int64_t h[256];
+            cr_assert_eq(prange_reduce(0, k.n, &r, range_body, &k, h, &o), 0);
+            int64_t blocks = (k.n - 1) / k.want_len + 1, sum = 0;
+            cr_assert_eq(k.calls, blocks, "n %lld cost %g, %d threads: %d blocks, want %lld of %lld",
+                         (long long)k.n, cases[c].cost_ns, t, (int)k.calls, (long long)blocks, (long long)k.want_len);
+            cr_assert_eq(k.bad, 0, "n %lld cost %g: a block is not [i * %lld, (i + 1) * %lld)", (long long)k.n,
+                         cases[c].cost_ns, (long long)k.want_len, (long long)k.want_len);
+            for (int b = 0; b < 256; b++) sum += h[b];
+            cr_assert_eq(sum, k.n);
+        }
+    }
+    prange_set_num_threads(0);
+}
+
 /* ---- scratch: re-entry, depth, size ------------------------------------------------- */
 
 /* Recursion through nested reductions, scans and kernels, each level checking its own
