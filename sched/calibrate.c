@@ -299,20 +299,30 @@ void prange__fork_set_measure_hook(prange__fork_measure_fn fn) { g_measure_hook 
 
 /* Median of 3 empty regions of t threads, stopping early when the first one shows the
  * machine is still busy (under load a region can cost milliseconds). */
+/* An empty region that takes this long waited for a core: the machine is busy. */
+#define PROBE_BUSY_NS 1000000.0
+
+static double empty_region(int t)
+{
+    uint64_t t0 = prange__now_ns();
+#pragma omp parallel num_threads(t)
+    {
+        __asm__ volatile("" ::: "memory");
+    }
+    return (double)(prange__now_ns() - t0);
+}
+
 static double probe_regions(int t)
 {
     if (g_measure_hook) return g_measure_hook(t);
+    /* The first region wakes the workers, asleep after ~3 ms without a region (a futex
+     * wake-up each, tens of us in a VM): not a sample of the fork-join cost, which a
+     * machine that went quiet would then never show; but one that waited a time slice
+     * says the machine is busy, and the probe stops there. */
+    double first = empty_region(t);
+    if (first > PROBE_BUSY_NS) return first;
     double s[3];
-    int k = 0;
-    for (; k < 3; k++) {
-        uint64_t t0 = prange__now_ns();
-#pragma omp parallel num_threads(t)
-        {
-            __asm__ volatile("" ::: "memory");
-        }
-        s[k] = (double)(prange__now_ns() - t0);
-        if (k == 0 && s[0] > 10 * prange__fork_quiet_ns()) return s[0];
-    }
+    for (int k = 0; k < 3; k++) s[k] = empty_region(t);
     qsort(s, 3, sizeof s[0], cmp_double);
     return s[1];
 }

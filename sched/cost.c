@@ -41,6 +41,7 @@ typedef struct {
     atomic_uint forget;        /* won calls until the interval halves */
 } slot;
 
+/* While cap > 0 and skip == 0 (a probe is due), watch = 1 marks the second probe. */
 #define BO_CAP(w) ((int)((w) & 0xffff))
 #define BO_WATCH(w) ((unsigned)((w) >> 16 & 0xffff))
 #define BO_SKIP(w) ((unsigned)((w) >> 32))
@@ -169,6 +170,13 @@ int prange__backoff_observe(const void *key, const prange__learned *l, uint64_t 
      * work (the next probe). */
     int next = threads / 2 > 1 ? threads / 2 : 1;
     unsigned skip = BO_SKIP(w);
+    if (!l->cap && cap > 0 && BO_WATCH(w) == 0) {
+        /* A probe lost: the next call probes again before the back-off grows. Its workers
+         * had slept through the capped calls, and waking them (a futex wake-up each, up to
+         * hundreds of us for an idle virtual CPU) is no sign of a busy machine. */
+        atomic_store_explicit(&s->bo, bo_word(cap, 1, 0), memory_order_relaxed);
+        return 1;
+    }
     if (!l->cap) {
         double calls = BACKOFF_FIRST;
         if (interval > 0) {
