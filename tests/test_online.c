@@ -908,8 +908,10 @@ Test(backoff, a_worker_that_waits_sends_the_loop_back_to_one_thread)
     capture_end(&cap, buf, sizeof buf);
     /* Without the back-off every call after the first runs on 2 threads (~100 us of work
      * per call against a 1 us fork-join figure) and waits 2 ms. With it: the calls that
-     * learn the cost, the loss, a probe after 16 calls, the next after >= 32 x 2 ms / 0.1 ms. */
-    cr_assert_leq(parallel, 4, "%d of 200 calls ran on the waiting team", parallel);
+     * learn the cost, the loss, two probes after 16 calls, the next ones after >= 32 x 2 ms
+     * / 0.1 ms. Under load a preempted caller's share can inflate the estimate and let a
+     * probe win (then 8 watched calls): a handful, never most. */
+    cr_assert_leq(parallel, 12, "%d of 200 calls ran on the waiting team", parallel);
     cr_assert_geq(parallel, 1);
     cr_assert_not_null(strstr(buf, "the serial estimate is"), "the back-off is said under PRANGE_VERBOSE=2");
     cr_assert_not_null(strstr(buf, "reason=parallel ran slower than serial (back-off)"), "plans name it");
@@ -930,7 +932,7 @@ Test(backoff, a_reduction_backs_off_too)
         cr_assert_eq(s, (double)(1 << 18));
         parallel += atomic_load(&w.team.team) > 1;
     }
-    cr_assert_leq(parallel, 4, "%d of 200 reductions ran on the waiting team", parallel);
+    cr_assert_leq(parallel, 12, "%d of 200 reductions ran on the waiting team", parallel);
 }
 
 /* Iterations of the upper half cost 3 us of CPU time, the lower half 1 us: on 2 threads the
