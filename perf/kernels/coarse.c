@@ -25,7 +25,7 @@
 static int64_t g_steps; /* recurrence steps of one ~1 ms iteration (calibrated once) */
 
 /* Iteration i: x <- x (1 - 2^-20) + 2^-20 from 1 + i/1024, g_steps times (stays in
- * [1, 1.25]: no denormals, no overflow); noinline so no caller vectorises across i. */
+ * [1, 1.25] for i < 256: no denormals, no overflow); noinline: no caller vectorises across i. */
 __attribute__((noinline)) static double work(int64_t i)
 {
     double x = 1.0 + (double)i * 0x1p-10;
