@@ -41,6 +41,9 @@ READ_ONLY = ("sum", "dot", "nrm2")
 # Not gated: glibc serves a freed large block again to the next calloc without page faults,
 # while prange_alloc maps fresh memory every call, so the ratio swings 3x between runs.
 UNGATED = ("alloc",)
+# Targets of the coarse kernels (perf/kernels/coarse.c, issue #14): libprange over the
+# row's OpenMP loop, and what the line calls it.
+COARSE = {"first-call": (1.15, "first call"), "coarse-reduce": (1.10, "coarse reduce")}
 # What makes two runs comparable (perf/output.c writes it; no host name).
 FINGERPRINT = ("cpu", "cpus", "memory_gib", "kernel_release")
 
@@ -247,9 +250,24 @@ def summary(path, gross=GROSS, with_gate=True):
         target("overhead <= 1.15x libgomp's: %s thr=%d" % (key[1], key[2]), x <= 1.15,
                "libprange %s, libgomp %s" % (fmt_t(po - so), fmt_t(oo - so)))
 
+    # 5. few expensive iterations (issue #14): each libprange variant against the OpenMP
+    # loop of its row, as the median of the paired per-rep ratios. OpenMP's speed-up over
+    # serial is shown: near 1x (no free core) the row says nothing about the decision.
+    for key, vs in sorted(g.items()):
+        bar = COARSE.get(key[1])
+        if key[0] not in ("production", "sizes") or not bar or not {"serial", "omp"} <= set(vs):
+            continue
+        omp = vs["omp"]["median_s"]
+        for v in sorted(x for x in vs if is_libprange(x)):
+            rs = paired(vs[v], vs["omp"])
+            x = median(rs) if rs else vs[v]["median_s"] / omp
+            target("%s <= %.2fx OpenMP: %s thr=%d" % (bar[1], bar[0], v, key[2]), x <= bar[0],
+                   "%.2fx (%s vs %s, n=%d; OpenMP %.2fx serial)"
+                   % (x, fmt_t(vs[v]["median_s"]), fmt_t(omp), key[3], vs["serial"]["median_s"] / omp))
+
     if not lines:
         print("no target applies to this selection (targets need prange rows of the sweep, "
-              "production sizes or overheads)")
+              "production sizes, overheads or the coarse kernels)")
     for line in lines[:20]:
         print(line)
     if len(lines) > 20:
