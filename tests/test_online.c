@@ -202,6 +202,35 @@ Test(first_call, expensive_iterations_without_a_hint_run_in_parallel)
     cr_assert_eq(p.serial, 0, "the next call knows the cost");
 }
 
+/* Records the first range a body call received on a team of 1 (the inline slice). */
+typedef struct {
+    team_ctx team;
+    atomic_llong slice_end;
+} slice_ctx;
+
+static void slice_body(void *p, int64_t b, int64_t e)
+{
+    slice_ctx *c = p;
+    if (prange_num_threads() == 1) {
+        long long cur = atomic_load(&c->slice_end);
+        while (e > cur && !atomic_compare_exchange_weak(&c->slice_end, &cur, e)) {}
+    }
+    slow_body(&c->team, b, e);
+}
+
+Test(first_call, the_slice_shrinks_with_the_team)
+{
+    /* 8 threads (2 cores: oversubscribed, the decisions are what is checked): slices of
+     * n / (32 x 7) = 2 of 448 iterations, two of them, inline; the rest on the team.
+     * Slices of n / 32 would keep the caller alone for 1/16 of the loop while 7 wait. */
+    setenv("PRANGE_FORK_NS", "20000", 1);
+    prange_set_num_threads(8);
+    slice_ctx c = {0};
+    cr_assert_eq(prange_for(0, 448, slice_body, &c), 0);
+    cr_assert_eq(atomic_load(&c.slice_end), 4, "the inline slices ended at %lld", (long long)atomic_load(&c.slice_end));
+    cr_assert_geq(atomic_load(&c.team.team), 2, "the rest ran on a team");
+}
+
 typedef struct {
     unsigned char seen[5000];
     team_ctx team;
@@ -597,7 +626,7 @@ Test(coarse, a_cost_hint_splits_few_expensive_iterations, .timeout = 60)
 {
     setenv("PRANGE_FORK_NS", "2000", 1);
     double first = 0;
-    for (int t = 1; t <= 8; t++) {
+    for (int t = 1; t <= 16; t++) {
         prange_set_num_threads(t);
         coarse_ctx c = {0};
         prange_opts o = {.struct_size = sizeof(prange_opts), .cost_ns = 1e6}; /* 256 iterations of 1 ms, as far as the caller says */
