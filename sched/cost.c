@@ -116,7 +116,7 @@ int prange__sample_tick(void)
     return (++tick & 63) == 0;
 }
 
-void prange__backoff_tick(const void *key, uint64_t n)
+void prange__backoff_tick(const void *key, uint64_t n, int serial)
 {
     /* A plain read and write, not a compare-and-swap: a loop's calls are usually one
      * thread's, and a count lost to a race moves the next probe by a call. */
@@ -127,6 +127,9 @@ void prange__backoff_tick(const void *key, uint64_t n)
     unsigned watch = BO_WATCH(w), skip = BO_SKIP(w);
     if (cap > 0 && skip > 0) skip--;
     else if (cap == 0 && watch > 0) watch--;
+    else if (cap > 0 && serial) cap = 0, watch = 0; /* a probe that plans serial for another
+                                                     * reason: nothing to probe, and every
+                                                     * call would stay timed */
     else return;
     atomic_store_explicit(&s->bo, bo_word(cap, watch, skip), memory_order_relaxed);
 }

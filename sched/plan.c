@@ -235,7 +235,6 @@ void prange__plan_exec_with(uint64_t n, const prange_opts *o, const void *key, c
 {
     plan(n, o, key, l, p);
     if (prange__region_team()) return; /* a region's loops fork nothing: no figure to make or probe */
-    if (l && (l->cap > 0 || l->probe)) prange__backoff_tick(key, n); /* one call fewer to the next probe or watch */
     /* A plan that the fork-join figure decided: make the first figure if none exists yet,
      * and probe now and then whether a figure taken while the machine was busy still
      * holds. Either may change the plan; the plan then is the one that runs. */
@@ -245,6 +244,8 @@ void prange__plan_exec_with(uint64_t n, const prange_opts *o, const void *key, c
     }
     int probe = prange__plan_probe_team(p, o);
     if (probe && prange__fork_probe(probe, o ? o->label : NULL)) plan(n, o, key, l, p);
+    /* Backing off: one call fewer to the next probe or watch (the plan that runs). */
+    if (l && (l->cap > 0 || l->probe)) prange__backoff_tick(key, n, p->serial);
 }
 
 int prange__plan_probe_team(const prange_plan *p, const prange_opts *o)

@@ -403,8 +403,9 @@ int prange__cost_sample_learned(const prange__learned *l);
 /* 1 in 64 calls on this thread. */
 int prange__sample_tick(void);
 /* Back-off (see cost.c): a call of (key, n) planned under a cap counts down to the next
- * probe, a probing one the calls still timed after a won probe. */
-void prange__backoff_tick(const void *key, uint64_t n);
+ * probe, a probing one the calls still timed after a won probe; a probe planned serial
+ * (`serial`: the cost or the fork-join figure says so now) ends the back-off. */
+void prange__backoff_tick(const void *key, uint64_t n, int serial);
 /* A timed parallel call of a learning key (read as `l` before it ran) took `wall_ns` on
  * `threads` threads for n iterations. Slower than its serial estimate (n x l->ns): halve
  * the team the key may plan, and back off (logged under PRANGE_VERBOSE=2 as `what` and

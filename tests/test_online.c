@@ -779,6 +779,17 @@ static int capped_calls(const void *key, uint64_t n, int full)
     return -1;
 }
 
+/* Calls planned under a cap (serial or not) until the probe is due. */
+static int capped_calls_or_serial(const void *key, uint64_t n)
+{
+    prange_plan p;
+    for (int k = 0; k < 100000; k++) {
+        if (prange__cost_get(key, n).cap == 0) return k;
+        bo_call(key, n, &p);
+    }
+    return -1;
+}
+
 Test(backoff, a_slow_call_halves_the_team_then_probes_at_growing_intervals)
 {
     setenv("PRANGE_FORK_NS", "1000", 1);
@@ -994,4 +1005,45 @@ Test(backoff, capped_calls_time_the_whole_loop)
     /* Timed whole, the capped serial calls teach the real average (2 us; more under load):
      * the probe is judged against 128 us, which the parallel call (96 us) beats. */
     cr_assert_geq(c, 1500, "learned %.0f ns per iteration: the capped calls were not timed", c);
+}
+
+static void tiny_body(void *c, int64_t b, int64_t e)
+{
+    double *x = c;
+    for (int64_t i = b; i < e; i++) x[i] += 1.0;
+}
+
+Test(first_call, a_slice_too_short_to_decide_teaches_no_cost)
+{
+    /* 4 cheap iterations: the first call's slice is 1 iteration, a few ns against the CPU
+     * clock's reads (hundreds of ns). That slice must not become the learned cost (it made
+     * the next calls parallel and kept them timed); the rest, timed on the wall clock, is. */
+    prange_set_num_threads(2);
+    double x[4] = {0};
+    cr_assert_eq(prange_for(0, 4, tiny_body, x), 0);
+    double c = prange__cost_lookup((const void *)tiny_body, 4);
+    cr_assert_gt(c, 0, "the first call learned nothing");
+    cr_assert_lt(c, 100, "learned %.0f ns per iteration for an add", c);
+    for (int i = 0; i < 4; i++) cr_assert_eq(x[i], 1.0);
+}
+
+Test(backoff, a_probe_planned_serial_ends_the_back_off)
+{
+    setenv("PRANGE_FORK_NS", "1000", 1);
+    prange_set_num_threads(2);
+    const void *key = (const void *)bo_body;
+    uint64_t n = 1000000;
+    for (int i = 0; i < 8; i++) prange__cost_record(key, n, n, (double)n);
+    prange_plan p;
+    prange__learned l = bo_call(key, n, &p);
+    cr_assert_eq(prange__backoff_observe(key, &l, n, 2, 5e6, "loop", NULL), 1);
+    /* Meanwhile the body turned cheap: 1 ps per iteration, 1 us of work, serial anyway. */
+    for (int i = 0; i < 8; i++) prange__cost_record(key, n, n, 1e-3 * (double)n);
+    cr_assert_eq(capped_calls_or_serial(key, n), 16);
+    l = bo_call(key, n, &p); /* the probe: planned serial by its cost */
+    cr_assert_eq(p.serial, 1);
+    cr_assert_str_eq(p.reason, prange__why_fork);
+    l = prange__cost_get(key, n);
+    cr_assert_eq(l.probe, 0, "a probe that plans serial leaves no back-off (its calls would stay timed)");
+    cr_assert_eq(l.cap, 0);
 }
