@@ -8,47 +8,49 @@
  * data sit in cache. The table is fixed-size and lock-free: a slot is claimed with one
  * CAS, and a full table simply stops learning new keys (the default cost applies).
  *
- * Each slot also keeps the back-off of its (body, size class): a sampled parallel call
- * that took longer than its serial estimate (n x the learned cost) halves the team that
- * key's calls may use, for 16 calls, then for a number of calls that at least doubles each
- * time a probe at the full team loses again (or a call soon after it won), and ends when a
- * probe wins. The usual cause is a
- * busy machine: a worker that waits for a core makes the whole call wait at the join,
- * which neither the per-iteration cost (the caller's share) nor the fork-join figure (the
- * time beyond the slowest share) sees. docs/scheduling.md has a worked example.
+ * Each slot also keeps the back-off of its (body, size class). Every parallel call of a
+ * learning key is timed and adds its wall time and its serial estimate (n x the learned
+ * cost) to the slot's window; a window closes after about 20 ms of serial work (4 to
+ * 1024 calls), or early once it lost 10 ms, or 2 ms in 3 calls that each took more than
+ * twice their estimate. A window that took longer than its serial
+ * estimate halves the team the key may plan, for 16 calls, then for a number of calls
+ * that at least doubles each time the probe window at the full team loses again, and ends
+ * when a probe window wins. Windows, not single calls: a virtual CPU descheduled for 2 ms
+ * once in a hundred calls is not a reason to give up a 1.8x speed-up, a worker that waits
+ * for a core on every call is. docs/scheduling.md has a worked example.
  */
 #include "prange_sched.h"
 
 #define SLOTS 512  /* power of two */
 #define PROBES 8
 #define WARM_SAMPLES 8  /* calls timed before sampling drops to 1 in 64 */
-#define BACKOFF_FIRST 16     /* capped calls after a first loss: a one-off hiccup costs little */
-#define BACKOFF_COST 32.0    /* then at least 32 x what a lost probe cost: probes cost <= ~3% */
+#define BACKOFF_FIRST 16     /* capped calls after a first loss: a one-off loss costs little */
+#define BACKOFF_COST 32.0    /* then at least 32 x what a lost probe window cost: <= ~3% */
 #define BACKOFF_MAX_NS 5e8   /* and at most 0.5 s of serial work: a quiet machine is seen */
-#define BACKOFF_WATCH 8      /* calls timed after a probe wins: one lucky probe is found out */
-#define BACKOFF_FORGET 1024  /* won calls at most per halving of the remembered interval */
+#define WINDOW_NS 2e7        /* a window: about 20 ms of serial work ... */
+#define WINDOW_MIN 4         /* ... in at least 4 calls ... */
+#define WINDOW_MAX 1024      /* ... and at most 1024 */
+#define WINDOW_LOST_NS 1e7   /* or closed early once it lost 10 ms, */
+#define WINDOW_SLOW 3        /* or 2 ms in 3 calls each slower than twice their estimate */
+#define WINDOW_SLOW_NS 2e6
 
 typedef struct {
     _Atomic(uintptr_t) key;    /* body pointer ^ size class, 0 = free */
     prange__window cost;       /* ns per iteration */
-    /* Back-off (written by timed parallel calls, capped and watched ones; races lose a
-     * count at worst). One word that every call reads, 0 in the common case:
-     * cap (bits 0-15: at most this many threads while skip > 0; 0 = none), watch (16-31:
-     * calls still to time after a probe won), skip (32-63: capped calls left before the
-     * next probe). */
+    /* Back-off (written by timed parallel calls and capped ones; races lose a count or a
+     * sample at worst). One word that every call reads, 0 in the common case: cap (bits
+     * 0-15: at most this many threads while skip > 0; 0 = none), skip (32-63: capped
+     * calls left before the probe window). */
     _Atomic(uint64_t) bo;
-    atomic_uint interval;      /* the current back-off in calls; 0 = none recently */
-    atomic_uint forget;        /* won calls until the interval halves */
+    atomic_uint interval;      /* the last back-off in calls; 0 = none recently */
+    /* The open window: timed parallel calls, their wall time and serial estimates (ns). */
+    atomic_uint win_calls, win_slow; /* calls, and those slower than twice their estimate */
+    _Atomic(double) win_wall, win_serial;
 } slot;
 
-/* While cap > 0 and skip == 0 (a probe is due), watch = 1 marks the second probe. */
 #define BO_CAP(w) ((int)((w) & 0xffff))
-#define BO_WATCH(w) ((unsigned)((w) >> 16 & 0xffff))
 #define BO_SKIP(w) ((unsigned)((w) >> 32))
-static inline uint64_t bo_word(int cap, unsigned watch, unsigned skip)
-{
-    return (uint64_t)(unsigned)cap | (uint64_t)watch << 16 | (uint64_t)skip << 32;
-}
+static inline uint64_t bo_word(int cap, unsigned skip) { return (uint64_t)(unsigned)cap | (uint64_t)skip << 32; }
 
 static slot g_slots[SLOTS];
 
@@ -94,7 +96,7 @@ prange__learned prange__cost_get(const void *key, uint64_t n)
     uint64_t w = atomic_load_explicit(&s->bo, memory_order_relaxed);
     if (__builtin_expect(w != 0, 0)) {
         if (BO_CAP(w) > 0 && BO_SKIP(w) > 0) l.cap = (uint16_t)BO_CAP(w);
-        else l.probe = 1; /* the probe after a back-off, or a watched call */
+        else l.probe = 1; /* the probe window after a back-off */
     }
     return l;
 }
@@ -116,26 +118,33 @@ int prange__sample_tick(void)
     return (++tick & 63) == 0;
 }
 
+static void window_reset(slot *s)
+{
+    atomic_store_explicit(&s->win_calls, 0, memory_order_relaxed);
+    atomic_store_explicit(&s->win_slow, 0, memory_order_relaxed);
+    atomic_store_explicit(&s->win_wall, 0, memory_order_relaxed);
+    atomic_store_explicit(&s->win_serial, 0, memory_order_relaxed);
+}
+
 void prange__backoff_tick(const void *key, uint64_t n, int serial)
 {
-    /* A plain read and write, not a compare-and-swap: a loop's calls are usually one
+    /* Plain reads and writes, not compare-and-swap: a loop's calls are usually one
      * thread's, and a count lost to a race moves the next probe by a call. */
     slot *s = find(make_key(key, n), 0);
     if (!s) return;
     uint64_t w = atomic_load_explicit(&s->bo, memory_order_relaxed);
     int cap = BO_CAP(w);
-    unsigned watch = BO_WATCH(w), skip = BO_SKIP(w);
-    if (cap > 0 && skip > 0) skip--;
-    else if (cap == 0 && watch > 0) watch--;
-    else if (cap > 0 && serial) cap = 0, watch = 0; /* a probe that plans serial for another
-                                                     * reason: nothing to probe, and every
-                                                     * call would stay timed */
-    else return;
-    atomic_store_explicit(&s->bo, bo_word(cap, watch, skip), memory_order_relaxed);
+    unsigned skip = BO_SKIP(w);
+    if (cap == 0) return;
+    if (skip > 0) {
+        if (--skip == 0) window_reset(s); /* the probe window starts with the next call */
+    } else if (serial) {
+        cap = 0; /* a probe planned serial for another reason: nothing to probe */
+    } else {
+        return;
+    }
+    atomic_store_explicit(&s->bo, bo_word(cap, skip), memory_order_relaxed);
 }
-
-/* Won calls that halve the remembered interval once. */
-static unsigned forget_calls(unsigned interval) { return interval < BACKOFF_FORGET ? interval : BACKOFF_FORGET; }
 
 int prange__backoff_observe(const void *key, const prange__learned *l, uint64_t n, int threads, double wall_ns,
                             const char *what, const char *label)
@@ -143,61 +152,57 @@ int prange__backoff_observe(const void *key, const prange__learned *l, uint64_t 
     if (!key || !(l->ns > 0) || threads < 2) return 0;
     slot *s = find(make_key(key, n), 0);
     if (!s) return 0;
-    double serial = (double)n * l->ns;
+    double est = (double)n * l->ns;
+    unsigned calls = atomic_load_explicit(&s->win_calls, memory_order_relaxed) + 1;
+    unsigned slow = atomic_load_explicit(&s->win_slow, memory_order_relaxed) + (wall_ns > 2 * est);
+    double wall = atomic_load_explicit(&s->win_wall, memory_order_relaxed) + wall_ns;
+    double serial = atomic_load_explicit(&s->win_serial, memory_order_relaxed) + est;
+    /* Early: a window that lost a lot, or whose calls keep stalling (a worker waiting for
+     * a core on every call shows in 3 calls; one stall in a hundred never closes it). */
+    int early = wall - serial > WINDOW_LOST_NS || (slow >= WINDOW_SLOW && wall - serial > WINDOW_SLOW_NS);
+    int closes = calls >= WINDOW_MIN && (serial >= WINDOW_NS || calls >= WINDOW_MAX);
+    if (!closes && !early) {
+        atomic_store_explicit(&s->win_calls, calls, memory_order_relaxed);
+        atomic_store_explicit(&s->win_slow, slow, memory_order_relaxed);
+        atomic_store_explicit(&s->win_wall, wall, memory_order_relaxed);
+        atomic_store_explicit(&s->win_serial, serial, memory_order_relaxed);
+        return 0;
+    }
+    window_reset(s);
     uint64_t w = atomic_load_explicit(&s->bo, memory_order_relaxed);
     int cap = BO_CAP(w);
     unsigned interval = atomic_load_explicit(&s->interval, memory_order_relaxed);
-    if (wall_ns <= serial) {
-        if (cap > 0 && !l->cap) {
-            /* A probe won: the full team again, its next calls timed. */
-            atomic_store_explicit(&s->bo, bo_word(0, BACKOFF_WATCH, 0), memory_order_relaxed);
-        } else if (cap == 0 && interval > 0 && BO_WATCH(w) == 0) {
-            /* Wins forget the back-off by halves, one halving per min(interval, 1024) won
-             * calls: a loss before that (a machine where a worker waits a time slice every
-             * few hundred calls) backs off longer, not from 16 again. */
-            unsigned f = atomic_load_explicit(&s->forget, memory_order_relaxed);
-            if (f > 1) {
-                atomic_store_explicit(&s->forget, f - 1, memory_order_relaxed);
-            } else {
-                interval = interval / 2 >= BACKOFF_FIRST ? interval / 2 : 0;
-                atomic_store_explicit(&s->interval, interval, memory_order_relaxed);
-                atomic_store_explicit(&s->forget, forget_calls(interval), memory_order_relaxed);
-            }
-        }
+    if (wall <= serial) {
+        /* Won: a probe window ends the back-off; later wins forget it by halves. */
+        if (cap > 0 && !l->cap) atomic_store_explicit(&s->bo, 0, memory_order_relaxed);
+        else if (cap == 0 && interval > 0)
+            atomic_store_explicit(&s->interval, interval / 2 >= BACKOFF_FIRST ? interval / 2 : 0, memory_order_relaxed);
         return 0;
     }
-    /* Lost: half the team that lost. A capped call that loses lowers the cap and keeps its
-     * count. A loss at the full team (a first loss, a probe, a watched call) backs off for
-     * BACKOFF_FIRST calls the first time, then for twice as long as the last time and at
-     * least BACKOFF_COST times what this call lost, never beyond BACKOFF_MAX_NS of serial
-     * work (the next probe). */
+    /* Lost: half the team that lost. A capped window that loses lowers the cap and keeps
+     * its count. A window at the full team backs off for BACKOFF_FIRST calls the first
+     * time, else (a probe window, or a loss soon after one) for twice as long as the last
+     * time and at least BACKOFF_COST times what the window lost, in calls of its serial
+     * estimate, never beyond BACKOFF_MAX_NS of serial work. */
     int next = threads / 2 > 1 ? threads / 2 : 1;
     unsigned skip = BO_SKIP(w);
-    if (!l->cap && cap > 0 && BO_WATCH(w) == 0) {
-        /* A probe lost: the next call probes again before the back-off grows. Its workers
-         * had slept through the capped calls, and waking them (a futex wake-up each, up to
-         * hundreds of us for an idle virtual CPU) is no sign of a busy machine. */
-        atomic_store_explicit(&s->bo, bo_word(cap, 1, 0), memory_order_relaxed);
-        return 1;
-    }
     if (!l->cap) {
-        double calls = BACKOFF_FIRST;
+        double per = serial / calls, most = BACKOFF_MAX_NS / per, back = BACKOFF_FIRST;
         if (interval > 0) {
-            double by_cost = BACKOFF_COST * (wall_ns - serial) / serial, most = BACKOFF_MAX_NS / serial;
-            calls = 2.0 * interval > by_cost ? 2.0 * interval : by_cost;
-            if (calls > most) calls = most;
-            if (calls < BACKOFF_FIRST) calls = BACKOFF_FIRST;
-            if (calls > 1e9) calls = 1e9;
+            double by_cost = BACKOFF_COST * (wall - serial) / per;
+            back = 2.0 * interval > by_cost ? 2.0 * interval : by_cost;
+            if (back > most) back = most;
+            if (back < BACKOFF_FIRST) back = BACKOFF_FIRST;
+            if (back > 1e9) back = 1e9;
         }
-        skip = interval = (unsigned)calls;
+        skip = interval = (unsigned)back;
         atomic_store_explicit(&s->interval, interval, memory_order_relaxed);
-        atomic_store_explicit(&s->forget, forget_calls(interval), memory_order_relaxed);
     }
-    atomic_store_explicit(&s->bo, bo_word(next, 0, skip), memory_order_relaxed);
+    atomic_store_explicit(&s->bo, bo_word(next, skip), memory_order_relaxed);
     if (prange__verbose() >= 2)
-        prange__log("%s%s%s: %d threads took %.0f ns, the serial estimate is %.0f ns: at most %d thread%s for the "
-                    "next %u calls of this body and size",
-                    what, label ? " " : "", label ? label : "", threads, wall_ns, serial, next,
+        prange__log("%s%s%s: %u calls on %d threads took %.0f ns, the serial estimate is %.0f ns: at most %d "
+                    "thread%s for the next %u calls of this body and size",
+                    what, label ? " " : "", label ? label : "", calls, threads, wall, serial, next,
                     next == 1 ? "" : "s", skip);
     return 1;
 }

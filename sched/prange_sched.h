@@ -391,7 +391,7 @@ typedef struct prange__learned {
     double ns;        /* learned ns per iteration, 0 when unknown */
     unsigned samples; /* samples recorded so far */
     uint16_t cap;     /* backing off: plan at most this many threads (0: no cap) */
-    uint16_t probe;   /* a probe after a back-off, or a watched call: the full team, timed */
+    uint16_t probe;   /* the probe window after a back-off: the full team */
 } prange__learned;    /* 16 bytes: returned in registers */
 prange__learned prange__cost_get(const void *key, uint64_t n);
 /* Learned ns per iteration for (key, size class of n), or 0 when unknown. */
@@ -402,14 +402,15 @@ double prange__cost_lookup(const void *key, uint64_t n);
 int prange__cost_sample_learned(const prange__learned *l);
 /* 1 in 64 calls on this thread. */
 int prange__sample_tick(void);
-/* Back-off (see cost.c): a call of (key, n) planned under a cap counts down to the next
- * probe, a probing one the calls still timed after a won probe; a probe planned serial
- * (`serial`: the cost or the fork-join figure says so now) ends the back-off. */
+/* Back-off (see cost.c): a call of (key, n) planned under a cap counts down to the probe
+ * window; a probe planned serial (`serial`: the cost or the fork-join figure says so now)
+ * ends the back-off. */
 void prange__backoff_tick(const void *key, uint64_t n, int serial);
 /* A timed parallel call of a learning key (read as `l` before it ran) took `wall_ns` on
- * `threads` threads for n iterations. Slower than its serial estimate (n x l->ns): halve
- * the team the key may plan, and back off (logged under PRANGE_VERBOSE=2 as `what` and
- * `label`); returns 1 then. Faster: a probe ends the back-off. Outside regions only. */
+ * `threads` threads for n iterations: added to the key's window. A window that closes
+ * slower than its serial estimate halves the team the key may plan and backs off (logged
+ * under PRANGE_VERBOSE=2 as `what` and `label`); returns 1 then. A probe window that
+ * closes faster ends the back-off. Outside regions only. */
 int prange__backoff_observe(const void *key, const prange__learned *l, uint64_t n, int threads, double wall_ns,
                             const char *what, const char *label);
 /* Record that `iters` iterations of key took `ns` on one thread (n = the loop size). */

@@ -746,11 +746,12 @@ Test(fork_figure, passive_workers_need_no_advice)
     cr_assert_eq(count_of(buf, "OMP_WAIT_POLICY=passive"), 0, "no advice wanted: %s", buf);
 }
 
-/* ---- back-off: a parallel call slower than its serial estimate ---------------------------
- * The state machine is driven with chosen wall times (prange__backoff_observe), the plans
- * read as the execution path reads them (prange__plan_exec_with counts the calls down);
- * the end-to-end cases make a worker wait (a sleep standing for a core held by another
- * process), which no load can make shorter, so their decisions do not depend on timing. */
+/* ---- back-off: parallel calls slower than their serial estimate --------------------------
+ * The state machine is driven with chosen wall times (prange__backoff_observe, fed call by
+ * call as the execution path feeds it), the plans read as the execution path reads them
+ * (prange__plan_exec_with counts the calls down); the end-to-end cases make a worker wait
+ * (a sleep standing for a core held by another process), which no load can make shorter,
+ * so their decisions do not depend on timing. */
 
 static void bo_body(void *c, int64_t b, int64_t e) { (void)c; (void)b; (void)e; }
 
@@ -763,124 +764,127 @@ static prange__learned bo_call(const void *key, uint64_t n, prange_plan *p)
     return l;
 }
 
-/* Calls planned on fewer than `full` threads until the first full-team plan (a probe). */
-static int capped_calls(const void *key, uint64_t n, int full)
+/* `calls` parallel calls of `threads` threads taking `wall` ns each, planned and observed
+ * as the execution path does; returns how many windows closed lost. */
+static int feed(const void *key, uint64_t n, int threads, double wall, int calls)
+{
+    int lost = 0;
+    for (int k = 0; k < calls; k++) {
+        prange_plan p;
+        prange__learned l = bo_call(key, n, &p);
+        lost += prange__backoff_observe(key, &l, n, threads, wall, "loop", NULL);
+    }
+    return lost;
+}
+
+/* Capped calls planned until the probe window is due. */
+static int capped_calls(const void *key, uint64_t n)
 {
     prange_plan p;
     for (int k = 0; k < 100000; k++) {
+        if (prange__cost_get(key, n).probe) return k;
         prange__learned l = bo_call(key, n, &p);
-        if (p.threads == full) {
-            cr_assert_eq(l.probe, 1, "the first full-team call after a back-off is a timed probe");
-            return k;
-        }
         cr_assert(l.cap > 0 && p.threads <= l.cap, "call %d: %d threads under a cap of %d", k, p.threads, l.cap);
     }
     cr_assert(0, "no probe in 100000 calls");
     return -1;
 }
 
-/* Calls planned under a cap (serial or not) until the probe is due. */
-static int capped_calls_or_serial(const void *key, uint64_t n)
+/* 1 ns per iteration learned for n = 10^6: a serial estimate of 1 ms a call, windows of
+ * 20 calls (20 ms of serial work). */
+static void learn_1ns(const void *key, uint64_t n)
 {
-    prange_plan p;
-    for (int k = 0; k < 100000; k++) {
-        if (prange__cost_get(key, n).cap == 0) return k;
-        bo_call(key, n, &p);
-    }
-    return -1;
+    for (int i = 0; i < 8; i++) prange__cost_record(key, n, n, (double)n);
 }
 
-Test(backoff, a_slow_call_halves_the_team_then_probes_at_growing_intervals)
+Test(backoff, a_lost_window_halves_the_team_then_probes_at_growing_intervals)
 {
     setenv("PRANGE_FORK_NS", "1000", 1);
     prange_set_num_threads(4);
     const void *key = (const void *)bo_body;
-    uint64_t n = 1000000; /* 1 ns each: a serial estimate of 1 ms */
-    for (int i = 0; i < 8; i++) prange__cost_record(key, n, n, (double)n);
+    uint64_t n = 1000000;
+    learn_1ns(key, n);
     prange_plan p;
-    prange__learned l = bo_call(key, n, &p);
+    bo_call(key, n, &p);
     cr_assert_eq(p.threads, 4, "1 ms of work pays a 1 us fork on 4 threads");
 
-    cr_assert_eq(prange__backoff_observe(key, &l, n, 4, 3e6, "loop", NULL), 1, "3 ms on 4 threads lost to 1 ms serial");
-    l = bo_call(key, n, &p);
+    /* 19 calls of 1.2 ms against 1 ms: the window is not closed yet, nothing changes. */
+    cr_assert_eq(feed(key, n, 4, 1.2e6, 19), 0);
+    bo_call(key, n, &p);
+    cr_assert_eq(p.threads, 4);
+    cr_assert_eq(feed(key, n, 4, 1.2e6, 1), 1, "the 20th call closes the window: lost");
+    bo_call(key, n, &p);
     cr_assert_eq(p.threads, 2, "the team that lost is halved");
     cr_assert_str_eq(p.reason, "threads limited by back-off");
-    cr_assert_eq(prange__backoff_observe(key, &l, n, 2, 2e6, "loop", NULL), 1, "the capped team lost too");
-    l = bo_call(key, n, &p);
-    cr_assert_eq(p.serial, 1);
-    cr_assert_eq(p.reason, prange__why_backoff, "%s", p.reason);
     prange_plan q;
     cr_assert_eq(prange_plan_for_body((int64_t)n, bo_body, NULL, &q), 0);
+    cr_assert_eq(q.threads, 2, "a plan query says what runs");
+    /* The first loss: 16 capped calls (one planned above), then the probe window on the
+     * full team. */
+    cr_assert_eq(capped_calls(key, n), 15);
+    bo_call(key, n, &p);
+    cr_assert_eq(p.threads, 4);
+    /* The probe window closes early: 3 calls over twice their estimate (3.5 ms), 7.5 ms
+     * lost: 32 x 7.5 ms / 1 ms = 240 calls. */
+    cr_assert_eq(feed(key, n, 4, 3.5e6, 2), 0);
+    cr_assert_eq(feed(key, n, 4, 3.5e6, 1), 1);
+    /* On the capped team (2) a whole window (20 calls) loses too: serial. */
+    cr_assert_eq(feed(key, n, 2, 1.2e6, 20), 1);
+    bo_call(key, n, &p);
+    cr_assert_eq(p.serial, 1);
+    cr_assert_eq(p.reason, prange__why_backoff, "%s", p.reason);
+    cr_assert_eq(prange_plan_for_body((int64_t)n, bo_body, NULL, &q), 0);
     cr_assert_eq(q.reason, prange__why_backoff, "a plan query says what runs: %s", q.reason);
-
-    /* The first loss: 16 calls (two were planned above), then a probe on the full team. */
-    cr_assert_eq(capped_calls(key, n, 4), 16 - 2);
-    /* The probe loses: the next call probes again (its workers had slept). */
-    l = prange__cost_get(key, n);
-    cr_assert_eq(prange__backoff_observe(key, &l, n, 4, 3e6, "loop", NULL), 1);
-    cr_assert_eq(capped_calls(key, n, 4), 0, "a lost probe is confirmed by the next call");
-    /* The second probe loses 2 ms too: 32 x 2 ms / 1 ms = 64 calls (more than twice 16). */
-    l = prange__cost_get(key, n);
-    cr_assert_eq(prange__backoff_observe(key, &l, n, 4, 3e6, "loop", NULL), 1);
-    cr_assert_eq(capped_calls(key, n, 4), 64);
-    /* Both probes lose again, 0.2 ms this time: twice the last interval, 128. */
-    for (int k = 0; k < 2; k++) {
-        l = prange__cost_get(key, n);
-        cr_assert_eq(prange__backoff_observe(key, &l, n, 4, 1.2e6, "loop", NULL), 1);
-    }
-    cr_assert_eq(capped_calls(key, n, 4), 128);
-    /* It wins: the full team, its next 8 calls timed. */
-    l = prange__cost_get(key, n);
-    cr_assert_eq(prange__backoff_observe(key, &l, n, 4, 0.4e6, "loop", NULL), 0);
-    for (int k = 0; k < 8; k++) {
-        l = bo_call(key, n, &p);
-        cr_assert_eq(p.threads, 4);
-        cr_assert_eq(l.probe, 1, "watched call %d is timed", k);
-    }
-    l = bo_call(key, n, &p);
-    cr_assert_eq(l.probe, 0, "the watch is over");
+    cr_assert_eq(capped_calls(key, n), 240 - 20 - 1);
+    /* The next probe window loses 4 ms over 20 calls: twice the last interval, 480. */
+    cr_assert_eq(feed(key, n, 4, 1.2e6, 20), 1);
+    cr_assert_eq(capped_calls(key, n), 480);
+    /* And again: 960, but never more than 0.5 s of serial work: 500 calls of 1 ms. */
+    cr_assert_eq(feed(key, n, 4, 1.2e6, 20), 1);
+    cr_assert_eq(capped_calls(key, n), 500);
+    /* It wins: the full team again. */
+    cr_assert_eq(feed(key, n, 4, 0.4e6, 20), 0);
+    prange__learned l = bo_call(key, n, &p);
+    cr_assert_eq(p.threads, 4);
+    cr_assert_eq(l.probe, 0);
     cr_assert_eq(l.cap, 0);
 }
 
-Test(backoff, a_watched_loss_keeps_backing_off_a_later_one_starts_small)
+Test(backoff, one_stall_in_a_window_changes_nothing)
+{
+    /* A parallel call 2x faster than serial, and once a 4 ms stall (a descheduled virtual
+     * CPU, a hiccup): the window still won, no plan changes. */
+    setenv("PRANGE_FORK_NS", "1000", 1);
+    prange_set_num_threads(2);
+    const void *key = (const void *)bo_body;
+    uint64_t n = 1000000;
+    learn_1ns(key, n);
+    cr_assert_eq(feed(key, n, 2, 0.5e6, 10), 0);
+    cr_assert_eq(feed(key, n, 2, 4.5e6, 1), 0);
+    cr_assert_eq(feed(key, n, 2, 0.5e6, 9), 0, "the window closed, won");
+    prange_plan p;
+    prange__learned l = bo_call(key, n, &p);
+    cr_assert_eq(p.threads, 2);
+    cr_assert_eq(l.cap, 0);
+}
+
+Test(backoff, a_loss_long_after_starts_small_again)
 {
     setenv("PRANGE_FORK_NS", "1000", 1);
     prange_set_num_threads(2);
     const void *key = (const void *)bo_body;
     uint64_t n = 1000000;
-    for (int i = 0; i < 8; i++) prange__cost_record(key, n, n, (double)n);
-    prange_plan p;
-    prange__learned l = bo_call(key, n, &p);
-    cr_assert_eq(prange__backoff_observe(key, &l, n, 2, 1.1e6, "loop", NULL), 1);
-    cr_assert_eq(capped_calls(key, n, 2), 16, "a first loss (a hiccup) costs 16 calls");
-    l = prange__cost_get(key, n);
-    cr_assert_eq(prange__backoff_observe(key, &l, n, 2, 0.6e6, "loop", NULL), 0, "the probe wins");
-    l = bo_call(key, n, &p);
-    cr_assert_eq(l.probe, 1);
-    cr_assert_eq(prange__backoff_observe(key, &l, n, 2, 1.1e6, "loop", NULL), 1, "a watched call loses");
-    cr_assert_eq(capped_calls(key, n, 2), 32, "right after a probe won: twice as long");
-    /* The probe wins, the watch passes, 5 calls win: a loss now still backs off longer. */
-    l = prange__cost_get(key, n);
-    prange__backoff_observe(key, &l, n, 2, 0.6e6, "loop", NULL);
-    for (int k = 0; k < 8 + 5; k++) {
-        l = bo_call(key, n, &p);
-        prange__backoff_observe(key, &l, n, 2, 0.6e6, "loop", NULL);
-    }
-    l = bo_call(key, n, &p);
-    cr_assert_eq(prange__backoff_observe(key, &l, n, 2, 1.1e6, "loop", NULL), 1);
-    cr_assert_eq(capped_calls(key, n, 2), 64, "a loss 5 won calls after the watch: twice 32");
-    /* Wins forget it by halves, one per interval won calls: 64 + 32 + 16 wins, then none. */
-    l = prange__cost_get(key, n);
-    prange__backoff_observe(key, &l, n, 2, 0.6e6, "loop", NULL);
-    for (int k = 0; k < 8; k++) bo_call(key, n, &p);
-    for (int k = 0; k < 64 + 32 + 16; k++) {
-        l = bo_call(key, n, &p);
-        cr_assert_eq(l.cap, 0);
-        prange__backoff_observe(key, &l, n, 2, 0.6e6, "loop", NULL);
-    }
-    l = bo_call(key, n, &p);
-    cr_assert_eq(prange__backoff_observe(key, &l, n, 2, 1.1e6, "loop", NULL), 1);
-    cr_assert_eq(capped_calls(key, n, 2), 16, "a loss long after starts at 16 again");
+    learn_1ns(key, n);
+    cr_assert_eq(feed(key, n, 2, 1.1e6, 20), 1);
+    cr_assert_eq(capped_calls(key, n), 16, "a first loss costs 16 calls");
+    cr_assert_eq(feed(key, n, 2, 0.6e6, 20), 0, "the probe window wins");
+    cr_assert_eq(feed(key, n, 2, 1.1e6, 20), 1, "a loss right after: backs off longer");
+    cr_assert_eq(capped_calls(key, n), 64, "max(2 x 16, 32 x 2 ms / 1 ms)");
+    cr_assert_eq(feed(key, n, 2, 0.6e6, 20), 0);
+    /* Won windows forget the interval by halves: 64, 32, 16, then none. */
+    cr_assert_eq(feed(key, n, 2, 0.6e6, 3 * 20), 0);
+    cr_assert_eq(feed(key, n, 2, 1.1e6, 20), 1);
+    cr_assert_eq(capped_calls(key, n), 16, "a loss long after starts at 16 again");
 }
 
 Test(backoff, cost_hints_and_other_sizes_are_not_capped)
@@ -889,11 +893,10 @@ Test(backoff, cost_hints_and_other_sizes_are_not_capped)
     prange_set_num_threads(2);
     const void *key = (const void *)bo_body;
     uint64_t n = 1000000;
-    for (int i = 0; i < 8; i++) prange__cost_record(key, n, n, (double)n);
+    learn_1ns(key, n);
     for (int i = 0; i < 8; i++) prange__cost_record(key, 4 * n, 4 * n, 4.0 * (double)n);
+    cr_assert_eq(feed(key, n, 2, 5e6, 3), 1, "12 ms lost in 3 calls: the window closes early");
     prange_plan p;
-    prange__learned l = bo_call(key, n, &p);
-    cr_assert_eq(prange__backoff_observe(key, &l, n, 2, 5e6, "loop", NULL), 1);
     bo_call(key, n, &p);
     cr_assert_eq(p.serial, 1, "this size backs off");
     bo_call(key, 4 * n, &p);
@@ -948,10 +951,9 @@ Test(backoff, a_worker_that_waits_sends_the_loop_back_to_one_thread)
     capture_end(&cap, buf, sizeof buf);
     /* Without the back-off every call after the first runs on 2 threads (~100 us of work
      * per call against a 1 us fork-join figure) and waits 2 ms. With it: the calls that
-     * learn the cost, the loss, two probes after 16 calls, the next ones after >= 32 x 2 ms
-     * / 0.1 ms. Under load a preempted caller's share can inflate the estimate and let a
-     * probe win (then 8 watched calls): a handful, never most. */
-    cr_assert_leq(parallel, 12, "%d of 200 calls ran on the waiting team", parallel);
+     * learn the cost, a window that loses 10 ms (~6 calls), 16 serial calls, a probe window
+     * that loses 10 ms, then >= 32 x 10 ms / 0.1 ms calls serial: a dozen, never most. */
+    cr_assert_leq(parallel, 20, "%d of 200 calls ran on the waiting team", parallel);
     cr_assert_geq(parallel, 1);
     cr_assert_not_null(strstr(buf, "the serial estimate is"), "the back-off is said under PRANGE_VERBOSE=2");
     cr_assert_not_null(strstr(buf, "reason=parallel ran slower than serial (back-off)"), "plans name it");
@@ -972,7 +974,7 @@ Test(backoff, a_reduction_backs_off_too)
         cr_assert_eq(s, (double)(1 << 18));
         parallel += atomic_load(&w.team.team) > 1;
     }
-    cr_assert_leq(parallel, 12, "%d of 200 reductions ran on the waiting team", parallel);
+    cr_assert_leq(parallel, 20, "%d of 200 reductions ran on the waiting team", parallel);
 }
 
 /* Iterations of the upper half cost 3 us of CPU time, the lower half 1 us: on 2 threads the
@@ -995,15 +997,16 @@ Test(backoff, capped_calls_time_the_whole_loop)
     /* What 8 sampled parallel calls taught: the caller's share, 1 us per iteration. */
     for (int i = 0; i < 8; i++) prange__cost_record(key, (uint64_t)n, (uint64_t)n / 2, 1000.0 * (double)n / 2);
     prange_plan p;
-    prange__learned l = bo_call(key, (uint64_t)n, &p);
+    bo_call(key, (uint64_t)n, &p);
     cr_assert_eq(p.threads, 2);
-    /* A parallel call took 96 us, the estimate said 64 us: lost (it would have taken 128 us
-     * serially, but only a whole serial call can tell). */
-    cr_assert_eq(prange__backoff_observe(key, &l, (uint64_t)n, 2, 96e3, "loop", NULL), 1);
+    /* Parallel calls take 96 us, the estimate says 64 us: a window of 20 ms of estimated
+     * work loses (they would have taken 128 us serially, but only whole serial calls can
+     * tell). */
+    cr_assert_eq(feed(key, (uint64_t)n, 2, 96e3, 313), 1);
     for (int i = 0; i < 8; i++) cr_assert_eq(prange_for(0, n, uneven_body, &n), 0);
     double c = prange__cost_lookup(key, (uint64_t)n);
     /* Timed whole, the capped serial calls teach the real average (2 us; more under load):
-     * the probe is judged against 128 us, which the parallel call (96 us) beats. */
+     * the probe window is judged against 128 us a call, which 96 us beats. */
     cr_assert_geq(c, 1500, "learned %.0f ns per iteration: the capped calls were not timed", c);
 }
 
@@ -1033,17 +1036,16 @@ Test(backoff, a_probe_planned_serial_ends_the_back_off)
     prange_set_num_threads(2);
     const void *key = (const void *)bo_body;
     uint64_t n = 1000000;
-    for (int i = 0; i < 8; i++) prange__cost_record(key, n, n, (double)n);
-    prange_plan p;
-    prange__learned l = bo_call(key, n, &p);
-    cr_assert_eq(prange__backoff_observe(key, &l, n, 2, 5e6, "loop", NULL), 1);
+    learn_1ns(key, n);
+    cr_assert_eq(feed(key, n, 2, 5e6, 3), 1);
     /* Meanwhile the body turned cheap: 1 ps per iteration, 1 us of work, serial anyway. */
     for (int i = 0; i < 8; i++) prange__cost_record(key, n, n, 1e-3 * (double)n);
-    cr_assert_eq(capped_calls_or_serial(key, n), 16);
-    l = bo_call(key, n, &p); /* the probe: planned serial by its cost */
+    cr_assert_eq(capped_calls(key, n), 16);
+    prange_plan p;
+    bo_call(key, n, &p); /* the probe: planned serial by its cost */
     cr_assert_eq(p.serial, 1);
     cr_assert_str_eq(p.reason, prange__why_fork);
-    l = prange__cost_get(key, n);
+    prange__learned l = prange__cost_get(key, n);
     cr_assert_eq(l.probe, 0, "a probe that plans serial leaves no back-off (its calls would stay timed)");
     cr_assert_eq(l.cap, 0);
 }
