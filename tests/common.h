@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "prange.h"
@@ -58,6 +59,16 @@ static inline prange_opts t_parallel_opts(int threads, prange_schedule s, int64_
 #ifndef UNDER_TSAN
 #define UNDER_TSAN 0
 #endif
+
+/* Valgrind runs the test binaries themselves (tests/run --valgrind): its preloaded core
+ * library says so at run time. Like the sanitizers it slows code by 10-100x, so checks of
+ * what a cheap loop learned or costs are skipped under them (decisions are still checked). */
+static inline int under_valgrind(void)
+{
+    const char *p = getenv("LD_PRELOAD");
+    return p && strstr(p, "vgpreload") != NULL;
+}
+static inline int under_instrumentation(void) { return UNDER_ASAN || UNDER_TSAN || under_valgrind(); }
 
 /* Valgrind (tests/run --valgrind) has the same effects, known only at run time. */
 #if defined(__has_include)

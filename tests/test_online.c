@@ -1026,7 +1026,9 @@ Test(first_call, a_slice_too_short_to_decide_teaches_no_cost)
     cr_assert_eq(prange_for(0, 4, tiny_body, x), 0);
     double c = prange__cost_lookup((const void *)tiny_body, 4);
     cr_assert_gt(c, 0, "the first call learned nothing");
-    cr_assert_lt(c, 100, "learned %.0f ns per iteration for an add", c);
+    /* Native: ~10 ns (the slice's CPU-clock reads alone were 1.7 us per iteration). Under
+     * valgrind or a sanitizer the first call's code runs 100x slower: not a measure. */
+    if (!under_instrumentation()) cr_assert_lt(c, 100, "learned %.0f ns per iteration for an add", c);
     for (int i = 0; i < 4; i++) cr_assert_eq(x[i], 1.0);
 }
 
