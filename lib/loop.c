@@ -241,7 +241,7 @@ static uint64_t run_parallel(loop *L, const prange_plan *plan, const char *label
         }
     }
     prange__share_give(planned);
-    uint64_t wall = t0 ? (uint64_t)((double)(prange__ticks() - t0) * prange__clock_tick_ns) : 0;
+    uint64_t wall = t0 ? prange__ticks_since_ns(t0) : 0;
     if (L->sample) {
         uint64_t busy = atomic_load_explicit(&L->busy.max, memory_order_relaxed);
         prange__fork_observe(region, wall > busy ? (double)(wall - busy) : 0);
@@ -429,8 +429,7 @@ static void run_loop(loop *L, const prange_opts *o, const void *key)
     else wall = run_parallel(L, &plan, o->label);
     if (L->sample && learn) prange__cost_record(key, L->n, L->timed_iters, (double)L->timed_ns);
     /* Slower than its serial estimate: back off (sched/cost.c). */
-    if (L->timed && wall && prange__backoff_observe(key, &learned, L->n, L->ran, (double)wall, "loop", o->label))
-        prange__profile_event(PRANGE__EV_SLOWER);
+    if (L->timed && wall) prange__backoff_observe(key, &learned, L->n, L->ran, (double)wall, "loop", o->label);
 }
 
 /* run_loop as one profiled call: its site is its label, else `site` (the user's body). */

@@ -463,7 +463,7 @@ static int reduce_call(int64_t begin, int64_t end, const prange_reducer *reducer
             int team = prange__team_of(planned), tid = omp_get_thread_num();
             if (tid < team) worker(Rp, tid, team, result, boxes, m);
         }
-        wall = t0 ? (uint64_t)((double)(prange__ticks() - t0) * prange__clock_tick_ns) : 0;
+        wall = t0 ? prange__ticks_since_ns(t0) : 0;
         buffer_give(&buf);
         if (atomic_load(&R.failed)) {
             prange__share_give(taken);
@@ -473,8 +473,7 @@ static int reduce_call(int64_t begin, int64_t end, const prange_reducer *reducer
     prange__share_give(taken);
     if (R.sample) prange__cost_record(key, R.n, R.timed_iters, (double)R.timed_ns);
     /* Slower than its serial estimate: back off (sched/cost.c). */
-    if (wall && prange__backoff_observe(key, &learned, R.n, planned, (double)wall, "reduce", o.label))
-        prange__profile_event(PRANGE__EV_SLOWER);
+    if (wall) prange__backoff_observe(key, &learned, R.n, planned, (double)wall, "reduce", o.label);
     return 0;
 }
 

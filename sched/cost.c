@@ -20,6 +20,7 @@
  * for a core on every call is. docs/scheduling.md has a worked example.
  */
 #include "prange_sched.h"
+#include "profile.h"
 
 #define SLOTS 512  /* power of two */
 #define PROBES 8
@@ -199,6 +200,7 @@ int prange__backoff_observe(const void *key, const prange__learned *l, uint64_t 
         atomic_store_explicit(&s->interval, interval, memory_order_relaxed);
     }
     atomic_store_explicit(&s->bo, bo_word(next, skip), memory_order_relaxed);
+    prange__profile_event(PRANGE__EV_SLOWER);
     if (prange__verbose() >= 2)
         prange__log("%s%s%s: %u calls on %d threads took %.0f ns, the serial estimate is %.0f ns: at most %d "
                     "thread%s for the next %u calls of this body and size",

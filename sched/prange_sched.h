@@ -409,8 +409,8 @@ void prange__backoff_tick(const void *key, uint64_t n, int serial);
 /* A timed parallel call of a learning key (read as `l` before it ran) took `wall_ns` on
  * `threads` threads for n iterations: added to the key's window. A window that closes
  * slower than its serial estimate halves the team the key may plan and backs off (logged
- * under PRANGE_VERBOSE=2 as `what` and `label`); returns 1 then. A probe window that
- * closes faster ends the back-off. Outside regions only. */
+ * under PRANGE_VERBOSE=2 as `what` and `label`, counted in the profile); returns 1 then.
+ * A probe window that closes faster ends the back-off. Outside regions only. */
 int prange__backoff_observe(const void *key, const prange__learned *l, uint64_t n, int threads, double wall_ns,
                             const char *what, const char *label);
 /* Record that `iters` iterations of key took `ns` on one thread (n = the loop size). */
@@ -433,6 +433,11 @@ static inline uint64_t prange__ticks(void)
     if (__builtin_expect(prange__clock_tsc, 1)) return __builtin_ia32_rdtsc();
 #endif
     return prange__now_ns();
+}
+/* ns since `t0` (a prange__ticks() reading). */
+static inline uint64_t prange__ticks_since_ns(uint64_t t0)
+{
+    return (uint64_t)((double)(prange__ticks() - t0) * prange__clock_tick_ns);
 }
 
 /* ---- diagnostics (sched/log.c) ------------------------------------------------------- */

@@ -797,13 +797,21 @@ static void learn_1ns(const void *key, uint64_t n)
     for (int i = 0; i < 8; i++) prange__cost_record(key, n, n, (double)n);
 }
 
-Test(backoff, a_lost_window_halves_the_team_then_probes_at_growing_intervals)
+/* The state machine's cases: a fixed 1 us fork-join figure, `threads` threads, bo_body
+ * learned at 1 ns per iteration for n = BO_N. */
+#define BO_N UINT64_C(1000000)
+static void bo_start(int threads)
 {
     setenv("PRANGE_FORK_NS", "1000", 1);
-    prange_set_num_threads(4);
+    prange_set_num_threads(threads);
+    learn_1ns((const void *)bo_body, BO_N);
+}
+
+Test(backoff, a_lost_window_halves_the_team_then_probes_at_growing_intervals)
+{
+    bo_start(4);
     const void *key = (const void *)bo_body;
-    uint64_t n = 1000000;
-    learn_1ns(key, n);
+    uint64_t n = BO_N;
     prange_plan p;
     bo_call(key, n, &p);
     cr_assert_eq(p.threads, 4, "1 ms of work pays a 1 us fork on 4 threads");
@@ -854,11 +862,9 @@ Test(backoff, one_stall_in_a_window_changes_nothing)
 {
     /* A parallel call 2x faster than serial, and once a 4 ms stall (a descheduled virtual
      * CPU, a hiccup): the window still won, no plan changes. */
-    setenv("PRANGE_FORK_NS", "1000", 1);
-    prange_set_num_threads(2);
+    bo_start(2);
     const void *key = (const void *)bo_body;
-    uint64_t n = 1000000;
-    learn_1ns(key, n);
+    uint64_t n = BO_N;
     cr_assert_eq(feed(key, n, 2, 0.5e6, 10), 0);
     cr_assert_eq(feed(key, n, 2, 4.5e6, 1), 0);
     cr_assert_eq(feed(key, n, 2, 0.5e6, 9), 0, "the window closed, won");
@@ -870,11 +876,9 @@ Test(backoff, one_stall_in_a_window_changes_nothing)
 
 Test(backoff, a_loss_long_after_starts_small_again)
 {
-    setenv("PRANGE_FORK_NS", "1000", 1);
-    prange_set_num_threads(2);
+    bo_start(2);
     const void *key = (const void *)bo_body;
-    uint64_t n = 1000000;
-    learn_1ns(key, n);
+    uint64_t n = BO_N;
     cr_assert_eq(feed(key, n, 2, 1.1e6, 20), 1);
     cr_assert_eq(capped_calls(key, n), 16, "a first loss costs 16 calls");
     cr_assert_eq(feed(key, n, 2, 0.6e6, 20), 0, "the probe window wins");
@@ -889,11 +893,9 @@ Test(backoff, a_loss_long_after_starts_small_again)
 
 Test(backoff, cost_hints_and_other_sizes_are_not_capped)
 {
-    setenv("PRANGE_FORK_NS", "1000", 1);
-    prange_set_num_threads(2);
+    bo_start(2);
     const void *key = (const void *)bo_body;
-    uint64_t n = 1000000;
-    learn_1ns(key, n);
+    uint64_t n = BO_N;
     for (int i = 0; i < 8; i++) prange__cost_record(key, 4 * n, 4 * n, 4.0 * (double)n);
     cr_assert_eq(feed(key, n, 2, 5e6, 3), 1, "12 ms lost in 3 calls: the window closes early");
     prange_plan p;
@@ -1034,11 +1036,9 @@ Test(first_call, a_slice_too_short_to_decide_teaches_no_cost)
 
 Test(backoff, a_probe_planned_serial_ends_the_back_off)
 {
-    setenv("PRANGE_FORK_NS", "1000", 1);
-    prange_set_num_threads(2);
+    bo_start(2);
     const void *key = (const void *)bo_body;
-    uint64_t n = 1000000;
-    learn_1ns(key, n);
+    uint64_t n = BO_N;
     cr_assert_eq(feed(key, n, 2, 5e6, 3), 1);
     /* Meanwhile the body turned cheap: 1 ps per iteration, 1 us of work, serial anyway. */
     for (int i = 0; i < 8; i++) prange__cost_record(key, n, n, 1e-3 * (double)n);
