@@ -55,6 +55,8 @@ typedef struct red {
     int64_t begin;
     uint64_t n, B, nb;
     size_t stride;
+    uint64_t first; /* blocks [0, first) folded by the caller before the team (a first slice) */
+    stack *pre;     /* ... onto this stack, which member 0 goes on folding */
     _Alignas(64) atomic_int arrived; /* team members that posted their pieces */
     atomic_int merged;               /* the result is written: posted stacks are free */
     atomic_int failed;
@@ -226,10 +228,15 @@ static void wait_merged(red *R)
 static void worker(red *R, int tid, int team, void *result, mail *boxes, unsigned char *m)
 {
     uint64_t a = 0, b = 0;
-    prange__split(R->nb, team, tid, &a, &b);
+    prange__split(R->nb - R->first, team, tid, &a, &b);
+    a += R->first;
+    b += R->first;
+    /* Member 0 goes on folding the caller's first slice: its pieces then cover [0, b), as
+     * those of a member given [0, b) would. */
+    int pre = tid == 0 && R->pre;
     buffer mine;
-    unsigned char *p = buffer_take(&mine, stack_bytes(R->stride, own_entries(b - a)));
-    stack *own = p ? stack_at(p) : NULL;
+    unsigned char *p = pre ? NULL : buffer_take(&mine, stack_bytes(R->stride, own_entries(b - a)));
+    stack *own = pre ? R->pre : p ? stack_at(p) : NULL;
     prange__tls_t saved = prange__enter_team(tid, team);
     prange__bind_worker_if_asked(tid);
     if (own) {
@@ -249,7 +256,7 @@ static void worker(red *R, int tid, int team, void *result, mail *boxes, unsigne
     } else if (own && boxes[tid].count < 0) {
         wait_merged(R);
     }
-    if (own) buffer_give(&mine);
+    if (own && !pre) buffer_give(&mine);
     prange__leave(saved);
 }
 
@@ -395,6 +402,119 @@ static int region_reduce(const red *L, prange_opts *o, const void *key, void *re
     return rc;
 }
 
+/* Blocks [R->first, nb) on a team of `planned` (member 0 continuing R->pre when set),
+ * merged into `result`: 0, or PRANGE_ENOMEM. With `timed`, *wall is the region's time on
+ * the caller, for the back-off. */
+static int fold_team(red *R, int planned, void *result, int timed, uint64_t *wall)
+{
+    prange__region_note_parallel(); /* inside an inline region: it is worth a team */
+    /* The mailboxes, then the merge stack (used by whichever member arrives last). */
+    size_t mail_bytes = (size_t)planned * sizeof(mail);
+    buffer buf;
+    unsigned char *p = buffer_take(&buf, mail_bytes + stack_bytes(R->stride, merge_entries(R->nb)));
+    if (!p) return PRANGE_ENOMEM;
+    mail *boxes = (mail *)p;
+    unsigned char *m = p + mail_bytes;
+    atomic_init(&R->arrived, 0);
+    atomic_init(&R->merged, 0);
+    prange__mark_pool_started();
+    red *Rp = R; /* firstprivate, as in loop.c: read from the runtime's block */
+    uint64_t t0 = timed ? prange__ticks() : 0; /* timed as loops are (lib/loop.c) */
+#pragma omp parallel num_threads(prange__region_size(planned)) firstprivate(Rp, planned, result, boxes, m)
+    {
+        int team = prange__team_of(planned), tid = omp_get_thread_num();
+        if (tid < team) worker(Rp, tid, team, result, boxes, m);
+    }
+    if (t0) *wall = prange__ticks_since_ns(t0);
+    buffer_give(&buf);
+    return atomic_load(&R->failed) ? PRANGE_ENOMEM : 0;
+}
+
+/* A first call without a cost (no hint, nothing learned for this body and size) that the
+ * default cost made serial, as loops have (lib/loop.c, run_first_slice): whether there
+ * are blocks enough for a slice and a rest of at least 2. */
+static int slice_applies(const red *R, const prange_opts *o, const prange__learned *learned, const prange_plan *plan)
+{
+    return plan->serial && plan->reason == prange__why_fork && !(o->cost_ns > 0) && !(learned->ns > 0) && R->nb >= 3;
+}
+
+/* Blocks [a, b) folded inline onto s, timed on the thread's CPU clock (as a loop's slice:
+ * a preemption must not make cheap blocks look dear); returns the CPU ns. */
+static uint64_t fold_timed(red *R, stack *s, uint64_t a, uint64_t b)
+{
+    uint64_t t0 = prange__cpu_ns();
+    fold_blocks(R, s, a, b);
+    return prange__cpu_ns() - t0;
+}
+
+/* Iterations in blocks [0, k). */
+static uint64_t iters_to(const red *R, uint64_t k) { return k < R->nb ? k * R->B : R->n; }
+
+/* The first call of a reduction that the default cost made serial: a first slice of
+ * blocks (1/32 of them over P - 1 for a team of P, at least one) is folded inline on the
+ * caller's stack and timed; a dear slice is confirmed by a second, and the cheaper
+ * counts. The rest is then planned with what they cost, and the team folds blocks
+ * [slice, nb), member 0 going on with the caller's stack: the pieces, so the bits, are
+ * those of any other split. 256 blocks of 1 ms (grain 1) must not run on one thread
+ * because the model assumed 0.5 ns an iteration. */
+__attribute__((noinline)) static int reduce_sliced(red *R, const prange_opts *o, const void *key, prange_plan *plan,
+                                                   void *result)
+{
+    buffer own;
+    unsigned char *p = buffer_take(&own, stack_bytes(R->stride, own_entries(R->nb)));
+    if (!p) return PRANGE_ENOMEM;
+    stack *s = stack_at(p);
+    int P = o->threads > 0 && o->threads < plan->budget ? o->threads : plan->budget;
+    uint64_t first = R->nb / (32 * (uint64_t)(P > 2 ? P - 1 : 1));
+    if (first == 0) first = 1;
+    prange__tls_t saved = prange__enter_inline();
+    uint64_t ns = fold_timed(R, s, 0, first), done = iters_to(R, first);
+    /* Long enough to decide on, as a loop's slice (lib/loop.c, slice_decides). */
+    int dear = (double)ns >= 5000 && (double)ns >= plan->fork_ns / 4;
+    if (dear && R->nb - first >= first + 2) {
+        uint64_t ns2 = fold_timed(R, s, first, 2 * first), done2 = iters_to(R, 2 * first) - done;
+        if ((double)ns2 * (double)done < (double)ns * (double)done2) done = done2, ns = ns2;
+        dear = (double)ns >= 5000 && (double)ns >= plan->fork_ns / 4;
+        first *= 2;
+    }
+    prange__leave(saved);
+    /* A slice too short to decide on teaches nothing (its clock reads weigh as much): the
+     * rest is timed instead, as it runs inline. */
+    if (dear) prange__cost_record(key, R->n, done, (double)ns);
+    R->first = first;
+    R->pre = s;
+    R->sample = !dear;
+    R->timed_iters = R->timed_ns = 0;
+    if (dear) {
+        prange_opts ro = *o;
+        ro.cost_ns = (double)ns / (double)done;
+        if (!(ro.cost_ns > 0)) ro.cost_ns = 1e-3;
+        prange__plan(R->n - iters_to(R, first), &ro, key, plan);
+    }
+    prange__profile_event(PRANGE__EV_SLICE);
+    if (prange__verbose() >= 2) prange__log_plan("reduce (after a timed first slice)", o->label, plan);
+    int planned = plan->serial ? 1 : prange__team_run(plan, "reduce", o->label);
+    int taken = plan->serial ? 0 : planned, rc = 0;
+    if (planned == 1) {
+        saved = prange__enter_inline();
+        uint64_t t0 = R->sample ? prange__now_ns() : 0;
+        fold_blocks(R, s, first, R->nb);
+        if (t0) {
+            R->timed_ns = prange__now_ns() - t0;
+            R->timed_iters = R->n - iters_to(R, first);
+        }
+        prange__leave(saved);
+        memcpy(result, fold_right(R, s), R->r.acc_size);
+    } else {
+        uint64_t wall = 0;
+        rc = fold_team(R, planned, result, 0, &wall);
+    }
+    prange__share_give(taken);
+    buffer_give(&own);
+    if (rc == 0 && R->sample && R->timed_iters) prange__cost_record(key, R->n, R->timed_iters, (double)R->timed_ns);
+    return rc;
+}
+
 static int reduce_call(int64_t begin, int64_t end, const prange_reducer *reducer, prange_reduce_fn body, void *ctx,
                        void *result, const prange_opts *opts)
 {
@@ -413,6 +533,8 @@ static int reduce_call(int64_t begin, int64_t end, const prange_reducer *reducer
     R.stride = round64(r->acc_size);
     atomic_init(&R.failed, 0);
     R.timed_iters = R.timed_ns = 0;
+    R.first = 0;
+    R.pre = NULL;
     if (R.n == 0) {
         prange__r_identity(r, result);
         return 0;
@@ -429,48 +551,15 @@ static int reduce_call(int64_t begin, int64_t end, const prange_reducer *reducer
     int learn = prange__plan_call(R.n, &o, key, &learned, &plan);
     if (prange__verbose() >= 2) prange__log_plan("reduce", o.label, &plan);
     R.sample = learn && prange__cost_sample_learned(&learned);
+    if (learn && slice_applies(&R, &o, &learned, &plan)) return reduce_sliced(&R, &o, key, &plan, result);
     int planned = plan.serial ? 1 : prange__team_run(&plan, "reduce", o.label);
-
     /* Threads taken from the budget (a parallel plan that found it held runs inline,
      * counted as 1), given back before returning. */
     int taken = plan.serial ? 0 : planned;
     uint64_t wall = 0; /* a sampled parallel call's time, for the back-off */
-    if (planned == 1) {
-        if (fold_inline(&R, result) != 0) {
-            prange__share_give(taken);
-            return PRANGE_ENOMEM;
-        }
-    } else {
-        prange__region_note_parallel(); /* inside an inline region: it is worth a team */
-        /* The mailboxes, then the merge stack (used by whichever member arrives last). */
-        size_t mail_bytes = (size_t)planned * sizeof(mail);
-        buffer buf;
-        unsigned char *p = buffer_take(&buf, mail_bytes + stack_bytes(R.stride, merge_entries(R.nb)));
-        if (!p) {
-            prange__share_give(taken);
-            return PRANGE_ENOMEM;
-        }
-        mail *boxes = (mail *)p;
-        unsigned char *m = p + mail_bytes;
-        atomic_init(&R.arrived, 0);
-        atomic_init(&R.merged, 0);
-        prange__mark_pool_started();
-        red *Rp = &R; /* firstprivate, as in loop.c: read from the runtime's block */
-        /* Timed for the back-off, as loops are (lib/loop.c). */
-        uint64_t t0 = learn && learned.ns > 0 ? prange__ticks() : 0;
-#pragma omp parallel num_threads(prange__region_size(planned)) firstprivate(Rp, planned, result, boxes, m)
-        {
-            int team = prange__team_of(planned), tid = omp_get_thread_num();
-            if (tid < team) worker(Rp, tid, team, result, boxes, m);
-        }
-        wall = t0 ? prange__ticks_since_ns(t0) : 0;
-        buffer_give(&buf);
-        if (atomic_load(&R.failed)) {
-            prange__share_give(taken);
-            return PRANGE_ENOMEM;
-        }
-    }
+    int rc = planned == 1 ? fold_inline(&R, result) : fold_team(&R, planned, result, learn && learned.ns > 0, &wall);
     prange__share_give(taken);
+    if (rc != 0) return rc;
     if (R.sample) prange__cost_record(key, R.n, R.timed_iters, (double)R.timed_ns);
     /* Slower than its serial estimate: back off (sched/cost.c). */
     if (wall) prange__backoff_observe(key, &learned, R.n, planned, (double)wall, "reduce", o.label);

@@ -1055,3 +1055,82 @@ Test(backoff, a_probe_planned_serial_ends_the_back_off)
     cr_assert_eq(l.probe, 0, "a probe that plans serial leaves no back-off (its calls would stay timed)");
     cr_assert_eq(l.cap, 0);
 }
+
+/* ---- first calls of reductions ------------------------------------------------------------ */
+
+/* ~200 us of CPU time per iteration, adding values that round differently in every order;
+ * notes which members folded blocks. */
+static void dear_reduce(void *p, int64_t b, int64_t e, void *acc)
+{
+    coarse_ctx *c = p;
+    int tid = prange_thread_id();
+    if (tid < 32) atomic_fetch_or(&c->used, 1u << tid);
+    for (int64_t i = b; i < e; i++) {
+        uint64_t until = prange__cpu_ns() + 200000;
+        while (prange__cpu_ns() < until) {}
+        *(double *)acc += 1.0 / (double)(i + 3) * (i % 2 ? 1e8 : 1e-8);
+    }
+}
+
+Test(first_call, a_reduction_times_a_first_slice_then_forks, .timeout = 120)
+{
+    /* 64 blocks of 200 us (grain 1), no hint: the default cost says serial. The first
+     * call folds a slice inline, times it, and hands the rest to the team; member 0 goes
+     * on with the slice's stack, so the bits are those of a serial fold. Teams above 2
+     * oversubscribe this 2-core machine: the decisions and the bits are what is checked. */
+    setenv("PRANGE_FORK_NS", "20000", 1);
+    prange_opts o = PRANGE_OPTS_INIT;
+    o.grain = 1;
+    o.flags = PRANGE_SERIAL;
+    coarse_ctx c = {0};
+    double want = 0;
+    cr_assert_eq(prange_reduce(0, 64, prange_reducer_sum_f64(), dear_reduce, &c, &want, &o), 0);
+    o.flags = 0;
+    static const char keys[4];
+    const int teams[4] = {2, 3, 4, 8};
+    for (int k = 0; k < 4; k++) {
+        prange_set_num_threads(teams[k]);
+        o.key = &keys[k]; /* a first call each time: nothing learned under this key */
+        prange_plan p;
+        cr_assert_eq(prange_plan_for_body(64, NULL, &o, &p), 0);
+        cr_assert_eq(p.serial, 1, "team %d: nothing known yet, the default cost says serial", teams[k]);
+        atomic_store(&c.used, 0);
+        double r = 0;
+        cr_assert_eq(prange_reduce(0, 64, prange_reducer_sum_f64(), dear_reduce, &c, &r, &o), 0);
+        cr_assert_eq(memcmp(&r, &want, sizeof r), 0, "team %d: %.17g, serial %.17g", teams[k], r, want);
+        cr_assert_eq(__builtin_popcount(atomic_load(&c.used)), teams[k], "team %d: the blocks ran on %d members",
+                     teams[k], __builtin_popcount(atomic_load(&c.used)));
+        cr_assert_eq(prange_plan_for_body(64, NULL, &o, &p), 0);
+        cr_assert_eq(p.serial, 0, "team %d: the next call knows the cost", teams[k]);
+        cr_assert_geq(p.cost_ns, 150000, "team %d: learned %.0f ns per iteration", teams[k], p.cost_ns);
+    }
+}
+
+static void one_block_sum(void *c, int64_t b, int64_t e, void *acc)
+{
+    team_body(c, b, e);
+    *(double *)acc += (double)(e - b);
+}
+
+Test(first_call, a_cheap_reduction_stays_inline_and_learns)
+{
+    if (under_instrumentation()) cr_skip_test("instrumented, 156 one-iteration blocks take more than 25 us");
+    /* 5000 one-iteration blocks of an add: the slice (156 blocks) decides only from 25 us
+     * of CPU time, far above what it takes. The rest runs inline, timed: the cost is
+     * learned from it. */
+    setenv("PRANGE_FORK_NS", "100000", 1);
+    prange_set_num_threads(2);
+    static const char key = 0;
+    prange_opts o = PRANGE_OPTS_INIT;
+    o.grain = 1;
+    o.key = &key;
+    double r = 0;
+    team_ctx c = {0};
+    cr_assert_eq(prange_reduce(0, 5000, prange_reducer_sum_f64(), one_block_sum, &c, &r, &o), 0);
+    cr_assert_eq(r, 5000.0);
+    cr_assert_eq(atomic_load(&c.team), 1, "5000 cheap iterations do not pay 100 us of fork-join");
+    cr_assert_gt(prange__cost_lookup(&key, 5000), 0, "the first call learned nothing");
+    prange_plan p;
+    cr_assert_eq(prange_plan_for_body(5000, NULL, &o, &p), 0);
+    cr_assert_eq(p.serial, 1, "5000 adds do not pay 100 us of fork-join");
+}

@@ -7,8 +7,9 @@
  * coarse-reduce: a prange_reduce over 256 x ~1 ms where the caller says the iterations are
  * coarse (grain = 1, or cost_ns = 1 ms), against an OpenMP `reduction(+:s)` loop. Target:
  * <= 1.10x OpenMP (bitwise identity for 1..16 threads is tests/test_online.c, "coarse");
- * prange-grain1 learns the cost from its earlier calls (the warm-up's): a reduction has no
- * timed first slice yet, so a FIRST unhinted call runs on one thread (issue #14, open).
+ * prange-grain1 learns the cost from its earlier calls (the warm-up's); prange-first is
+ * grain 1 with every call a first call (a fresh opts.key), which times a first slice of
+ * blocks inline before handing the rest to the team: its target is first-call's, 1.15x.
  *
  * An iteration is a dependent floating-point recurrence whose length is calibrated once per
  * process to take about 1 ms here: deterministic work whose value every variant reproduces
@@ -71,8 +72,11 @@ static int64_t size_coarse(int64_t nmax)
  * full-run row, 18 in a quick one; past KEYS calls in one process (--reps near 256, or
  * several --threads) the keys repeat and those calls are learned ones. */
 enum { KEYS = 320 };
-static char g_keys[KEYS];
-static unsigned g_next_key;
+typedef struct {
+    char key[KEYS];
+    unsigned next;
+} keys;
+static keys g_loop_keys, g_reduce_keys; /* a loop's key must not be a reduction's */
 
 static void first_body(void *ctx, int64_t b, int64_t e)
 {
@@ -92,13 +96,13 @@ static double first_omp(int64_t n)
     for (int64_t i = 0; i < n; i++) C[i] = work(i);
     return 0;
 }
-static const void *fresh_key(void) { return &g_keys[g_next_key++ % KEYS]; }
+static const void *fresh_key(keys *k) { return &k->key[k->next++ % KEYS]; }
 
 static double first_prange(int64_t n)
 {
     calibrate();
     prange_opts o = PRANGE_OPTS_INIT; /* no cost hint, no grain */
-    o.key = fresh_key();
+    o.key = fresh_key(&g_loop_keys);
     prange_for_opts(0, n, first_body, NULL, &o);
     return 0;
 }
@@ -128,26 +132,27 @@ static double reduce_omp(int64_t n)
     return s;
 }
 /* grain 1 alone (no hint): blocks of one iteration, the team from the cost learned in the
- * earlier calls of this body. */
-static double reduce_with(int64_t n, int64_t grain, double cost_ns)
+ * earlier calls of this body (key NULL), or from a first slice (a fresh key). */
+static double reduce_with(int64_t n, int64_t grain, double cost_ns, const void *key)
 {
     calibrate();
     prange_opts o = PRANGE_OPTS_INIT;
     o.grain = grain;
     o.cost_ns = cost_ns;
-    o.key = NULL;
+    o.key = key;
     double s = 0;
     if (prange_reduce(0, n, prange_reducer_sum_f64(), reduce_body, NULL, &s, &o) != 0) return -1;
     return s;
 }
-static double reduce_grain1(int64_t n) { return reduce_with(n, 1, 0); }
-static double reduce_hint(int64_t n) { return reduce_with(n, 0, COARSE_NS); }
+static double reduce_grain1(int64_t n) { return reduce_with(n, 1, 0, NULL); }
+static double reduce_first(int64_t n) { return reduce_with(n, 1, 0, fresh_key(&g_reduce_keys)); }
+static double reduce_hint(int64_t n) { return reduce_with(n, 0, COARSE_NS, NULL); }
 
 static const kernel coarse_kernels[] = {
     {.name = "first-call", .bytes = 0, .check = CHECK_OUTPUT_EXACT, .size = size_coarse,
      .v = {V("serial", first_serial), V("omp", first_omp), V("prange", first_prange)}},
     {.name = "coarse-reduce", .bytes = 0, .check = CHECK_RETURN, .size = size_coarse,
      .v = {V("serial", reduce_serial), V("omp", reduce_omp), V("prange-grain1", reduce_grain1),
-           V("prange-hint", reduce_hint)}},
+           V("prange-first", reduce_first), V("prange-hint", reduce_hint)}},
 };
 BENCH_REGISTER(coarse_kernels)
