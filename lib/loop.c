@@ -253,12 +253,6 @@ static uint64_t run_parallel(loop *L, const prange_plan *plan, const char *label
     return wall;
 }
 
-/* Whether a slice of `ns` CPU ns is long enough to decide on (see run_first_slice). */
-static inline int slice_decides(uint64_t ns, const prange_plan *plan)
-{
-    return (double)ns >= 5000 && (double)ns >= plan->fork_ns / 4;
-}
-
 /* A first call without a cost (no hint, nothing learned for this body and size) that the
  * default cost made serial: run a first slice (1/32 of the loop over P - 1 for a team of P)
  * inline and time it, then plan the rest with what it cost. 256 iterations of 1 ms must not run on one thread because the model
@@ -293,7 +287,7 @@ static int run_first_slice(loop *L, const prange_opts *o, const void *key, const
     uint64_t done = run_block(L, 0, first);
     uint64_t ns = prange__cpu_ns() - t0;
     int stopped = L->until && best_chunk(L) < first;
-    int dear = slice_decides(ns, plan);
+    int dear = prange__slice_decides(ns, plan);
     /* A slice that says "dear" is confirmed by a second one, and the cheaper counts: an
      * interrupt or a descheduled virtual CPU is charged to the thread's CPU clock too, and
      * one such sample must not send cheap iterations to the team. Dear iterations pay
@@ -303,7 +297,7 @@ static int run_first_slice(loop *L, const prange_opts *o, const void *key, const
         uint64_t done2 = run_block(L, first, 2 * first);
         uint64_t ns2 = prange__cpu_ns() - t0;
         if ((double)ns2 * (double)done < (double)ns * (double)done2) done = done2, ns = ns2;
-        dear = slice_decides(ns, plan);
+        dear = prange__slice_decides(ns, plan);
         stopped = L->until && best_chunk(L) < 2 * first;
         first *= 2;
         slice *= 2;

@@ -209,6 +209,13 @@ static inline void prange__bind_worker_if_asked(int tid)
     if (tid > 0 && prange__state_get()->opt[PRANGE__OPT_BIND].value != 0) prange__bind_worker(tid);
 }
 
+/* Whether a first call's timed slice of `ns` CPU ns is long enough to decide on (loops,
+ * lib/loop.c; reductions, lib/reduce.c): 5 us, and a quarter of the fork-join figure. */
+static inline int prange__slice_decides(uint64_t ns, const prange_plan *plan)
+{
+    return (double)ns >= 5000 && (double)ns >= plan->fork_ns / 4;
+}
+
 /* The plan of a call about to run, from one read of the learned cost (*learned: what it
  * read, for the call's sampling; nothing when opts has a cost hint). Returns whether the
  * call learns (no hint). */

@@ -469,12 +469,11 @@ __attribute__((noinline)) static int reduce_sliced(red *R, const prange_opts *o,
     if (first == 0) first = 1;
     prange__tls_t saved = prange__enter_inline();
     uint64_t ns = fold_timed(R, s, 0, first), done = iters_to(R, first);
-    /* Long enough to decide on, as a loop's slice (lib/loop.c, slice_decides). */
-    int dear = (double)ns >= 5000 && (double)ns >= plan->fork_ns / 4;
+    int dear = prange__slice_decides(ns, plan);
     if (dear && R->nb - first >= first + 2) {
         uint64_t ns2 = fold_timed(R, s, first, 2 * first), done2 = iters_to(R, 2 * first) - done;
         if ((double)ns2 * (double)done < (double)ns * (double)done2) done = done2, ns = ns2;
-        dear = (double)ns >= 5000 && (double)ns >= plan->fork_ns / 4;
+        dear = prange__slice_decides(ns, plan);
         first *= 2;
     }
     prange__leave(saved);
