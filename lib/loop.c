@@ -391,6 +391,54 @@ int prange__region_once(int (*call)(void *), void *arg)
     return mine.rc;
 }
 
+/* The last inline decision of this thread's learned loops, for a warm key (no back-off,
+ * no probe) and size class, made at shared-state epoch `epoch` (sched/prange_sched.h):
+ * every length up to n_max of that class is serial, since its work n x c stays below
+ * twice the fork-join figure of the team (plan() then finds fewer than 2 threads worth
+ * it) and below what a quiet machine's figure would pay (no probe). While the epoch, the
+ * call's inputs, the budget and the pool are the same, such a call runs inline without
+ * planning (an inline call's libprange instructions 667 -> 278, perf/ab/run: the table
+ * read, plan(), the probe checks). A wavefront's diagonals of one class share the entry.
+ * Whatever else would make a call serial (a nested call, PRANGE_SERIAL, an OpenMP
+ * region) runs it the same way. */
+typedef struct {
+    const void *key;
+    uint64_t n_max, epoch;
+    int64_t grain;
+    unsigned size_class, flags;
+    int budget, pool, threads;
+} inline_memo;
+static PRANGE__TLS inline_memo g_memo;
+
+static inline int memo_holds(const loop *L, const prange_opts *o, const void *key, uint64_t epoch)
+{
+    const inline_memo *m = &g_memo;
+    return m->key == key && key && L->n <= m->n_max && m->epoch == epoch && !L->until && !(o->cost_ns > 0) &&
+           m->size_class == prange__size_class(L->n) && m->grain == o->grain && m->threads == o->threads &&
+           m->flags == o->flags && m->pool == prange__pool && m->budget == prange__budget() && prange__verbose() < 2;
+}
+
+/* Keep this call's class as serial up to the length where a team of 2 could pay. */
+static void memo_keep(const loop *L, const prange_opts *o, const void *key, uint64_t epoch,
+                      const prange__learned *learned, const prange_plan *plan)
+{
+    if (!key || L->until || !plan->serial || plan->reason != prange__why_fork || !prange__cost_warm(learned) ||
+        !(learned->ns > 0) || prange__verbose() >= 2)
+        return;
+    int budget = prange__budget(), cap = o->threads > 0 && o->threads < budget ? o->threads : budget;
+    /* plan(): t <= work / F(max(cap, pool)), serial below 2; plan_probe_team(): a probe
+     * when quiet + work / 2 < 0.85 work. A margin of 1% keeps rounding on the safe side. */
+    double fork = prange__fork_ns(cap > prange__pool ? cap : prange__pool, NULL);
+    double quiet = prange__fork_quiet_ns() / 0.35, most = 2 * fork < quiet ? 2 * fork : quiet;
+    double n_max = 0.99 * most / learned->ns;
+    if (!(n_max >= (double)L->n)) return; /* serial for another reason: plan each call */
+    unsigned c = prange__size_class(L->n);
+    uint64_t top = c < 31 ? (UINT64_C(4) << (2 * c)) - 1 : UINT64_MAX; /* the class's last length */
+    g_memo = (inline_memo){.key = key, .n_max = n_max < (double)top ? (uint64_t)n_max : top, .epoch = epoch,
+                           .grain = o->grain, .size_class = c, .flags = o->flags, .budget = budget,
+                           .pool = prange__pool, .threads = o->threads};
+}
+
 /* Run a validated loop with loaded options `o`. */
 static void run_loop(loop *L, const prange_opts *o, const void *key)
 {
@@ -398,11 +446,19 @@ static void run_loop(loop *L, const prange_opts *o, const void *key)
         run_region_loop(L, o, key);
         return;
     }
+    uint64_t epoch = atomic_load_explicit(&prange__plan_epoch, memory_order_acquire);
+    if (memo_holds(L, o, key, epoch)) {
+        L->sample = prange__sample_tick(); /* a warm key: 1 in 64, as cost_sample_learned */
+        run_serial(L);
+        if (L->sample) prange__cost_record(key, L->n, L->timed_iters, (double)L->timed_ns);
+        return;
+    }
     /* Learn only where the caller gave no cost: one read of the table serves the plan,
      * the sampling and the first slice. */
     prange__learned learned;
     prange_plan plan;
     int learn = prange__plan_call(L->n, o, key, &learned, &plan);
+    if (learn) memo_keep(L, o, key, epoch, &learned, &plan);
     L->chunk = plan.chunk;
     L->schedule = plan.schedule;
     if (prange__verbose() >= 2) prange__log_plan("loop", o->label, &plan);

@@ -224,6 +224,7 @@ static void init_table(void)
     atomic_store(&prange__fork_watch, WATCH_CALLS); /* check the first figure on real calls */
     atomic_store(&g_quiet_ns, (uint64_t)g_table.ns[0]);
     atomic_store(&g_probe_gap, PROBE_GAP_MIN_NS);
+    prange__plan_changed();
     if (st->opt[PRANGE__OPT_VERBOSE].value >= 1) {
         char line[256];
         size_t pos = 0;
@@ -286,6 +287,7 @@ void prange__fork_observe(int threads, double ns)
     double figure = prange__window_add(&g_win[i], ns);
     if (i == 0 && ns < (double)atomic_load_explicit(&g_quiet_ns, memory_order_relaxed))
         atomic_store_explicit(&g_quiet_ns, (uint64_t)ns, memory_order_relaxed);
+    prange__plan_changed();
     advise_when_busy(figure);
 }
 
@@ -362,6 +364,7 @@ int prange__fork_probe(int team, const char *label)
         atomic_store(&g_probe_gap, gap);
         atomic_store(&g_probe_next, prange__now_ns() + gap);
         changed = prange__window_get(&g_win[i]) < before;
+        prange__plan_changed();
         if (prange__verbose() >= 2)
             prange__log("fork-join probe%s%s: %d threads %.0f ns (figure %.0f -> %.0f ns); next probe in %.0f ms",
                         label ? " " : "", label ? label : "", region, ns, before, prange__window_get(&g_win[i]),

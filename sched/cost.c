@@ -55,11 +55,7 @@ static inline uint64_t bo_word(int cap, unsigned skip) { return (uint64_t)(unsig
 
 static slot g_slots[SLOTS];
 
-static unsigned size_class(uint64_t n)
-{
-    /* floor(log4 n) = floor(log2 n) / 2, without a loop (every call looks its class up) */
-    return n >= 4 ? (unsigned)(63 - __builtin_clzll(n)) / 2 : 0; /* 0 .. 31 */
-}
+static unsigned size_class(uint64_t n) { return prange__size_class(n); }
 
 static uintptr_t make_key(const void *key, uint64_t n)
 {
@@ -103,6 +99,10 @@ prange__learned prange__cost_get(const void *key, uint64_t n)
 }
 
 double prange__cost_lookup(const void *key, uint64_t n) { return prange__cost_get(key, n).ns; }
+
+_Atomic(uint64_t) prange__plan_epoch;
+
+int prange__cost_warm(const prange__learned *l) { return l->samples >= WARM_SAMPLES && !l->probe && !l->cap; }
 
 int prange__cost_sample_learned(const prange__learned *l)
 {
@@ -200,6 +200,7 @@ int prange__backoff_observe(const void *key, const prange__learned *l, uint64_t 
         atomic_store_explicit(&s->interval, interval, memory_order_relaxed);
     }
     atomic_store_explicit(&s->bo, bo_word(next, skip), memory_order_relaxed);
+    prange__plan_changed();
     prange__profile_event(PRANGE__EV_SLOWER);
     if (prange__verbose() >= 2)
         prange__log("%s%s%s: %u calls on %d threads took %.0f ns, the serial estimate is %.0f ns: at most %d "
@@ -216,4 +217,5 @@ void prange__cost_record(const void *key, uint64_t n, uint64_t iters, double ns)
     /* 0 means "unknown" to lookups: a sample is never below 1e-6 ns per iteration. */
     double c = ns / (double)iters;
     if (s) prange__window_add(&s->cost, c > 1e-6 ? c : 1e-6);
+    prange__plan_changed();
 }

@@ -402,6 +402,24 @@ double prange__cost_lookup(const void *key, uint64_t n);
 int prange__cost_sample_learned(const prange__learned *l);
 /* 1 in 64 calls on this thread. */
 int prange__sample_tick(void);
+/* The size class costs are learned per: floor(log4 n), 0 .. 31 (0 for n < 4), without a
+ * loop (every call looks its class up). */
+static inline unsigned prange__size_class(uint64_t n)
+{
+    return n >= 4 ? (unsigned)(63 - __builtin_clzll(n)) / 2 : 0;
+}
+/* Whether a call of a key the table knows as `l` is past learning, backing off and
+ * probing: timed 1 in 64 (prange__sample_tick), and its serial plan may be reused. */
+int prange__cost_warm(const prange__learned *l);
+/* Bumped whenever something a plan reads from the shared state changes: a learned cost,
+ * a back-off, the fork-join figure. A plan made at one value still holds while the value
+ * is unchanged and the call's own inputs are the same (lib/loop.c keeps the last inline
+ * plan of each thread on this). */
+extern _Atomic(uint64_t) prange__plan_epoch;
+static inline void prange__plan_changed(void)
+{
+    atomic_fetch_add_explicit(&prange__plan_epoch, 1, memory_order_release);
+}
 /* Back-off (see cost.c): a call of (key, n) planned under a cap counts down to the probe
  * window; a probe planned serial (`serial`: the cost or the fork-join figure says so now)
  * ends the back-off. */

@@ -1134,3 +1134,63 @@ Test(first_call, a_cheap_reduction_stays_inline_and_learns)
     cr_assert_eq(prange_plan_for_body(5000, NULL, &o, &p), 0);
     cr_assert_eq(p.serial, 1, "5000 adds do not pay 100 us of fork-join");
 }
+
+/* ---- a kept inline plan follows what it read ----------------------------------------------- */
+
+/* A loop planned serial again and again runs without planning (lib/loop.c, inline_memo);
+ * each input of its plan changing must make the next call plan again. */
+static void memo_body(void *c, int64_t b, int64_t e) { team_body(c, b, e); }
+
+static int memo_team(int64_t n)
+{
+    team_ctx c = {0};
+    cr_assert_eq(prange_for(0, n, memo_body, &c), 0);
+    return atomic_load(&c.team);
+}
+
+/* 20 calls: the key is warm and its serial plan kept (1000 cheap iterations never pay
+ * 100 us of fork-join). */
+static void memo_warm(int64_t n)
+{
+    for (int i = 0; i < 20; i++) cr_assert_eq(memo_team(n), 1, "call %d of a cheap loop ran on a team", i);
+}
+
+Test(plans, a_kept_inline_plan_sees_a_new_cost)
+{
+    setenv("PRANGE_FORK_NS", "100000", 1);
+    prange_set_num_threads(2);
+    memo_warm(1000);
+    /* Another call (or thread) learned 1 ms per iteration: 1 s of work. */
+    for (int i = 0; i < 8; i++) prange__cost_record((const void *)memo_body, 1000, 1000, 1e9);
+    cr_assert_eq(memo_team(1000), 2, "the kept serial plan outlived the cost it was made from");
+}
+
+Test(plans, a_kept_inline_plan_sees_a_new_size_or_opts)
+{
+    setenv("PRANGE_FORK_NS", "100000", 1);
+    prange_set_num_threads(2);
+    memo_warm(1000);
+    /* The size class of 4000 learned 1 ms per iteration. */
+    for (int i = 0; i < 8; i++) prange__cost_record((const void *)memo_body, 4000, 4000, 4e9);
+    cr_assert_eq(memo_team(4000), 2, "another size reused the plan of 1000");
+    memo_warm(1000);
+    team_ctx c = {0};
+    prange_opts o = PRANGE_OPTS_INIT;
+    o.cost_ns = 1e6; /* a hint: never the kept plan */
+    cr_assert_eq(prange_for_opts(0, 1000, memo_body, &c, &o), 0);
+    cr_assert_eq(atomic_load(&c.team), 2, "a call with a cost hint reused the kept plan");
+}
+
+Test(plans, a_kept_inline_plan_sees_a_new_fork_figure)
+{
+    prange_set_num_threads(2);
+    prange__fork_ensure();
+    /* 100 iterations of 2 ns: 200 ns of work, serial at any real figure, and no probe
+     * could change that (a quiet figure is >= 100 ns): the plan is kept. Then the figure
+     * falls to 30 ns (samples, not a probe): 30 + 100 < 0.85 x 200, a team pays. */
+    for (int i = 0; i < 8; i++) prange__fork_observe(2, 600);
+    for (int i = 0; i < 8; i++) prange__cost_record((const void *)memo_body, 100, 100, 200);
+    for (int i = 0; i < 20; i++) cr_assert_eq(memo_team(100), 1, "call %d ran on a team at 600 ns a fork", i);
+    for (int i = 0; i < 8; i++) prange__fork_observe(2, 30);
+    cr_assert_eq(memo_team(100), 2, "the kept serial plan outlived the fork-join figure it was made from");
+}
