@@ -315,24 +315,31 @@ static uint64_t block_size(uint64_t n, int64_t grain, double cost_ns, size_t siz
     return by_count > B ? by_count : B;
 }
 
-/* Every block on the calling thread, folded along the canonical tree into `result`:
- * 0, or PRANGE_ENOMEM (no scratch for the stack). */
+/* Iterations in blocks [0, k). */
+static uint64_t iters_to(const red *R, uint64_t k) { return k < R->nb ? k * R->B : R->n; }
+
+/* Blocks [R->first, nb) on the calling thread (onto R->pre, which holds [0, first), when
+ * a first slice ran), folded along the canonical tree into `result`: 0, or PRANGE_ENOMEM
+ * (no scratch for the stack). */
 static int fold_inline(red *R, void *result)
 {
     buffer buf;
-    unsigned char *p = buffer_take(&buf, stack_bytes(R->stride, own_entries(R->nb)));
-    if (!p) return PRANGE_ENOMEM;
-    stack *s = stack_at(p);
+    stack *s = R->pre;
+    if (!s) {
+        unsigned char *p = buffer_take(&buf, stack_bytes(R->stride, own_entries(R->nb)));
+        if (!p) return PRANGE_ENOMEM;
+        s = stack_at(p);
+    }
     prange__tls_t saved = prange__enter_inline();
     uint64_t t0 = R->sample ? prange__now_ns() : 0;
-    fold_blocks(R, s, 0, R->nb);
+    fold_blocks(R, s, R->first, R->nb);
     if (t0) {
         R->timed_ns = prange__now_ns() - t0;
-        R->timed_iters = R->n;
+        R->timed_iters = R->n - iters_to(R, R->first);
     }
     prange__leave(saved);
     memcpy(result, fold_right(R, s), R->r.acc_size);
-    buffer_give(&buf);
+    if (!R->pre) buffer_give(&buf);
     return 0;
 }
 
@@ -447,9 +454,6 @@ static uint64_t fold_timed(red *R, stack *s, uint64_t a, uint64_t b)
     return prange__cpu_ns() - t0;
 }
 
-/* Iterations in blocks [0, k). */
-static uint64_t iters_to(const red *R, uint64_t k) { return k < R->nb ? k * R->B : R->n; }
-
 /* The first call of a reduction that the default cost made serial: a first slice of
  * blocks (1/32 of them over P - 1 for a team of P, at least one) is folded inline on the
  * caller's stack and timed; a dear slice is confirmed by a second, and the cheaper
@@ -493,21 +497,9 @@ __attribute__((noinline)) static int reduce_sliced(red *R, const prange_opts *o,
     prange__profile_event(PRANGE__EV_SLICE);
     if (prange__verbose() >= 2) prange__log_plan("reduce (after a timed first slice)", o->label, plan);
     int planned = plan->serial ? 1 : prange__team_run(plan, "reduce", o->label);
-    int taken = plan->serial ? 0 : planned, rc = 0;
-    if (planned == 1) {
-        saved = prange__enter_inline();
-        uint64_t t0 = R->sample ? prange__now_ns() : 0;
-        fold_blocks(R, s, first, R->nb);
-        if (t0) {
-            R->timed_ns = prange__now_ns() - t0;
-            R->timed_iters = R->n - iters_to(R, first);
-        }
-        prange__leave(saved);
-        memcpy(result, fold_right(R, s), R->r.acc_size);
-    } else {
-        uint64_t wall = 0;
-        rc = fold_team(R, planned, result, 0, &wall);
-    }
+    int taken = plan->serial ? 0 : planned;
+    uint64_t wall = 0;
+    int rc = planned == 1 ? fold_inline(R, result) : fold_team(R, planned, result, 0, &wall);
     prange__share_give(taken);
     buffer_give(&own);
     if (rc == 0 && R->sample && R->timed_iters) prange__cost_record(key, R->n, R->timed_iters, (double)R->timed_ns);

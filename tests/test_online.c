@@ -1157,11 +1157,17 @@ static void memo_warm(int64_t n)
     for (int i = 0; i < 20; i++) cr_assert_eq(memo_team(n), 1, "call %d of a cheap loop ran on a team", i);
 }
 
-Test(plans, a_kept_inline_plan_sees_a_new_cost)
+/* A fixed 100 us fork-join figure, a team of 2, and the 1000-iteration key warm. */
+static void memo_start(void)
 {
     setenv("PRANGE_FORK_NS", "100000", 1);
     prange_set_num_threads(2);
     memo_warm(1000);
+}
+
+Test(plans, a_kept_inline_plan_sees_a_new_cost)
+{
+    memo_start();
     /* Another call (or thread) learned 1 ms per iteration: 1 s of work. */
     for (int i = 0; i < 8; i++) prange__cost_record((const void *)memo_body, 1000, 1000, 1e9);
     cr_assert_eq(memo_team(1000), 2, "the kept serial plan outlived the cost it was made from");
@@ -1169,9 +1175,7 @@ Test(plans, a_kept_inline_plan_sees_a_new_cost)
 
 Test(plans, a_kept_inline_plan_sees_a_new_size_or_opts)
 {
-    setenv("PRANGE_FORK_NS", "100000", 1);
-    prange_set_num_threads(2);
-    memo_warm(1000);
+    memo_start();
     /* The size class of 4000 learned 1 ms per iteration. */
     for (int i = 0; i < 8; i++) prange__cost_record((const void *)memo_body, 4000, 4000, 4e9);
     cr_assert_eq(memo_team(4000), 2, "another size reused the plan of 1000");
