@@ -216,16 +216,4 @@ static inline int prange__slice_decides(uint64_t ns, const prange_plan *plan)
     return (double)ns >= 5000 && (double)ns >= plan->fork_ns / 4;
 }
 
-/* The plan of a call about to run, from one read of the learned cost (*learned: what it
- * read, for the call's sampling; nothing when opts has a cost hint). Returns whether the
- * call learns (no hint). */
-static inline int prange__plan_call(uint64_t n, const prange_opts *o, const void *key, prange__learned *learned,
-                                    prange_plan *plan)
-{
-    int learn = !(o->cost_ns > 0);
-    *learned = learn ? prange__cost_get(key, n) : (prange__learned){0, 0, 0, 0};
-    prange__plan_exec_with(n, o, key, learned, plan);
-    return learn;
-}
-
 #endif

@@ -57,9 +57,9 @@ typedef struct red {
     size_t stride;
     uint64_t first; /* blocks [0, first) folded by the caller before the team (a first slice) */
     stack *pre;     /* ... onto this stack, which member 0 goes on folding */
+    atomic_int failed; /* written only on failure: the caller's read after the join hits */
     _Alignas(64) atomic_int arrived; /* team members that posted their pieces */
     atomic_int merged;               /* the result is written: posted stacks are free */
-    atomic_int failed;
     int sample;
     uint64_t timed_iters, timed_ns;
 } red;

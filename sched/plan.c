@@ -248,6 +248,62 @@ void prange__plan_exec_with(uint64_t n, const prange_opts *o, const void *key, c
     if (l && (l->cap > 0 || l->probe)) prange__backoff_tick(key, n, p->serial);
 }
 
+/* ---- kept plans -------------------------------------------------------------------------
+ * A loop called again with the same inputs gets the same plan while the shared state a
+ * plan reads is unchanged (prange__plan_epoch): each thread keeps its last parallel plans,
+ * a few slots indexed by key and length, and hands one back after comparing the inputs
+ * (~60 instructions instead of ~400: the table read, plan(), the figure's and the
+ * runtime's checks; per-call overhead, docs/performance.md). Kept only where making the
+ * plan had no side effect to repeat: parallel, outside a region, no back-off cap or probe
+ * window (their ticks count calls), a team the pool already has (the thread-creation
+ * check is then a comparison). The calling context no input names (nesting, an OpenMP
+ * region, a fork, the runtime's nesting limit) is checked on every use. */
+typedef struct kept_plan {
+    const void *key;
+    uint64_t n, epoch;
+    double cost_ns;
+    int64_t grain;
+    unsigned flags;
+    int threads, schedule, budget, pool;
+    prange__learned learned;
+    prange_plan plan;
+} kept_plan;
+#define KEPT_PLANS 4 /* a power of two */
+static PRANGE__TLS kept_plan t_kept[KEPT_PLANS];
+
+static kept_plan *kept_slot(const void *key, uint64_t n)
+{
+    return &t_kept[(((uintptr_t)key >> 4) ^ n) & (KEPT_PLANS - 1)];
+}
+
+static int kept_matches(const kept_plan *k, uint64_t n, const prange_opts *o, const void *key, uint64_t epoch)
+{
+    return k->n == n && k->key == key && k->epoch == epoch && k->cost_ns == o->cost_ns && k->grain == o->grain &&
+           k->flags == o->flags && k->threads == o->threads && k->schedule == (int)o->schedule &&
+           k->pool == prange__pool && k->budget == prange__budget() && prange__tls.depth == 0 &&
+           !prange__tls.region_team && !atomic_load_explicit(&prange__after_fork, memory_order_relaxed) &&
+           !omp_in_parallel() && omp_get_max_active_levels() >= 1;
+}
+
+int prange__plan_call(uint64_t n, const prange_opts *o, const void *key, prange__learned *learned, prange_plan *p)
+{
+    int learn = !(o->cost_ns > 0);
+    uint64_t epoch = atomic_load_explicit(&prange__plan_epoch, memory_order_acquire);
+    kept_plan *k = kept_slot(key, n);
+    if (n > 0 && kept_matches(k, n, o, key, epoch)) {
+        *learned = k->learned;
+        *p = k->plan;
+        return learn;
+    }
+    *learned = learn ? prange__cost_get(key, n) : (prange__learned){0, 0, 0, 0};
+    prange__plan_exec_with(n, o, key, learned, p);
+    if (!p->serial && !learned->cap && !learned->probe && !prange__region_team() && p->threads <= prange__pool)
+        *k = (kept_plan){.key = key, .n = n, .epoch = epoch, .cost_ns = o->cost_ns, .grain = o->grain,
+                         .flags = o->flags, .threads = o->threads, .schedule = (int)o->schedule,
+                         .budget = p->budget, .pool = prange__pool, .learned = *learned, .plan = *p};
+    return learn;
+}
+
 int prange__plan_probe_team(const prange_plan *p, const prange_opts *o)
 {
     if (!p->serial || p->reason != prange__why_fork) return 0;

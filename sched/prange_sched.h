@@ -338,6 +338,12 @@ static inline void prange__plan_exec(uint64_t n, const prange_opts *opts, const 
 {
     prange__plan_exec_with(n, opts, key, NULL, out);
 }
+/* The plan of a call about to run, from one read of the learned cost (*learned: what it
+ * read, for the call's sampling; nothing when opts has a cost hint), or this thread's kept
+ * plan for the same inputs while the shared state is unchanged (plan.c). Returns whether
+ * the call learns (no hint). */
+int prange__plan_call(uint64_t n, const prange_opts *o, const void *key, struct prange__learned *learned,
+                      prange_plan *plan);
 /* The reason of a plan that the fork-join figure made serial (compare by address). */
 extern const char prange__why_fork[];
 /* The reason of a plan that a back-off made serial (cost.c). */

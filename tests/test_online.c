@@ -1200,3 +1200,127 @@ Test(plans, a_kept_inline_plan_sees_a_new_fork_figure)
     for (int i = 0; i < 8; i++) prange__fork_observe(2, 30);
     cr_assert_eq(memo_team(100), 2, "the kept serial plan outlived the fork-join figure it was made from");
 }
+
+/* ---- a kept parallel plan follows what it read ---------------------------------------------- */
+
+/* A loop called again with the same inputs reuses its parallel plan while the shared state
+ * is unchanged (sched/plan.c, kept plans). Each input and each calling context it does not
+ * name must still decide: the budget, the runtime's nesting limit, nesting, a user's
+ * OpenMP region, the length (the chunks), a learned cost. */
+typedef struct {
+    _Atomic int64_t iters;
+    atomic_int team, level;
+} cover_ctx;
+
+static void raise_to(atomic_int *v, int k)
+{
+    int cur = atomic_load(v);
+    while (k > cur && !atomic_compare_exchange_weak(v, &cur, k)) {}
+}
+
+static void cover_body(void *c, int64_t b, int64_t e)
+{
+    cover_ctx *t = c;
+    atomic_fetch_add(&t->iters, e - b);
+    raise_to(&t->team, prange_num_threads());
+    raise_to(&t->level, omp_get_level()); /* the OpenMP regions around the body */
+}
+
+/* A hinted call (1 ms an iteration: a team always pays from 8 iterations, grain 4),
+ * checking that the chunks covered [0, n) exactly once; *level: the deepest OpenMP nesting
+ * its body ran at (NULL: not asked). Returns the team its body saw. */
+static int kept_call(int64_t n, int *level)
+{
+    cover_ctx c = {0};
+    prange_opts o = PRANGE_OPTS_INIT;
+    o.cost_ns = 1e6;
+    o.grain = 4;
+    cr_assert_eq(prange_for_opts(0, n, cover_body, &c, &o), 0);
+    cr_assert_eq(atomic_load(&c.iters), n, "the chunks of %lld iterations covered %lld", (long long)n,
+                 (long long)atomic_load(&c.iters));
+    if (level) *level = atomic_load(&c.level);
+    return atomic_load(&c.team);
+}
+static int kept_team(int64_t n) { return kept_call(n, NULL); }
+
+static void kept_start(void)
+{
+    setenv("PRANGE_FORK_NS", "1000", 1);
+    prange_set_num_threads(2);
+    for (int i = 0; i < 20; i++) cr_assert_eq(kept_team(64), 2, "call %d of a dear loop ran inline", i);
+}
+
+Test(plans, a_kept_parallel_plan_sees_the_budget_and_the_runtime)
+{
+    kept_start();
+    prange_set_num_threads(1);
+    cr_assert_eq(kept_team(64), 1, "the kept plan outlived a budget of 1");
+    prange_set_num_threads(2);
+    cr_assert_eq(kept_team(64), 2);
+    omp_set_max_active_levels(0);
+    cr_assert_eq(kept_team(64), 1, "the kept plan ignored omp_set_max_active_levels(0)");
+    omp_set_max_active_levels(1);
+    cr_assert_eq(kept_team(64), 2);
+}
+
+/* A nested call runs inline in its worker: its body is at the enclosing loop's OpenMP
+ * level (1), where a team's would be one deeper. */
+static void nested_kept(void *c, int64_t b, int64_t e)
+{
+    (void)b;
+    (void)e;
+    int level = 0;
+    kept_call(64, &level);
+    raise_to(c, level);
+}
+
+Test(plans, a_kept_parallel_plan_is_not_used_nested_or_in_an_openmp_region)
+{
+    kept_start();
+    atomic_int inner = 0;
+    prange_opts o = PRANGE_OPTS_INIT;
+    o.cost_ns = 1e6;
+    cr_assert_eq(prange_for_opts(0, 2, nested_kept, &inner, &o), 0);
+    cr_assert_eq(atomic_load(&inner), 1, "a nested call forked a region of its own (level %d)", atomic_load(&inner));
+    /* Nested in an inline loop, which holds none of the budget: only the nesting keeps it
+     * inline. */
+    atomic_store(&inner, 0);
+    o.flags = PRANGE_SERIAL;
+    cr_assert_eq(prange_for_opts(0, 2, nested_kept, &inner, &o), 0);
+    cr_assert_eq(atomic_load(&inner), 0, "a call nested in an inline loop forked (level %d)", atomic_load(&inner));
+    int level = 0;
+#pragma omp parallel num_threads(2)
+    {
+#pragma omp single
+        kept_call(64, &level);
+    }
+    cr_assert_eq(level, 1, "a call inside a user's OpenMP region forked a region of its own (level %d)", level);
+    cr_assert_eq(kept_team(64), 2);
+}
+
+Test(plans, a_kept_parallel_plan_is_per_length_and_learned_cost)
+{
+    kept_start();
+    /* Lengths that share a slot or not, alternated: each call's chunks cover its own range. */
+    static const int64_t lens[] = {64, 68, 4096, 65, 64, 1 << 20, 3, 64};
+    for (int r = 0; r < 50; r++)
+        for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) kept_team(lens[i]);
+    /* 4 iterations are fewer than 2 x grain: inline, whatever 64 (the same slot) kept. */
+    for (int r = 0; r < 10; r++) {
+        cr_assert_eq(kept_team(64), 2);
+        cr_assert_eq(kept_team(4), 1, "4 iterations ran the plan kept for 64");
+    }
+    /* A learned loop: dear (1 s), so parallel and kept; then another call learns it cheap
+     * (1 us: below 0.85 x (1 us of fork-join + half of it)). */
+    team_ctx c = {0};
+    for (int i = 0; i < 8; i++) prange__cost_record((const void *)memo_body, 1000, 1000, 1e9);
+    for (int i = 0; i < 10; i++) {
+        c.team = 0;
+        cr_assert_eq(prange_for(0, 1000, memo_body, &c), 0);
+        cr_assert_eq(atomic_load(&c.team), 2, "call %d of a 1 s loop ran inline", i);
+    }
+    for (int i = 0; i < 64; i++) prange__cost_record((const void *)memo_body, 1000, 1000, 1000);
+    c.team = 0;
+    cr_assert_eq(prange_for(0, 1000, memo_body, &c), 0);
+    cr_assert_eq(atomic_load(&c.team), 1, "the kept parallel plan outlived the cost it was made from");
+}
