@@ -481,7 +481,8 @@ typedef void (*prange_reduce_fn)(void *ctx, int64_t begin, int64_t end, void *ac
  * combined along one canonical tree, so the result does not depend on the thread count or
  * schedule.
  * Memory: a thread folding m blocks holds up to 2 floor(log2 m) + 1 accumulators, and the
- * merge floor(log2 nb) + 2 more (nb blocks, at most 2^16). A thread keeps up to 1 MiB of
+ * merge floor(log2 nb) + 2 more (nb blocks, at most 2^16); the calling thread also holds
+ * each team member's posted pieces (at most 1 KiB a member) or mailbox. A thread keeps up to 1 MiB of
  * them per nesting level for the next call; a bigger buffer is mapped for the call and
  * unmapped when it returns (pages are resident only where identity, combine, body and
  * the result copies write). So a 2^30-byte accumulator needs a few GiB of address space

@@ -227,16 +227,18 @@ static uint64_t run_parallel(loop *L, const prange_plan *plan, const char *label
         int64_t begin = L->begin;
         uint64_t n = L->n;
         busy_t *busy = L->sample ? &L->busy : NULL;
-#pragma omp parallel num_threads(region) firstprivate(L, planned, body, ctx, begin, n, busy)
+        int code = prange__team_code(planned);
+#pragma omp parallel num_threads(region) firstprivate(L, code, body, ctx, begin, n, busy)
         {
-            int team = prange__team_of(planned), tid = omp_get_thread_num();
+            int team = prange__team_in(code), tid = omp_get_thread_num();
             if (tid == 0) work(L, 0, team);
             else if (tid < team) work_static(body, ctx, begin, n, tid, team, busy);
         }
     } else {
-#pragma omp parallel num_threads(region) firstprivate(L, planned)
+        int code = prange__team_code(planned);
+#pragma omp parallel num_threads(region) firstprivate(L, code)
         {
-            int team = prange__team_of(planned), tid = omp_get_thread_num();
+            int team = prange__team_in(code), tid = omp_get_thread_num();
             if (tid < team) work(L, tid, team);
         }
     }
@@ -574,9 +576,10 @@ int prange__for_partition(uint64_t n, int blocks, prange_body_fn body, void *ctx
         return 0;
     }
     prange__mark_pool_started();
-#pragma omp parallel num_threads(prange__region_size(team)) firstprivate(n, blocks, team, body, ctx)
+    int code = prange__team_code(team);
+#pragma omp parallel num_threads(prange__region_size(team)) firstprivate(n, blocks, code, body, ctx)
     {
-        int got = prange__team_of(team), tid = omp_get_thread_num();
+        int got = prange__team_in(code), tid = omp_get_thread_num();
         if (tid < got) prange__bind_worker_if_asked(tid);
         if (tid < got) run_partition_blocks(n, blocks, tid, got, body, ctx);
     }

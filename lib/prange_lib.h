@@ -6,6 +6,7 @@
 #define PRANGE_LIB_H
 
 #include <float.h>
+#include <limits.h>
 #include <omp.h>
 #include <stdint.h>
 
@@ -77,6 +78,19 @@ static inline int prange__team_of(int planned)
     int got = omp_get_num_threads();
     return planned < got ? planned : got;
 }
+
+/* The runtime gives a region exactly the threads asked unless OMP_DYNAMIC or a thread
+ * limit (shared by the user's threads) lets it give fewer. Only then do members ask it:
+ * omp_get_num_threads() reads the team's descriptor, which the caller has just written,
+ * so on every worker's way to its share it costs a cache-line transfer (a forced 2-thread
+ * loop: 1.44 us -> 1.25 us in this machine's slow regime, docs/performance.md). Taken on
+ * the caller before the region (the ICVs may change between calls): the code to pass in;
+ * members get their team from it with prange__team_in. */
+static inline int prange__team_code(int planned)
+{
+    return !omp_get_dynamic() && omp_get_thread_limit() == INT_MAX ? planned : -planned;
+}
+static inline int prange__team_in(int code) { return code > 0 ? code : prange__team_of(-code); }
 
 /* The team a parallel plan runs on, taken from the process-wide budget (sched/share.c)
  * and grown on the calling thread to that size. Other threads' loops may hold part of the

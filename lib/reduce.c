@@ -10,11 +10,13 @@
  * A thread owning blocks [a, b) folds them left to right with a "binary counter" stack:
  * pushing node (L, i) with i odd onto a stack whose top is (L, i-1) combines the two into
  * (L+1, i/2), and so on up. What remains are the maximal aligned subtrees inside [a, b).
- * Each thread posts its pieces in a mailbox (one cache line in the usual case); the last
- * to post pushes every thread's pieces, in block order, through the same
- * rule, which rebuilds exactly the stack one thread would have built over [0, nb). That
- * stack (the binary decomposition of nb) is folded right to left. Hence the result is the
- * same bits for every thread count and every assignment of blocks to threads.
+ * Every thread's pieces, pushed in block order through the same rule, rebuild exactly the
+ * stack one thread would have built over [0, nb). That stack (the binary decomposition of
+ * nb) is folded right to left. Hence the result is the same bits for every thread count
+ * and every assignment of blocks to threads. Small accumulators: each thread posts its
+ * pieces in the caller's buffer and the caller merges after the join (post_team); big
+ * ones, and reductions in a region: mailboxes, and the last thread to arrive merges
+ * (fold_team's mailboxes, region_reduce).
  *
  *   nb = 6, blocks b0..b5:  one thread: ((b0+b1)+(b2+b3)) + (b4+b5)
  *   3 threads [0,2)[2,4)[4,6): pieces (1,0) | (1,1) | (1,2) -> merge (1,0)+(1,1) = (2,0),
@@ -100,6 +102,16 @@ static stack *stack_at(unsigned char *p)
 
 static inline void *slot(const red *R, stack *s, int k) { return s->slots + (size_t)k * R->stride; }
 
+/* An accumulator copy: the common sizes inline, not through libc's memcpy (a call each,
+ * several per reduction on its merge path). */
+static inline void acc_copy(void *dst, const void *src, size_t size)
+{
+    if (size == 8) memcpy(dst, src, 8);
+    else if (size == 16) memcpy(dst, src, 16);
+    else if (size == 4) memcpy(dst, src, 4);
+    else memcpy(dst, src, size);
+}
+
 /* A call's buffer: in the frame of the function that holds it when it fits LOCAL bytes
  * (the usual case: a few small accumulators, mailboxes of a small team), else from the
  * thread's scratch. A frame is as private as a scratch level (a nested call or a signal
@@ -158,7 +170,7 @@ static void fold_blocks(red *R, stack *s, uint64_t a, uint64_t b)
 static void push_piece(const red *R, stack *m, const void *acc, int8_t level, int64_t index)
 {
     int t = m->count++;
-    memcpy(slot(R, m, t), acc, R->r.acc_size);
+    acc_copy(slot(R, m, t), acc, R->r.acc_size);
     m->level[t] = level;
     m->index[t] = index;
     settle(R, m);
@@ -186,7 +198,7 @@ static void post(const red *R, mail *box, const stack *own)
         for (int k = 0; k < own->count; k++) {
             box->level[k] = own->level[k];
             box->index[k] = own->index[k];
-            memcpy(box->acc + (size_t)k * size, own->slots + (size_t)k * R->stride, size);
+            acc_copy(box->acc + (size_t)k * size, own->slots + (size_t)k * R->stride, size);
         }
     } else {
         box->count = -1;
@@ -213,7 +225,7 @@ static void merge(const red *R, int team, const mail *boxes, unsigned char *mbuf
                 push_piece(R, m, box->acc + (size_t)k * R->r.acc_size, box->level[k], box->index[k]);
         }
     }
-    memcpy(result, fold_right(R, m), R->r.acc_size);
+    acc_copy(result, fold_right(R, m), R->r.acc_size);
 }
 
 /* A member that posted its stack by address keeps it until the merge has read it. */
@@ -338,7 +350,7 @@ static int fold_inline(red *R, void *result)
         R->timed_iters = R->n - iters_to(R, R->first);
     }
     prange__leave(saved);
-    memcpy(result, fold_right(R, s), R->r.acc_size);
+    acc_copy(result, fold_right(R, s), R->r.acc_size);
     if (!R->pre) buffer_give(&buf);
     return 0;
 }
@@ -393,7 +405,7 @@ static int region_reduce(const red *L, prange_opts *o, const void *key, void *re
     }
     prange__region_wait();
     int rc = s->rc ? s->rc : atomic_load(&S->R.failed) ? PRANGE_ENOMEM : 0;
-    if (rc == 0) memcpy(result, S->result, L->r.acc_size);
+    if (rc == 0) acc_copy(result, S->result, L->r.acc_size);
     if (planner) {
         /* The result lives in this member's scratch: every other member copies it first. */
         for (unsigned spins = 0; atomic_load_explicit(&s->left, memory_order_acquire) > 1; spins++) {
@@ -409,12 +421,167 @@ static int region_reduce(const red *L, prange_opts *o, const void *key, void *re
     return rc;
 }
 
+/* ---- a team outside a region, small accumulators: members post, the caller merges ------
+ * Each member folds its share on its own stack, then copies its pieces into its post, a
+ * few cache lines of the caller's buffer: the count, the levels and indices, then the
+ * accumulators packed (one line for one piece of up to 8 bytes). After the join the
+ * caller merges the posts in block order. A worker's result thus crosses to the caller
+ * once, after the barrier, where the mailbox protocol (fold_team) passes a counter, the
+ * caller's mailbox and the result between members on the way; and workers get the
+ * reduction's description in the runtime's block, not by a second fetch from the
+ * caller's frame. A cross-core transfer costs 45 ns here in libgomp's fast regime, 220 ns
+ * in its slow one (docs/performance.md). */
+#define POST_MAX 1024 /* bytes of one member's post, at most; else fold_team */
+typedef struct posts {
+    unsigned char *base;
+    uint32_t bytes, cap; /* one post's bytes; pieces it holds */
+} posts;
+
+static size_t round8(size_t x) { return (x + 7) & ~(size_t)7; }
+static size_t post_index_at(uint32_t cap) { return round8(4 + (size_t)cap); }
+static size_t post_acc_at(uint32_t cap) { return post_index_at(cap) + 8 * (size_t)cap; }
+
+/* Posts for `planned` members over blocks [R->first, nb), or bytes 0 when one would pass
+ * POST_MAX. */
+static posts posts_for(const red *R, int planned)
+{
+    uint64_t most = (R->nb - R->first - 1) / (uint64_t)planned + 1; /* the largest share */
+    uint32_t cap = (uint32_t)own_entries(most);
+    size_t bytes = round64(post_acc_at(cap) + (size_t)cap * R->r.acc_size);
+    return (posts){NULL, bytes <= POST_MAX ? (uint32_t)bytes : 0, cap};
+}
+
+/* Member v's pieces (s NULL: it had no memory for its stack). */
+static void post_write(const red *R, posts P, int v, const stack *s)
+{
+    unsigned char *p = P.base + (size_t)v * P.bytes;
+    int32_t count = s ? s->count : -1;
+    size_t ia = post_index_at(P.cap), aa = post_acc_at(P.cap), size = R->r.acc_size;
+    memcpy(p, &count, sizeof count);
+    for (int k = 0; k < count; k++) {
+        p[4 + k] = (unsigned char)s->level[k];
+        memcpy(p + ia + 8 * (size_t)k, &s->index[k], 8);
+        acc_copy(p + aa + (size_t)k * size, s->slots + (size_t)k * R->stride, size);
+    }
+}
+
+/* After the join: every member's pieces in block order onto the merge stack at mbuf, the
+ * result written. 0, or PRANGE_ENOMEM when a member had no stack. */
+static int merge_posts(const red *R, int planned, posts P, unsigned char *mbuf, void *result)
+{
+    stack *m = stack_at(mbuf);
+    size_t ia = post_index_at(P.cap), aa = post_acc_at(P.cap), size = R->r.acc_size;
+    for (int v = 0; v < planned; v++) {
+        if (v == 0 && R->pre) {
+            push_stack(R, m, R->pre);
+            continue;
+        }
+        const unsigned char *p = P.base + (size_t)v * P.bytes;
+        int32_t count;
+        memcpy(&count, p, sizeof count);
+        if (count < 0) return PRANGE_ENOMEM;
+        for (int k = 0; k < count; k++) {
+            int64_t index;
+            memcpy(&index, p + ia + 8 * (size_t)k, 8);
+            push_piece(R, m, p + aa + (size_t)k * size, (int8_t)p[4 + k], index);
+        }
+    }
+    acc_copy(result, fold_right(R, m), size);
+    return 0;
+}
+
+/* Thread tid of a team of `team` folds the shares of `planned` members (tid, tid + team,
+ * ...: its own when the runtime gave the planned team, more when it gave fewer; a share's
+ * pieces do not depend on who folds it) and posts them. Member 0 goes on folding the
+ * caller's first slice on R->pre, which the caller reads itself. */
+static void member_post(red *R, int tid, int team, int planned, posts P)
+{
+    prange__tls_t saved = prange__enter_team(tid, team);
+    prange__bind_worker_if_asked(tid);
+    uint64_t t0 = (tid == 0 && R->sample) ? prange__now_ns() : 0, iters = 0;
+    for (int v = tid; v < planned; v += team) {
+        uint64_t a = 0, b = 0;
+        prange__split(R->nb - R->first, planned, v, &a, &b);
+        a += R->first;
+        b += R->first;
+        iters += (b < R->nb ? b * R->B : R->n) - a * R->B; /* nb * B may pass 2^64 */
+        if (v == 0 && R->pre) {
+            fold_blocks(R, R->pre, a, b);
+            continue;
+        }
+        buffer mine;
+        unsigned char *q = buffer_take(&mine, stack_bytes(R->stride, own_entries(b - a)));
+        stack *st = q ? stack_at(q) : NULL;
+        if (st) fold_blocks(R, st, a, b);
+        post_write(R, P, v, st);
+        if (q) buffer_give(&mine);
+    }
+    if (t0) {
+        R->timed_ns = prange__now_ns() - t0;
+        R->timed_iters = iters;
+    }
+    prange__leave(saved);
+}
+
+/* Blocks [R->first, nb) on a team of `planned` through posts P (bytes set), merged by the
+ * caller into `result`: 0, or PRANGE_ENOMEM. With `timed`, *wall is the region's time. */
+static int post_team(red *R, int planned, posts P, void *result, int timed, uint64_t *wall)
+{
+    size_t all = (size_t)planned * P.bytes;
+    buffer buf;
+    unsigned char *p = buffer_take(&buf, all + stack_bytes(R->stride, merge_entries(R->nb)));
+    if (!p) return PRANGE_ENOMEM;
+    P.base = p;
+    prange__mark_pool_started();
+    /* What a worker reads, by value in the runtime's block; member 0 (the caller) uses R. */
+    red *Rp = R;
+    prange_reduce_fn body = R->body;
+    void *ctx = R->ctx, *rctx = R->r.rctx;
+    void (*identity)(void *, void *, size_t) = R->r.identity;
+    void (*combine)(void *, void *, const void *, size_t) = R->r.combine;
+    int64_t begin = R->begin;
+    uint64_t n = R->n, B = R->B, nb = R->nb, first = R->first;
+    size_t acc_size = R->r.acc_size, stride = R->stride;
+    uint64_t t0 = timed ? prange__ticks() : 0;
+    int code = prange__team_code(planned);
+#pragma omp parallel num_threads(prange__region_size(planned)) firstprivate(Rp, P, planned, code, body, ctx, rctx, identity, combine, begin, n, B, nb, first, acc_size, stride)
+    {
+        int team = prange__team_in(code), tid = omp_get_thread_num();
+        if (tid == 0) {
+            member_post(Rp, 0, team, planned, P);
+        } else if (tid < team) {
+            red L;
+            L.r.acc_size = acc_size;
+            L.r.identity = identity;
+            L.r.combine = combine;
+            L.r.rctx = rctx;
+            L.body = body;
+            L.ctx = ctx;
+            L.begin = begin;
+            L.n = n;
+            L.B = B;
+            L.nb = nb;
+            L.stride = stride;
+            L.first = first;
+            L.pre = NULL; /* member 0's only */
+            L.sample = 0;
+            member_post(&L, tid, team, planned, P);
+        }
+    }
+    if (t0) *wall = prange__ticks_since_ns(t0);
+    int rc = merge_posts(R, planned, P, p + all, result);
+    buffer_give(&buf);
+    return rc;
+}
+
 /* Blocks [R->first, nb) on a team of `planned` (member 0 continuing R->pre when set),
  * merged into `result`: 0, or PRANGE_ENOMEM. With `timed`, *wall is the region's time on
  * the caller, for the back-off. */
 static int fold_team(red *R, int planned, void *result, int timed, uint64_t *wall)
 {
     prange__region_note_parallel(); /* inside an inline region: it is worth a team */
+    posts P = posts_for(R, planned);
+    if (P.bytes) return post_team(R, planned, P, result, timed, wall);
     /* The mailboxes, then the merge stack (used by whichever member arrives last). */
     size_t mail_bytes = (size_t)planned * sizeof(mail);
     buffer buf;
@@ -427,9 +594,10 @@ static int fold_team(red *R, int planned, void *result, int timed, uint64_t *wal
     prange__mark_pool_started();
     red *Rp = R; /* firstprivate, as in loop.c: read from the runtime's block */
     uint64_t t0 = timed ? prange__ticks() : 0; /* timed as loops are (lib/loop.c) */
-#pragma omp parallel num_threads(prange__region_size(planned)) firstprivate(Rp, planned, result, boxes, m)
+    int code = prange__team_code(planned);
+#pragma omp parallel num_threads(prange__region_size(planned)) firstprivate(Rp, code, result, boxes, m)
     {
-        int team = prange__team_of(planned), tid = omp_get_thread_num();
+        int team = prange__team_in(code), tid = omp_get_thread_num();
         if (tid < team) worker(Rp, tid, team, result, boxes, m);
     }
     if (t0) *wall = prange__ticks_since_ns(t0);

@@ -199,9 +199,10 @@ int prange_region(prange_region_fn fn, void *ctx, const prange_opts *opts)
     }
     prange__mark_pool_started();
     region *Rp = &R;
-#pragma omp parallel num_threads(prange__region_size(planned)) firstprivate(Rp, planned, fn, ctx)
+    int code = prange__team_code(planned);
+#pragma omp parallel num_threads(prange__region_size(planned)) firstprivate(Rp, code, fn, ctx)
     {
-        int team = prange__team_of(planned), tid = omp_get_thread_num();
+        int team = prange__team_in(code), tid = omp_get_thread_num();
         if (tid < team) {
             prange__bind_worker_if_asked(tid);
             prange__tls_t saved = prange__tls;

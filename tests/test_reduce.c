@@ -821,3 +821,91 @@ Test(reduce, big_reducer_gives_memory_back, .disabled = UNDER_ASAN || UNDER_TSAN
     cr_assert_lt(rss1 - rss0, 64 << 10, "resident memory grew by %ld MiB", (rss1 - rss0) >> 10);
     free(h);
 }
+
+/* ---- a runtime that gives fewer threads than planned ------------------------------------ */
+
+/* An interval of blocks, combined only when adjacent (left below right): associative, not
+ * commutative; `bad` counts combines out of order. */
+typedef struct {
+    int64_t lo, hi, bad;
+} span;
+static void span_id(void *rctx, void *acc, size_t size)
+{
+    (void)rctx;
+    (void)size;
+    *(span *)acc = (span){-1, -1, 0};
+}
+static void span_combine(void *rctx, void *acc, const void *rhs, size_t size)
+{
+    (void)rctx;
+    (void)size;
+    span *l = acc;
+    const span *r = rhs;
+    if (r->lo < 0) return;
+    if (l->lo < 0) {
+        *l = *r;
+        return;
+    }
+    l->bad += r->bad + (l->hi != r->lo);
+    l->hi = r->hi;
+}
+typedef struct {
+    const double *x;
+    atomic_int team;
+} fewer_ctx;
+static void span_body(void *c, int64_t b, int64_t e, void *acc)
+{
+    fewer_ctx *f = c;
+    int k = prange_num_threads(), cur = atomic_load(&f->team);
+    while (k > cur && !atomic_compare_exchange_weak(&f->team, &cur, k)) {}
+    span s = {b, e, 0};
+    span_combine(NULL, acc, &s, sizeof s);
+}
+static void fewer_sum_body(void *c, int64_t b, int64_t e, void *acc)
+{
+    fewer_ctx *f = c;
+    int k = prange_num_threads(), cur = atomic_load(&f->team);
+    while (k > cur && !atomic_compare_exchange_weak(&f->team, &cur, k)) {}
+    double s = *(double *)acc;
+    for (int64_t i = b; i < e; i++) s += f->x[i];
+    *(double *)acc = s;
+}
+
+/* OMP_DYNAMIC lets libgomp give a region fewer threads than asked (here: a budget of 4x
+ * the CPUs): each thread then folds several members' shares, and the pieces, so the bits
+ * and the combine order, are those of the planned split. */
+Test(reduce, a_runtime_giving_fewer_threads_keeps_the_bits)
+{
+    int procs = omp_get_num_procs(), planned = 4 * procs > 256 ? 256 : 4 * procs;
+    enum { N = 997 };
+    double *x = malloc(N * sizeof *x);
+    uint64_t seed = 11;
+    for (int i = 0; i < N; i++) x[i] = t_unit(&seed) * 1e3 - 500;
+    prange_opts o = PRANGE_OPTS_INIT;
+    o.grain = 1;
+    o.cost_ns = 1e6; /* 997 blocks of 1 ms: a team of the whole budget */
+    prange_opts serial = o;
+    serial.flags = PRANGE_SERIAL;
+    fewer_ctx c = {x, 0};
+    double want = 0, got = 0;
+    cr_assert_eq(prange_reduce(0, N, prange_reducer_sum_f64(), fewer_sum_body, &c, &want, &serial), 0);
+    prange_set_num_threads(planned);
+    omp_set_dynamic(1);
+    atomic_store(&c.team, 0);
+    cr_assert_eq(prange_reduce(0, N, prange_reducer_sum_f64(), fewer_sum_body, &c, &got, &o), 0);
+    cr_assert_eq(bits(got), bits(want), "%.17g != %.17g on a team of %d (planned %d)", got, want,
+                 atomic_load(&c.team), planned);
+    cr_assert_lt(atomic_load(&c.team), planned, "the runtime gave the whole team: the case is not exercised");
+    /* A 24-byte accumulator whose combine checks the order. */
+    prange_reducer r = PRANGE_REDUCER_INIT;
+    r.acc_size = sizeof(span);
+    r.identity = span_id;
+    r.combine = span_combine;
+    span s;
+    cr_assert_eq(prange_reduce(0, N, &r, span_body, &c, &s, &o), 0);
+    cr_assert_eq(s.lo, 0);
+    cr_assert_eq(s.hi, N);
+    cr_assert_eq(s.bad, 0, "%lld combines out of order", (long long)s.bad);
+    omp_set_dynamic(0);
+    free(x);
+}
