@@ -59,6 +59,7 @@ static inline void loop_init(loop *L, prange_body_fn body, prange_until_fn until
     atomic_init(&L->best, UINT64_MAX);
     L->timed_iters = L->timed_ns = 0;
     L->timed = 0;
+    L->ran = 0; /* a team sets it; 0 or 1: the loop ran alone */
     atomic_init(&L->busy.max, 0);
     atomic_init(&L->busy.sum, 0);
 }
@@ -308,7 +309,7 @@ static int run_first_slice(loop *L, const prange_opts *o, const void *key, const
     /* A slice too short to decide on is mostly the CPU clock's own reads (a few hundred
      * ns): recorded, it would teach a 4-iteration loop 300 ns per iteration. The rest is
      * then timed instead (it runs inline, as planned). */
-    if (dear || stopped) prange__cost_record(key, L->n, done, (double)ns);
+    if (dear || stopped) prange__cost_record_alone(key, L->n, done, (double)ns, 1);
     if (stopped) return 1; /* stopped in a slice: the lowest stop */
     /* The rest: a loop of its own over [begin + slice, end), planned with the cost just
      * measured (the size class is the whole loop's, as lookups are). */
@@ -326,7 +327,7 @@ static int run_first_slice(loop *L, const prange_opts *o, const void *key, const
     if (prange__verbose() >= 2) prange__log_plan("loop (after a timed first slice)", o->label, plan);
     if (plan->serial) run_serial(&R);
     else run_parallel(&R, plan, o->label);
-    if (!dear && R.timed_iters) prange__cost_record(key, L->n, R.timed_iters, (double)R.timed_ns);
+    if (!dear && R.timed_iters) prange__cost_record_alone(key, L->n, R.timed_iters, (double)R.timed_ns, R.ran <= 1);
     /* R's chunk k is the loop's chunk first + k. */
     uint64_t best = atomic_load(&R.best);
     if (R.until && best != UINT64_MAX) atomic_store(&L->best, (((best >> 32) + first) << 32) | (uint32_t)best);
@@ -364,7 +365,8 @@ static void run_region_loop(loop *L, const prange_opts *o, const void *key)
     L->unit = S->unit; /* what prange_for_until reads back */
     atomic_store_explicit(&L->best, atomic_load(&S->best), memory_order_relaxed);
     if (prange__region_leave(s)) {
-        if (S->sample && s->key) prange__cost_record(s->key, S->n, S->timed_iters, (double)S->timed_ns);
+        if (S->sample && s->key)
+            prange__cost_record_alone(s->key, S->n, S->timed_iters, (double)S->timed_ns, s->threads == 1);
         prange__region_free(s);
     }
 }
@@ -452,7 +454,7 @@ static void run_loop(loop *L, const prange_opts *o, const void *key)
     if (memo_holds(L, o, key, epoch)) {
         L->sample = prange__sample_tick(); /* a warm key: 1 in 64, as cost_sample_learned */
         run_serial(L);
-        if (L->sample) prange__cost_record(key, L->n, L->timed_iters, (double)L->timed_ns);
+        if (L->sample) prange__cost_record_alone(key, L->n, L->timed_iters, (double)L->timed_ns, 1);
         return;
     }
     /* Learn only where the caller gave no cost: one read of the table serves the plan,
@@ -479,7 +481,7 @@ static void run_loop(loop *L, const prange_opts *o, const void *key)
     uint64_t wall = 0;
     if (plan.serial) run_serial(L);
     else wall = run_parallel(L, &plan, o->label);
-    if (L->sample && learn) prange__cost_record(key, L->n, L->timed_iters, (double)L->timed_ns);
+    if (L->sample && learn) prange__cost_record_alone(key, L->n, L->timed_iters, (double)L->timed_ns, L->ran <= 1);
     /* Slower than its serial estimate: back off (sched/cost.c). */
     if (L->timed && wall) prange__backoff_observe(key, &learned, L->n, L->ran, (double)wall, "loop", o->label);
 }

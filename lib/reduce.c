@@ -415,7 +415,8 @@ static int region_reduce(const red *L, prange_opts *o, const void *key, void *re
         if (s->threads) prange__scratch_give(&S->buf);
     }
     if (prange__region_leave(s)) {
-        if (S->R.sample && s->key && rc == 0) prange__cost_record(s->key, S->R.n, S->R.timed_iters, (double)S->R.timed_ns);
+        if (S->R.sample && s->key && rc == 0)
+            prange__cost_record_alone(s->key, S->R.n, S->R.timed_iters, (double)S->R.timed_ns, s->threads == 1);
         prange__region_free(s);
     }
     return rc;
@@ -651,7 +652,7 @@ __attribute__((noinline)) static int reduce_sliced(red *R, const prange_opts *o,
     prange__leave(saved);
     /* A slice too short to decide on teaches nothing (its clock reads weigh as much): the
      * rest is timed instead, as it runs inline. */
-    if (dear) prange__cost_record(key, R->n, done, (double)ns);
+    if (dear) prange__cost_record_alone(key, R->n, done, (double)ns, 1);
     R->first = first;
     R->pre = s;
     R->sample = !dear;
@@ -670,7 +671,8 @@ __attribute__((noinline)) static int reduce_sliced(red *R, const prange_opts *o,
     int rc = planned == 1 ? fold_inline(R, result) : fold_team(R, planned, result, 0, &wall);
     prange__share_give(taken);
     buffer_give(&own);
-    if (rc == 0 && R->sample && R->timed_iters) prange__cost_record(key, R->n, R->timed_iters, (double)R->timed_ns);
+    if (rc == 0 && R->sample && R->timed_iters)
+        prange__cost_record_alone(key, R->n, R->timed_iters, (double)R->timed_ns, planned == 1);
     return rc;
 }
 
@@ -719,7 +721,7 @@ static int reduce_call(int64_t begin, int64_t end, const prange_reducer *reducer
     int rc = planned == 1 ? fold_inline(&R, result) : fold_team(&R, planned, result, learn && learned.ns > 0, &wall);
     prange__share_give(taken);
     if (rc != 0) return rc;
-    if (R.sample) prange__cost_record(key, R.n, R.timed_iters, (double)R.timed_ns);
+    if (R.sample) prange__cost_record_alone(key, R.n, R.timed_iters, (double)R.timed_ns, planned == 1);
     /* Slower than its serial estimate: back off (sched/cost.c). */
     if (wall) prange__backoff_observe(key, &learned, R.n, planned, (double)wall, "reduce", o.label);
     return 0;

@@ -38,6 +38,7 @@
 typedef struct {
     _Atomic(uintptr_t) key;    /* body pointer ^ size class, 0 = free */
     prange__window cost;       /* ns per iteration */
+    prange__window alone;      /* ns per iteration of calls run on one thread (below) */
     /* Back-off (written by timed parallel calls and capped ones; races lose a count or a
      * sample at worst). One word that every call reads, 0 in the common case: cap (bits
      * 0-15: at most this many threads while skip > 0; 0 = none), skip (32-63: capped
@@ -88,8 +89,9 @@ static slot *find(uintptr_t k, int claim)
 prange__learned prange__cost_get(const void *key, uint64_t n)
 {
     slot *s = key ? find(make_key(key, n), 0) : NULL;
-    if (!s) return (prange__learned){0, 0, 0, 0};
-    prange__learned l = {prange__window_get(&s->cost), prange__window_count(&s->cost), 0, 0};
+    if (!s) return (prange__learned){0, 0, 0, 0, 0};
+    prange__learned l = {prange__window_get(&s->cost), prange__window_count(&s->cost), 0, 0,
+                         prange__window_get(&s->alone)};
     uint64_t w = atomic_load_explicit(&s->bo, memory_order_relaxed);
     if (__builtin_expect(w != 0, 0)) {
         if (BO_CAP(w) > 0 && BO_SKIP(w) > 0) l.cap = (uint16_t)BO_CAP(w);
@@ -153,7 +155,12 @@ int prange__backoff_observe(const void *key, const prange__learned *l, uint64_t 
     if (!key || !(l->ns > 0) || threads < 2) return 0;
     slot *s = find(make_key(key, n), 0);
     if (!s) return 0;
-    double est = (double)n * l->ns;
+    /* The serial estimate from calls that ran alone when there are some: a team's share of
+     * a memory-bound loop runs slower per iteration than the loop alone (the team shares
+     * the bandwidth), so n x the learned cost would make a parallel call that a busy
+     * neighbour slowed past the serial loop look like a win (a 10^7 triad next to one
+     * busy core: 12.9 ms on 2 threads, 9.9 ms alone, 26 ms estimated from the shares). */
+    double est = (double)n * (l->alone_ns > 0 ? l->alone_ns : l->ns);
     unsigned calls = atomic_load_explicit(&s->win_calls, memory_order_relaxed) + 1;
     unsigned slow = atomic_load_explicit(&s->win_slow, memory_order_relaxed) + (wall_ns > 2 * est);
     double wall = atomic_load_explicit(&s->win_wall, memory_order_relaxed) + wall_ns;
@@ -210,12 +217,21 @@ int prange__backoff_observe(const void *key, const prange__learned *l, uint64_t 
     return 1;
 }
 
-void prange__cost_record(const void *key, uint64_t n, uint64_t iters, double ns)
+static void record(const void *key, uint64_t n, uint64_t iters, double ns, int alone)
 {
     if (!key || iters == 0 || !(ns >= 0)) return;
     slot *s = find(make_key(key, n), 1);
     /* 0 means "unknown" to lookups: a sample is never below 1e-6 ns per iteration. */
     double c = ns / (double)iters;
-    if (s) prange__window_add(&s->cost, c > 1e-6 ? c : 1e-6);
+    if (c < 1e-6) c = 1e-6;
+    if (s) prange__window_add(&s->cost, c);
+    if (s && alone) prange__window_add(&s->alone, c);
     prange__plan_changed();
+}
+
+void prange__cost_record(const void *key, uint64_t n, uint64_t iters, double ns) { record(key, n, iters, ns, 0); }
+
+void prange__cost_record_alone(const void *key, uint64_t n, uint64_t iters, double ns, int alone)
+{
+    record(key, n, iters, ns, alone);
 }

@@ -295,7 +295,7 @@ int prange__plan_call(uint64_t n, const prange_opts *o, const void *key, prange_
         *p = k->plan;
         return learn;
     }
-    *learned = learn ? prange__cost_get(key, n) : (prange__learned){0, 0, 0, 0};
+    *learned = learn ? prange__cost_get(key, n) : (prange__learned){0, 0, 0, 0, 0};
     prange__plan_exec_with(n, o, key, learned, p);
     if (!p->serial && !learned->cap && !learned->probe && !prange__region_team() && p->threads <= prange__pool)
         *k = (kept_plan){.key = key, .n = n, .epoch = epoch, .cost_ns = o->cost_ns, .grain = o->grain,

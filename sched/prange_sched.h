@@ -398,7 +398,8 @@ typedef struct prange__learned {
     unsigned samples; /* samples recorded so far */
     uint16_t cap;     /* backing off: plan at most this many threads (0: no cap) */
     uint16_t probe;   /* the probe window after a back-off: the full team */
-} prange__learned;    /* 16 bytes: returned in registers */
+    double alone_ns;  /* ns per iteration of the calls that ran on one thread, 0 when none */
+} prange__learned;
 prange__learned prange__cost_get(const void *key, uint64_t n);
 /* Learned ns per iteration for (key, size class of n), or 0 when unknown. */
 double prange__cost_lookup(const void *key, uint64_t n);
@@ -439,6 +440,9 @@ int prange__backoff_observe(const void *key, const prange__learned *l, uint64_t 
                             const char *what, const char *label);
 /* Record that `iters` iterations of key took `ns` on one thread (n = the loop size). */
 void prange__cost_record(const void *key, uint64_t n, uint64_t iters, double ns);
+/* The same, for a call that ran on one thread when `alone` (inline, or a first slice):
+ * also kept apart as the serial estimate the back-off compares parallel calls with. */
+void prange__cost_record_alone(const void *key, uint64_t n, uint64_t iters, double ns, int alone);
 /* ---- clocks (sched/clock.c) ------------------------------------------------------------ */
 
 /* Monotonic time in ns (cheap). */

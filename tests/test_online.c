@@ -811,6 +811,32 @@ static void bo_start(int threads)
     learn_1ns((const void *)bo_body, BO_N);
 }
 
+/* A memory-bound loop's shares run slower per iteration than the loop alone (the team
+ * shares the bandwidth): learned from shares, 3 ns an iteration; alone, 1 ns. Parallel
+ * calls of 1.5 ns an iteration lose to the loop alone, though they beat n x 3 ns: the
+ * back-off compares with what ran alone. */
+Test(backoff, a_team_slower_than_the_loop_alone_backs_off)
+{
+    setenv("PRANGE_FORK_NS", "1000", 1);
+    prange_set_num_threads(2);
+    const void *key = (const void *)bo_body;
+    uint64_t n = BO_N;
+    for (int i = 0; i < 8; i++) prange__cost_record_alone(key, n, n, (double)n, 1);
+    for (int i = 0; i < 8; i++) prange__cost_record_alone(key, n, n / 2, 1.5 * (double)n, 0); /* shares: 3 ns */
+    prange__learned l = prange__cost_get(key, n);
+    cr_assert_float_eq(l.ns, 3.0, 1e-9, "the learned cost is the shares' (%g)", l.ns);
+    cr_assert_float_eq(l.alone_ns, 1.0, 1e-9, "the cost alone is the inline calls' (%g)", l.alone_ns);
+    prange_plan p;
+    bo_call(key, n, &p);
+    cr_assert_eq(p.threads, 2);
+    /* A window of 1.5 ms calls (20 ms of serial work at 1 ns: 14 calls). */
+    int lost = feed(key, n, 2, 1.5e6, 20);
+    cr_assert_eq(lost, 1, "parallel calls 1.5x slower than the loop alone did not back off");
+    bo_call(key, n, &p);
+    cr_assert_eq(p.serial, 1, "a team of 2 that lost is halved to 1: inline");
+    cr_assert_str_eq(p.reason, prange__why_backoff);
+}
+
 Test(backoff, a_lost_window_halves_the_team_then_probes_at_growing_intervals)
 {
     bo_start(4);
