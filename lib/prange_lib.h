@@ -85,8 +85,8 @@ static inline int prange__team_of(int planned)
  * so on every worker's way to its share it costs a cache-line transfer (a forced 2-thread
  * loop: 1.44 us -> 1.25 us in this machine's slow regime, docs/performance.md). Taken on
  * the caller before the region (the ICVs may change between calls): the code to pass in;
- * members get their team from it with prange__team_in. (LLVM's libomp reports its system
- * thread cap as the limit, never INT_MAX: its members always ask, which is merely slower.) */
+ * members get their team from it with prange__team_in. Both libgomp and LLVM's libomp
+ * report INT_MAX without a limit. */
 static inline int prange__team_code(int planned)
 {
     return !omp_get_dynamic() && omp_get_thread_limit() == INT_MAX ? planned : -planned;
