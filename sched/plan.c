@@ -17,7 +17,9 @@
 #include <float.h>
 #include <math.h>
 #include <omp.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "profile.h"
 #include "prange_sched.h"
@@ -269,11 +271,37 @@ typedef struct kept_plan {
     prange_plan plan;
 } kept_plan;
 #define KEPT_PLANS 4 /* a power of two */
-static PRANGE__TLS kept_plan t_kept[KEPT_PLANS];
+/* The slots live on the heap, allocated by a thread's first kept plan and freed when it
+ * exits: in TLS they would add 640 bytes to the static TLS block that a dlopen'd
+ * libprange takes from what glibc reserves for all such libraries (glibc 2.36 here: a
+ * 1.7 KiB block loads alone, not after libgomp), so a plugin host could fail to load it
+ * (tests/static_tls.sh keeps the block under 512 bytes). */
+static PRANGE__TLS kept_plan *t_kept;
+static pthread_key_t g_kept_key;
+static pthread_once_t g_kept_once = PTHREAD_ONCE_INIT;
 
-static kept_plan *kept_slot(const void *key, uint64_t n)
+static void kept_free(void *p)
 {
-    return &t_kept[(((uintptr_t)key >> 4) ^ n) & (KEPT_PLANS - 1)];
+    t_kept = NULL; /* destructors run on the exiting thread: a later call keeps nothing */
+    free(p);
+}
+static void kept_key(void) { pthread_key_create(&g_kept_key, kept_free); }
+
+static size_t kept_index(const void *key, uint64_t n) { return (((uintptr_t)key >> 4) ^ n) & (KEPT_PLANS - 1); }
+
+/* This thread's slots, allocated on first use (NULL when out of memory: nothing kept). */
+static kept_plan *kept_slots(void)
+{
+    if (!t_kept) {
+        pthread_once(&g_kept_once, kept_key);
+        kept_plan *k = calloc(KEPT_PLANS, sizeof *k);
+        if (!k || pthread_setspecific(g_kept_key, k) != 0) {
+            free(k);
+            return NULL;
+        }
+        t_kept = k;
+    }
+    return t_kept;
 }
 
 static int kept_matches(const kept_plan *k, uint64_t n, const prange_opts *o, const void *key, uint64_t epoch)
@@ -289,15 +317,16 @@ int prange__plan_call(uint64_t n, const prange_opts *o, const void *key, prange_
 {
     int learn = !(o->cost_ns > 0);
     uint64_t epoch = atomic_load_explicit(&prange__plan_epoch, memory_order_acquire);
-    kept_plan *k = kept_slot(key, n);
-    if (n > 0 && kept_matches(k, n, o, key, epoch)) {
+    kept_plan *k = t_kept ? &t_kept[kept_index(key, n)] : NULL;
+    if (k && n > 0 && kept_matches(k, n, o, key, epoch)) {
         *learned = k->learned;
         *p = k->plan;
         return learn;
     }
     *learned = learn ? prange__cost_get(key, n) : (prange__learned){0, 0, 0, 0, 0};
     prange__plan_exec_with(n, o, key, learned, p);
-    if (!p->serial && !learned->cap && !learned->probe && !prange__region_team() && p->threads <= prange__pool)
+    if (!p->serial && !learned->cap && !learned->probe && !prange__region_team() && p->threads <= prange__pool &&
+        (k || (kept_slots() && (k = &t_kept[kept_index(key, n)]))))
         *k = (kept_plan){.key = key, .n = n, .epoch = epoch, .cost_ns = o->cost_ns, .grain = o->grain,
                          .flags = o->flags, .threads = o->threads, .schedule = (int)o->schedule,
                          .budget = p->budget, .pool = prange__pool, .learned = *learned, .plan = *p};
