@@ -20,6 +20,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "profile.h"
 #include "prange_sched.h"
@@ -271,37 +272,46 @@ typedef struct kept_plan {
     prange_plan plan;
 } kept_plan;
 #define KEPT_PLANS 4 /* a power of two */
-/* The slots live on the heap, allocated by a thread's first kept plan and freed when it
- * exits: in TLS they would add 640 bytes to the static TLS block that a dlopen'd
- * libprange takes from what glibc reserves for all such libraries (glibc 2.36 here: a
- * 1.7 KiB block loads alone, not after libgomp), so a plugin host could fail to load it
- * (tests/static_tls.sh keeps the block under 512 bytes). */
+/* Each thread's slots are a group of a static pool, claimed by its first kept plan and
+ * released when it exits: in TLS they would add 640 bytes to the static TLS block that a
+ * dlopen'd libprange takes from what glibc reserves for all such libraries (glibc 2.36
+ * here: a 1.7 KiB block loads alone, not after libgomp; tests/static_tls.sh keeps the
+ * block under 512 bytes), and from the heap they would be lost with the threads a fork()
+ * leaves behind. Threads beyond the pool keep nothing (their calls plan every time). */
+#define KEPT_GROUPS 64
+static kept_plan g_kept[KEPT_GROUPS][KEPT_PLANS];
+static atomic_int g_kept_owned[KEPT_GROUPS];
 static PRANGE__TLS kept_plan *t_kept;
 static pthread_key_t g_kept_key;
 static pthread_once_t g_kept_once = PTHREAD_ONCE_INIT;
 
-static void kept_free(void *p)
+static void kept_release(void *p)
 {
-    t_kept = NULL; /* destructors run on the exiting thread: a later call keeps nothing */
-    free(p);
+    t_kept = NULL; /* destructors run on the exiting thread: a later call claims again */
+    atomic_store_explicit(&g_kept_owned[(kept_plan(*)[KEPT_PLANS])p - g_kept], 0, memory_order_release);
 }
-static void kept_key(void) { pthread_key_create(&g_kept_key, kept_free); }
+static void kept_key(void) { pthread_key_create(&g_kept_key, kept_release); }
 
 static size_t kept_index(const void *key, uint64_t n) { return (((uintptr_t)key >> 4) ^ n) & (KEPT_PLANS - 1); }
 
-/* This thread's slots, allocated on first use (NULL when out of memory: nothing kept). */
+/* This thread's slots, claimed on first use (NULL when the pool is taken: nothing kept). */
 static kept_plan *kept_slots(void)
 {
-    if (!t_kept) {
-        pthread_once(&g_kept_once, kept_key);
-        kept_plan *k = calloc(KEPT_PLANS, sizeof *k);
-        if (!k || pthread_setspecific(g_kept_key, k) != 0) {
-            free(k);
-            return NULL;
+    if (t_kept) return t_kept;
+    pthread_once(&g_kept_once, kept_key);
+    for (int g = 0; g < KEPT_GROUPS; g++) {
+        int free_ = 0;
+        if (atomic_load_explicit(&g_kept_owned[g], memory_order_relaxed) == 0 &&
+            atomic_compare_exchange_strong(&g_kept_owned[g], &free_, 1)) {
+            memset(g_kept[g], 0, sizeof g_kept[g]); /* a former owner's plans */
+            if (pthread_setspecific(g_kept_key, g_kept[g]) != 0) {
+                atomic_store(&g_kept_owned[g], 0);
+                return NULL;
+            }
+            return t_kept = g_kept[g];
         }
-        t_kept = k;
     }
-    return t_kept;
+    return NULL;
 }
 
 static int kept_matches(const kept_plan *k, uint64_t n, const prange_opts *o, const void *key, uint64_t epoch)
