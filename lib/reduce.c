@@ -100,6 +100,9 @@ static stack *stack_at(unsigned char *p)
     return s;
 }
 
+/* Iterations in blocks [0, k) (nb * B may pass 2^64). */
+static uint64_t iters_to(const red *R, uint64_t k) { return k < R->nb ? k * R->B : R->n; }
+
 static inline void *slot(const red *R, stack *s, int k) { return s->slots + (size_t)k * R->stride; }
 
 /* An accumulator copy: the common sizes inline, not through libc's memcpy (a call each,
@@ -256,8 +259,7 @@ static void worker(red *R, int tid, int team, void *result, mail *boxes, unsigne
         fold_blocks(R, own, a, b);
         if (t0) {
             R->timed_ns = prange__now_ns() - t0;
-            uint64_t hi = b < R->nb ? b * R->B : R->n; /* nb * B may pass 2^64 */
-            R->timed_iters = hi - a * R->B;
+            R->timed_iters = iters_to(R, b) - iters_to(R, a);
         }
     }
     post(R, &boxes[tid], own);
@@ -327,8 +329,6 @@ static uint64_t block_size(uint64_t n, int64_t grain, double cost_ns, size_t siz
     return by_count > B ? by_count : B;
 }
 
-/* Iterations in blocks [0, k). */
-static uint64_t iters_to(const red *R, uint64_t k) { return k < R->nb ? k * R->B : R->n; }
 
 /* Blocks [R->first, nb) on the calling thread (onto R->pre, which holds [0, first), when
  * a first slice ran), folded along the canonical tree into `result`: 0, or PRANGE_ENOMEM
@@ -505,7 +505,7 @@ static void member_post(red *R, int tid, int team, int planned, posts P)
         prange__split(R->nb - R->first, planned, v, &a, &b);
         a += R->first;
         b += R->first;
-        iters += (b < R->nb ? b * R->B : R->n) - a * R->B; /* nb * B may pass 2^64 */
+        iters += iters_to(R, b) - iters_to(R, a);
         if (v == 0 && R->pre) {
             fold_blocks(R, R->pre, a, b);
             continue;

@@ -56,13 +56,11 @@ static inline uint64_t bo_word(int cap, unsigned skip) { return (uint64_t)(unsig
 
 static slot g_slots[SLOTS];
 
-static unsigned size_class(uint64_t n) { return prange__size_class(n); }
-
 static uintptr_t make_key(const void *key, uint64_t n)
 {
     /* Function pointers are at least 2-aligned on every ABI we build for; the class sits
      * in the top bits, which user-space code addresses do not use. */
-    return (uintptr_t)key ^ ((uintptr_t)(size_class(n) + 1) << 56);
+    return (uintptr_t)key ^ ((uintptr_t)(prange__size_class(n) + 1) << 56);
 }
 
 static slot *find(uintptr_t k, int claim)
@@ -217,7 +215,7 @@ int prange__backoff_observe(const void *key, const prange__learned *l, uint64_t 
     return 1;
 }
 
-static void record(const void *key, uint64_t n, uint64_t iters, double ns, int alone)
+void prange__cost_record_alone(const void *key, uint64_t n, uint64_t iters, double ns, int alone)
 {
     if (!key || iters == 0 || !(ns >= 0)) return;
     slot *s = find(make_key(key, n), 1);
@@ -229,9 +227,7 @@ static void record(const void *key, uint64_t n, uint64_t iters, double ns, int a
     prange__plan_changed();
 }
 
-void prange__cost_record(const void *key, uint64_t n, uint64_t iters, double ns) { record(key, n, iters, ns, 0); }
-
-void prange__cost_record_alone(const void *key, uint64_t n, uint64_t iters, double ns, int alone)
+void prange__cost_record(const void *key, uint64_t n, uint64_t iters, double ns)
 {
-    record(key, n, iters, ns, alone);
+    prange__cost_record_alone(key, n, iters, ns, 0);
 }
