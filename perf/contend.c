@@ -193,6 +193,8 @@ typedef struct {
     int64_t n;
     double serial, omp, prange; /* medians, seconds per call */
     double p90_prange;
+    double mean[3]; /* serial, omp, prange: what a throughput-minded choice minimises */
+    double par; /* the share of timed prange calls that ran on a team: a decision, or noise? */
 } sweep_row;
 
 static int g_threads;
@@ -211,17 +213,26 @@ static void triad_omp(triad_ctx *t, int64_t n)
  * code generation, not scheduling, which this sweep is about. */
 static void (*volatile serial_call)(void *, int64_t, int64_t) = triad_body;
 
-/* Time one call of variant v at size n, in a batch long enough to read (>= 20 us). */
-static double time_call(triad_ctx *t, int64_t n, int v)
+/* Time one call of variant v at size n, in a batch long enough to read (>= 20 us); *par
+ * gets how many of prange's calls ran on a team. */
+static double time_call(triad_ctx *t, int64_t n, int v, int *par)
 {
-    int batch = n >= 100000 ? 1 : (int)(200000 / n) + 1;
+    int batch = n >= 100000 ? 1 : (int)(200000 / n) + 1, teams = 0;
     double a = now_s();
     for (int b = 0; b < batch; b++) {
-        if (v == 0) serial_call(t, 0, n);
-        else if (v == 1) triad_omp(t, n);
-        else prange_for(0, n, triad_body, t);
+        if (v == 0) {
+            serial_call(t, 0, n);
+        } else if (v == 1) {
+            triad_omp(t, n);
+        } else {
+            t->team = 0;
+            prange_for(0, n, triad_body, t);
+            teams += t->team > 1;
+        }
     }
-    return (now_s() - a) / batch;
+    double s = (now_s() - a) / batch;
+    if (par) *par = teams;
+    return s;
 }
 
 static int run_sweep(const char *kind, int reps, sweep_row *rows)
@@ -236,20 +247,29 @@ static int run_sweep(const char *kind, int reps, sweep_row *rows)
         double s[3][64];
         for (int k = 0; k < ns; k++) {
             int64_t n = sizes[k];
-            for (int v = 0; v < 3; v++) time_call(&t, n, v); /* warm-up (and prange's learning) */
+            for (int v = 0; v < 3; v++) time_call(&t, n, v, NULL); /* warm-up (and prange's learning) */
+            int64_t par = 0, calls = 0;
             for (int r = 0; r < reps && r < 64; r++) /* interleaved, the order rotating */
                 for (int j = 0; j < 3; j++) {
                     int v = (j + r) % 3;
                     /* libgomp's workers spin for a while after a region (GOMP_SPINCOUNT):
                      * let them sleep, or whatever runs after omp pays for them. */
                     usleep(3000);
-                    s[v][r] = time_call(&t, n, v);
+                    int teams = 0;
+                    s[v][r] = time_call(&t, n, v, &teams);
+                    if (v == 2) par += teams, calls += n >= 100000 ? 1 : 200000 / n + 1;
                 }
             sweep_row row = {.n = n};
             row.serial = median(s[0], reps);
             row.omp = median(s[1], reps);
             row.prange = median(s[2], reps);
             row.p90_prange = quantile(s[2], reps, 0.9);
+            for (int v = 0; v < 3; v++) {
+                double sum = 0;
+                for (int r = 0; r < reps && r < 64; r++) sum += s[v][r];
+                row.mean[v] = sum / (reps < 64 ? reps : 64);
+            }
+            row.par = calls ? (double)par / (double)calls : 0;
             shared[k] = row;
         }
         _exit(0);
@@ -396,9 +416,12 @@ int main(int argc, char **argv)
         double ref = fmin(rows[k].serial, rows[k].omp);
         int ok = rows[k].prange <= 1.25 * ref + 100e-9;
         sweep_ok &= ok;
-        printf("  n=%-9lld serial %9.2f us  omp %9.2f us  prange %9.2f us (p90 %9.2f)  ratio %.2f  %s\n",
+        printf("  n=%-9lld serial %9.2f us  omp %9.2f us  prange %9.2f us (p90 %9.2f, on a team %3.0f%%)  ratio %.2f  "
+               "%s\n",
                (long long)rows[k].n, rows[k].serial * 1e6, rows[k].omp * 1e6, rows[k].prange * 1e6,
-               rows[k].p90_prange * 1e6, rows[k].prange / ref, ok ? "ok" : "MISS");
+               rows[k].p90_prange * 1e6, 100 * rows[k].par, rows[k].prange / ref, ok ? "ok" : "MISS");
+        printf("  %-11s mean   %9.2f us      %9.2f us         %9.2f us\n", "", rows[k].mean[0] * 1e6, rows[k].mean[1] * 1e6,
+               rows[k].mean[2] * 1e6);
     }
     fails += !sweep_ok;
 
@@ -426,9 +449,10 @@ int main(int argc, char **argv)
                 rec_ok ? "true" : "false");
         fprintf(f, " \"sweep\": [");
         for (int k = 0; k < nrows; k++)
-            fprintf(f, "%s{\"n\": %lld, \"serial_s\": %.9g, \"omp_s\": %.9g, \"prange_s\": %.9g, \"prange_p90_s\": %.9g}",
+            fprintf(f, "%s{\"n\": %lld, \"serial_s\": %.9g, \"omp_s\": %.9g, \"prange_s\": %.9g, \"prange_p90_s\": %.9g, "
+                       "\"prange_on_team\": %.4f, \"mean_s\": [%.9g, %.9g, %.9g]}",
                     k ? ", " : "", (long long)rows[k].n, rows[k].serial, rows[k].omp, rows[k].prange,
-                    rows[k].p90_prange);
+                    rows[k].p90_prange, rows[k].par, rows[k].mean[0], rows[k].mean[1], rows[k].mean[2]);
         fprintf(f, "], \"sweep_ok\": %s,\n", sweep_ok ? "true" : "false");
         fprintf(f, " \"hiccup\": {\"steady_team\": %d, \"changed\": %d, \"longest_run\": %d, \"ok\": %s}}\n",
                 h.before_team, h.changed, h.longest_run, hic_ok ? "true" : "false");
