@@ -359,6 +359,9 @@ static void run_region_loop(loop *L, const prange_opts *o, const void *key)
         s->threads = S->n == 0 ? 0 : plan.serial ? 1 : plan.threads;
         prange__region_publish(s);
     }
+    /* The profile counts a loop the members share as a parallel call of their team (a
+     * region forks nothing: prange__team_run does not see its loops). */
+    if (s->threads > 1) prange__profile_team(s->threads);
     if (s->threads == 1 && s->runner == tid) run_serial(S);
     else if (tid < s->threads && s->threads > 1) work(S, tid, s->threads);
     if (!(o->flags & PRANGE_NOWAIT) || S->until) prange__region_wait();

@@ -398,6 +398,7 @@ static int region_reduce(const red *L, prange_opts *o, const void *key, void *re
         prange__region_publish(s);
     }
     int k = s->threads;
+    if (k > 1) prange__profile_team(k); /* shared: a parallel call of the region's team */
     if (k == 1 && s->runner == tid) {
         if (fold_inline(&S->R, S->result) != 0) atomic_store(&S->R.failed, 1);
     } else if (k > 1 && tid < k) {

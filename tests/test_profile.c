@@ -336,3 +336,63 @@ Test(profile, misspelled_variables_are_named)
     const char *clean[] = {"PRANGE_GRAIN=8", "PATH=/bin", NULL};
     cr_assert_eq(prange__env_misspelled(clean, NULL), 0);
 }
+
+/* Loops inside a region's team: one the members share is a parallel call of the team, one
+ * a single member runs is an inline call (the region forks nothing, so no fork-join said
+ * so: a 2000² wavefront on its team read as inline calls only). Every member's prange_for
+ * is a call: 2 members, 10 loops of each kind, 20 calls a site. */
+typedef struct {
+    int loops;
+    double sum;
+} region_ctx;
+static void region_touch(void *ctx, int64_t b, int64_t e)
+{
+    (void)ctx, (void)b, (void)e;
+}
+static void region_count(void *ctx, int64_t b, int64_t e, void *acc)
+{
+    (void)ctx;
+    *(double *)acc += (double)(e - b);
+}
+static void region_member(void *p)
+{
+    region_ctx *c = p;
+    prange_opts shared = PRANGE_OPTS_INIT, one = PRANGE_OPTS_INIT, red = PRANGE_OPTS_INIT;
+    shared.cost_ns = 1e9; /* worth the team whatever the figure */
+    shared.label = "region.shared";
+    one.flags = PRANGE_SERIAL; /* one member runs it */
+    one.label = "region.one";
+    red.cost_ns = 1e9;
+    red.grain = 1;
+    red.label = "region.reduce";
+    for (int i = 0; i < c->loops; i++) {
+        cr_assert_eq(prange_for_opts(0, 64, region_touch, NULL, &shared), 0);
+        cr_assert_eq(prange_for_opts(0, 64, region_touch, NULL, &one), 0);
+        double s = 0;
+        cr_assert_eq(prange_reduce(0, 64, prange_reducer_sum_f64(), region_count, NULL, &s, &red), 0);
+        if (prange_thread_id() == 0) c->sum += s;
+    }
+}
+Test(profile, region_loops_count_the_team_that_ran_them)
+{
+    prange__profile_set_recording(1);
+    cr_assert_eq(prange_set_num_threads(2), 0);
+    region_ctx c = {10, 0};
+    prange_opts ro = PRANGE_OPTS_INIT;
+    ro.threads = 2;
+    cr_assert_eq(prange_region(region_member, &c, &ro), 0);
+    cr_assert_eq(c.sum, 640.0);
+    prange__site_stats sh, one, red;
+    cr_assert_eq(prange__profile_site("region.shared", &sh), 0);
+    cr_assert_eq(prange__profile_site("region.one", &one), 0);
+    cr_assert_eq(prange__profile_site("region.reduce", &red), 0);
+    cr_assert_eq(sh.calls, 20u, "%llu calls", (unsigned long long)sh.calls);
+    cr_assert_eq(sh.parallel_calls, 20u);
+    cr_assert_eq(sh.team_mask, UINT64_C(1) << 2);
+    cr_assert_eq(one.calls, 20u);
+    cr_assert_eq(one.inline_calls, 20u);
+    cr_assert_eq(one.parallel_calls, 0u);
+    cr_assert_eq(red.calls, 20u);
+    cr_assert_eq(red.parallel_calls, 20u);
+    cr_assert_eq(red.team_mask, UINT64_C(1) << 2);
+}
