@@ -307,8 +307,11 @@ int prange__mem_node_exists(int node);
  * offset of the field after struct_size) or > PRANGE__STRUCT_MAX, or when a byte past
  * `size` is non-zero (a newer caller's option this library cannot honour). */
 int prange__struct_in(void *dst, size_t size, const void *src, size_t min);
-#define PRANGE__STRUCT_IN(dst, src, type, first_field) \
-    prange__struct_in((dst), sizeof(type), (src), offsetof(type, first_field))
+/* The caller's layout is this library's (the usual case, on every call that takes opts):
+ * one plain struct copy here, not two calls (prange__struct_in, then libc's memcpy). */
+#define PRANGE__STRUCT_IN(dst, src, type, first_field)                                   \
+    (((const type *)(src))->struct_size == sizeof(type) ? (*(dst) = *(const type *)(src), 0) \
+                                                         : prange__struct_in((dst), sizeof(type), (src), offsetof(type, first_field)))
 
 /* Read and validate per-call options into `out` (NULL = all automatic): 0 or
  * PRANGE_EINVAL. Every entry point taking opts reads them through here, once. */
