@@ -12,7 +12,9 @@
  *   parallel probes now and then (a few empty regions, at most one probe per back-off
  *   gap: 2 ms doubling to 0.5 s while the machine stays busy, and at least 32 times what
  *   the last probe took), so a figure taken under load does not rule the process for
- *   its life, and probing costs a busy machine's serial loops at most ~3%.
+ *   its life, and probing costs a busy machine's serial loops at most ~3%; a quiet
+ *   probe that replaced a busy figure is undone by the first sampled call that waits
+ *   for a core (the probe fell between two time slices).
  *
  * Sizes measured: 2, 4, 8, ... below the budget, and the budget itself. A team of t uses
  * the figure of the smallest measured size >= t (never optimistic).
@@ -42,6 +44,11 @@ static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 static atomic_int g_ready;
 /* The figure in use per measured size: starts at g_table.ns, then follows the samples. */
 static prange__window g_win[MAX_SIZES];
+/* A quiet probe taken while the figure said busy may have caught the machine between two
+ * time slices: the busy history it replaced is kept until the next sampled parallel call
+ * of that size confirms the probe, or restores it by waiting for a core itself. */
+static prange__window g_before[MAX_SIZES];
+static atomic_int g_confirm[MAX_SIZES];
 /* The cheapest figure seen for the smallest size, and the probe's back-off. */
 static _Atomic(uint64_t) g_quiet_ns;
 static _Atomic(uint64_t) g_probe_next, g_probe_gap;
@@ -54,6 +61,8 @@ static prange__fork_measure_fn g_measure_hook; /* tests: replaces empty-region t
 #define PROBE_GAP_MIN_NS 2000000ull   /* 2 ms */
 #define PROBE_GAP_MAX_NS 500000000ull /* 0.5 s: a quiet machine is found within it */
 #define PROBE_COST_GAP 32.0 /* a gap of 32 probes' time: probes cost at most ~3% */
+/* A region or a call whose fork-join part takes this long waited for a core: busy. */
+#define PROBE_BUSY_NS 1000000.0
 /* Loops are worth a probe when they would pay at this figure even if the process never
  * saw one so cheap (its first measurement may have been taken under load). */
 #define QUIET_CAP_NS 2000.0
@@ -278,12 +287,31 @@ static void advise_when_busy(double figure)
                 figure / 1e3, prange__fork_quiet_ns() / 1e3);
 }
 
+/* A sample that makes the last quiet probe of size i look lucky: it waited for a core
+ * (1 ms), or at least half as long as the busy figure the probe replaced. */
+static double lucky_ns(int i)
+{
+    double half = prange__window_get(&g_before[i]) / 2;
+    return half < PROBE_BUSY_NS ? half : PROBE_BUSY_NS;
+}
+
 void prange__fork_observe(int threads, double ns)
 {
     if (threads < 2 || !(ns >= 0) || prange__state_get()->opt[PRANGE__OPT_FORK_NS].value > 0 ||
         !atomic_load_explicit(&g_ready, memory_order_acquire))
         return;
     int i = size_index(threads);
+    /* The first sample after a quiet probe that replaced a busy figure: one that waited
+     * for a core says the probe was lucky (under a busy loop per core such probes made
+     * every size of every loop fork again until 5 stalled samples had moved the figure
+     * back up); the busy history comes back and this sample joins it. */
+    if (atomic_load_explicit(&g_confirm[i], memory_order_relaxed) && atomic_exchange(&g_confirm[i], 0) &&
+        ns >= lucky_ns(i)) {
+        prange__window_copy(&g_win[i], &g_before[i]);
+        if (prange__verbose() >= 2)
+            prange__log("fork-join: the first call sampled after a quiet probe waited %.0f us: the probe was lucky, "
+                        "the figure stays %.0f ns", ns / 1e3, prange__window_get(&g_win[i]));
+    }
     double figure = prange__window_add(&g_win[i], ns);
     if (i == 0 && ns < (double)atomic_load_explicit(&g_quiet_ns, memory_order_relaxed))
         atomic_store_explicit(&g_quiet_ns, (uint64_t)ns, memory_order_relaxed);
@@ -301,8 +329,6 @@ void prange__fork_set_measure_hook(prange__fork_measure_fn fn) { g_measure_hook 
 
 /* Median of 3 empty regions of t threads, stopping early when the first one shows the
  * machine is still busy (under load a region can cost milliseconds). */
-/* An empty region that takes this long waited for a core: the machine is busy. */
-#define PROBE_BUSY_NS 1000000.0
 
 static double empty_region(int t)
 {
@@ -346,7 +372,12 @@ int prange__fork_probe(int team, const char *label)
         if (ns <= 2 * prange__fork_quiet_ns()) {
             /* Quiet again: a fresh measurement replaces the history taken under load, and
              * the next parallel calls are all sampled, so that three lucky empty regions
-             * on a machine still busy are found out within 5 calls, not 5 x 64. */
+             * on a machine still busy are found out at the first call that waits for a
+             * core (the history comes back, see prange__fork_observe). */
+            if (before >= 10 * prange__fork_quiet_ns()) {
+                prange__window_copy(&g_before[i], &g_win[i]);
+                atomic_store(&g_confirm[i], 1);
+            }
             prange__window_seed(&g_win[i], ns);
             atomic_store_explicit(&prange__fork_watch, WATCH_CALLS, memory_order_relaxed);
         } else {

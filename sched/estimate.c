@@ -41,6 +41,15 @@ void prange__window_seed(prange__window *w, double x)
     atomic_store_explicit(&w->est, to_bits(x), memory_order_release);
 }
 
+void prange__window_copy(prange__window *dst, const prange__window *src)
+{
+    prange__window *from = (prange__window *)src;
+    for (int i = 0; i < PRANGE__WINDOW; i++)
+        atomic_store_explicit(&dst->v[i], atomic_load_explicit(&from->v[i], memory_order_relaxed), memory_order_relaxed);
+    atomic_store_explicit(&dst->count, atomic_load_explicit(&from->count, memory_order_relaxed), memory_order_relaxed);
+    atomic_store_explicit(&dst->est, atomic_load_explicit(&from->est, memory_order_relaxed), memory_order_release);
+}
+
 double prange__window_add(prange__window *w, double x)
 {
     unsigned k = atomic_fetch_add_explicit(&w->count, 1, memory_order_relaxed);

@@ -192,6 +192,9 @@ typedef struct prange__window {
 } prange__window;
 /* Fill the window with x (a fresh measurement that replaces the history). */
 void prange__window_seed(prange__window *w, double x);
+/* Make dst a copy of src (samples, count and estimate; not atomic as a whole: callers
+ * accept that a concurrent add may be lost). */
+void prange__window_copy(prange__window *dst, const prange__window *src);
 /* Add a sample; returns the new estimate. */
 double prange__window_add(prange__window *w, double x);
 /* The current estimate (0 for an empty window) and the number of samples added. */

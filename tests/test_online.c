@@ -141,10 +141,35 @@ Test(fork_figure, a_probe_finds_the_machine_quiet_again)
     cr_assert_eq(p.serial, 1);
     cr_assert_eq(atomic_load(&probes), 0, "a plan query probes nothing");
     prange__fork_set_measure_hook(fake_quiet);
-    /* The loop itself probes: empty regions now cost 600 ns, so it runs in parallel. */
+    /* The loop itself probes: empty regions now cost 600 ns, so it runs in parallel. (What
+     * the figure is after it depends on this call's own fork-join, which confirms or
+     * undoes the probe: a_lucky_quiet_probe_is_undone_by_the_next_stall.) */
     cr_assert_eq(team_of_call(100000, 1), 2);
     cr_assert_eq(atomic_load(&probes), 1);
+}
+
+/* A quiet probe under load may have caught the machine between two time slices: the first
+ * sampled call that waits for a core brings the busy figure back at once (not after 5
+ * stalled calls of every size); one that does not confirms the probe, and a later hiccup
+ * moves nothing. */
+Test(fork_figure, a_lucky_quiet_probe_is_undone_by_the_next_stall)
+{
+    prange_set_num_threads(2);
+    prange__fork_ensure();
+    for (int i = 0; i < 8; i++) prange__fork_observe(2, 8e6);
+    prange__fork_set_measure_hook(fake_quiet);
+    cr_assert_eq(prange__fork_probe(2, NULL), 1, "the quiet probe lowers the figure");
     cr_assert_eq(prange__fork_ns(2, NULL), 600);
+    prange__fork_observe(2, 5e6);
+    cr_assert_eq(prange__fork_ns(2, NULL), 8e6, "the first sampled call waited 5 ms: busy again");
+    usleep(50000); /* past the probe gap (4 ms after one probe) */
+    cr_assert_eq(prange__fork_probe(2, NULL), 1);
+    cr_assert_eq(atomic_load(&probes), 2);
+    prange__fork_observe(2, 900);
+    prange__fork_observe(2, 5e6);
+    cr_assert_eq(prange__fork_ns(2, NULL), 600, "confirmed by a 900 ns call, then one hiccup");
+    prange_plan p;
+    prange_opts o = {.struct_size = sizeof(prange_opts), .cost_ns = 1};
     cr_assert_eq(prange_plan_for(100000, &o, &p), 0);
     cr_assert_eq(p.serial, 0);
 }
