@@ -343,6 +343,7 @@ _Static_assert(sizeof(loop) <= PRANGE__RDESC, "a loop descriptor fits a region s
 static void run_region_loop(loop *L, const prange_opts *o, const void *key)
 {
     int planner, tid = prange__tls.tid;
+    uint64_t t0 = 0;
     prange__rslot *s = prange__region_enter(&planner);
     loop *S = (loop *)(void *)s->desc;
     if (planner) {
@@ -357,6 +358,10 @@ static void run_region_loop(loop *L, const prange_opts *o, const void *key)
         S->sample = learn && S->n && prange__cost_sample_learned(&learned);
         s->key = learn ? key : NULL;
         s->threads = S->n == 0 ? 0 : plan.serial ? 1 : plan.threads;
+        /* A sampled shared loop with a barrier is timed on its planner, from the hand-out
+         * to the barrier: beyond the slowest share, what sharing it cost (the region's
+         * figure, sched/calibrate.c). */
+        if (S->sample && s->threads > 1 && !(o->flags & PRANGE_NOWAIT) && !S->until) t0 = prange__now_ns();
         prange__region_publish(s);
     }
     /* The profile counts a loop the members share as a parallel call of their team (a
@@ -365,6 +370,10 @@ static void run_region_loop(loop *L, const prange_opts *o, const void *key)
     if (s->threads == 1 && s->runner == tid) run_serial(S);
     else if (tid < s->threads && s->threads > 1) work(S, tid, s->threads);
     if (!(o->flags & PRANGE_NOWAIT) || S->until) prange__region_wait();
+    if (t0) {
+        uint64_t wall = prange__now_ns() - t0, busy = atomic_load_explicit(&S->busy.max, memory_order_relaxed);
+        prange__region_loop_observe(s->threads, wall > busy ? (double)(wall - busy) : 0);
+    }
     L->unit = S->unit; /* what prange_for_until reads back */
     atomic_store_explicit(&L->best, atomic_load(&S->best), memory_order_relaxed);
     if (prange__region_leave(s)) {

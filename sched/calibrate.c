@@ -319,6 +319,36 @@ void prange__fork_observe(int threads, double ns)
     advise_when_busy(figure);
 }
 
+/* A loop shared inside a region forks nothing: its members are awake. Until a shared loop
+ * of that team size was timed, the plan charges the join half of a fork-join. The
+ * measured figure follows the machine like the fork-join one (estimate.c windows); it
+ * stays below the fork-join figure, which a region could always pay instead by running
+ * inline. */
+#define REGION_LOOP_SHARE 0.5
+static prange__window g_rloop[MAX_SIZES];
+
+/* Team sizes 2-3, 4-7, 8-15, ...: a region's team needs no fork-join figure to exist. */
+static int rloop_index(int team)
+{
+    int i = 30 - __builtin_clz((unsigned)team);
+    return i < MAX_SIZES ? i : MAX_SIZES - 1;
+}
+
+double prange__region_loop_ns(int team)
+{
+    double fork = prange__fork_ns(team, NULL);
+    if (team < 2 || prange__state_get()->opt[PRANGE__OPT_FORK_NS].value > 0) return fork * REGION_LOOP_SHARE;
+    double m = prange__window_get(&g_rloop[rloop_index(team)]);
+    return !(m > 0) ? fork * REGION_LOOP_SHARE : m < fork ? m : fork;
+}
+
+void prange__region_loop_observe(int team, double ns)
+{
+    if (team < 2 || !(ns >= 0) || prange__state_get()->opt[PRANGE__OPT_FORK_NS].value > 0) return;
+    prange__window_add(&g_rloop[rloop_index(team)], ns > 1 ? ns : 1);
+    prange__plan_changed();
+}
+
 double prange__fork_quiet_ns(void)
 {
     double q = (double)atomic_load_explicit(&g_quiet_ns, memory_order_relaxed);

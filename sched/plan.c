@@ -33,11 +33,6 @@ PRANGE__TLS prange__tls_t prange__tls;
  * crossover the serial loop is the safer bet: the model's fork-join figure is an empty
  * region's, and a real one adds wake-up jitter and a cache-line transfer per worker. */
 #define PARALLEL_GAIN 0.85
-/* A loop inside a region forks nothing: its members are awake. Sharing it costs the
- * hand-out (one cache line each member reads) and the wait for the slowest share at the
- * barrier, which is the join half of a fork-join: the plan charges half the fork-join
- * figure of the region's team (docs/regions.md). */
-#define REGION_LOOP_SHARE 0.5
 
 int prange__opts_load(const prange_opts *opts, prange_opts *out)
 {
@@ -172,7 +167,8 @@ static void plan(uint64_t n, const prange_opts *o, const void *key, const prange
     /* A team of t runs in a region of max(t, pool) threads (teams never shrink): that is
      * the fork-join cost it pays. */
     int pool = prange__pool;
-    double fork = prange__fork_ns(rteam ? rteam : cap > pool ? cap : pool, NULL) * (rteam ? REGION_LOOP_SHARE : 1);
+    /* Inside a region: what sharing a loop among the awake members costs (calibrate.c). */
+    double fork = rteam ? prange__region_loop_ns(rteam) : prange__fork_ns(cap > pool ? cap : pool, NULL);
     p->cost_ns = c;
     p->work_ns = work;
     p->fork_ns = fork;

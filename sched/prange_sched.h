@@ -233,6 +233,12 @@ int prange__fork_ensure(void);
 /* A sampled parallel call of `threads` threads spent `ns` beyond its slowest worker's
  * share (fork, wake-ups, join). Ignored under PRANGE_FORK_NS or before the first figure. */
 void prange__fork_observe(int threads, double ns);
+/* What sharing one loop among the awake members of a region's team of `team` costs (the
+ * hand-out and the barrier beyond the slowest share): measured on sampled shared loops
+ * (prange__region_loop_observe), at most the fork-join figure; half of that figure until
+ * then, and always under PRANGE_FORK_NS. */
+double prange__region_loop_ns(int team);
+void prange__region_loop_observe(int team, double ns);
 /* Parallel calls still to be timed for the figure after it was made or re-seeded by a
  * probe (then every parallel call is sampled, not 1 in 64). */
 extern atomic_int prange__fork_watch;

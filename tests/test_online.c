@@ -1376,3 +1376,54 @@ Test(plans, a_kept_parallel_plan_is_per_length_and_learned_cost)
     cr_assert_eq(prange_for(0, 1000, memo_body, &c), 0);
     cr_assert_eq(atomic_load(&c.team), 1, "the kept parallel plan outlived the cost it was made from");
 }
+
+/* ---- a region's cost per shared loop ------------------------------------------------------ */
+
+/* Member 0 plans a loop of 600 x 1 ns inside the region (the plan its loops would get). */
+static void region_plan_member(void *p)
+{
+    if (prange_thread_id() != 0) return;
+    prange_opts o = {.struct_size = sizeof(prange_opts), .cost_ns = 1};
+    cr_assert_eq(prange_plan_for(600, &o, p), 0);
+}
+static prange_plan region_plan(int *key)
+{
+    prange_plan p;
+    memset(&p, 0, sizeof p);
+    prange_opts ro = {.struct_size = sizeof(prange_opts), .threads = 2, .key = key};
+    cr_assert_eq(prange_region(region_plan_member, &p, &ro), 0);
+    return p;
+}
+
+/* Sharing a loop among awake members is charged what sampled shared loops measured (the
+ * hand-out and the barrier), not half a fork-join: a 2000² wavefront whose diagonals paid
+ * the barrier but not half the slow regime's fork-join figure ran 1.33x its OpenMP twin.
+ * The figure never exceeds the fork-join one. */
+Test(fork_figure, a_region_charges_its_measured_cost_per_loop)
+{
+    prange_set_num_threads(2);
+    static int keys[3]; /* a region key each: a region that shared nothing runs inline next */
+    prange_plan p = region_plan(&keys[0]);
+    double half = prange__fork_ns(2, NULL) / 2;
+    cr_assert_eq(p.fork_ns, half, "nothing measured yet: half the fork-join figure");
+    cr_assert_eq(p.serial, 600 > half / 0.35 ? 0 : 1);
+    for (int i = 0; i < 8; i++) prange__region_loop_observe(2, 100);
+    p = region_plan(&keys[1]);
+    cr_assert_eq(p.fork_ns, 100);
+    cr_assert_eq(p.serial, 0, "600 ns of work pays a 100 ns hand-out and barrier");
+    cr_assert_eq(p.threads, 2);
+    for (int i = 0; i < 8; i++) prange__region_loop_observe(2, 1e7);
+    p = region_plan(&keys[2]);
+    cr_assert_eq(p.fork_ns, prange__fork_ns(2, NULL), "at most the fork-join figure");
+    cr_assert_eq(p.serial, 1);
+}
+
+Test(fork_figure, a_fixed_figure_fixes_the_regions_too)
+{
+    setenv("PRANGE_FORK_NS", "1000", 1);
+    prange_set_num_threads(2);
+    for (int i = 0; i < 8; i++) prange__region_loop_observe(2, 100);
+    static int key;
+    prange_plan p = region_plan(&key);
+    cr_assert_eq(p.fork_ns, 500);
+}
