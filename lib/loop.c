@@ -342,12 +342,12 @@ _Static_assert(sizeof(loop) <= PRANGE__RDESC, "a loop descriptor fits a region s
  * needs every member's chunks). */
 static void run_region_loop(loop *L, const prange_opts *o, const void *key)
 {
-    int planner, tid = prange__tls.tid;
+    int planner, tid = prange__tls.tid, timed = 0;
     uint64_t t0 = 0;
+    prange__learned learned;
     prange__rslot *s = prange__region_enter(&planner);
     loop *S = (loop *)(void *)s->desc;
     if (planner) {
-        prange__learned learned;
         prange_plan plan;
         int learn = prange__plan_call(L->n, o, key, &learned, &plan);
         if (prange__verbose() >= 2) prange__log_plan("loop (region)", o->label, &plan);
@@ -361,7 +361,11 @@ static void run_region_loop(loop *L, const prange_opts *o, const void *key)
         /* A sampled shared loop with a barrier is timed on its planner, from the hand-out
          * to the barrier: beyond the slowest share, what sharing it cost (the region's
          * figure, sched/calibrate.c). */
-        if (S->sample && s->threads > 1 && !(o->flags & PRANGE_NOWAIT) && !S->until) t0 = prange__now_ns();
+        if (S->sample && s->threads > 1 && !(o->flags & PRANGE_NOWAIT) && !S->until) {
+            timed = 1;
+            t0 = prange__ticks();
+        }
+        prange__region_account(&plan, !(o->flags & PRANGE_NOWAIT) || S->until, learn && !(learned.ns > 0));
         prange__region_publish(s);
     }
     /* The profile counts a loop the members share as a parallel call of their team (a
@@ -370,8 +374,8 @@ static void run_region_loop(loop *L, const prange_opts *o, const void *key)
     if (s->threads == 1 && s->runner == tid) run_serial(S);
     else if (tid < s->threads && s->threads > 1) work(S, tid, s->threads);
     if (!(o->flags & PRANGE_NOWAIT) || S->until) prange__region_wait();
-    if (t0) {
-        uint64_t wall = prange__now_ns() - t0, busy = atomic_load_explicit(&S->busy.max, memory_order_relaxed);
+    if (timed) {
+        uint64_t wall = prange__ticks_since_ns(t0), busy = atomic_load_explicit(&S->busy.max, memory_order_relaxed);
         prange__region_loop_observe(s->threads, wall > busy ? (double)(wall - busy) : 0);
     }
     L->unit = S->unit; /* what prange_for_until reads back */

@@ -171,6 +171,10 @@ int prange__region_once(int (*call)(void *), void *arg);
 /* An inline region (prange__tls.region set, no team) notes that one of its loops ran
  * on a team: the region is worth a team next time. */
 void prange__region_note_parallel(void);
+/* The planner of a loop inside a region's team: add what its plan gains or costs to the
+ * region's account (lib/region.c, "team or inline"); `barrier`: the members wait for it;
+ * `guessed`: the plan used the default cost (nothing learned yet, no hint). */
+void prange__region_account(const prange_plan *plan, int barrier, int guessed);
 
 /* A reducer's identity / combine, with its user data and accumulator size. */
 static inline void prange__r_identity(const prange_reducer *r, void *acc) { r->identity(r->rctx, acc, r->acc_size); }

@@ -12,10 +12,12 @@
  *   member 1: for(A) . barrier ...... | for(B, nowait) | for(C) barrier ....
  *             slot 0 (A): planned by whoever came first; freed by the last to leave
  *
- * Whether a region is worth a team is learned per function (or opts->key): a region
- * none of whose loops was shared last time runs inline next time, its loops planned as
- * ordinary calls (a fork-join each where one pays); one of them going parallel there
- * brings the team back for the next call. docs/regions.md.
+ * Whether a region is worth a team is learned per function (or opts->key): a team call
+ * whose shared loops saved less, by the model, than the barriers of the loops one member
+ * ran plus what fork-joins would have saved inline runs inline next time, its loops
+ * planned as ordinary calls (a fork-join each where one pays); one of them going parallel
+ * there brings the team back for the next call, after a hold that doubles while the team
+ * keeps losing. docs/regions.md.
  */
 #include <omp.h>
 #include <sched.h>
@@ -29,7 +31,34 @@ typedef struct region {
     _Alignas(64) atomic_uint arrived; /* the barrier: members arrived at it */
     atomic_uint gen;                  /* barriers completed */
     _Alignas(64) atomic_int parallel; /* a loop was shared (team) or ran on a team (inline) */
+    /* A team call's account (ns, by the model; members add theirs once, at the end): */
+    _Atomic(int64_t) shared;   /* sharing loops saved over one member running them */
+    _Atomic(int64_t) barriers; /* loops one member ran while the others waited */
+    _Atomic(int64_t) forked;   /* an inline call's fork-joins would have saved */
+    atomic_int guessed;        /* a loop was planned at the default cost: no account */
 } region;
+
+/* A member's share of the account, added up on its stack while it runs fn. */
+typedef struct {
+    double shared, barriers, forked;
+    double loop_ns, fork_ns; /* the region's cost of sharing a loop, and of a fork-join */
+    int guessed;
+} account;
+static PRANGE__TLS account *t_account;
+
+void prange__region_account(const prange_plan *p, int barrier, int guessed)
+{
+    account *a = t_account;
+    if (!a || prange__tls.depth > 0) return;
+    a->guessed |= guessed && (!p->serial || p->reason == prange__why_fork); /* the cost decided */
+    if (!p->serial && p->threads > 1) {
+        double w = p->work_ns, t = p->threads;
+        a->shared += w - w / t - p->fork_ns;
+        a->forked += prange__team_gain_ns(w, p->threads, a->fork_ns);
+    } else if (barrier) {
+        a->barriers += a->loop_ns;
+    }
+}
 
 /* Spin briefly, then let other threads run: members wait at barriers for serial loops,
  * and a loaded machine must not lose a core to a spinning member. */
@@ -106,9 +135,12 @@ void prange__region_note_parallel(void)
 
 #define MODES 64 /* power of two */
 #define MODE_PROBES 4
+#define HOLD_FIRST 4   /* inline calls a team that lost to inline is not tried again for */
+#define HOLD_MAX 1024  /* ... doubling while it keeps losing */
 static struct {
     _Atomic(uintptr_t) key;
-    atomic_int inline_next; /* the last run shared no loop */
+    atomic_int inline_next; /* the next call runs inline */
+    atomic_int hold, hold_len; /* inline calls left before a team is tried again; the last hold */
 } g_modes[MODES];
 
 static int mode_slot(const void *key, int claim)
@@ -134,11 +166,42 @@ static int runs_inline(const void *key)
     return i >= 0 && atomic_load_explicit(&g_modes[i].inline_next, memory_order_relaxed);
 }
 
-static void record_mode(const void *key, int shared)
+/* After an inline call: one of its loops ran on a team (a fork-join paid), so a team
+ * call may pay too, unless a team lost to inline calls recently (the hold). */
+static void record_inline(const void *key, int parallel)
 {
     int i = mode_slot(key, 1);
-    if (i >= 0 && atomic_load_explicit(&g_modes[i].inline_next, memory_order_relaxed) == shared)
-        atomic_store_explicit(&g_modes[i].inline_next, !shared, memory_order_relaxed);
+    if (i < 0) return;
+    int hold = atomic_load_explicit(&g_modes[i].hold, memory_order_relaxed);
+    if (hold > 0) atomic_store_explicit(&g_modes[i].hold, hold - 1, memory_order_relaxed);
+    else if (parallel) atomic_store_explicit(&g_modes[i].inline_next, 0, memory_order_relaxed);
+}
+
+/* After a team call: the team pays when its loops' sharing saved more than the barriers
+ * of the loops one member ran, plus what an inline call would have saved with a
+ * fork-join for each loop that pays one. A team that lost although it shared loops is
+ * held off for HOLD_FIRST inline calls, twice as many each time it loses again: an
+ * inline call whose fork-joins pay would otherwise bring it back every other call. */
+static void record_team(const void *key, const region *R)
+{
+    int i = mode_slot(key, 1);
+    if (i < 0) return;
+    int64_t shared = atomic_load_explicit(&R->shared, memory_order_relaxed);
+    int parallel = atomic_load_explicit(&R->parallel, memory_order_relaxed);
+    /* A call whose loops were planned before their cost was known (the first ones) keeps
+     * the team when it shared one: its account would be a guess. */
+    int pays = parallel && (atomic_load_explicit(&R->guessed, memory_order_relaxed) ||
+                            shared - atomic_load_explicit(&R->barriers, memory_order_relaxed) >
+                                atomic_load_explicit(&R->forked, memory_order_relaxed));
+    atomic_store_explicit(&g_modes[i].inline_next, !pays, memory_order_relaxed);
+    if (pays) {
+        atomic_store_explicit(&g_modes[i].hold_len, 0, memory_order_relaxed);
+    } else if (shared > 0) {
+        int len = atomic_load_explicit(&g_modes[i].hold_len, memory_order_relaxed);
+        len = len == 0 ? HOLD_FIRST : len < HOLD_MAX ? 2 * len : HOLD_MAX;
+        atomic_store_explicit(&g_modes[i].hold_len, len, memory_order_relaxed);
+        atomic_store_explicit(&g_modes[i].hold, len, memory_order_relaxed);
+    }
 }
 
 /* fn on the calling thread with its loops planned as ordinary calls; returns whether one
@@ -184,11 +247,15 @@ int prange_region(prange_region_fn fn, void *ctx, const prange_opts *opts)
     atomic_init(&R.arrived, 0);
     atomic_init(&R.gen, 0);
     atomic_init(&R.parallel, 0);
+    atomic_init(&R.shared, 0);
+    atomic_init(&R.barriers, 0);
+    atomic_init(&R.forked, 0);
+    atomic_init(&R.guessed, 0);
     int budget = prange__budget();
     prange_plan want = {.threads = o.threads > 0 && o.threads < budget ? o.threads : budget};
     if (want.threads < 2 || runs_inline(key)) { /* a budget of 1: every loop is serial anyway */
-        int shared = run_watched(&R, fn, ctx);
-        if (want.threads >= 2) record_mode(key, shared);
+        int parallel = run_watched(&R, fn, ctx);
+        if (want.threads >= 2) record_inline(key, parallel);
         return 0;
     }
     int planned = prange__team_run(&want, "region", o.label);
@@ -200,20 +267,28 @@ int prange_region(prange_region_fn fn, void *ctx, const prange_opts *opts)
     prange__mark_pool_started();
     region *Rp = &R;
     int code = prange__team_code(planned);
-#pragma omp parallel num_threads(prange__region_size(planned)) firstprivate(Rp, code, fn, ctx)
+    double loop_ns = prange__region_loop_ns(planned), fork_ns = prange__fork_ns(planned, NULL);
+#pragma omp parallel num_threads(prange__region_size(planned)) firstprivate(Rp, code, fn, ctx, loop_ns, fork_ns)
     {
         int team = prange__team_in(code), tid = omp_get_thread_num();
         if (tid < team) {
             prange__bind_worker_if_asked(tid);
             prange__tls_t saved = prange__tls;
+            account mine = {0, 0, 0, loop_ns, fork_ns, 0}, *saved_account = t_account;
             prange__tls = (prange__tls_t){.tid = tid, .team = team, .region = Rp, .region_team = team};
+            t_account = &mine;
             fn(ctx);
             barrier(Rp, team); /* the last loops may be nowait: all done before returning */
+            t_account = saved_account;
             prange__tls = saved;
+            atomic_fetch_add_explicit(&Rp->shared, (int64_t)mine.shared, memory_order_relaxed);
+            atomic_fetch_add_explicit(&Rp->barriers, (int64_t)mine.barriers, memory_order_relaxed);
+            atomic_fetch_add_explicit(&Rp->forked, (int64_t)mine.forked, memory_order_relaxed);
+            if (mine.guessed) atomic_store_explicit(&Rp->guessed, 1, memory_order_relaxed);
         }
     }
     prange__share_give(planned);
-    record_mode(key, atomic_load_explicit(&R.parallel, memory_order_relaxed));
+    record_team(key, &R);
     return 0;
 }
 

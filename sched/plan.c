@@ -339,6 +339,11 @@ int prange__plan_call(uint64_t n, const prange_opts *o, const void *key, prange_
     return learn;
 }
 
+double prange__team_gain_ns(double work, int t, double fork)
+{
+    return t >= 2 && fork + work / t < PARALLEL_GAIN * work ? work - work / t - fork : 0;
+}
+
 int prange__plan_probe_team(const prange_plan *p, const prange_opts *o)
 {
     if (!p->serial || p->reason != prange__why_fork) return 0;

@@ -363,6 +363,10 @@ extern const char prange__why_backoff[];
 /* A serial plan that only the fork-join figure made serial, for a loop that a quiet
  * machine would run on 2 threads: the team to probe with prange__fork_probe, else 0. */
 int prange__plan_probe_team(const prange_plan *plan, const prange_opts *opts);
+/* What a team of t saves over one thread by the model, for `work` ns of serial work and
+ * a cost `fork` of sharing it: work - work / t - fork when plans would use that team (it
+ * promises the model's margin), else 0. */
+double prange__team_gain_ns(double work, int t, double fork);
 
 /* Per-thread loop context, set by lib/ around every body call. depth > 0 means "inside a
  * body": a loop started there runs serially on that worker. */

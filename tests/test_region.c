@@ -404,6 +404,70 @@ Test(region, runs_inline_when_no_loop_was_shared)
     cr_assert_eq(atomic_load(&a.fn_calls), 2, "a loop went parallel inline: a team again");
 }
 
+/* Team or inline by the model's account (PRANGE_FORK_NS = 1 us: a fork-join costs 1 us and
+ * sharing a loop in the team 0.5 us). Each call runs one loop of n = 4 at `cost` ns an
+ * iteration, which the team shares, then `serial` loops that one member runs while the
+ * others wait (unless `nowait`). */
+typedef struct {
+    atomic_int fn_calls;
+    double cost;
+    int serial;
+    unsigned flags;
+} account_case;
+
+static void account_region(void *c)
+{
+    account_case *a = c;
+    atomic_fetch_add(&a->fn_calls, 1);
+    prange_opts o = PRANGE_OPTS_INIT;
+    o.cost_ns = a->cost;
+    prange_for_opts(0, 4, nothing, NULL, &o);
+    prange_opts one = PRANGE_OPTS_INIT;
+    one.flags = PRANGE_SERIAL | a->flags;
+    for (int i = 0; i < a->serial; i++) prange_for_opts(0, 4, nothing, NULL, &one);
+}
+
+/* The calls of 20 that had a team. */
+static int team_calls(account_case *a, int calls)
+{
+    prange_opts ro = region_opts(2);
+    ro.key = a;
+    int teams = 0;
+    for (int i = 0; i < calls; i++) {
+        atomic_store(&a->fn_calls, 0);
+        cr_assert_eq(prange_region(account_region, a, &ro), 0);
+        teams += atomic_load(&a->fn_calls) == 2;
+    }
+    return teams;
+}
+
+/* The shared loop saves 2000 - 1000 - 500 = 500 ns; ten loops run by one member cost a
+ * barrier each (5 us): the next call runs inline. Without the barriers (nowait) the team
+ * pays. */
+Test(region, a_team_that_its_barriers_cost_more_than_it_shares_goes_inline)
+{
+    setenv("PRANGE_FORK_NS", "1000", 1);
+    prange_set_num_threads(2);
+    account_case a = {0, 500, 10, 0};
+    cr_assert_eq(team_calls(&a, 1), 1, "the first call has a team");
+    cr_assert_eq(team_calls(&a, 1), 0, "the barriers cost more than sharing saved: inline");
+    account_case b = {0, 500, 10, PRANGE_NOWAIT};
+    cr_assert_eq(team_calls(&b, 3), 3, "no barriers: the team pays");
+}
+
+/* A loop worth a fork-join (20 us: the team saves 9.5 us, a fork-join 9 us) and two
+ * barriers (1 us): an inline call, forking for that loop, does better than the team. The
+ * inline calls' fork-join would bring the team back every other call; a team that lost
+ * is tried again after 4 inline calls, then 8, ... */
+Test(region, a_team_that_lost_to_inline_is_tried_again_later_and_later)
+{
+    setenv("PRANGE_FORK_NS", "1000", 1);
+    prange_set_num_threads(2);
+    account_case a = {0, 5000, 2, 0};
+    int teams = team_calls(&a, 20);
+    cr_assert(teams >= 2 && teams <= 4, "%d team calls of 20 (1, 7 and 17 expected)", teams);
+}
+
 /* ---- nesting ------------------------------------------------------------------------- */
 
 typedef struct {
