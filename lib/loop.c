@@ -427,6 +427,7 @@ typedef struct {
     int64_t grain;
     unsigned size_class, flags;
     int budget, pool, threads;
+    double ns; /* the learned cost it was made with (an inline region's account) */
 } inline_memo;
 static PRANGE__TLS inline_memo g_memo;
 
@@ -456,7 +457,7 @@ static void memo_keep(const loop *L, const prange_opts *o, const void *key, uint
     uint64_t top = c < 31 ? (UINT64_C(4) << (2 * c)) - 1 : UINT64_MAX; /* the class's last length */
     g_memo = (inline_memo){.key = key, .n_max = n_max < (double)top ? (uint64_t)n_max : top, .epoch = epoch,
                            .grain = o->grain, .size_class = c, .flags = o->flags, .budget = budget,
-                           .pool = prange__pool, .threads = o->threads};
+                           .pool = prange__pool, .threads = o->threads, .ns = learned->ns};
 }
 
 /* Run a validated loop with loaded options `o`. */
@@ -469,6 +470,8 @@ static void run_loop(loop *L, const prange_opts *o, const void *key)
     uint64_t epoch = atomic_load_explicit(&prange__plan_epoch, memory_order_acquire);
     if (memo_holds(L, o, key, epoch)) {
         L->sample = prange__sample_tick(); /* a warm key: 1 in 64, as cost_sample_learned */
+        if (prange__tls.region)
+            prange__region_account_inline((double)L->n * g_memo.ns, 0, 1, !(o->flags & PRANGE_NOWAIT));
         run_serial(L);
         if (L->sample) prange__cost_record_alone(key, L->n, L->timed_iters, (double)L->timed_ns, 1);
         return;
@@ -479,6 +482,10 @@ static void run_loop(loop *L, const prange_opts *o, const void *key)
     prange_plan plan;
     int learn = prange__plan_call(L->n, o, key, &learned, &plan);
     if (learn) memo_keep(L, o, key, epoch, &learned, &plan);
+    if (prange__tls.region) /* an inline region's loop: what its team would do with it */
+        prange__region_account_inline(plan.work_ns, learn && !(learned.ns > 0) &&
+                                                        (!plan.serial || plan.reason == prange__why_fork),
+                                      plan.serial ? 1 : plan.threads, !(o->flags & PRANGE_NOWAIT) || L->until);
     L->chunk = plan.chunk;
     L->schedule = plan.schedule;
     if (prange__verbose() >= 2) prange__log_plan("loop", o->label, &plan);

@@ -38,18 +38,31 @@ typedef struct region {
     atomic_int guessed;        /* a loop was planned at the default cost: no account */
 } region;
 
-/* A member's share of the account, added up on its stack while it runs fn. */
+/* A member's share of the account, added up on its stack while it runs fn; an inline
+ * call keeps one too, of what its team would have done with the same loops. */
 typedef struct {
     double shared, barriers, forked;
     double loop_ns, fork_ns; /* the region's cost of sharing a loop, and of a fork-join */
     int guessed;
+    int team; /* an inline call: the team a team call would have */
 } account;
 static PRANGE__TLS account *t_account;
+
+void prange__region_account_inline(double work_ns, int guessed, int threads, int barrier)
+{
+    account *a = t_account;
+    if (!a || !a->team || prange__tls.depth > 0) return;
+    a->guessed |= guessed;
+    double g = prange__team_gain_ns(work_ns, a->team, a->loop_ns);
+    if (g > 0) a->shared += g;
+    else if (barrier) a->barriers += a->loop_ns;
+    if (threads > 1) a->forked += prange__team_gain_ns(work_ns, threads, a->fork_ns);
+}
 
 void prange__region_account(const prange_plan *p, int barrier, int guessed)
 {
     account *a = t_account;
-    if (!a || prange__tls.depth > 0) return;
+    if (!a || a->team || prange__tls.depth > 0) return;
     a->guessed |= guessed && (!p->serial || p->reason == prange__why_fork); /* the cost decided */
     if (!p->serial && p->threads > 1) {
         double w = p->work_ns, t = p->threads;
@@ -166,15 +179,26 @@ static int runs_inline(const void *key)
     return i >= 0 && atomic_load_explicit(&g_modes[i].inline_next, memory_order_relaxed);
 }
 
-/* After an inline call: one of its loops ran on a team (a fork-join paid), so a team
- * call may pay too, unless a team lost to inline calls recently (the hold). */
-static void record_inline(const void *key, int parallel)
+/* The account's verdict (both modes): sharing saved at least the barriers plus what
+ * fork-joins saved inline. A tie keeps the team (a sharing cost measured as high as a
+ * fork-join: inline saves nothing). */
+static int team_pays(double shared, double barriers, double forked)
+{
+    return shared > 0 && shared - barriers >= forked;
+}
+
+/* After an inline call: its account says a team call would pay (one whose loops were
+ * planned before their cost was known: one of them ran on a team), unless a team lost
+ * recently (the hold). The same verdict as a team call's: a region does not go back and
+ * forth on one account. */
+static void record_inline(const void *key, const account *a, int parallel)
 {
     int i = mode_slot(key, 1);
     if (i < 0) return;
     int hold = atomic_load_explicit(&g_modes[i].hold, memory_order_relaxed);
     if (hold > 0) atomic_store_explicit(&g_modes[i].hold, hold - 1, memory_order_relaxed);
-    else if (parallel) atomic_store_explicit(&g_modes[i].inline_next, 0, memory_order_relaxed);
+    else if (a->guessed ? parallel : team_pays(a->shared, a->barriers, a->forked))
+        atomic_store_explicit(&g_modes[i].inline_next, 0, memory_order_relaxed);
 }
 
 /* After a team call: the team pays when its loops' sharing saved more than the barriers
@@ -191,8 +215,8 @@ static void record_team(const void *key, const region *R)
     /* A call whose loops were planned before their cost was known (the first ones) keeps
      * the team when it shared one: its account would be a guess. */
     int pays = parallel && (atomic_load_explicit(&R->guessed, memory_order_relaxed) ||
-                            shared - atomic_load_explicit(&R->barriers, memory_order_relaxed) >
-                                atomic_load_explicit(&R->forked, memory_order_relaxed));
+                            team_pays((double)shared, (double)atomic_load_explicit(&R->barriers, memory_order_relaxed),
+                                      (double)atomic_load_explicit(&R->forked, memory_order_relaxed)));
     atomic_store_explicit(&g_modes[i].inline_next, !pays, memory_order_relaxed);
     if (pays) {
         atomic_store_explicit(&g_modes[i].hold_len, 0, memory_order_relaxed);
@@ -206,11 +230,14 @@ static void record_team(const void *key, const region *R)
 
 /* fn on the calling thread with its loops planned as ordinary calls; returns whether one
  * of them ran on a team. */
-static int run_watched(region *R, prange_region_fn fn, void *ctx)
+static int run_watched(region *R, prange_region_fn fn, void *ctx, account *a)
 {
     prange__tls_t saved = prange__tls;
+    account *saved_account = t_account;
     prange__tls = (prange__tls_t){.tid = 0, .team = 1, .region = R};
+    t_account = a;
     fn(ctx);
+    t_account = saved_account;
     prange__tls = saved;
     return atomic_load_explicit(&R->parallel, memory_order_relaxed);
 }
@@ -254,13 +281,19 @@ int prange_region(prange_region_fn fn, void *ctx, const prange_opts *opts)
     int budget = prange__budget();
     prange_plan want = {.threads = o.threads > 0 && o.threads < budget ? o.threads : budget};
     if (want.threads < 2 || runs_inline(key)) { /* a budget of 1: every loop is serial anyway */
-        int parallel = run_watched(&R, fn, ctx);
-        if (want.threads >= 2) record_inline(key, parallel);
+        account a = {0, 0, 0, 0, 0, 0, 0};
+        if (want.threads >= 2) {
+            a.team = want.threads;
+            a.loop_ns = prange__region_loop_ns(want.threads);
+            a.fork_ns = prange__fork_ns(want.threads, NULL);
+        }
+        int parallel = run_watched(&R, fn, ctx, want.threads >= 2 ? &a : NULL);
+        if (want.threads >= 2) record_inline(key, &a, parallel);
         return 0;
     }
     int planned = prange__team_run(&want, "region", o.label);
     if (planned == 1) {
-        run_watched(&R, fn, ctx); /* the budget is held: nothing learned from this run */
+        run_watched(&R, fn, ctx, NULL); /* the budget is held: nothing learned from this run */
         prange__share_give(1);
         return 0;
     }
@@ -274,7 +307,7 @@ int prange_region(prange_region_fn fn, void *ctx, const prange_opts *opts)
         if (tid < team) {
             prange__bind_worker_if_asked(tid);
             prange__tls_t saved = prange__tls;
-            account mine = {0, 0, 0, loop_ns, fork_ns, 0}, *saved_account = t_account;
+            account mine = {0, 0, 0, loop_ns, fork_ns, 0, 0}, *saved_account = t_account;
             prange__tls = (prange__tls_t){.tid = tid, .team = team, .region = Rp, .region_team = team};
             t_account = &mine;
             fn(ctx);
