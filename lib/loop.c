@@ -361,7 +361,8 @@ static void run_region_loop(loop *L, const prange_opts *o, const void *key)
         /* A sampled shared loop with a barrier is timed on its planner, from the hand-out
          * to the barrier: beyond the slowest share, what sharing it cost (the region's
          * figure, sched/calibrate.c). */
-        if (S->sample && s->threads > 1 && !(o->flags & PRANGE_NOWAIT) && !S->until) {
+        /* A sampled loop one member runs with a barrier: what the barrier cost beyond it. */
+        if (S->sample && s->threads >= 1 && !(o->flags & PRANGE_NOWAIT) && !S->until) {
             timed = 1;
             t0 = prange__ticks();
         }
@@ -376,7 +377,9 @@ static void run_region_loop(loop *L, const prange_opts *o, const void *key)
     if (!(o->flags & PRANGE_NOWAIT) || S->until) prange__region_wait();
     if (timed) {
         uint64_t wall = prange__ticks_since_ns(t0), busy = atomic_load_explicit(&S->busy.max, memory_order_relaxed);
-        prange__region_loop_observe(s->threads, wall > busy ? (double)(wall - busy) : 0);
+        if (s->threads > 1) prange__region_loop_observe(s->threads, wall > busy ? (double)(wall - busy) : 0);
+        else if (S->timed_iters) /* run by this member: its own time is the loop's */
+            prange__region_wait_observe(prange__tls.region_team, wall > S->timed_ns ? (double)(wall - S->timed_ns) : 0);
     }
     L->unit = S->unit; /* what prange_for_until reads back */
     atomic_store_explicit(&L->best, atomic_load(&S->best), memory_order_relaxed);
@@ -471,7 +474,7 @@ static void run_loop(loop *L, const prange_opts *o, const void *key)
     if (memo_holds(L, o, key, epoch)) {
         L->sample = prange__sample_tick(); /* a warm key: 1 in 64, as cost_sample_learned */
         if (prange__tls.region)
-            prange__region_account_inline((double)L->n * g_memo.ns, 0, 1, !(o->flags & PRANGE_NOWAIT));
+            prange__region_account_inline((double)L->n * g_memo.ns, 0, !(o->flags & PRANGE_NOWAIT));
         run_serial(L);
         if (L->sample) prange__cost_record_alone(key, L->n, L->timed_iters, (double)L->timed_ns, 1);
         return;
@@ -485,7 +488,7 @@ static void run_loop(loop *L, const prange_opts *o, const void *key)
     if (prange__tls.region) /* an inline region's loop: what its team would do with it */
         prange__region_account_inline(plan.work_ns, learn && !(learned.ns > 0) &&
                                                         (!plan.serial || plan.reason == prange__why_fork),
-                                      plan.serial ? 1 : plan.threads, !(o->flags & PRANGE_NOWAIT) || L->until);
+                                      !(o->flags & PRANGE_NOWAIT) || L->until);
     L->chunk = plan.chunk;
     L->schedule = plan.schedule;
     if (prange__verbose() >= 2) prange__log_plan("loop", o->label, &plan);

@@ -175,10 +175,9 @@ void prange__region_note_parallel(void);
  * region's account (lib/region.c, "team or inline"); `barrier`: the members wait for it;
  * `guessed`: the plan used the default cost (nothing learned yet, no hint). */
 void prange__region_account(const prange_plan *plan, int barrier, int guessed);
-/* A loop of an inline region call (lib/region.c): `work_ns` by the model, `guessed` as
- * above, `threads` the team it ran on (1: inline), `barrier` as above. Does nothing
- * outside an inline region's function. */
-void prange__region_account_inline(double work_ns, int guessed, int threads, int barrier);
+/* A loop of an inline region call (lib/region.c): `work_ns` by the model, `guessed` and
+ * `barrier` as above. Does nothing outside an inline region's function. */
+void prange__region_account_inline(double work_ns, int guessed, int barrier);
 
 /* A reducer's identity / combine, with its user data and accumulator size. */
 static inline void prange__r_identity(const prange_reducer *r, void *acc) { r->identity(r->rctx, acc, r->acc_size); }

@@ -716,7 +716,7 @@ static int reduce_call(int64_t begin, int64_t end, const prange_reducer *reducer
     if (prange__tls.region) /* an inline region's reduction: what its team would do with it */
         prange__region_account_inline(plan.work_ns, learn && !(learned.ns > 0) &&
                                                         (!plan.serial || plan.reason == prange__why_fork),
-                                      plan.serial ? 1 : plan.threads, 1);
+                                      1);
     R.sample = learn && prange__cost_sample_learned(&learned);
     if (learn && slice_applies(&R, &o, &learned, &plan)) return reduce_sliced(&R, &o, key, &plan, result);
     int planned = plan.serial ? 1 : prange__team_run(&plan, "reduce", o.label);

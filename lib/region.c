@@ -12,12 +12,12 @@
  *   member 1: for(A) . barrier ...... | for(B, nowait) | for(C) barrier ....
  *             slot 0 (A): planned by whoever came first; freed by the last to leave
  *
- * Whether a region is worth a team is learned per function (or opts->key): a team call
- * whose shared loops saved less, by the model, than the barriers of the loops one member
- * ran plus what fork-joins would have saved inline runs inline next time, its loops
- * planned as ordinary calls (a fork-join each where one pays); one of them going parallel
- * there brings the team back for the next call, after a hold that doubles while the team
- * keeps losing. docs/regions.md.
+ * Whether a region is worth a team is learned per function (or opts->key), from one
+ * account by the model in both modes: a call whose loops' sharing saved (or, inline,
+ * would save) no more than the barriers of the loops one member runs makes the next call
+ * inline, its loops planned as ordinary calls (a fork-join each where one pays); the
+ * other way round, the team. A team that lost although it shared is held off for a
+ * while that doubles while it keeps losing. docs/regions.md.
  */
 #include <omp.h>
 #include <sched.h>
@@ -34,29 +34,27 @@ typedef struct region {
     /* A team call's account (ns, by the model; members add theirs once, at the end): */
     _Atomic(int64_t) shared;   /* sharing loops saved over one member running them */
     _Atomic(int64_t) barriers; /* loops one member ran while the others waited */
-    _Atomic(int64_t) forked;   /* an inline call's fork-joins would have saved */
     atomic_int guessed;        /* a loop was planned at the default cost: no account */
 } region;
 
 /* A member's share of the account, added up on its stack while it runs fn; an inline
  * call keeps one too, of what its team would have done with the same loops. */
 typedef struct {
-    double shared, barriers, forked;
-    double loop_ns, fork_ns; /* the region's cost of sharing a loop, and of a fork-join */
+    double shared, barriers;
+    double loop_ns, wait_ns; /* what sharing a loop costs the team, and a barrier after one */
     int guessed;
     int team; /* an inline call: the team a team call would have */
 } account;
 static PRANGE__TLS account *t_account;
 
-void prange__region_account_inline(double work_ns, int guessed, int threads, int barrier)
+void prange__region_account_inline(double work_ns, int guessed, int barrier)
 {
     account *a = t_account;
     if (!a || !a->team || prange__tls.depth > 0) return;
     a->guessed |= guessed;
     double g = prange__team_gain_ns(work_ns, a->team, a->loop_ns);
     if (g > 0) a->shared += g;
-    else if (barrier) a->barriers += a->loop_ns;
-    if (threads > 1) a->forked += prange__team_gain_ns(work_ns, threads, a->fork_ns);
+    else if (barrier) a->barriers += a->wait_ns;
 }
 
 void prange__region_account(const prange_plan *p, int barrier, int guessed)
@@ -67,9 +65,8 @@ void prange__region_account(const prange_plan *p, int barrier, int guessed)
     if (!p->serial && p->threads > 1) {
         double w = p->work_ns, t = p->threads;
         a->shared += w - w / t - p->fork_ns;
-        a->forked += prange__team_gain_ns(w, p->threads, a->fork_ns);
     } else if (barrier) {
-        a->barriers += a->loop_ns;
+        a->barriers += a->wait_ns;
     }
 }
 
@@ -179,12 +176,14 @@ static int runs_inline(const void *key)
     return i >= 0 && atomic_load_explicit(&g_modes[i].inline_next, memory_order_relaxed);
 }
 
-/* The account's verdict (both modes): sharing saved at least the barriers plus what
- * fork-joins saved inline. A tie keeps the team (a sharing cost measured as high as a
- * fork-join: inline saves nothing). */
-static int team_pays(double shared, double barriers, double forked)
+/* The account's verdict (both modes): sharing saved more than the barriers cost. What an
+ * inline call would save with a fork-join for each loop that pays one is left out: the
+ * model's fork-join figure is an empty region's, and a 2000² wavefront's diagonals, each
+ * a fork-join paid by the model, ran inline at the serial time (1.5x its team), while
+ * that term made 1 team call in 3 lose there. */
+static int team_pays(double shared, double barriers)
 {
-    return shared > 0 && shared - barriers >= forked;
+    return shared > 0 && shared > barriers;
 }
 
 /* After an inline call: its account says a team call would pay (one whose loops were
@@ -197,15 +196,14 @@ static void record_inline(const void *key, const account *a, int parallel)
     if (i < 0) return;
     int hold = atomic_load_explicit(&g_modes[i].hold, memory_order_relaxed);
     if (hold > 0) atomic_store_explicit(&g_modes[i].hold, hold - 1, memory_order_relaxed);
-    else if (a->guessed ? parallel : team_pays(a->shared, a->barriers, a->forked))
+    else if (a->guessed ? parallel : team_pays(a->shared, a->barriers))
         atomic_store_explicit(&g_modes[i].inline_next, 0, memory_order_relaxed);
 }
 
 /* After a team call: the team pays when its loops' sharing saved more than the barriers
- * of the loops one member ran, plus what an inline call would have saved with a
- * fork-join for each loop that pays one. A team that lost although it shared loops is
- * held off for HOLD_FIRST inline calls, twice as many each time it loses again: an
- * inline call whose fork-joins pay would otherwise bring it back every other call. */
+ * of the loops one member ran. A team that lost although it shared loops is held off for
+ * HOLD_FIRST inline calls, twice as many each time it loses again, in case the two
+ * modes' accounts disagree (costs learned between them, figures that moved). */
 static void record_team(const void *key, const region *R)
 {
     int i = mode_slot(key, 1);
@@ -215,8 +213,7 @@ static void record_team(const void *key, const region *R)
     /* A call whose loops were planned before their cost was known (the first ones) keeps
      * the team when it shared one: its account would be a guess. */
     int pays = parallel && (atomic_load_explicit(&R->guessed, memory_order_relaxed) ||
-                            team_pays((double)shared, (double)atomic_load_explicit(&R->barriers, memory_order_relaxed),
-                                      (double)atomic_load_explicit(&R->forked, memory_order_relaxed)));
+                            team_pays((double)shared, (double)atomic_load_explicit(&R->barriers, memory_order_relaxed)));
     atomic_store_explicit(&g_modes[i].inline_next, !pays, memory_order_relaxed);
     if (pays) {
         atomic_store_explicit(&g_modes[i].hold_len, 0, memory_order_relaxed);
@@ -276,16 +273,15 @@ int prange_region(prange_region_fn fn, void *ctx, const prange_opts *opts)
     atomic_init(&R.parallel, 0);
     atomic_init(&R.shared, 0);
     atomic_init(&R.barriers, 0);
-    atomic_init(&R.forked, 0);
     atomic_init(&R.guessed, 0);
     int budget = prange__budget();
     prange_plan want = {.threads = o.threads > 0 && o.threads < budget ? o.threads : budget};
     if (want.threads < 2 || runs_inline(key)) { /* a budget of 1: every loop is serial anyway */
-        account a = {0, 0, 0, 0, 0, 0, 0};
+        account a = {0, 0, 0, 0, 0, 0};
         if (want.threads >= 2) {
             a.team = want.threads;
             a.loop_ns = prange__region_loop_ns(want.threads);
-            a.fork_ns = prange__fork_ns(want.threads, NULL);
+            a.wait_ns = prange__region_wait_ns(want.threads);
         }
         int parallel = run_watched(&R, fn, ctx, want.threads >= 2 ? &a : NULL);
         if (want.threads >= 2) record_inline(key, &a, parallel);
@@ -300,14 +296,14 @@ int prange_region(prange_region_fn fn, void *ctx, const prange_opts *opts)
     prange__mark_pool_started();
     region *Rp = &R;
     int code = prange__team_code(planned);
-    double loop_ns = prange__region_loop_ns(planned), fork_ns = prange__fork_ns(planned, NULL);
-#pragma omp parallel num_threads(prange__region_size(planned)) firstprivate(Rp, code, fn, ctx, loop_ns, fork_ns)
+    double loop_ns = prange__region_loop_ns(planned), wait_ns = prange__region_wait_ns(planned);
+#pragma omp parallel num_threads(prange__region_size(planned)) firstprivate(Rp, code, fn, ctx, loop_ns, wait_ns)
     {
         int team = prange__team_in(code), tid = omp_get_thread_num();
         if (tid < team) {
             prange__bind_worker_if_asked(tid);
             prange__tls_t saved = prange__tls;
-            account mine = {0, 0, 0, loop_ns, fork_ns, 0, 0}, *saved_account = t_account;
+            account mine = {0, 0, loop_ns, wait_ns, 0, 0}, *saved_account = t_account;
             prange__tls = (prange__tls_t){.tid = tid, .team = team, .region = Rp, .region_team = team};
             t_account = &mine;
             fn(ctx);
@@ -316,7 +312,6 @@ int prange_region(prange_region_fn fn, void *ctx, const prange_opts *opts)
             prange__tls = saved;
             atomic_fetch_add_explicit(&Rp->shared, (int64_t)mine.shared, memory_order_relaxed);
             atomic_fetch_add_explicit(&Rp->barriers, (int64_t)mine.barriers, memory_order_relaxed);
-            atomic_fetch_add_explicit(&Rp->forked, (int64_t)mine.forked, memory_order_relaxed);
             if (mine.guessed) atomic_store_explicit(&Rp->guessed, 1, memory_order_relaxed);
         }
     }

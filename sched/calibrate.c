@@ -349,6 +349,26 @@ void prange__region_loop_observe(int team, double ns)
     prange__plan_changed();
 }
 
+/* A loop one member runs while the others wait costs the team its barrier: the arrival,
+ * the release, the others' wake-up. Measured on sampled such loops (from the hand-out to
+ * past the barrier, less the loop itself); half the cost of sharing a loop until then and
+ * under PRANGE_FORK_NS. What a region's account charges for each (lib/region.c). */
+static prange__window g_rwait[MAX_SIZES];
+
+double prange__region_wait_ns(int team)
+{
+    double share = prange__region_loop_ns(team);
+    if (team < 2 || prange__state_get()->opt[PRANGE__OPT_FORK_NS].value > 0) return share / 2;
+    double m = prange__window_get(&g_rwait[rloop_index(team)]);
+    return !(m > 0) ? share / 2 : m;
+}
+
+void prange__region_wait_observe(int team, double ns)
+{
+    if (team < 2 || !(ns >= 0) || prange__state_get()->opt[PRANGE__OPT_FORK_NS].value > 0) return;
+    prange__window_add(&g_rwait[rloop_index(team)], ns > 1 ? ns : 1);
+}
+
 double prange__fork_quiet_ns(void)
 {
     double q = (double)atomic_load_explicit(&g_quiet_ns, memory_order_relaxed);

@@ -239,6 +239,11 @@ void prange__fork_observe(int threads, double ns);
  * then, and always under PRANGE_FORK_NS. */
 double prange__region_loop_ns(int team);
 void prange__region_loop_observe(int team, double ns);
+/* What a loop that one member runs costs a region's team of `team` beyond the loop (its
+ * barrier), measured like the above (prange__region_wait_observe); half the cost of
+ * sharing a loop until then, and always under PRANGE_FORK_NS. */
+double prange__region_wait_ns(int team);
+void prange__region_wait_observe(int team, double ns);
 /* Parallel calls still to be timed for the figure after it was made or re-seeded by a
  * probe (then every parallel call is sampled, not 1 in 64). */
 extern atomic_int prange__fork_watch;

@@ -404,10 +404,10 @@ Test(region, runs_inline_when_no_loop_was_shared)
     cr_assert_eq(atomic_load(&a.fn_calls), 2, "a loop went parallel inline: a team again");
 }
 
-/* Team or inline by the model's account (PRANGE_FORK_NS = 1 us: a fork-join costs 1 us and
- * sharing a loop in the team 0.5 us). Each call runs one loop of n = 4 at `cost` ns an
- * iteration, which the team shares, then `serial` loops that one member runs while the
- * others wait (unless `nowait`). */
+/* Team or inline by the model's account (PRANGE_FORK_NS = 1 us: a fork-join costs 1 us,
+ * sharing a loop in the team 0.5 us, the barrier after a loop one member runs 0.25 us).
+ * Each call runs one loop of n = 4 at `cost` ns an iteration, which the team shares, then
+ * `serial` loops that one member runs while the others wait (unless `nowait`). */
 typedef struct {
     atomic_int fn_calls;
     double cost;
@@ -442,7 +442,7 @@ static int team_calls(account_case *a, int calls)
 }
 
 /* The shared loop saves 2000 - 1000 - 500 = 500 ns; ten loops run by one member cost a
- * barrier each (5 us): the next call runs inline. Without the barriers (nowait) the team
+ * barrier each (2.5 us): the next call runs inline. Without the barriers (nowait) the team
  * pays. */
 Test(region, a_team_that_its_barriers_cost_more_than_it_shares_goes_inline)
 {
@@ -455,17 +455,17 @@ Test(region, a_team_that_its_barriers_cost_more_than_it_shares_goes_inline)
     cr_assert_eq(team_calls(&b, 3), 3, "no barriers: the team pays");
 }
 
-/* A loop worth a fork-join (20 us: the team saves 9.5 us, a fork-join 9 us) and two
- * barriers (1 us): an inline call, forking for that loop, does better than the team, and
- * its own account says so, so the fork-join does not bring the team back. Without the
- * barriers the inline call's account says the team pays, and it comes back. */
+/* A loop worth a fork-join (20 us: the team saves 9.5 us) and 40 loops one member runs
+ * (10 us of barriers): the team loses, and an inline call, whose fork-join for the big
+ * loop pays, keeps the same account, so it does not bring the team back. Without the 40
+ * loops the inline call's account says the team pays, and it comes back. */
 Test(region, inline_calls_keep_the_teams_account)
 {
     setenv("PRANGE_FORK_NS", "1000", 1);
     prange_set_num_threads(2);
-    account_case a = {0, 5000, 2, 0};
+    account_case a = {0, 5000, 40, 0};
     cr_assert_eq(team_calls(&a, 1), 1, "the first call has a team");
-    cr_assert_eq(team_calls(&a, 10), 0, "inline: a fork-join for the big loop saves more than the team");
+    cr_assert_eq(team_calls(&a, 10), 0, "the barriers cost more than sharing saves: inline");
     a.serial = 0;
     cr_assert_eq(team_calls(&a, 1), 0, "an inline call finds that the team would pay...");
     cr_assert_eq(team_calls(&a, 1), 1, "...and the next call has it");
@@ -473,12 +473,13 @@ Test(region, inline_calls_keep_the_teams_account)
 
 /* A team that lost although it shared a loop is held off for 4 inline calls (8, 16, ...
  * when it loses again) even when their accounts say it would pay: two accounts that
- * disagree (costs not learned yet, figures that moved) must not swap modes every call. */
+ * disagree (costs learned in between, figures that moved) must not swap modes every
+ * call. */
 Test(region, a_team_that_lost_is_held_off_for_a_few_calls)
 {
     setenv("PRANGE_FORK_NS", "1000", 1);
     prange_set_num_threads(2);
-    account_case a = {0, 5000, 2, 0};
+    account_case a = {0, 5000, 40, 0};
     cr_assert_eq(team_calls(&a, 1), 1);
     a.serial = 0;
     cr_assert_eq(team_calls(&a, 4), 0, "held off for 4 inline calls");
