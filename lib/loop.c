@@ -358,15 +358,14 @@ static void run_region_loop(loop *L, const prange_opts *o, const void *key)
         S->sample = learn && S->n && prange__cost_sample_learned(&learned);
         s->key = learn ? key : NULL;
         s->threads = S->n == 0 ? 0 : plan.serial ? 1 : plan.threads;
-        /* A sampled shared loop with a barrier is timed on its planner, from the hand-out
-         * to the barrier: beyond the slowest share, what sharing it cost (the region's
-         * figure, sched/calibrate.c). */
-        /* A sampled loop one member runs with a barrier: what the barrier cost beyond it. */
+        /* A sampled loop with a barrier is timed on its planner, from the hand-out to past
+         * the barrier: shared, what sharing it cost beyond the slowest share; run by one
+         * member, what its barrier cost beyond the loop (sched/calibrate.c). */
         if (S->sample && s->threads >= 1 && !(o->flags & PRANGE_NOWAIT) && !S->until) {
             timed = 1;
             t0 = prange__ticks();
         }
-        prange__region_account(&plan, !(o->flags & PRANGE_NOWAIT) || S->until, learn && !(learned.ns > 0));
+        prange__region_account(&plan, !(o->flags & PRANGE_NOWAIT) || S->until, prange__plan_guessed(&plan, learn, &learned));
         prange__region_publish(s);
     }
     /* The profile counts a loop the members share as a parallel call of their team (a
@@ -486,8 +485,7 @@ static void run_loop(loop *L, const prange_opts *o, const void *key)
     int learn = prange__plan_call(L->n, o, key, &learned, &plan);
     if (learn) memo_keep(L, o, key, epoch, &learned, &plan);
     if (prange__tls.region) /* an inline region's loop: what its team would do with it */
-        prange__region_account_inline(plan.work_ns, learn && !(learned.ns > 0) &&
-                                                        (!plan.serial || plan.reason == prange__why_fork),
+        prange__region_account_inline(plan.work_ns, prange__plan_guessed(&plan, learn, &learned),
                                       !(o->flags & PRANGE_NOWAIT) || L->until);
     L->chunk = plan.chunk;
     L->schedule = plan.schedule;

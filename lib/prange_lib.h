@@ -173,7 +173,7 @@ int prange__region_once(int (*call)(void *), void *arg);
 void prange__region_note_parallel(void);
 /* The planner of a loop inside a region's team: add what its plan gains or costs to the
  * region's account (lib/region.c, "team or inline"); `barrier`: the members wait for it;
- * `guessed`: the plan used the default cost (nothing learned yet, no hint). */
+ * `guessed`: the plan rests on the default cost (prange__plan_guessed). */
 void prange__region_account(const prange_plan *plan, int barrier, int guessed);
 /* A loop of an inline region call (lib/region.c): `work_ns` by the model, `guessed` and
  * `barrier` as above. Does nothing outside an inline region's function. */

@@ -395,7 +395,7 @@ static int region_reduce(const red *L, prange_opts *o, const void *key, void *re
             S->boxes = (mail *)(p + res);
             S->m = k > 1 ? p + res + mail_bytes : NULL;
         }
-        prange__region_account(&plan, 1, learn && !(learned.ns > 0));
+        prange__region_account(&plan, 1, prange__plan_guessed(&plan, learn, &learned));
         prange__region_publish(s);
     }
     int k = s->threads;
@@ -714,9 +714,7 @@ static int reduce_call(int64_t begin, int64_t end, const prange_reducer *reducer
     int learn = prange__plan_call(R.n, &o, key, &learned, &plan);
     if (prange__verbose() >= 2) prange__log_plan("reduce", o.label, &plan);
     if (prange__tls.region) /* an inline region's reduction: what its team would do with it */
-        prange__region_account_inline(plan.work_ns, learn && !(learned.ns > 0) &&
-                                                        (!plan.serial || plan.reason == prange__why_fork),
-                                      1);
+        prange__region_account_inline(plan.work_ns, prange__plan_guessed(&plan, learn, &learned), 1);
     R.sample = learn && prange__cost_sample_learned(&learned);
     if (learn && slice_applies(&R, &o, &learned, &plan)) return reduce_sliced(&R, &o, key, &plan, result);
     int planned = plan.serial ? 1 : prange__team_run(&plan, "reduce", o.label);

@@ -61,7 +61,7 @@ void prange__region_account(const prange_plan *p, int barrier, int guessed)
 {
     account *a = t_account;
     if (!a || a->team || prange__tls.depth > 0) return;
-    a->guessed |= guessed && (!p->serial || p->reason == prange__why_fork); /* the cost decided */
+    a->guessed |= guessed;
     if (!p->serial && p->threads > 1) {
         double w = p->work_ns, t = p->threads;
         a->shared += w - w / t - p->fork_ns;
@@ -276,15 +276,13 @@ int prange_region(prange_region_fn fn, void *ctx, const prange_opts *opts)
     atomic_init(&R.guessed, 0);
     int budget = prange__budget();
     prange_plan want = {.threads = o.threads > 0 && o.threads < budget ? o.threads : budget};
-    if (want.threads < 2 || runs_inline(key)) { /* a budget of 1: every loop is serial anyway */
-        account a = {0, 0, 0, 0, 0, 0};
-        if (want.threads >= 2) {
-            a.team = want.threads;
-            a.loop_ns = prange__region_loop_ns(want.threads);
-            a.wait_ns = prange__region_wait_ns(want.threads);
-        }
-        int parallel = run_watched(&R, fn, ctx, want.threads >= 2 ? &a : NULL);
-        if (want.threads >= 2) record_inline(key, &a, parallel);
+    if (want.threads < 2) { /* a budget of 1: every loop is serial anyway */
+        run_watched(&R, fn, ctx, NULL);
+        return 0;
+    }
+    if (runs_inline(key)) { /* with the account of what its team would have done */
+        account a = {0, 0, prange__region_loop_ns(want.threads), prange__region_wait_ns(want.threads), 0, want.threads};
+        record_inline(key, &a, run_watched(&R, fn, ctx, &a));
         return 0;
     }
     int planned = prange__team_run(&want, "region", o.label);

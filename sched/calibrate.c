@@ -351,8 +351,9 @@ void prange__region_loop_observe(int team, double ns)
 
 /* A loop one member runs while the others wait costs the team its barrier: the arrival,
  * the release, the others' wake-up. Measured on sampled such loops (from the hand-out to
- * past the barrier, less the loop itself); half the cost of sharing a loop until then and
- * under PRANGE_FORK_NS. What a region's account charges for each (lib/region.c). */
+ * past the barrier, less the loop itself), never below half the cost of sharing a loop
+ * (that half until measured, and under PRANGE_FORK_NS). What a region's account charges
+ * for each (lib/region.c). */
 static prange__window g_rwait[MAX_SIZES];
 
 double prange__region_wait_ns(int team)

@@ -240,8 +240,8 @@ void prange__fork_observe(int threads, double ns);
 double prange__region_loop_ns(int team);
 void prange__region_loop_observe(int team, double ns);
 /* What a loop that one member runs costs a region's team of `team` beyond the loop (its
- * barrier), measured like the above (prange__region_wait_observe); half the cost of
- * sharing a loop until then, and always under PRANGE_FORK_NS. */
+ * barrier), measured like the above (prange__region_wait_observe), never below half the
+ * cost of sharing a loop (that half until measured, and always under PRANGE_FORK_NS). */
 double prange__region_wait_ns(int team);
 void prange__region_wait_observe(int team, double ns);
 /* Parallel calls still to be timed for the figure after it was made or re-seeded by a
@@ -422,6 +422,12 @@ typedef struct prange__learned {
     double alone_ns;  /* ns per iteration of the calls that ran on one thread, 0 when none */
 } prange__learned;
 prange__learned prange__cost_get(const void *key, uint64_t n);
+/* A plan that rests on the default cost: the call learns (`learn`: no hint), nothing was
+ * learned yet, and the cost decided (parallel, or serial by the fork-join figure). */
+static inline int prange__plan_guessed(const prange_plan *p, int learn, const prange__learned *l)
+{
+    return learn && !(l->ns > 0) && (!p->serial || p->reason == prange__why_fork);
+}
 /* Learned ns per iteration for (key, size class of n), or 0 when unknown. */
 double prange__cost_lookup(const void *key, uint64_t n);
 /* Whether a call whose key the table knows as `l` should be timed: always while

@@ -455,16 +455,26 @@ Test(region, a_team_that_its_barriers_cost_more_than_it_shares_goes_inline)
     cr_assert_eq(team_calls(&b, 3), 3, "no barriers: the team pays");
 }
 
-/* A loop worth a fork-join (20 us: the team saves 9.5 us) and 40 loops one member runs
- * (10 us of barriers): the team loses, and an inline call, whose fork-join for the big
- * loop pays, keeps the same account, so it does not bring the team back. Without the 40
- * loops the inline call's account says the team pays, and it comes back. */
-Test(region, inline_calls_keep_the_teams_account)
+/* A first call, with a team, of a region whose team loses: a loop worth a fork-join
+ * (20 us: the team saves 9.5 us) and 40 loops one member runs (10 us of barriers). */
+static void first_call_of_a_losing_team(account_case *a)
 {
     setenv("PRANGE_FORK_NS", "1000", 1);
     prange_set_num_threads(2);
-    account_case a = {0, 5000, 40, 0};
-    cr_assert_eq(team_calls(&a, 1), 1, "the first call has a team");
+    atomic_init(&a->fn_calls, 0);
+    a->cost = 5000;
+    a->serial = 40;
+    a->flags = 0;
+    cr_assert_eq(team_calls(a, 1), 1, "the first call has a team");
+}
+
+/* An inline call of that region, whose fork-join for the big loop pays, keeps the same
+ * account, so it does not bring the team back. Without the 40 loops the inline call's
+ * account says the team pays, and it comes back. */
+Test(region, inline_calls_keep_the_teams_account)
+{
+    account_case a;
+    first_call_of_a_losing_team(&a);
     cr_assert_eq(team_calls(&a, 10), 0, "the barriers cost more than sharing saves: inline");
     a.serial = 0;
     cr_assert_eq(team_calls(&a, 1), 0, "an inline call finds that the team would pay...");
@@ -477,10 +487,8 @@ Test(region, inline_calls_keep_the_teams_account)
  * call. */
 Test(region, a_team_that_lost_is_held_off_for_a_few_calls)
 {
-    setenv("PRANGE_FORK_NS", "1000", 1);
-    prange_set_num_threads(2);
-    account_case a = {0, 5000, 40, 0};
-    cr_assert_eq(team_calls(&a, 1), 1);
+    account_case a;
+    first_call_of_a_losing_team(&a);
     a.serial = 0;
     cr_assert_eq(team_calls(&a, 4), 0, "held off for 4 inline calls");
     cr_assert_eq(team_calls(&a, 1), 0);
