@@ -151,6 +151,7 @@ static struct {
     _Atomic(uintptr_t) key;
     atomic_int inline_next; /* the next call runs inline */
     atomic_int hold, hold_len; /* inline calls left before a team is tried again; the last hold */
+    _Atomic(int64_t) lost_shared; /* what the team that lost shared (ns): the hold is for that work */
 } g_modes[MODES];
 
 static int mode_slot(const void *key, int claim)
@@ -189,15 +190,25 @@ static int team_pays(double shared, double barriers)
 /* After an inline call: its account says a team call would pay (one whose loops were
  * planned before their cost was known: one of them ran on a team), unless a team lost
  * recently (the hold). The same verdict as a team call's: a region does not go back and
- * forth on one account. */
+ * forth on one account. A region has no size: the hold is for work like the one that
+ * lost, and an inline call that would share more than twice what that team shared (the
+ * same function on a bigger grid) ends it. */
 static void record_inline(const void *key, const account *a, int parallel)
 {
     int i = mode_slot(key, 1);
     if (i < 0) return;
+    int pays = a->guessed ? parallel : team_pays(a->shared, a->barriers);
     int hold = atomic_load_explicit(&g_modes[i].hold, memory_order_relaxed);
+    if (hold > 0 && pays && !a->guessed &&
+        a->shared > 2.0 * (double)atomic_load_explicit(&g_modes[i].lost_shared, memory_order_relaxed)) {
+        atomic_store_explicit(&g_modes[i].hold_len, 0, memory_order_relaxed);
+        hold = 0;
+    }
     if (hold > 0) atomic_store_explicit(&g_modes[i].hold, hold - 1, memory_order_relaxed);
-    else if (a->guessed ? parallel : team_pays(a->shared, a->barriers))
+    else if (pays) {
+        atomic_store_explicit(&g_modes[i].hold, 0, memory_order_relaxed);
         atomic_store_explicit(&g_modes[i].inline_next, 0, memory_order_relaxed);
+    }
 }
 
 /* After a team call: the team pays when its loops' sharing saved more than the barriers
@@ -222,6 +233,7 @@ static void record_team(const void *key, const region *R)
         len = len == 0 ? HOLD_FIRST : len < HOLD_MAX ? 2 * len : HOLD_MAX;
         atomic_store_explicit(&g_modes[i].hold_len, len, memory_order_relaxed);
         atomic_store_explicit(&g_modes[i].hold, len, memory_order_relaxed);
+        atomic_store_explicit(&g_modes[i].lost_shared, shared, memory_order_relaxed);
     }
 }
 

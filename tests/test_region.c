@@ -495,6 +495,20 @@ Test(region, a_team_that_lost_is_held_off_for_a_few_calls)
     cr_assert_eq(team_calls(&a, 1), 1, "then the account brings the team back");
 }
 
+/* A region has no size: the hold is for work like the one that lost. The same function
+ * with loops 10 times as costly (the team would share 99.5 us against 10 us of barriers,
+ * more than twice the 9.5 us the losing team shared) ends the hold at once. Without the
+ * rule it would stay inline for the 4 held calls. */
+Test(region, a_hold_is_for_the_work_that_lost)
+{
+    account_case a;
+    first_call_of_a_losing_team(&a);
+    a.cost = 50000;
+    cr_assert_eq(team_calls(&a, 1), 0, "an inline call finds that a team would pay far more...");
+    cr_assert_eq(team_calls(&a, 1), 1, "...and the next call has it");
+    cr_assert_eq(team_calls(&a, 3), 3, "and keeps it");
+}
+
 /* ---- nesting ------------------------------------------------------------------------- */
 
 typedef struct {
