@@ -178,11 +178,12 @@ static void work_static(prange_body_fn body, void *ctx, int64_t begin, uint64_t 
 }
 
 /* Run inline: the serial plan. Keeps an enclosing loop's worker index. */
-static void run_serial(loop *L)
+static inline __attribute__((always_inline)) void run_serial(loop *L)
 {
     prange__tls_t saved = prange__enter_inline();
-    uint64_t t0 = L->sample ? prange__now_ns() : 0;
-    uint64_t iters = run_block(L, 0, L->units);
+    uint64_t t0 = L->sample ? prange__now_ns() : 0, iters = L->units;
+    if (L->until) iters = run_chunks(L, 0, L->units);
+    else if (L->units) L->body(L->ctx, L->begin, prange__at(L->begin, L->units)); /* run_block, inline */
     if (t0) {
         L->timed_ns = prange__now_ns() - t0;
         L->timed_iters = iters;
@@ -425,9 +426,9 @@ int prange__region_once(int (*call)(void *), void *arg)
  * region) runs it the same way. */
 typedef struct {
     const void *key;
-    uint64_t n_max, epoch;
+    uint64_t n_min, n_max, epoch; /* n_min: the class's first length */
     int64_t grain;
-    unsigned size_class, flags;
+    unsigned flags;
     int budget, pool, threads;
     double ns; /* the learned cost it was made with (an inline region's account) */
 } inline_memo;
@@ -436,9 +437,9 @@ static PRANGE__TLS inline_memo g_memo;
 static inline int memo_holds(const loop *L, const prange_opts *o, const void *key, uint64_t epoch)
 {
     const inline_memo *m = &g_memo;
-    return m->key == key && key && L->n <= m->n_max && m->epoch == epoch && !L->until && !(o->cost_ns > 0) &&
-           m->size_class == prange__size_class(L->n) && m->grain == o->grain && m->threads == o->threads &&
-           m->flags == o->flags && m->pool == prange__pool && m->budget == prange__budget() && prange__verbose() < 2;
+    return m->key == key && key && L->n <= m->n_max && L->n >= m->n_min && m->epoch == epoch && !L->until &&
+           !(o->cost_ns > 0) && m->grain == o->grain && m->threads == o->threads && m->flags == o->flags &&
+           m->pool == prange__pool && m->budget == prange__budget() && prange__verbose() < 2;
 }
 
 /* Keep this call's class as serial up to the length where a team of 2 could pay. */
@@ -457,8 +458,9 @@ static void memo_keep(const loop *L, const prange_opts *o, const void *key, uint
     if (!(n_max >= (double)L->n)) return; /* serial for another reason: plan each call */
     unsigned c = prange__size_class(L->n);
     uint64_t top = c < 31 ? (UINT64_C(4) << (2 * c)) - 1 : UINT64_MAX; /* the class's last length */
-    g_memo = (inline_memo){.key = key, .n_max = n_max < (double)top ? (uint64_t)n_max : top, .epoch = epoch,
-                           .grain = o->grain, .size_class = c, .flags = o->flags, .budget = budget,
+    g_memo = (inline_memo){.key = key, .n_min = c ? UINT64_C(1) << (2 * c) : 0,
+                           .n_max = n_max < (double)top ? (uint64_t)n_max : top, .epoch = epoch,
+                           .grain = o->grain, .flags = o->flags, .budget = budget,
                            .pool = prange__pool, .threads = o->threads, .ns = learned->ns};
 }
 
@@ -539,8 +541,10 @@ int prange_for_opts(int64_t begin, int64_t end, prange_body_fn body, void *ctx, 
 
 int prange_for(int64_t begin, int64_t end, prange_body_fn body, void *ctx)
 {
+    static const prange_opts automatic = PRANGE_OPTS_INIT; /* read in place: no copy per call */
     PRANGE__TLS_SYNC();
-    return prange_for_opts(begin, end, body, ctx, NULL);
+    if (begin > end || !body) return PRANGE_EINVAL;
+    return for_loaded(begin, end, body, ctx, &automatic, (const void *)body, PRANGE__SITE_LOOP);
 }
 
 int prange_for_until(int64_t begin, int64_t end, prange_until_fn body, void *ctx, const prange_opts *opts,

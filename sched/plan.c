@@ -29,10 +29,7 @@ PRANGE__TLS prange__tls_t prange__tls;
 
 /* Assumed cost of an iteration nobody has measured: a cheap streaming body. */
 #define DEFAULT_COST_NS 0.5
-/* A parallel plan must promise at least 15% less time than the serial loop. Near the
- * crossover the serial loop is the safer bet: the model's fork-join figure is an empty
- * region's, and a real one adds wake-up jitter and a cache-line transfer per worker. */
-#define PARALLEL_GAIN 0.85
+#define PARALLEL_GAIN PRANGE__PARALLEL_GAIN
 
 int prange__opts_load(const prange_opts *opts, prange_opts *out)
 {
@@ -337,11 +334,6 @@ int prange__plan_call(uint64_t n, const prange_opts *o, const void *key, prange_
                          .flags = o->flags, .threads = o->threads, .schedule = (int)o->schedule,
                          .budget = p->budget, .pool = prange__pool, .learned = *learned, .plan = *p};
     return learn;
-}
-
-double prange__team_gain_ns(double work, int t, double fork)
-{
-    return t >= 2 && fork + work / t < PARALLEL_GAIN * work ? work - work / t - fork : 0;
 }
 
 int prange__plan_probe_team(const prange_plan *p, const prange_opts *o)

@@ -368,10 +368,18 @@ extern const char prange__why_backoff[];
 /* A serial plan that only the fork-join figure made serial, for a loop that a quiet
  * machine would run on 2 threads: the team to probe with prange__fork_probe, else 0. */
 int prange__plan_probe_team(const prange_plan *plan, const prange_opts *opts);
+/* A parallel plan must promise at least 15% less time than the serial loop. Near the
+ * crossover the serial loop is the safer bet: the model's fork-join figure is an empty
+ * region's, and a real one adds wake-up jitter and a cache-line transfer per worker. */
+#define PRANGE__PARALLEL_GAIN 0.85
 /* What a team of t saves over one thread by the model, for `work` ns of serial work and
  * a cost `fork` of sharing it: work - work / t - fork when plans would use that team (it
- * promises the model's margin), else 0. */
-double prange__team_gain_ns(double work, int t, double fork);
+ * promises the model's margin), else 0. Inline: an inline region's account asks it for
+ * every loop. */
+static inline double prange__team_gain_ns(double work, int t, double fork)
+{
+    return t >= 2 && fork + work / t < PRANGE__PARALLEL_GAIN * work ? work - work / t - fork : 0;
+}
 
 /* Per-thread loop context, set by lib/ around every body call. depth > 0 means "inside a
  * body": a loop started there runs serially on that worker. */
