@@ -366,7 +366,8 @@ static void run_region_loop(loop *L, const prange_opts *o, const void *key)
             timed = 1;
             t0 = prange__ticks();
         }
-        prange__region_account(&plan, !(o->flags & PRANGE_NOWAIT) || S->until, prange__plan_guessed(&plan, learn, &learned));
+        prange__region_account(&plan, !(o->flags & PRANGE_NOWAIT) || S->until, prange__plan_guessed(&plan, learn, &learned),
+                               learn && learned.ns > 0 ? prange__serial_estimate_ns(&learned, L->n) : -1);
         prange__region_publish(s);
     }
     /* The profile counts a loop the members share as a parallel call of their team (a

@@ -16,8 +16,10 @@
  * account by the model in both modes: a call whose loops' sharing saved (or, inline,
  * would save) no more than the barriers of the loops one member runs makes the next call
  * inline, its loops planned as ordinary calls (a fork-join each where one pays); the
- * other way round, the team. A team that lost although it shared is held off for a
- * while that doubles while it keeps losing. docs/regions.md.
+ * other way round, the team. A team call that took less than its loops take alone (by
+ * their learned costs) keeps the team whatever the account says. A team that lost
+ * although it shared is held off for a while that doubles while it keeps losing.
+ * docs/regions.md.
  */
 #include <omp.h>
 #include <sched.h>
@@ -35,6 +37,8 @@ typedef struct region {
     _Atomic(int64_t) shared;   /* sharing loops saved over one member running them */
     _Atomic(int64_t) barriers; /* loops one member ran while the others waited */
     atomic_int guessed;        /* a loop was planned at the default cost: no account */
+    _Atomic(int64_t) serial;   /* what its loops take on one thread, by their learned costs */
+    atomic_int unlearned;      /* a shared loop had no learned cost (a hint): no such figure */
 } region;
 
 /* A member's share of the account, added up on its stack while it runs fn; an inline
@@ -43,7 +47,9 @@ typedef struct {
     double shared, barriers;
     double loop_ns, wait_ns; /* what sharing a loop costs the team, and a barrier after one */
     int guessed;
-    int team; /* an inline call: the team a team call would have */
+    int team;      /* an inline call: the team a team call would have */
+    double serial; /* a team call: its loops on one thread, by their learned costs */
+    int unlearned; /* ... unknown: a loop it shared had no learned cost */
 } account;
 static PRANGE__TLS account *t_account;
 
@@ -57,11 +63,13 @@ void prange__region_account_inline(double work_ns, int guessed, int barrier)
     else if (barrier) a->barriers += a->wait_ns;
 }
 
-void prange__region_account(const prange_plan *p, int barrier, int guessed)
+void prange__region_account(const prange_plan *p, int barrier, int guessed, double serial_ns)
 {
     account *a = t_account;
     if (!a || a->team || prange__tls.depth > 0) return;
     a->guessed |= guessed;
+    if (serial_ns >= 0) a->serial += serial_ns;
+    else if (!p->serial && p->threads > 1) a->unlearned = 1;
     if (!p->serial && p->threads > 1) {
         double w = p->work_ns, t = p->threads;
         a->shared += w - w / t - p->fork_ns;
@@ -211,19 +219,27 @@ static void record_inline(const void *key, const account *a, int parallel)
     }
 }
 
-/* After a team call: the team pays when its loops' sharing saved more than the barriers
- * of the loops one member ran. A team that lost although it shared loops is held off for
- * HOLD_FIRST inline calls, twice as many each time it loses again, in case the two
- * modes' accounts disagree (costs learned between them, figures that moved). */
-static void record_team(const void *key, const region *R)
+/* After a team call that took `wall` ns: the team pays when its loops' sharing saved
+ * more than the barriers of the loops one member ran, or when the call took less than
+ * 0.95 x what its loops take on one thread by their learned costs (the model's figures
+ * can over-rate the barriers where a team clearly wins: a 2000² wavefront at 4.1-5.1 ms
+ * on its team, 7.6 ms inline, read 1.2 ms saved against 0.8-1.0 ms of barriers in this
+ * machine's slow regime). The measurement only keeps a team, never loses one: the
+ * estimate leaves out what the function does between its loops, which both modes pay.
+ * A team that lost although it shared loops is held off for HOLD_FIRST inline calls,
+ * twice as many each time it loses again, in case the two modes' accounts disagree
+ * (costs learned between them, figures that moved). */
+static void record_team(const void *key, const region *R, uint64_t wall)
 {
     int i = mode_slot(key, 1);
     if (i < 0) return;
     int64_t shared = atomic_load_explicit(&R->shared, memory_order_relaxed);
+    int64_t serial = atomic_load_explicit(&R->serial, memory_order_relaxed);
     int parallel = atomic_load_explicit(&R->parallel, memory_order_relaxed);
+    int measured = !atomic_load_explicit(&R->unlearned, memory_order_relaxed) && (double)wall < 0.95 * (double)serial;
     /* A call whose loops were planned before their cost was known (the first ones) keeps
      * the team when it shared one: its account would be a guess. */
-    int pays = parallel && (atomic_load_explicit(&R->guessed, memory_order_relaxed) ||
+    int pays = parallel && (atomic_load_explicit(&R->guessed, memory_order_relaxed) || measured ||
                             team_pays((double)shared, (double)atomic_load_explicit(&R->barriers, memory_order_relaxed)));
     atomic_store_explicit(&g_modes[i].inline_next, !pays, memory_order_relaxed);
     if (pays) {
@@ -286,6 +302,8 @@ int prange_region(prange_region_fn fn, void *ctx, const prange_opts *opts)
     atomic_init(&R.shared, 0);
     atomic_init(&R.barriers, 0);
     atomic_init(&R.guessed, 0);
+    atomic_init(&R.serial, 0);
+    atomic_init(&R.unlearned, 0);
     int budget = prange__budget();
     prange_plan want = {.threads = o.threads > 0 && o.threads < budget ? o.threads : budget};
     if (want.threads < 2) { /* a budget of 1: every loop is serial anyway */
@@ -293,7 +311,7 @@ int prange_region(prange_region_fn fn, void *ctx, const prange_opts *opts)
         return 0;
     }
     if (runs_inline(key)) { /* with the account of what its team would have done */
-        account a = {0, 0, prange__region_loop_ns(want.threads), prange__region_wait_ns(want.threads), 0, want.threads};
+        account a = {0, 0, prange__region_loop_ns(want.threads), prange__region_wait_ns(want.threads), 0, want.threads, 0, 0};
         record_inline(key, &a, run_watched(&R, fn, ctx, &a));
         return 0;
     }
@@ -307,13 +325,14 @@ int prange_region(prange_region_fn fn, void *ctx, const prange_opts *opts)
     region *Rp = &R;
     int code = prange__team_code(planned);
     double loop_ns = prange__region_loop_ns(planned), wait_ns = prange__region_wait_ns(planned);
+    uint64_t t0 = prange__ticks();
 #pragma omp parallel num_threads(prange__region_size(planned)) firstprivate(Rp, code, fn, ctx, loop_ns, wait_ns)
     {
         int team = prange__team_in(code), tid = omp_get_thread_num();
         if (tid < team) {
             prange__bind_worker_if_asked(tid);
             prange__tls_t saved = prange__tls;
-            account mine = {0, 0, loop_ns, wait_ns, 0, 0}, *saved_account = t_account;
+            account mine = {0, 0, loop_ns, wait_ns, 0, 0, 0, 0}, *saved_account = t_account;
             prange__tls = (prange__tls_t){.tid = tid, .team = team, .region = Rp, .region_team = team};
             t_account = &mine;
             fn(ctx);
@@ -322,11 +341,14 @@ int prange_region(prange_region_fn fn, void *ctx, const prange_opts *opts)
             prange__tls = saved;
             atomic_fetch_add_explicit(&Rp->shared, (int64_t)mine.shared, memory_order_relaxed);
             atomic_fetch_add_explicit(&Rp->barriers, (int64_t)mine.barriers, memory_order_relaxed);
+            atomic_fetch_add_explicit(&Rp->serial, (int64_t)mine.serial, memory_order_relaxed);
             if (mine.guessed) atomic_store_explicit(&Rp->guessed, 1, memory_order_relaxed);
+            if (mine.unlearned) atomic_store_explicit(&Rp->unlearned, 1, memory_order_relaxed);
         }
     }
+    uint64_t wall = prange__ticks_since_ns(t0);
     prange__share_give(planned);
-    record_team(key, &R);
+    record_team(key, &R, wall);
     return 0;
 }
 

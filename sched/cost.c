@@ -158,7 +158,7 @@ int prange__backoff_observe(const void *key, const prange__learned *l, uint64_t 
      * the bandwidth), so n x the learned cost would make a parallel call that a busy
      * neighbour slowed past the serial loop look like a win (a 10^7 triad next to one
      * busy core: 12.9 ms on 2 threads, 9.9 ms alone, 26 ms estimated from the shares). */
-    double est = (double)n * (l->alone_ns > 0 ? l->alone_ns : l->ns);
+    double est = prange__serial_estimate_ns(l, n);
     unsigned calls = atomic_load_explicit(&s->win_calls, memory_order_relaxed) + 1;
     unsigned slow = atomic_load_explicit(&s->win_slow, memory_order_relaxed) + (wall_ns > 2 * est);
     double wall = atomic_load_explicit(&s->win_wall, memory_order_relaxed) + wall_ns;

@@ -436,6 +436,14 @@ static inline int prange__plan_guessed(const prange_plan *p, int learn, const pr
 {
     return learn && !(l->ns > 0) && (!p->serial || p->reason == prange__why_fork);
 }
+/* What n iterations of a learned loop take on one thread: from the calls that ran alone
+ * when there are some, since a team's share of a memory-bound loop runs slower per
+ * iteration than the loop alone (the team shares the bandwidth). 0 when nothing is
+ * learned. */
+static inline double prange__serial_estimate_ns(const prange__learned *l, uint64_t n)
+{
+    return (double)n * (l->alone_ns > 0 ? l->alone_ns : l->ns);
+}
 /* Learned ns per iteration for (key, size class of n), or 0 when unknown. */
 double prange__cost_lookup(const void *key, uint64_t n);
 /* Whether a call whose key the table knows as `l` should be timed: always while

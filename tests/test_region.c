@@ -509,6 +509,51 @@ Test(region, a_hold_is_for_the_work_that_lost)
     cr_assert_eq(team_calls(&a, 3), 3, "and keeps it");
 }
 
+/* Iterations that sleep 0.5 ms: they need no core, so a team's members sleep side by side
+ * whatever else the machine runs. */
+static void sleep_body(void *c, int64_t b, int64_t e)
+{
+    (void)c;
+    for (int64_t i = b; i < e; i++) nanosleep(&(struct timespec){0, 500000}, NULL);
+}
+
+#define SLEEPS 160 /* ~96 ms alone */
+static void sleeping_region(void *c)
+{
+    atomic_fetch_add((atomic_int *)c, 1);
+    prange_for(0, SLEEPS, sleep_body, NULL);
+    prange_opts one = PRANGE_OPTS_INIT;
+    one.flags = PRANGE_SERIAL;
+    for (int i = 0; i < 5; i++) prange_for_opts(0, 4, nothing, NULL, &one);
+}
+
+/* The model can condemn a team that clearly wins; the measurement keeps it. With
+ * PRANGE_FORK_NS = 32 ms (sharing a loop 16 ms, a barrier 8 ms), 160 iterations of a
+ * learned ~0.6 ms (W ~ 96 ms) are shared (16 + W / 2 < 0.85 W) and save W - W / 2 - 16
+ * ~ 29 ms by the model, while the 5 loops one member runs cost 40 ms of barriers: the
+ * account says inline (for any W below 112 ms). The call takes ~45 ms, and under load
+ * at most a time slice more per barrier, well under 0.95 W: the team stays. Without the
+ * measurement, 1 team call of 3. */
+Test(region, a_team_faster_than_its_loops_alone_is_kept, .timeout = 60)
+{
+    setenv("PRANGE_FORK_NS", "32000000", 1);
+    prange_set_num_threads(2);
+    prange_opts alone = region_opts(1);
+    for (int i = 0; i < 12; i++) cr_assert_eq(prange_for_opts(0, SLEEPS, sleep_body, NULL, &alone), 0); /* learn it */
+    prange_plan p;
+    cr_assert_eq(prange_plan_for_body(SLEEPS, sleep_body, NULL, &p), 0);
+    cr_assert(p.work_ns > 8e7 && p.work_ns < 1.1e8, "learned: 90-100 ms, where the model says inline (%g ns)", p.work_ns);
+    prange_opts ro = region_opts(2);
+    atomic_int fn_calls;
+    int teams = 0;
+    for (int i = 0; i < 3; i++) {
+        atomic_store(&fn_calls, 0);
+        cr_assert_eq(prange_region(sleeping_region, &fn_calls, &ro), 0);
+        teams += atomic_load(&fn_calls) == 2;
+    }
+    cr_assert_eq(teams, 3, "the team ran in %d of 3 calls", teams);
+}
+
 /* ---- nesting ------------------------------------------------------------------------- */
 
 typedef struct {
