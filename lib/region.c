@@ -201,21 +201,31 @@ static int team_pays(double shared, double barriers)
  * forth on one account. A region has no size: the hold is for work like the one that
  * lost, and an inline call that would share more than twice what that team shared (the
  * same function on a bigger grid) ends it. */
-static void record_inline(const void *key, const account *a, int parallel)
+static void record_inline(const void *key, const account *a, int parallel, const char *label)
 {
     int i = mode_slot(key, 1);
     if (i < 0) return;
     int pays = a->guessed ? parallel : team_pays(a->shared, a->barriers);
-    int hold = atomic_load_explicit(&g_modes[i].hold, memory_order_relaxed);
+    int hold = atomic_load_explicit(&g_modes[i].hold, memory_order_relaxed), ended = 0;
     if (hold > 0 && pays && !a->guessed &&
         a->shared > 2.0 * (double)atomic_load_explicit(&g_modes[i].lost_shared, memory_order_relaxed)) {
         atomic_store_explicit(&g_modes[i].hold_len, 0, memory_order_relaxed);
         hold = 0;
+        ended = 1;
     }
     if (hold > 0) atomic_store_explicit(&g_modes[i].hold, hold - 1, memory_order_relaxed);
     else if (pays) {
         atomic_store_explicit(&g_modes[i].hold, 0, memory_order_relaxed);
         atomic_store_explicit(&g_modes[i].inline_next, 0, memory_order_relaxed);
+    }
+    if (prange__verbose() >= 2) {
+        const char *next = hold > 0 ? "inline (a team lost: held off)"
+                           : !pays  ? "inline"
+                           : ended  ? "a team (the hold ends: more to share than the team that lost)"
+                           : a->guessed ? "a team (a loop went parallel; its cost was not known yet)"
+                                        : "a team";
+        prange__log("region%s%s: inline; a team of %d would save %.0f ns against %.0f ns of barriers: next call %s",
+                    label ? " " : "", label ? label : "", a->team, a->shared, a->barriers, next);
     }
 }
 
@@ -229,7 +239,7 @@ static void record_inline(const void *key, const account *a, int parallel)
  * A team that lost although it shared loops is held off for HOLD_FIRST inline calls,
  * twice as many each time it loses again, in case the two modes' accounts disagree
  * (costs learned between them, figures that moved). */
-static void record_team(const void *key, const region *R, uint64_t wall)
+static void record_team(const void *key, const region *R, int team, uint64_t wall, const char *label)
 {
     int i = mode_slot(key, 1);
     if (i < 0) return;
@@ -250,6 +260,20 @@ static void record_team(const void *key, const region *R, uint64_t wall)
         atomic_store_explicit(&g_modes[i].hold_len, len, memory_order_relaxed);
         atomic_store_explicit(&g_modes[i].hold, len, memory_order_relaxed);
         atomic_store_explicit(&g_modes[i].lost_shared, shared, memory_order_relaxed);
+    }
+    if (prange__verbose() >= 2) {
+        const char *next = !parallel ? "inline (no loop was shared)"
+                           : atomic_load_explicit(&R->guessed, memory_order_relaxed)
+                               ? "the team (a loop was planned before its cost was known)"
+                           : pays && !measured ? "the team"
+                           : pays ? "the team (faster than its loops alone)"
+                           : shared > 0 ? "inline (held off while it keeps losing)"
+                                        : "inline";
+        prange__log("region%s%s: team of %d took %llu ns; sharing saved %lld ns against %lld ns of barriers, its "
+                    "loops alone take %lld ns: next call %s",
+                    label ? " " : "", label ? label : "", team, (unsigned long long)wall, (long long)shared,
+                    (long long)atomic_load_explicit(&R->barriers, memory_order_relaxed),
+                    (long long)serial, next);
     }
 }
 
@@ -312,7 +336,7 @@ int prange_region(prange_region_fn fn, void *ctx, const prange_opts *opts)
     }
     if (runs_inline(key)) { /* with the account of what its team would have done */
         account a = {0, 0, prange__region_loop_ns(want.threads), prange__region_wait_ns(want.threads), 0, want.threads, 0, 0};
-        record_inline(key, &a, run_watched(&R, fn, ctx, &a));
+        record_inline(key, &a, run_watched(&R, fn, ctx, &a), o.label);
         return 0;
     }
     int planned = prange__team_run(&want, "region", o.label);
@@ -348,7 +372,7 @@ int prange_region(prange_region_fn fn, void *ctx, const prange_opts *opts)
     }
     uint64_t wall = prange__ticks_since_ns(t0);
     prange__share_give(planned);
-    record_team(key, &R, wall);
+    record_team(key, &R, planned, wall, o.label);
     return 0;
 }
 

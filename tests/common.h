@@ -34,6 +34,36 @@ static inline prange_opts t_parallel_opts(int threads, prange_schedule s, int64_
     return o;
 }
 
+/* stderr of the calls between t_capture_start and t_capture_end, in buf (what
+ * PRANGE_VERBOSE=2 prints). Both return 0, or -1 when the file could not be made or read. */
+typedef struct {
+    char path[32];
+    int fd, saved;
+} t_capture;
+
+static inline int t_capture_start(t_capture *c)
+{
+    strcpy(c->path, "/tmp/prange-verbose-XXXXXX");
+    c->fd = mkstemp(c->path);
+    if (c->fd < 0) return -1;
+    fflush(stderr);
+    c->saved = dup(2);
+    dup2(c->fd, 2);
+    return 0;
+}
+
+static inline int t_capture_end(t_capture *c, char *buf, size_t size)
+{
+    fflush(stderr);
+    dup2(c->saved, 2);
+    close(c->saved);
+    memset(buf, 0, size);
+    ssize_t got = pread(c->fd, buf, size - 1, 0);
+    close(c->fd);
+    unlink(c->path);
+    return got < 0 ? -1 : 0;
+}
+
 /* AddressSanitizer keeps freed memory in quarantine (RSS grows) and reports some reads a
  * test makes on purpose: tests that measure what only an uninstrumented build shows skip
  * those checks under it. */

@@ -319,32 +319,6 @@ Test(first_call, one_dear_slice_is_confirmed_before_forking)
                   atomic_load(&h.calls));
 }
 
-/* stderr of the calls between capture_start and capture_end, in buf (PRANGE_VERBOSE=2). */
-typedef struct {
-    char path[32];
-    int fd, saved;
-} capture;
-
-static void capture_start(capture *c)
-{
-    strcpy(c->path, "/tmp/prange-verbose-XXXXXX");
-    c->fd = mkstemp(c->path);
-    cr_assert_geq(c->fd, 0);
-    c->saved = dup(2);
-    dup2(c->fd, 2);
-}
-
-static void capture_end(capture *c, char *buf, size_t size)
-{
-    fflush(stderr);
-    dup2(c->saved, 2);
-    close(c->saved);
-    memset(buf, 0, size);
-    cr_assert_geq(pread(c->fd, buf, size - 1, 0), 0);
-    close(c->fd);
-    unlink(c->path);
-}
-
 /* An early-stop loop whose first call times a slice: the slice is whole chunks (here 2 of
  * 64 one-iteration chunks), so a stop inside it is the lowest stop, and a stop in the rest
  * is reported at its own index, as a serial loop reports it. Each case is a first call:
@@ -382,11 +356,11 @@ Test(first_call, early_stop_slice_reports_the_lowest_stop)
     /* A stop inside the slice (chunk 1) beats a later one (40): the rest never runs. */
     until_ctx c = {.at = {1, 40}, .value = {-5, 7}};
     prange_stop st;
-    capture cap;
+    t_capture cap;
     char buf[16384];
-    capture_start(&cap);
+    cr_assert_eq(t_capture_start(&cap), 0);
     int rc = prange_for_until(0, 64, slow_until, &c, &o, &st);
-    capture_end(&cap, buf, sizeof buf);
+    cr_assert_eq(t_capture_end(&cap, buf, sizeof buf), 0);
     cr_assert_eq(rc, 0);
     cr_assert(st.value == -5 && st.index == 1, "stop {%d, %lld}, want {-5, 1}", st.value, (long long)st.index);
     cr_assert_eq(atomic_load(&c.calls), 2, "chunks 0 and 1 (the slice) only; %d ran", atomic_load(&c.calls));
@@ -397,9 +371,9 @@ Test(first_call, early_stop_slice_reports_the_lowest_stop)
      * rest runs on the team with the measured cost. */
     o.key = &key_after;
     until_ctx d = {.at = {50, 10}, .value = {4, 3}};
-    capture_start(&cap);
+    cr_assert_eq(t_capture_start(&cap), 0);
     rc = prange_for_until(0, 64, slow_until, &d, &o, &st);
-    capture_end(&cap, buf, sizeof buf);
+    cr_assert_eq(t_capture_end(&cap, buf, sizeof buf), 0);
     cr_assert_eq(rc, 0);
     cr_assert(st.value == 3 && st.index == 10, "stop {%d, %lld}, want {3, 10}", st.value, (long long)st.index);
     cr_assert_eq(atomic_load(&d.team.team), 2, "64 x 200 us ran on one thread in its first call");
@@ -429,11 +403,11 @@ Test(fork_figure, the_probe_line_names_the_call)
     prange_opts o = PRANGE_OPTS_INIT;
     o.cost_ns = 1;
     o.label = "online.probe";
-    capture cap;
+    t_capture cap;
     char buf[16384];
-    capture_start(&cap);
+    cr_assert_eq(t_capture_start(&cap), 0);
     int rc = prange_for_opts(0, 100000, team_body, &c, &o);
-    capture_end(&cap, buf, sizeof buf);
+    cr_assert_eq(t_capture_end(&cap, buf, sizeof buf), 0);
     cr_assert_eq(rc, 0);
     cr_assert_eq(atomic_load(&probes), 1);
     cr_assert_not_null(strstr(buf, "prange: fork-join probe online.probe: 2 threads 600 ns"), "%s", buf);
@@ -750,11 +724,11 @@ static void busy_figure(char *buf, size_t size)
 {
     setenv("PRANGE_VERBOSE", "1", 1);
     prange_set_num_threads(2);
-    capture cap;
-    capture_start(&cap);
+    t_capture cap;
+    cr_assert_eq(t_capture_start(&cap), 0);
     prange__fork_ensure();
     for (int i = 0; i < 12; i++) prange__fork_observe(2, 8e6);
-    capture_end(&cap, buf, size);
+    cr_assert_eq(t_capture_end(&cap, buf, size), 0);
 }
 
 Test(fork_figure, a_busy_machine_with_spinning_workers_is_told_once)
@@ -1026,15 +1000,15 @@ Test(backoff, a_worker_that_waits_sends_the_loop_back_to_one_thread)
     prange_set_num_threads(2);
     wait_ctx w = {0};
     int parallel = 0;
-    capture cap;
+    t_capture cap;
     static char buf[1 << 20];
-    capture_start(&cap);
+    cr_assert_eq(t_capture_start(&cap), 0);
     for (int i = 0; i < 200; i++) {
         atomic_store(&w.team.team, 0);
         cr_assert_eq(prange_for(0, 1 << 18, waiting_worker, &w), 0);
         parallel += atomic_load(&w.team.team) > 1;
     }
-    capture_end(&cap, buf, sizeof buf);
+    cr_assert_eq(t_capture_end(&cap, buf, sizeof buf), 0);
     /* Without the back-off every call after the first runs on 2 threads (~100 us of work
      * per call against a 1 us fork-join figure) and waits 2 ms. With it: the calls that
      * learn the cost, a window that loses 10 ms (~6 calls), 16 serial calls, a probe window

@@ -495,6 +495,34 @@ Test(region, a_team_that_lost_is_held_off_for_a_few_calls)
     cr_assert_eq(team_calls(&a, 1), 1, "then the account brings the team back");
 }
 
+/* PRANGE_VERBOSE=2 prints each region call's verdict, named by its label: the losing
+ * team's figures and the hold, then the inline call's account. */
+Test(region, verbose_prints_each_verdict)
+{
+    setenv("PRANGE_VERBOSE", "2", 1); /* read once, at the first call */
+    account_case a;
+    t_capture cap;
+    char buf[65536];
+    cr_assert_eq(t_capture_start(&cap), 0);
+    first_call_of_a_losing_team(&a); /* PRANGE_FORK_NS = 1 us: the figures are fixed */
+    cr_assert_eq(t_capture_end(&cap, buf, sizeof buf), 0);
+    cr_assert_not_null(strstr(buf, "prange: region: team of 2 took "), "%s", buf);
+    cr_assert_not_null(strstr(buf, "; sharing saved 9500 ns against 10000 ns of barriers, its loops alone take "),
+                       "%s", buf);
+    cr_assert_not_null(strstr(buf, ": next call inline (held off while it keeps losing)"), "%s", buf);
+    a.serial = 0;
+    prange_opts ro = region_opts(2);
+    ro.key = &a;
+    ro.label = "region.verdict";
+    cr_assert_eq(t_capture_start(&cap), 0);
+    int rc = prange_region(account_region, &a, &ro);
+    cr_assert_eq(t_capture_end(&cap, buf, sizeof buf), 0);
+    cr_assert_eq(rc, 0);
+    cr_assert_not_null(strstr(buf, "prange: region region.verdict: inline; a team of 2 would save 9500 ns against 0 ns "
+                                   "of barriers: next call inline (a team lost: held off)"),
+                       "%s", buf);
+}
+
 /* A region has no size: the hold is for work like the one that lost. The same function
  * with loops 10 times as costly (the team would share 99.5 us against 10 us of barriers,
  * more than twice the 9.5 us the losing team shared) ends the hold at once. Without the
