@@ -12,8 +12,8 @@
  * learning key is timed and adds its wall time and its serial estimate (n x the learned
  * cost) to the slot's window; a window closes after about 20 ms of serial work (4 to
  * 1024 calls), or early once it lost 10 ms, or 2 ms in 3 calls that each took more than
- * twice their estimate, or 0.2 ms in one call that lost 16 times its estimate (a short
- * loop whose worker waited for a core). A window that took longer than its serial
+ * twice their estimate, or at the second call that lost 16 times its estimate and
+ * 0.2 ms (a short loop whose worker waits for a core). A window that took longer than its serial
  * estimate halves the team the key may plan, for 16 calls, then for a number of calls
  * that at least doubles each time the probe window at the full team loses again, and ends
  * when a probe window wins. Windows, not single calls: a virtual CPU descheduled for 2 ms
@@ -35,8 +35,9 @@
 #define WINDOW_LOST_NS 1e7   /* or closed early once it lost 10 ms, */
 #define WINDOW_SLOW 3        /* or 2 ms in 3 calls each slower than twice their estimate */
 #define WINDOW_SLOW_NS 2e6
-#define WINDOW_ONE_X 16      /* or one call that lost 16 x its estimate (more than the 16 */
-#define WINDOW_ONE_NS 2e5    /* capped calls of a first back-off can cost), and 0.2 ms */
+#define WINDOW_DEAR 2        /* or 2 calls that each lost 16 x their estimate (more than */
+#define WINDOW_DEAR_X 16     /* the 16 capped calls of a first back-off can cost) and */
+#define WINDOW_DEAR_NS 2e5   /* 0.2 ms */
 
 typedef struct {
     _Atomic(uintptr_t) key;    /* body pointer ^ size class, 0 = free */
@@ -50,6 +51,7 @@ typedef struct {
     atomic_uint interval;      /* the last back-off in calls; 0 = none recently */
     /* The open window: timed parallel calls, their wall time and serial estimates (ns). */
     atomic_uint win_calls, win_slow; /* calls, and those slower than twice their estimate */
+    atomic_uint win_dear;            /* calls that lost WINDOW_DEAR_X times their estimate */
     _Atomic(double) win_wall, win_serial;
 } slot;
 
@@ -126,6 +128,7 @@ static void window_reset(slot *s)
 {
     atomic_store_explicit(&s->win_calls, 0, memory_order_relaxed);
     atomic_store_explicit(&s->win_slow, 0, memory_order_relaxed);
+    atomic_store_explicit(&s->win_dear, 0, memory_order_relaxed);
     atomic_store_explicit(&s->win_wall, 0, memory_order_relaxed);
     atomic_store_explicit(&s->win_serial, 0, memory_order_relaxed);
 }
@@ -169,16 +172,19 @@ int prange__backoff_observe(const void *key, const prange__learned *l, uint64_t 
     /* Early: a window that lost a lot, or whose calls keep stalling (a worker waiting for
      * a core on every call shows in 3 calls; one stall in a hundred never closes it). */
     /* A call that lost more than BACKOFF_FIRST calls of its serial work waited for a core
-     * (a 61 us triad took 1.4-2.7 ms with a busy loop on every core): a back-off costs
-     * less than the next such call, and a short loop's size class met in a sweep would
-     * otherwise spend its first 3-5 calls on that. */
+     * (a 61 us triad took 1.4-2.7 ms with a busy loop on every core): when it happens
+     * twice, a back-off costs less than the next one, and a short loop's size class met in
+     * a sweep would otherwise spend 3-5 calls on such stalls. Once is a hiccup. */
     double lost_now = wall_ns - est;
+    unsigned dear = atomic_load_explicit(&s->win_dear, memory_order_relaxed) +
+                    (lost_now > WINDOW_DEAR_X * est && lost_now > WINDOW_DEAR_NS);
     int early = wall - serial > WINDOW_LOST_NS || (slow >= WINDOW_SLOW && wall - serial > WINDOW_SLOW_NS) ||
-                (lost_now > WINDOW_ONE_X * est && lost_now > WINDOW_ONE_NS);
+                dear >= WINDOW_DEAR;
     int closes = calls >= WINDOW_MIN && (serial >= WINDOW_NS || calls >= WINDOW_MAX);
     if (!closes && !early) {
         atomic_store_explicit(&s->win_calls, calls, memory_order_relaxed);
         atomic_store_explicit(&s->win_slow, slow, memory_order_relaxed);
+        atomic_store_explicit(&s->win_dear, dear, memory_order_relaxed);
         atomic_store_explicit(&s->win_wall, wall, memory_order_relaxed);
         atomic_store_explicit(&s->win_serial, serial, memory_order_relaxed);
         return 0;
