@@ -108,7 +108,7 @@ static uint64_t run_chunks(loop *L, uint64_t lo, uint64_t hi)
 }
 
 /* Run units [lo, hi). Returns iterations run. */
-static uint64_t run_block(loop *L, uint64_t lo, uint64_t hi)
+static inline __attribute__((always_inline)) uint64_t run_block(loop *L, uint64_t lo, uint64_t hi)
 {
     if (L->until) return run_chunks(L, lo, hi);
     if (lo < hi) L->body(L->ctx, prange__at(L->begin, lo), prange__at(L->begin, hi));
@@ -181,9 +181,8 @@ static void work_static(prange_body_fn body, void *ctx, int64_t begin, uint64_t 
 static inline __attribute__((always_inline)) void run_serial(loop *L)
 {
     prange__tls_t saved = prange__enter_inline();
-    uint64_t t0 = L->sample ? prange__now_ns() : 0, iters = L->units;
-    if (L->until) iters = run_chunks(L, 0, L->units);
-    else if (L->units) L->body(L->ctx, L->begin, prange__at(L->begin, L->units)); /* run_block, inline */
+    uint64_t t0 = L->sample ? prange__now_ns() : 0;
+    uint64_t iters = run_block(L, 0, L->units);
     if (t0) {
         L->timed_ns = prange__now_ns() - t0;
         L->timed_iters = iters;
@@ -366,8 +365,7 @@ static void run_region_loop(loop *L, const prange_opts *o, const void *key)
             timed = 1;
             t0 = prange__ticks();
         }
-        prange__region_account(&plan, !(o->flags & PRANGE_NOWAIT) || S->until, prange__plan_guessed(&plan, learn, &learned),
-                               learn && learned.ns > 0 ? prange__serial_estimate_ns(&learned, L->n) : -1);
+        prange__region_account(&plan, !(o->flags & PRANGE_NOWAIT) || S->until, learn, &learned);
         prange__region_publish(s);
     }
     /* The profile counts a loop the members share as a parallel call of their team (a

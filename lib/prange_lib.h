@@ -173,10 +173,9 @@ int prange__region_once(int (*call)(void *), void *arg);
 void prange__region_note_parallel(void);
 /* The planner of a loop inside a region's team: add what its plan gains or costs to the
  * region's account (lib/region.c, "team or inline"); `barrier`: the members wait for it;
- * `guessed`: the plan rests on the default cost (prange__plan_guessed); `serial_ns`: what
- * the loop takes on one thread by its learned cost (prange__serial_estimate_ns), -1 when
- * not learned (a hint, or nothing yet). */
-void prange__region_account(const prange_plan *plan, int barrier, int guessed, double serial_ns);
+ * `learn`, `learned`: as prange__plan_call returned them (whether the plan rests on the
+ * default cost, and what the loop takes alone by its learned cost). */
+void prange__region_account(const prange_plan *plan, int barrier, int learn, const prange__learned *learned);
 /* A loop of an inline region call (lib/region.c): `work_ns` by the model, `guessed` and
  * `barrier` as above. Does nothing outside an inline region's function. */
 void prange__region_account_inline(double work_ns, int guessed, int barrier);

@@ -395,8 +395,7 @@ static int region_reduce(const red *L, prange_opts *o, const void *key, void *re
             S->boxes = (mail *)(p + res);
             S->m = k > 1 ? p + res + mail_bytes : NULL;
         }
-        prange__region_account(&plan, 1, prange__plan_guessed(&plan, learn, &learned),
-                               learn && learned.ns > 0 ? prange__serial_estimate_ns(&learned, L->n) : -1);
+        prange__region_account(&plan, 1, learn, &learned);
         prange__region_publish(s);
     }
     int k = s->threads;

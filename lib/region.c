@@ -63,19 +63,16 @@ void prange__region_account_inline(double work_ns, int guessed, int barrier)
     else if (barrier) a->barriers += a->wait_ns;
 }
 
-void prange__region_account(const prange_plan *p, int barrier, int guessed, double serial_ns)
+void prange__region_account(const prange_plan *p, int barrier, int learn, const prange__learned *l)
 {
     account *a = t_account;
     if (!a || a->team || prange__tls.depth > 0) return;
-    a->guessed |= guessed;
-    if (serial_ns >= 0) a->serial += serial_ns;
-    else if (!p->serial && p->threads > 1) a->unlearned = 1;
-    if (!p->serial && p->threads > 1) {
-        double w = p->work_ns, t = p->threads;
-        a->shared += w - w / t - p->fork_ns;
-    } else if (barrier) {
-        a->barriers += a->wait_ns;
-    }
+    int shared = !p->serial && p->threads > 1;
+    a->guessed |= prange__plan_guessed(p, learn, l);
+    if (learn && l->ns > 0) a->serial += prange__serial_estimate_ns(l, (uint64_t)p->n);
+    else if (shared) a->unlearned = 1;
+    if (shared) a->shared += prange__team_gain_ns(p->work_ns, p->threads, p->fork_ns);
+    else if (barrier) a->barriers += a->wait_ns;
 }
 
 /* Spin briefly, then let other threads run: members wait at barriers for serial loops,
@@ -213,11 +210,8 @@ static void record_inline(const void *key, const account *a, int parallel, const
         hold = 0;
         ended = 1;
     }
-    if (hold > 0) atomic_store_explicit(&g_modes[i].hold, hold - 1, memory_order_relaxed);
-    else if (pays) {
-        atomic_store_explicit(&g_modes[i].hold, 0, memory_order_relaxed);
-        atomic_store_explicit(&g_modes[i].inline_next, 0, memory_order_relaxed);
-    }
+    if (hold > 0 || ended) atomic_store_explicit(&g_modes[i].hold, hold > 0 ? hold - 1 : 0, memory_order_relaxed);
+    if (hold == 0 && pays) atomic_store_explicit(&g_modes[i].inline_next, 0, memory_order_relaxed);
     if (prange__verbose() >= 2) {
         const char *next = hold > 0 ? "inline (a team lost: held off)"
                            : !pays  ? "inline"
@@ -244,13 +238,15 @@ static void record_team(const void *key, const region *R, int team, uint64_t wal
     int i = mode_slot(key, 1);
     if (i < 0) return;
     int64_t shared = atomic_load_explicit(&R->shared, memory_order_relaxed);
+    int64_t barriers = atomic_load_explicit(&R->barriers, memory_order_relaxed);
     int64_t serial = atomic_load_explicit(&R->serial, memory_order_relaxed);
     int parallel = atomic_load_explicit(&R->parallel, memory_order_relaxed);
-    int measured = !atomic_load_explicit(&R->unlearned, memory_order_relaxed) && (double)wall < 0.95 * (double)serial;
     /* A call whose loops were planned before their cost was known (the first ones) keeps
      * the team when it shared one: its account would be a guess. */
-    int pays = parallel && (atomic_load_explicit(&R->guessed, memory_order_relaxed) || measured ||
-                            team_pays((double)shared, (double)atomic_load_explicit(&R->barriers, memory_order_relaxed)));
+    int guessed = atomic_load_explicit(&R->guessed, memory_order_relaxed);
+    int by_account = team_pays((double)shared, (double)barriers);
+    int measured = !atomic_load_explicit(&R->unlearned, memory_order_relaxed) && (double)wall < 0.95 * (double)serial;
+    int pays = parallel && (guessed || by_account || measured);
     atomic_store_explicit(&g_modes[i].inline_next, !pays, memory_order_relaxed);
     if (pays) {
         atomic_store_explicit(&g_modes[i].hold_len, 0, memory_order_relaxed);
@@ -262,18 +258,16 @@ static void record_team(const void *key, const region *R, int team, uint64_t wal
         atomic_store_explicit(&g_modes[i].lost_shared, shared, memory_order_relaxed);
     }
     if (prange__verbose() >= 2) {
-        const char *next = !parallel ? "inline (no loop was shared)"
-                           : atomic_load_explicit(&R->guessed, memory_order_relaxed)
-                               ? "the team (a loop was planned before its cost was known)"
-                           : pays && !measured ? "the team"
-                           : pays ? "the team (faster than its loops alone)"
+        const char *next = !parallel  ? "inline (no loop was shared)"
+                           : guessed    ? "the team (a loop was planned before its cost was known)"
+                           : by_account ? "the team"
+                           : measured   ? "the team (faster than its loops alone)"
                            : shared > 0 ? "inline (held off while it keeps losing)"
                                         : "inline";
         prange__log("region%s%s: team of %d took %llu ns; sharing saved %lld ns against %lld ns of barriers, its "
                     "loops alone take %lld ns: next call %s",
                     label ? " " : "", label ? label : "", team, (unsigned long long)wall, (long long)shared,
-                    (long long)atomic_load_explicit(&R->barriers, memory_order_relaxed),
-                    (long long)serial, next);
+                    (long long)barriers, (long long)serial, next);
     }
 }
 

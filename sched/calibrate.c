@@ -244,11 +244,12 @@ static void init_table(void)
     atomic_store(&g_ready, 1);
 }
 
+/* PRANGE_FORK_NS fixes every figure: nothing is measured, probed or observed. */
+static int fixed_figure(void) { return prange__state_get()->opt[PRANGE__OPT_FORK_NS].value > 0; }
+
 int prange__fork_ensure(void)
 {
-    if (atomic_load_explicit(&g_ready, memory_order_acquire) ||
-        prange__state_get()->opt[PRANGE__OPT_FORK_NS].value > 0)
-        return 0;
+    if (atomic_load_explicit(&g_ready, memory_order_acquire) || fixed_figure()) return 0;
     pthread_once(&g_once, init_table);
     return 1;
 }
@@ -297,9 +298,7 @@ static double lucky_ns(int i)
 
 void prange__fork_observe(int threads, double ns)
 {
-    if (threads < 2 || !(ns >= 0) || prange__state_get()->opt[PRANGE__OPT_FORK_NS].value > 0 ||
-        !atomic_load_explicit(&g_ready, memory_order_acquire))
-        return;
+    if (threads < 2 || !(ns >= 0) || fixed_figure() || !atomic_load_explicit(&g_ready, memory_order_acquire)) return;
     int i = size_index(threads);
     /* The first sample after a quiet probe that replaced a busy figure: one that waited
      * for a core says the probe was lucky (under a busy loop per core such probes made
@@ -337,16 +336,23 @@ static int rloop_index(int team)
 double prange__region_loop_ns(int team)
 {
     double fork = prange__fork_ns(team, NULL);
-    if (team < 2 || prange__state_get()->opt[PRANGE__OPT_FORK_NS].value > 0) return fork * REGION_LOOP_SHARE;
+    if (team < 2 || fixed_figure()) return fork * REGION_LOOP_SHARE;
     double m = prange__window_get(&g_rloop[rloop_index(team)]);
     return !(m > 0) ? fork * REGION_LOOP_SHARE : m < fork ? m : fork;
 }
 
+/* One sample into a region figure's window (w: its array by team size); 0 when none was
+ * taken (a team of 1, a fixed figure). */
+static int region_observe(prange__window *w, int team, double ns)
+{
+    if (team < 2 || !(ns >= 0) || fixed_figure()) return 0;
+    prange__window_add(&w[rloop_index(team)], ns > 1 ? ns : 1);
+    return 1;
+}
+
 void prange__region_loop_observe(int team, double ns)
 {
-    if (team < 2 || !(ns >= 0) || prange__state_get()->opt[PRANGE__OPT_FORK_NS].value > 0) return;
-    prange__window_add(&g_rloop[rloop_index(team)], ns > 1 ? ns : 1);
-    prange__plan_changed();
+    if (region_observe(g_rloop, team, ns)) prange__plan_changed(); /* plans charge it */
 }
 
 /* A loop one member runs while the others wait costs the team its barrier: the arrival,
@@ -359,7 +365,7 @@ static prange__window g_rwait[MAX_SIZES];
 double prange__region_wait_ns(int team)
 {
     double share = prange__region_loop_ns(team);
-    if (team < 2 || prange__state_get()->opt[PRANGE__OPT_FORK_NS].value > 0) return share / 2;
+    if (team < 2 || fixed_figure()) return share / 2;
     /* Never below half the cost of sharing: a barrier's measured cost leaves out what the
      * waiting member loses afterwards (a 1000² wavefront's team calls read 60-80 ns a
      * barrier and kept the team at 1.7x its inline time). */
@@ -369,8 +375,7 @@ double prange__region_wait_ns(int team)
 
 void prange__region_wait_observe(int team, double ns)
 {
-    if (team < 2 || !(ns >= 0) || prange__state_get()->opt[PRANGE__OPT_FORK_NS].value > 0) return;
-    prange__window_add(&g_rwait[rloop_index(team)], ns > 1 ? ns : 1);
+    (void)region_observe(g_rwait, team, ns); /* read by region accounts, not by plans */
 }
 
 double prange__fork_quiet_ns(void)
@@ -411,9 +416,7 @@ static double probe_regions(int t)
 
 int prange__fork_probe(int team, const char *label)
 {
-    if (team < 2 || prange__state_get()->opt[PRANGE__OPT_FORK_NS].value > 0 ||
-        !atomic_load_explicit(&g_ready, memory_order_acquire))
-        return 0;
+    if (team < 2 || fixed_figure() || !atomic_load_explicit(&g_ready, memory_order_acquire)) return 0;
     uint64_t now = prange__now_ns();
     if (now < atomic_load_explicit(&g_probe_next, memory_order_relaxed)) return 0;
     if (atomic_exchange(&g_probing, 1)) return 0; /* another thread is probing */
@@ -471,8 +474,7 @@ void prange__fork_describe(char *buf, size_t size)
 
 const char *prange__fork_source(void)
 {
-    const prange__state *st = prange__state_get();
-    if (st->opt[PRANGE__OPT_FORK_NS].value > 0) return "PRANGE_FORK_NS";
+    if (fixed_figure()) return "PRANGE_FORK_NS";
     /* Reporting never triggers the measurement (it may run inside a parallel region). */
     return atomic_load(&g_ready) ? g_table.source : "not measured yet (no parallel plan so far)";
 }

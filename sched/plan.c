@@ -29,7 +29,6 @@ PRANGE__TLS prange__tls_t prange__tls;
 
 /* Assumed cost of an iteration nobody has measured: a cheap streaming body. */
 #define DEFAULT_COST_NS 0.5
-#define PARALLEL_GAIN PRANGE__PARALLEL_GAIN
 
 int prange__opts_load(const prange_opts *opts, prange_opts *out)
 {
@@ -100,7 +99,7 @@ static int runtime_allows(prange_plan *p, int *t, const char **why, double fork,
         }
         *t = startable;
         *why = "threads limited by thread creation";
-        if (!(fork + work / *t < PARALLEL_GAIN * work)) {
+        if (!(fork + work / *t < PRANGE__PARALLEL_GAIN * work)) {
             set_serial(p, prange__why_fork);
             return 0;
         }
@@ -184,7 +183,7 @@ static void plan(uint64_t n, const prange_opts *o, const void *key, const prange
     }
     if ((double)t > by_work) { t = (int)by_work; why = "threads limited by work"; }
     if ((uint64_t)t > n / (uint64_t)grain) { t = (int)(n / (uint64_t)grain); why = "threads limited by grain"; }
-    if (t < 2 || !(fork + work / t < PARALLEL_GAIN * work)) {
+    if (t < 2 || !(fork + work / t < PRANGE__PARALLEL_GAIN * work)) {
         set_serial(p, prange__why_fork);
         return;
     }
@@ -342,7 +341,7 @@ int prange__plan_probe_team(const prange_plan *p, const prange_opts *o)
     int team = (o && o->threads > 0 && o->threads < p->budget) ? o->threads : p->budget;
     if (team > 2) team = 2; /* the smallest team tells whether the machine is quiet */
     /* Would a team of 2 pay at a quiet machine's figure (F + W/2 < 0.85 W)? */
-    return prange__fork_quiet_ns() + p->work_ns / 2 < PARALLEL_GAIN * p->work_ns ? team : 0;
+    return prange__fork_quiet_ns() + p->work_ns / 2 < PRANGE__PARALLEL_GAIN * p->work_ns ? team : 0;
 }
 
 int prange_plan_for_body(int64_t n, prange_body_fn body, const prange_opts *opts, prange_plan *out)
