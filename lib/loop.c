@@ -463,11 +463,7 @@ static void memo_keep(const loop *L, const prange_opts *o, const void *key, uint
                            .pool = prange__pool, .threads = o->threads, .ns = learned->ns};
 }
 
-/* A planned call (run_loop, past the memo) at shared-state epoch `epoch`. */
-static __attribute__((noinline)) void run_planned(loop *L, const prange_opts *o, const void *key, uint64_t epoch);
-
-/* Run a validated loop with loaded options `o`. The memo's inline calls stay in this
- * small function: the planned path's frame (registers saved, the plan) is not theirs. */
+/* Run a validated loop with loaded options `o`. */
 static void run_loop(loop *L, const prange_opts *o, const void *key)
 {
     if (prange__region_team()) {
@@ -475,18 +471,14 @@ static void run_loop(loop *L, const prange_opts *o, const void *key)
         return;
     }
     uint64_t epoch = atomic_load_explicit(&prange__plan_epoch, memory_order_acquire);
-    if (!memo_holds(L, o, key, epoch)) {
-        run_planned(L, o, key, epoch);
+    if (memo_holds(L, o, key, epoch)) {
+        L->sample = prange__sample_tick(); /* a warm key: 1 in 64, as cost_sample_learned */
+        if (prange__tls.region)
+            prange__region_account_inline((double)L->n * g_memo.ns, 0, !(o->flags & PRANGE_NOWAIT));
+        run_serial(L);
+        if (L->sample) prange__cost_record_alone(key, L->n, L->timed_iters, (double)L->timed_ns, 1);
         return;
     }
-    L->sample = prange__sample_tick(); /* a warm key: 1 in 64, as cost_sample_learned */
-    if (prange__tls.region) prange__region_account_inline((double)L->n * g_memo.ns, 0, !(o->flags & PRANGE_NOWAIT));
-    run_serial(L);
-    if (L->sample) prange__cost_record_alone(key, L->n, L->timed_iters, (double)L->timed_ns, 1);
-}
-
-static void run_planned(loop *L, const prange_opts *o, const void *key, uint64_t epoch)
-{
     /* Learn only where the caller gave no cost: one read of the table serves the plan,
      * the sampling and the first slice. */
     prange__learned learned;
