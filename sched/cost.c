@@ -10,7 +10,7 @@
  *
  * Each slot also keeps the back-off of its (body, size class). Every parallel call of a
  * learning key is timed and adds its wall time and its serial estimate (n x the learned
- * cost) to the slot's window; a window closes after about 20 ms of serial work (4 to
+ * cost) to the slot's window; a window closes after about 20 ms of serial work (2 to
  * 1024 calls), or early once it lost 10 ms, or 2 ms in 3 calls that each took more than
  * twice their estimate, or at the second call that lost 16 times its estimate and
  * 0.2 ms (a short loop whose worker waits for a core). A window that took longer than its serial
@@ -30,7 +30,7 @@
 #define BACKOFF_COST 32.0    /* then at least 32 x what a lost probe window cost: <= ~3% */
 #define BACKOFF_MAX_NS 5e8   /* and at most 0.5 s of serial work: a quiet machine is seen */
 #define WINDOW_NS 2e7        /* a window: about 20 ms of serial work ... */
-#define WINDOW_MIN 4         /* ... in at least 4 calls ... */
+#define WINDOW_MIN 2         /* ... in at least 2 calls ... */
 #define WINDOW_MAX 1024      /* ... and at most 1024 */
 #define WINDOW_LOST_NS 1e7   /* or closed early once it lost 10 ms, */
 #define WINDOW_SLOW 3        /* or 2 ms in 3 calls each slower than twice their estimate */
@@ -38,6 +38,7 @@
 #define WINDOW_DEAR 2        /* or 2 calls that each lost 16 x their estimate (more than */
 #define WINDOW_DEAR_X 16     /* the 16 capped calls of a first back-off can cost) and */
 #define WINDOW_DEAR_NS 2e5   /* 0.2 ms */
+#define WINDOW_VOTE 32       /* or at 32 calls of which at least 3 in 4 lost */
 
 typedef struct {
     _Atomic(uintptr_t) key;    /* body pointer ^ size class, 0 = free */
@@ -52,6 +53,7 @@ typedef struct {
     /* The open window: timed parallel calls, their wall time and serial estimates (ns). */
     atomic_uint win_calls, win_slow; /* calls, and those slower than twice their estimate */
     atomic_uint win_dear;            /* calls that lost WINDOW_DEAR_X times their estimate */
+    atomic_uint win_lost;            /* calls slower than their estimate */
     _Atomic(double) win_wall, win_serial;
 } slot;
 
@@ -129,6 +131,7 @@ static void window_reset(slot *s)
     atomic_store_explicit(&s->win_calls, 0, memory_order_relaxed);
     atomic_store_explicit(&s->win_slow, 0, memory_order_relaxed);
     atomic_store_explicit(&s->win_dear, 0, memory_order_relaxed);
+    atomic_store_explicit(&s->win_lost, 0, memory_order_relaxed);
     atomic_store_explicit(&s->win_wall, 0, memory_order_relaxed);
     atomic_store_explicit(&s->win_serial, 0, memory_order_relaxed);
 }
@@ -178,13 +181,19 @@ int prange__backoff_observe(const void *key, const prange__learned *l, uint64_t 
     double lost_now = wall_ns - est;
     unsigned dear = atomic_load_explicit(&s->win_dear, memory_order_relaxed) +
                     (lost_now > WINDOW_DEAR_X * est && lost_now > WINDOW_DEAR_NS);
+    /* A window of many short calls is judged early by its calls' majority, as a median
+     * would: a 3 us loop's 20 ms window is ~7000 calls, and a team that loses a little on
+     * most calls (a worker that shares its core) lost them all by then. A hiccup is one
+     * call's vote. */
+    unsigned lost_calls = atomic_load_explicit(&s->win_lost, memory_order_relaxed) + (wall_ns > est);
     int early = wall - serial > WINDOW_LOST_NS || (slow >= WINDOW_SLOW && wall - serial > WINDOW_SLOW_NS) ||
-                dear >= WINDOW_DEAR;
+                dear >= WINDOW_DEAR || (calls >= WINDOW_VOTE && 4 * lost_calls >= 3 * calls);
     int closes = calls >= WINDOW_MIN && (serial >= WINDOW_NS || calls >= WINDOW_MAX);
     if (!closes && !early) {
         atomic_store_explicit(&s->win_calls, calls, memory_order_relaxed);
         atomic_store_explicit(&s->win_slow, slow, memory_order_relaxed);
         atomic_store_explicit(&s->win_dear, dear, memory_order_relaxed);
+        atomic_store_explicit(&s->win_lost, lost_calls, memory_order_relaxed);
         atomic_store_explicit(&s->win_wall, wall, memory_order_relaxed);
         atomic_store_explicit(&s->win_serial, serial, memory_order_relaxed);
         return 0;

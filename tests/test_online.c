@@ -940,6 +940,52 @@ Test(backoff, two_calls_that_lost_many_times_their_work_close_the_window)
     cr_assert_eq(feed(key2, n, 2, 2e6, 1), 1, "two 2 ms stalls after 10 wins: the window closes, lost");
 }
 
+/* A window of short calls is judged by its calls' majority at 32 calls: a 10 us loop
+ * (20 ms of serial work would be 2000 calls) whose team loses 2 us on 3 calls in 4 backs
+ * off at the 32nd; one that wins on most calls, with a few calls late (hiccups), keeps
+ * its window open. Mutant check: without the vote the first window stays open. */
+Test(backoff, most_of_32_short_calls_lost_close_the_window)
+{
+    bo_start(2);
+    const void *key = (const void *)bo_body;
+    uint64_t n = 10000;
+    learn_1ns(key, n);
+    int lost = 0;
+    for (int k = 0; k < 32; k++) lost += feed(key, n, 2, k % 4 == 3 ? 6e3 : 12e3, 1);
+    cr_assert_eq(lost, 1, "24 of 32 calls lost 2 us each: the window closes, lost");
+    prange_plan p;
+    prange__learned l = bo_call(key, n, &p);
+    cr_assert_eq(l.cap, 1);
+    cr_assert_eq(p.serial, 1);
+    const void *key2 = (const void *)&learn_1ns;
+    learn_1ns(key2, n);
+    for (int k = 0; k < 200; k++)
+        cr_assert_eq(feed(key2, n, 2, k % 8 == 7 ? 40e3 : 6e3, 1), 0, "call %d: 1 in 8 late, the others win", k);
+}
+
+/* Calls of 10 ms or more: a window of 2 calls is 20 ms of serial work (a 10^7 triad met in
+ * a sweep used to spend 4 calls of every window on a losing team). */
+Test(backoff, a_window_of_long_calls_closes_at_two)
+{
+    bo_start(2);
+    const void *key = (const void *)bo_body;
+    uint64_t n = 16000000; /* 16 ms a call at 1 ns */
+    learn_1ns(key, n);
+    cr_assert_eq(feed(key, n, 2, 20e6, 1), 0, "one call is not a window");
+    cr_assert_eq(feed(key, n, 2, 20e6, 1), 1, "the second closes it: lost");
+    prange_plan p;
+    prange__learned l = bo_call(key, n, &p);
+    cr_assert_eq(l.cap, 1);
+    /* A team twice as fast, one call of a window 4 ms late: still a won window. */
+    const void *key2 = (const void *)&learn_1ns;
+    learn_1ns(key2, n);
+    cr_assert_eq(feed(key2, n, 2, 12e6, 1), 0);
+    cr_assert_eq(feed(key2, n, 2, 8e6, 1), 0, "won: 20 ms against 32 ms");
+    l = bo_call(key2, n, &p);
+    cr_assert_eq(l.cap, 0);
+    cr_assert_eq(p.threads, 2);
+}
+
 Test(backoff, a_loss_long_after_starts_small_again)
 {
     bo_start(2);
@@ -1067,10 +1113,11 @@ Test(backoff, capped_calls_time_the_whole_loop)
     prange_plan p;
     bo_call(key, (uint64_t)n, &p);
     cr_assert_eq(p.threads, 2);
-    /* Parallel calls take 96 us, the estimate says 64 us: a window of 20 ms of estimated
-     * work loses (they would have taken 128 us serially, but only whole serial calls can
-     * tell). */
-    cr_assert_eq(feed(key, (uint64_t)n, 2, 96e3, 313), 1);
+    /* Parallel calls take 96 us, the estimate says 64 us: the window loses at its 32nd
+     * call, every one of them slower than its estimate (they would have taken 128 us
+     * serially, but only whole serial calls can tell). */
+    cr_assert_eq(feed(key, (uint64_t)n, 2, 96e3, 31), 0);
+    cr_assert_eq(feed(key, (uint64_t)n, 2, 96e3, 1), 1);
     for (int i = 0; i < 8; i++) cr_assert_eq(prange_for(0, n, uneven_body, &n), 0);
     double c = prange__cost_lookup(key, (uint64_t)n);
     /* Timed whole, the capped serial calls teach the real average (2 us; more under load):
