@@ -235,6 +235,13 @@ static double time_call(triad_ctx *t, int64_t n, int v, int *par)
     return s;
 }
 
+/* The order of the variants in repetition r: every variant follows every other equally
+ * often. Under load, whatever runs right after a team call often starts on the busy core
+ * (the system left the caller there) and a serial call then took 13-14 ms instead of 9 at
+ * 10^7; a rotation (serial, omp, prange, then omp, prange, serial, ...) put libprange right
+ * after OpenMP in 2 repetitions of 3, serial in none, and charged that to libprange. */
+static const int order[6][3] = {{0, 1, 2}, {1, 2, 0}, {2, 0, 1}, {0, 2, 1}, {2, 1, 0}, {1, 0, 2}};
+
 static int run_sweep(const char *kind, int reps, sweep_row *rows)
 {
     static const int64_t sizes[] = {100, 1000, 10000, 100000, 1000000, 10000000};
@@ -249,9 +256,9 @@ static int run_sweep(const char *kind, int reps, sweep_row *rows)
             int64_t n = sizes[k];
             for (int v = 0; v < 3; v++) time_call(&t, n, v, NULL); /* warm-up (and prange's learning) */
             int64_t par = 0, calls = 0;
-            for (int r = 0; r < reps && r < 64; r++) /* interleaved, the order rotating */
+            for (int r = 0; r < reps && r < 64; r++) /* interleaved, in all 6 orders */
                 for (int j = 0; j < 3; j++) {
-                    int v = (j + r) % 3;
+                    int v = order[r % 6][j];
                     /* libgomp's workers spin for a while after a region (GOMP_SPINCOUNT):
                      * let them sleep, or whatever runs after omp pays for them. */
                     usleep(3000);
