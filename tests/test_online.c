@@ -1141,10 +1141,23 @@ Test(first_call, a_slice_too_short_to_decide_teaches_no_cost)
     cr_assert_eq(prange_for(0, 4, tiny_body, x), 0);
     double c = prange__cost_lookup((const void *)tiny_body, 4);
     cr_assert_gt(c, 0, "the first call learned nothing");
-    /* Native: ~10 ns (the slice's CPU-clock reads alone were 1.7 us per iteration). Under
-     * valgrind or a sanitizer the first call's code runs 100x slower: not a measure. */
-    if (!under_instrumentation()) cr_assert_lt(c, 100, "learned %.0f ns per iteration for an add", c);
     for (int i = 0; i < 4; i++) cr_assert_eq(x[i], 1.0);
+    /* Native: ~10 ns (the slice's CPU-clock reads alone were 1.7 us per iteration, on
+     * every first call). The rest is 3 iterations on the wall clock, which one interrupt
+     * on a busy host makes hundreds of ns: the least of 8 first calls (fresh keys) is the
+     * figure. Under valgrind or a sanitizer the first call's code runs 100x slower: not a
+     * measure. */
+    static char keys[8];
+    double least = c;
+    for (int k = 0; k < 8; k++) {
+        prange_opts o = PRANGE_OPTS_INIT;
+        o.key = &keys[k];
+        cr_assert_eq(prange_for_opts(0, 4, tiny_body, x, &o), 0);
+        double ck = prange__cost_lookup(&keys[k], 4);
+        cr_assert_gt(ck, 0, "first call %d learned nothing", k);
+        if (ck < least) least = ck;
+    }
+    if (!under_instrumentation()) cr_assert_lt(least, 100, "learned %.0f ns per iteration for an add", least);
 }
 
 Test(backoff, a_probe_planned_serial_ends_the_back_off)
