@@ -120,11 +120,7 @@ int prange__cost_sample_learned(const prange__learned *l)
     return l->samples < WARM_SAMPLES || l->probe || l->cap ? 1 : prange__sample_tick();
 }
 
-int prange__sample_tick(void)
-{
-    static PRANGE__TLS unsigned tick;
-    return (++tick & 63) == 0;
-}
+PRANGE__TLS unsigned prange__tick;
 
 static void window_reset(slot *s)
 {

@@ -450,8 +450,10 @@ double prange__cost_lookup(const void *key, uint64_t n);
  * learning, backing off or probing, then 1 in 64 (calls with a cost hint use
  * prange__sample_tick alone: they are timed for the fork-join figure only). */
 int prange__cost_sample_learned(const prange__learned *l);
-/* 1 in 64 calls on this thread. */
-int prange__sample_tick(void);
+/* 1 in 64 calls on this thread; prange__sample_due: whether the next tick is one. */
+extern PRANGE__TLS unsigned prange__tick;
+static inline int prange__sample_tick(void) { return (++prange__tick & 63) == 0; }
+static inline int prange__sample_due(void) { return ((prange__tick + 1) & 63) == 0; }
 /* The size class costs are learned per: floor(log4 n), 0 .. 31 (0 for n < 4), without a
  * loop (every call looks its class up). */
 static inline unsigned prange__size_class(uint64_t n)
