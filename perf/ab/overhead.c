@@ -1,11 +1,12 @@
 /*
  * overhead.c — per-call overhead of three entry points, for A/B runs of two builds
  * (perf/ab/run): a forced 2-thread empty loop (cost_ns 1e9 on 4 elements: always a team),
- * an inline 64-element loop (prange_for: the serial plan), and a forced 2-thread sum
+ * an inline 64-element loop (prange_for: the serial plan), two such loops of different
+ * bodies called in turn (a sequence of small loops: inline2), and a forced 2-thread sum
  * reduction of 8 default blocks (perf/kernels/overhead.c's ovh-reduce). Builds against any
  * libprange with prange_reduce (0.1's prange_opts had no struct_size).
  *   overhead [reps]          medians and minimums of `reps` timed rounds
- *   overhead --count MODE    one untimed round of MODE (forced | inline | reduce) inside
+ *   overhead --count MODE    one untimed round of MODE (forced | inline | inline2 | reduce) inside
  *                            measure(), for callgrind --toggle-collect=measure (instruction
  *                            counts)
  */
@@ -25,6 +26,13 @@ static void body64(void *c, int64_t b, int64_t e)
 {
     const double *v = c;
     double s = 0;
+    for (int64_t i = b; i < e; i++) s += v[i];
+    sink = s;
+}
+static void body64b(void *c, int64_t b, int64_t e)
+{
+    const double *v = c;
+    double s = 1;
     for (int64_t i = b; i < e; i++) s += v[i];
     sink = s;
 }
@@ -54,13 +62,14 @@ static prange_opts forced(void)
     o.cost_ns = 1e9;
     return o;
 }
-enum { FORCED, INLINE, REDUCE };
+enum { FORCED, INLINE, REDUCE, INLINE2 };
 static void calls_of(int mode, const prange_opts *o, int calls)
 {
     prange_opts r = *o;
     r.grain = 2048; /* the default block: 8 blocks, 4 a member */
     for (int i = 0; i < calls; i++) {
         if (mode == INLINE) prange_for(0, 64, body64, x);
+        else if (mode == INLINE2) prange_for(0, 64, i & 1 ? body64b : body64, x);
         else if (mode == FORCED) prange_for_opts(0, 4, empty, NULL, o);
         else {
             double s = 0;
@@ -80,15 +89,19 @@ int main(int argc, char **argv)
     prange_opts o = forced();
     calls_of(FORCED, &o, 2000); /* warm: figures measured, costs learned */
     calls_of(INLINE, &o, 2000);
+    calls_of(INLINE2, &o, 2000);
     calls_of(REDUCE, &o, 2000);
     if (argc > 2 && strcmp(argv[1], "--count") == 0) {
-        int mode = strcmp(argv[2], "inline") == 0 ? INLINE : strcmp(argv[2], "reduce") == 0 ? REDUCE : FORCED;
-        measure(mode, &o, mode == INLINE ? INLINE_CALLS : mode == REDUCE ? REDUCE_CALLS : FORCED_CALLS);
+        int mode = strcmp(argv[2], "inline") == 0    ? INLINE
+                   : strcmp(argv[2], "inline2") == 0 ? INLINE2
+                   : strcmp(argv[2], "reduce") == 0  ? REDUCE
+                                                     : FORCED;
+        measure(mode, &o, mode == INLINE || mode == INLINE2 ? INLINE_CALLS : mode == REDUCE ? REDUCE_CALLS : FORCED_CALLS);
         return 0;
     }
     int reps = argc > 1 ? atoi(argv[1]) : 21;
     if (reps < 1 || reps > 1000) reps = 21;
-    double f[1000], in[1000], rd[1000];
+    double f[1000], in[1000], rd[1000], in2[1000];
     for (int r = 0; r < reps; r++) {
         double t0 = now();
         measure(FORCED, &o, FORCED_CALLS);
@@ -97,6 +110,8 @@ int main(int argc, char **argv)
         double t2 = now();
         measure(REDUCE, &o, REDUCE_CALLS);
         double t3 = now();
+        measure(INLINE2, &o, INLINE_CALLS);
+        in2[r] = (now() - t3) / INLINE_CALLS;
         f[r] = (t1 - t0) / FORCED_CALLS;
         in[r] = (t2 - t1) / INLINE_CALLS;
         rd[r] = (t3 - t2) / REDUCE_CALLS;
@@ -104,7 +119,9 @@ int main(int argc, char **argv)
     qsort(f, (size_t)reps, sizeof f[0], cmp);
     qsort(in, (size_t)reps, sizeof in[0], cmp);
     qsort(rd, (size_t)reps, sizeof rd[0], cmp);
-    printf("forced2 median %.1f min %.1f ns   inline64 median %.2f min %.2f ns   reduce2 median %.1f min %.1f ns\n",
-           f[reps / 2], f[0], in[reps / 2], in[0], rd[reps / 2], rd[0]);
+    qsort(in2, (size_t)reps, sizeof in2[0], cmp);
+    printf("forced2 median %.1f min %.1f ns   inline64 median %.2f min %.2f ns   reduce2 median %.1f min %.1f ns   "
+           "inline2 median %.2f min %.2f ns\n",
+           f[reps / 2], f[0], in[reps / 2], in[0], rd[reps / 2], rd[0], in2[reps / 2], in2[0]);
     return 0;
 }
