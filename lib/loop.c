@@ -413,7 +413,7 @@ int prange__region_once(int (*call)(void *), void *arg)
     return mine.rc;
 }
 
-/* The last inline decision of this thread's learned loops, for a warm key (no back-off,
+/* The last inline decision of this thread for a learned loop, for a warm key (no back-off,
  * no probe) and size class, made at shared-state epoch `epoch` (sched/prange_sched.h):
  * every length up to n_max of that class is serial, since its work n x c stays below
  * twice the fork-join figure of the team (plan() then finds fewer than 2 threads worth
@@ -432,12 +432,21 @@ typedef struct {
     int plain; /* made by prange_for (the default options): for_memo may use it */
     double ns; /* the learned cost it was made with (an inline region's account) */
 } inline_memo;
-static PRANGE__TLS inline_memo g_memo;
+/* One per key, in 4 ways: a sequence of small loops (a CG step's 5, a heat sweep's 2)
+ * called in turn kept replacing a single entry, and every call planned (64-element
+ * loops of 2 bodies in turn: 103 ns a call against 47 for one body). */
+#define MEMO_WAYS 4
+static PRANGE__TLS inline_memo g_memo[MEMO_WAYS];
+static inline inline_memo *memo_of(const void *key)
+{
+    uintptr_t k = (uintptr_t)key;
+    return &g_memo[(k >> 4 ^ k >> 6 ^ k >> 10) & (MEMO_WAYS - 1)];
+}
 static const prange_opts g_automatic = PRANGE_OPTS_INIT; /* prange_for's, read in place */
 
 static inline int memo_holds(const loop *L, const prange_opts *o, const void *key, uint64_t epoch)
 {
-    const inline_memo *m = &g_memo;
+    const inline_memo *m = memo_of(key);
     return m->key == key && key && L->n <= m->n_max && L->n >= m->n_min && m->epoch == epoch && !L->until &&
            !(o->cost_ns > 0) && m->grain == o->grain && m->threads == o->threads && m->flags == o->flags &&
            m->pool == prange__pool && m->budget == prange__budget() && prange__verbose() < 2;
@@ -459,7 +468,7 @@ static void memo_keep(const loop *L, const prange_opts *o, const void *key, uint
     if (!(n_max >= (double)L->n)) return; /* serial for another reason: plan each call */
     unsigned c = prange__size_class(L->n);
     uint64_t top = c < 31 ? (UINT64_C(4) << (2 * c)) - 1 : UINT64_MAX; /* the class's last length */
-    g_memo = (inline_memo){.key = key, .n_min = c ? UINT64_C(1) << (2 * c) : 0,
+    *memo_of(key) = (inline_memo){.key = key, .n_min = c ? UINT64_C(1) << (2 * c) : 0,
                            .n_max = n_max < (double)top ? (uint64_t)n_max : top, .epoch = epoch,
                            .grain = o->grain, .flags = o->flags, .budget = budget,
                            .pool = prange__pool, .threads = o->threads, .plain = o == &g_automatic,
@@ -477,7 +486,7 @@ static void run_loop(loop *L, const prange_opts *o, const void *key)
     if (memo_holds(L, o, key, epoch)) {
         L->sample = prange__sample_tick(); /* a warm key: 1 in 64, as cost_sample_learned */
         if (prange__tls.region)
-            prange__region_account_inline((double)L->n * g_memo.ns, 0, !(o->flags & PRANGE_NOWAIT));
+            prange__region_account_inline((double)L->n * memo_of(key)->ns, 0, !(o->flags & PRANGE_NOWAIT));
         run_serial(L);
         if (L->sample) prange__cost_record_alone(key, L->n, L->timed_iters, (double)L->timed_ns, 1);
         return;
@@ -548,7 +557,7 @@ int prange_for_opts(int64_t begin, int64_t end, prange_body_fn body, void *ctx, 
  * over its body on run_loop's path. Returns 1 when it ran the call. */
 static inline __attribute__((always_inline)) int for_memo(int64_t begin, int64_t end, prange_body_fn body, void *ctx)
 {
-    const inline_memo *m = &g_memo;
+    const inline_memo *m = memo_of((const void *)body);
     uint64_t n = prange__len(begin, end);
     if (m->key != (const void *)body || !m->plain || n > m->n_max || n < m->n_min || prange__tls.depth != 0 ||
         prange__tls.region_team != 0 || prange__sample_due() ||
