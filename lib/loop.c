@@ -439,17 +439,17 @@ typedef struct {
 static PRANGE__TLS inline_memo g_memo[MEMO_WAYS];
 static inline inline_memo *memo_of(const void *key)
 {
-    uintptr_t k = (uintptr_t)key;
-    return &g_memo[(k >> 4 ^ k >> 6 ^ k >> 10) & (MEMO_WAYS - 1)];
+    return &g_memo[(uintptr_t)key >> 4 & (MEMO_WAYS - 1)]; /* functions: 16-byte aligned */
 }
 static const prange_opts g_automatic = PRANGE_OPTS_INIT; /* prange_for's, read in place */
 
 static inline int memo_holds(const loop *L, const prange_opts *o, const void *key, uint64_t epoch)
 {
+    if (L->until || o->cost_ns > 0) return 0; /* never kept: a hinted call plans */
     const inline_memo *m = memo_of(key);
-    return m->key == key && key && L->n <= m->n_max && L->n >= m->n_min && m->epoch == epoch && !L->until &&
-           !(o->cost_ns > 0) && m->grain == o->grain && m->threads == o->threads && m->flags == o->flags &&
-           m->pool == prange__pool && m->budget == prange__budget() && prange__verbose() < 2;
+    return m->key == key && key && L->n <= m->n_max && L->n >= m->n_min && m->epoch == epoch &&
+           m->grain == o->grain && m->threads == o->threads && m->flags == o->flags && m->pool == prange__pool &&
+           m->budget == prange__budget() && prange__verbose() < 2;
 }
 
 /* Keep this call's class as serial up to the length where a team of 2 could pay. */
