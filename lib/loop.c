@@ -439,7 +439,8 @@ typedef struct {
 static PRANGE__TLS inline_memo g_memo[MEMO_WAYS];
 static inline inline_memo *memo_of(const void *key)
 {
-    return &g_memo[(uintptr_t)key >> 4 & (MEMO_WAYS - 1)]; /* functions: 16-byte aligned */
+    uintptr_t k = (uintptr_t)key >> 4; /* functions: 16-byte aligned; small ones adjacent */
+    return &g_memo[(k ^ k >> 2 ^ k >> 4) & (MEMO_WAYS - 1)];
 }
 static const prange_opts g_automatic = PRANGE_OPTS_INIT; /* prange_for's, read in place */
 
