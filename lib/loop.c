@@ -9,8 +9,6 @@
  * only fits in a uint64_t; begin + offset is computed modulo 2^64 and is always in range.
  */
 #include <omp.h>
-#include <pthread.h>
-#include <stdlib.h>
 
 #include "prange_lib.h"
 
@@ -415,7 +413,7 @@ int prange__region_once(int (*call)(void *), void *arg)
     return mine.rc;
 }
 
-/* The last inline decision of this thread for a learned loop, for a warm key (no back-off,
+/* The last inline decision of this thread's learned loops, for a warm key (no back-off,
  * no probe) and size class, made at shared-state epoch `epoch` (sched/prange_sched.h):
  * every length up to n_max of that class is serial, since its work n x c stays below
  * twice the fork-join figure of the team (plan() then finds fewer than 2 threads worth
@@ -434,53 +432,14 @@ typedef struct {
     int plain; /* made by prange_for (the default options): for_memo may use it */
     double ns; /* the learned cost it was made with (an inline region's account) */
 } inline_memo;
-/* One per key, in 4 ways: a sequence of small loops (a CG step's 5, a heat sweep's 2)
- * called in turn kept replacing a single entry, and every call planned (64-element
- * loops of 2 bodies in turn: 103 ns a call against 47 for one body). */
-#define MEMO_WAYS 4
-/* On the heap, allocated by the thread's first kept decision and freed when it exits (the
- * library stays mapped: -z nodelete): in TLS the 4 entries would take the initial-exec
- * block past what a dlopen can count on (tests/static_tls.sh). */
-static PRANGE__TLS inline_memo *t_memo;
-static pthread_key_t g_memo_key;
-static pthread_once_t g_memo_once = PTHREAD_ONCE_INIT;
-static void memo_free(void *p)
-{
-    t_memo = NULL;
-    free(p);
-}
-static void memo_make_key(void) { pthread_key_create(&g_memo_key, memo_free); }
-
-/* key's entry of this thread's table t. */
-static inline inline_memo *memo_in(inline_memo *t, const void *key)
-{
-    uintptr_t k = (uintptr_t)key >> 4; /* functions: 16-byte aligned; small ones adjacent */
-    return &t[(k ^ k >> 2 ^ k >> 4) & (MEMO_WAYS - 1)];
-}
-/* key's entry, or NULL before the thread's first kept decision. */
-static inline inline_memo *memo_of(const void *key) { return t_memo ? memo_in(t_memo, key) : NULL; }
-/* The thread's table, allocated by its first planned loop (so with the rest of a thread's
- * warm-up, not when a loop first turns warm, however late); NULL when out of memory. */
-static inline_memo *memo_table(void)
-{
-    if (!t_memo) {
-        pthread_once(&g_memo_once, memo_make_key);
-        inline_memo *t = calloc(MEMO_WAYS, sizeof *t);
-        if (!t || pthread_setspecific(g_memo_key, t) != 0) {
-            free(t);
-            return NULL;
-        }
-        t_memo = t;
-    }
-    return t_memo;
-}
+static PRANGE__TLS inline_memo g_memo;
 static const prange_opts g_automatic = PRANGE_OPTS_INIT; /* prange_for's, read in place */
 
 static inline int memo_holds(const loop *L, const prange_opts *o, const void *key, uint64_t epoch)
 {
     if (L->until || o->cost_ns > 0) return 0; /* never kept: a hinted call plans */
-    const inline_memo *m = memo_of(key);
-    return m && m->key == key && key && L->n <= m->n_max && L->n >= m->n_min && m->epoch == epoch &&
+    const inline_memo *m = &g_memo;
+    return m->key == key && key && L->n <= m->n_max && L->n >= m->n_min && m->epoch == epoch &&
            m->grain == o->grain && m->threads == o->threads && m->flags == o->flags && m->pool == prange__pool &&
            m->budget == prange__budget() && prange__verbose() < 2;
 }
@@ -501,9 +460,7 @@ static void memo_keep(const loop *L, const prange_opts *o, const void *key, uint
     if (!(n_max >= (double)L->n)) return; /* serial for another reason: plan each call */
     unsigned c = prange__size_class(L->n);
     uint64_t top = c < 31 ? (UINT64_C(4) << (2 * c)) - 1 : UINT64_MAX; /* the class's last length */
-    inline_memo *m = memo_of(key);
-    if (!m) return;
-    *m = (inline_memo){.key = key, .n_min = c ? UINT64_C(1) << (2 * c) : 0,
+    g_memo = (inline_memo){.key = key, .n_min = c ? UINT64_C(1) << (2 * c) : 0,
                            .n_max = n_max < (double)top ? (uint64_t)n_max : top, .epoch = epoch,
                            .grain = o->grain, .flags = o->flags, .budget = budget,
                            .pool = prange__pool, .threads = o->threads, .plain = o == &g_automatic,
@@ -521,7 +478,7 @@ static void run_loop(loop *L, const prange_opts *o, const void *key)
     if (memo_holds(L, o, key, epoch)) {
         L->sample = prange__sample_tick(); /* a warm key: 1 in 64, as cost_sample_learned */
         if (prange__tls.region)
-            prange__region_account_inline((double)L->n * memo_of(key)->ns, 0, !(o->flags & PRANGE_NOWAIT));
+            prange__region_account_inline((double)L->n * g_memo.ns, 0, !(o->flags & PRANGE_NOWAIT));
         run_serial(L);
         if (L->sample) prange__cost_record_alone(key, L->n, L->timed_iters, (double)L->timed_ns, 1);
         return;
@@ -530,7 +487,6 @@ static void run_loop(loop *L, const prange_opts *o, const void *key)
      * the sampling and the first slice. */
     prange__learned learned;
     prange_plan plan;
-    if (__builtin_expect(!t_memo, 0)) memo_table();
     int learn = prange__plan_call(L->n, o, key, &learned, &plan);
     if (learn) memo_keep(L, o, key, epoch, &learned, &plan);
     if (prange__tls.region) /* an inline region's loop: what its team would do with it */
@@ -593,9 +549,9 @@ int prange_for_opts(int64_t begin, int64_t end, prange_body_fn body, void *ctx, 
  * over its body on run_loop's path. Returns 1 when it ran the call. */
 static inline __attribute__((always_inline)) int for_memo(int64_t begin, int64_t end, prange_body_fn body, void *ctx)
 {
-    const inline_memo *m = memo_of((const void *)body);
+    const inline_memo *m = &g_memo;
     uint64_t n = prange__len(begin, end);
-    if (!m || m->key != (const void *)body || !m->plain || n > m->n_max || n < m->n_min || prange__tls.depth != 0 ||
+    if (m->key != (const void *)body || !m->plain || n > m->n_max || n < m->n_min || prange__tls.depth != 0 ||
         prange__tls.region_team != 0 || prange__sample_due() ||
         atomic_load_explicit(&prange__prof_flag, memory_order_relaxed) != 0 ||
         m->epoch != atomic_load_explicit(&prange__plan_epoch, memory_order_acquire) || m->pool != prange__pool ||
