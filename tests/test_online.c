@@ -486,9 +486,21 @@ Test(plans, child_under_omp_thread_limit)
  * own variables would make the child a worker of this runner) plus `env`. */
 static int run_child(const char *test, char *const env[])
 {
+    /* The child's environment is `env`, plus what the sanitizer runs need: without
+     * TSAN_OPTIONS' ignore_noninstrumented_modules and the Archer tool, TSan reported a
+     * race inside libomp's own start-up (1 child in many, tests/run --tsan). */
+    static const char *const keep[] = {"TSAN_OPTIONS", "OMP_TOOL_LIBRARIES", "ASAN_OPTIONS", "UBSAN_OPTIONS"};
+    char *all[16], buf[4][512];
+    int k = 0;
+    for (; env[k] && k < 8; k++) all[k] = env[k];
+    for (int i = 0; i < 4; i++) {
+        const char *v = getenv(keep[i]);
+        if (v && snprintf(buf[i], sizeof buf[i], "%s=%s", keep[i], v) < (int)sizeof buf[i]) all[k++] = buf[i];
+    }
+    all[k] = NULL;
     pid_t pid = fork();
     if (pid == 0) {
-        execle("/proc/self/exe", "test_online", "--filter", test, "--jobs", "1", (char *)NULL, env);
+        execle("/proc/self/exe", "test_online", "--filter", test, "--jobs", "1", (char *)NULL, all);
         _exit(127);
     }
     int st = 0;
