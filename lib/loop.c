@@ -429,19 +429,23 @@ typedef struct {
     int64_t grain;
     unsigned flags;
     int budget, pool, threads;
-    int plain; /* made by prange_for (the default options): for_memo may use it */
     double ns; /* the learned cost it was made with (an inline region's account) */
 } inline_memo;
 static PRANGE__TLS inline_memo g_memo;
 static const prange_opts g_automatic = PRANGE_OPTS_INIT; /* prange_for's, read in place */
 
+/* Whether the memo holds for a call of n iterations of `key` with options `o` (no early
+ * stop, no cost hint: such calls never keep one) at epoch `epoch`. */
+static inline int memo_fits(uint64_t n, const prange_opts *o, const void *key, uint64_t epoch)
+{
+    const inline_memo *m = &g_memo;
+    return m->key == key && key && n <= m->n_max && n >= m->n_min && m->epoch == epoch && m->grain == o->grain &&
+           m->threads == o->threads && m->flags == o->flags && m->pool == prange__pool &&
+           m->budget == prange__budget() && prange__verbose() < 2;
+}
 static inline int memo_holds(const loop *L, const prange_opts *o, const void *key, uint64_t epoch)
 {
-    if (L->until || o->cost_ns > 0) return 0; /* never kept: a hinted call plans */
-    const inline_memo *m = &g_memo;
-    return m->key == key && key && L->n <= m->n_max && L->n >= m->n_min && m->epoch == epoch &&
-           m->grain == o->grain && m->threads == o->threads && m->flags == o->flags && m->pool == prange__pool &&
-           m->budget == prange__budget() && prange__verbose() < 2;
+    return !L->until && !(o->cost_ns > 0) && memo_fits(L->n, o, key, epoch);
 }
 
 /* Keep this call's class as serial up to the length where a team of 2 could pay. */
@@ -463,8 +467,7 @@ static void memo_keep(const loop *L, const prange_opts *o, const void *key, uint
     g_memo = (inline_memo){.key = key, .n_min = c ? UINT64_C(1) << (2 * c) : 0,
                            .n_max = n_max < (double)top ? (uint64_t)n_max : top, .epoch = epoch,
                            .grain = o->grain, .flags = o->flags, .budget = budget,
-                           .pool = prange__pool, .threads = o->threads, .plain = o == &g_automatic,
-                           .ns = learned->ns};
+                           .pool = prange__pool, .threads = o->threads, .ns = learned->ns};
 }
 
 /* Run a validated loop with loaded options `o`. */
@@ -542,39 +545,23 @@ int prange_for_opts(int64_t begin, int64_t end, prange_body_fn body, void *ctx, 
     return for_loaded(begin, end, body, ctx, &o, (const void *)body, PRANGE__SITE_LOOP);
 }
 
-/* prange_for while this thread's inline memo holds for it (made by prange_for, so for
- * the default options): the memo path of run_loop without the loop descriptor, the
- * options and the profile's frame, on calls the profile does not record and the sampling
- * does not time (those take run_loop). A loop of a PRK p2p wavefront at 1000² cost ~27 ns
- * over its body on run_loop's path. Returns 1 when it ran the call. */
+/* prange_for while this thread's inline memo holds for it (the default options): the
+ * memo path of run_loop without the loop descriptor, the options and the profile's frame,
+ * on calls the profile does not record and the sampling does not time (those take
+ * run_loop). A loop of a PRK p2p wavefront at 1000² cost ~27 ns over its body on
+ * run_loop's path. Returns 1 when it ran the call. */
 static inline __attribute__((always_inline)) int for_memo(int64_t begin, int64_t end, prange_body_fn body, void *ctx)
 {
-    const inline_memo *m = &g_memo;
     uint64_t n = prange__len(begin, end);
-    if (m->key != (const void *)body || !m->plain || n > m->n_max || n < m->n_min || prange__tls.depth != 0 ||
-        prange__tls.region_team != 0 || prange__sample_due() ||
+    if (prange__tls.region_team != 0 || prange__tls.depth != 0 || prange__sample_due() ||
         atomic_load_explicit(&prange__prof_flag, memory_order_relaxed) != 0 ||
-        m->epoch != atomic_load_explicit(&prange__plan_epoch, memory_order_acquire) || m->pool != prange__pool ||
-        m->budget != prange__budget() || prange__verbose() >= 2)
+        !memo_fits(n, &g_automatic, (const void *)body, atomic_load_explicit(&prange__plan_epoch, memory_order_acquire)))
         return 0;
     prange__tick++; /* not a sampled call: counted as run_loop counts it */
-    void *region = prange__tls.region;
-    if (region) prange__region_account_inline((double)n * m->ns, 0, 1);
-    /* prange__enter_inline at depth 0, field by field (a compound literal compiled to a
-     * `rep stos`): what the body sees is the same, the region hidden. */
-    int tid = prange__tls.tid, team = prange__tls.team;
-    uintptr_t frame = prange__tls.frame;
-    prange__tls.depth = 1;
-    prange__tls.tid = 0;
-    prange__tls.team = 1;
-    prange__tls.frame = (uintptr_t)__builtin_frame_address(0);
-    prange__tls.region = NULL;
+    if (prange__tls.region) prange__region_account_inline((double)n * g_memo.ns, 0, 1);
+    prange__tls_t saved = prange__enter_inline();
     if (n) body(ctx, begin, end);
-    prange__tls.depth = 0;
-    prange__tls.tid = tid;
-    prange__tls.team = team;
-    prange__tls.frame = frame;
-    prange__tls.region = region;
+    prange__leave(saved);
     return 1;
 }
 

@@ -128,9 +128,17 @@ static inline prange__tls_t prange__enter_team(int tid, int team)
 __attribute__((always_inline)) static inline prange__tls_t prange__enter_inline(void)
 {
     prange__tls_t saved = prange__tls;
-    if (saved.depth == 0)
-        prange__tls = (prange__tls_t){.depth = 1, .tid = 0, .team = 1, .frame = (uintptr_t)__builtin_frame_address(0)};
-    else prange__tls.depth++;
+    if (saved.depth == 0) { /* field by field: a compound literal compiled to a `rep stos` */
+        prange__tls.depth = 1;
+        prange__tls.tid = 0;
+        prange__tls.team = 1;
+        prange__tls.frame = (uintptr_t)__builtin_frame_address(0);
+        prange__tls.region = NULL;
+        prange__tls.region_team = 0;
+        prange__tls.rseq = 0;
+    } else {
+        prange__tls.depth++;
+    }
     return saved;
 }
 static inline void prange__leave(prange__tls_t saved) { prange__tls = saved; }
