@@ -559,9 +559,9 @@ static inline __attribute__((always_inline)) int for_memo(int64_t begin, int64_t
         return 0;
     prange__tick++; /* not a sampled call: counted as run_loop counts it */
     if (prange__tls.region) prange__region_account_inline((double)n * g_memo.ns, 0, 1);
-    prange__tls_t saved = prange__enter_inline();
+    prange__top_saved saved = prange__enter_inline_top();
     if (n) body(ctx, begin, end);
-    prange__leave(saved);
+    prange__leave_top(saved);
     return 1;
 }
 

@@ -142,6 +142,33 @@ __attribute__((always_inline)) static inline prange__tls_t prange__enter_inline(
     return saved;
 }
 static inline void prange__leave(prange__tls_t saved) { prange__tls = saved; }
+/* prange__enter_inline / prange__leave for a thread known to be outside any body and any
+ * region's team (depth 0, region_team 0): saves and restores only what it changes (the
+ * warm inline prange_for, lib/loop.c, where the whole context's copy was 14 of ~140
+ * instructions). */
+typedef struct {
+    int tid, team;
+    uintptr_t frame;
+    void *region;
+} prange__top_saved;
+__attribute__((always_inline)) static inline prange__top_saved prange__enter_inline_top(void)
+{
+    prange__top_saved saved = {prange__tls.tid, prange__tls.team, prange__tls.frame, prange__tls.region};
+    prange__tls.depth = 1;
+    prange__tls.tid = 0;
+    prange__tls.team = 1;
+    prange__tls.frame = (uintptr_t)__builtin_frame_address(0);
+    prange__tls.region = NULL;
+    return saved;
+}
+static inline void prange__leave_top(prange__top_saved saved)
+{
+    prange__tls.depth = 0;
+    prange__tls.tid = saved.tid;
+    prange__tls.team = saved.team;
+    prange__tls.frame = saved.frame;
+    prange__tls.region = saved.region;
+}
 
 /* ---- regions (lib/region.c) ----------------------------------------------------------
  * Inside a region's function every member makes the same loop calls in the same order.
