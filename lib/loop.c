@@ -413,39 +413,34 @@ int prange__region_once(int (*call)(void *), void *arg)
     return mine.rc;
 }
 
-/* The last inline decision of this thread's learned loops, for a warm key (no back-off,
- * no probe) and size class, made at shared-state epoch `epoch` (sched/prange_sched.h):
- * every length up to n_max of that class is serial, since its work n x c stays below
- * twice the fork-join figure of the team (plan() then finds fewer than 2 threads worth
- * it) and below what a quiet machine's figure would pay (no probe). While the epoch, the
- * call's inputs, the budget and the pool are the same, such a call runs inline without
- * planning (an inline call's libprange instructions 667 -> 278, perf/ab/run: the table
- * read, plan(), the probe checks). A wavefront's diagonals of one class share the entry.
- * Whatever else would make a call serial (a nested call, PRANGE_SERIAL, an OpenMP
- * region) runs it the same way. */
-typedef struct {
-    const void *key;
-    uint64_t n_min, n_max, epoch; /* n_min: the class's first length */
-    int64_t grain;
-    unsigned flags;
-    int budget, pool, threads;
-    double ns; /* the learned cost it was made with (an inline region's account) */
-} inline_memo;
-static PRANGE__TLS inline_memo g_memo;
+/* The inline decisions of this thread's learned loops (prange__inline_memo, one per key
+ * slot), for a warm key (no back-off, no probe) and size class, made at shared-state
+ * epoch `epoch` (sched/prange_sched.h): every length up to n_max of that class is
+ * serial, since its work n x c stays below twice the fork-join figure of the team
+ * (plan() then finds fewer than 2 threads worth it) and below what a quiet machine's
+ * figure would pay (no probe). While the epoch, the call's inputs, the budget and the
+ * pool are the same, such a call runs inline without planning (an inline call's
+ * libprange instructions 667 -> 278, perf/ab/run: the table read, plan(), the probe
+ * checks). A wavefront's diagonals of one class share the entry; the loops of a solver
+ * step each have theirs. Whatever else would make a call serial (a nested call,
+ * PRANGE_SERIAL, an OpenMP region) runs it the same way. */
+typedef prange__inline_memo inline_memo;
 static const prange_opts g_automatic = PRANGE_OPTS_INIT; /* prange_for's, read in place */
 
 /* Whether the memo holds for a call of n iterations of `key` with options `o` (no early
  * stop, no cost hint: such calls never keep one) at epoch `epoch`. */
-static inline int memo_fits(uint64_t n, const prange_opts *o, const void *key, uint64_t epoch)
+static inline const inline_memo *memo_fits(uint64_t n, const prange_opts *o, const void *key, uint64_t epoch)
 {
-    const inline_memo *m = &g_memo;
-    return m->key == key && key && n <= m->n_max && n >= m->n_min && m->epoch == epoch && m->grain == o->grain &&
-           m->threads == o->threads && m->flags == o->flags && m->pool == prange__pool &&
-           m->budget == prange__budget() && prange__verbose() < 2;
+    const inline_memo *m = prange__memo_slot(prange__memos, key);
+    return m && m->key == key && key && n <= m->n_max && n >= m->n_min && m->epoch == epoch &&
+                   m->grain == o->grain && m->threads == o->threads && m->flags == o->flags &&
+                   m->pool == prange__pool && m->budget == prange__budget() && prange__verbose() < 2
+               ? m
+               : NULL;
 }
-static inline int memo_holds(const loop *L, const prange_opts *o, const void *key, uint64_t epoch)
+static inline const inline_memo *memo_holds(const loop *L, const prange_opts *o, const void *key, uint64_t epoch)
 {
-    return !L->until && !(o->cost_ns > 0) && memo_fits(L->n, o, key, epoch);
+    return !L->until && !(o->cost_ns > 0) ? memo_fits(L->n, o, key, epoch) : NULL;
 }
 
 /* Keep this call's class as serial up to the length where a team of 2 could pay. */
@@ -462,9 +457,11 @@ static void memo_keep(const loop *L, const prange_opts *o, const void *key, uint
     double quiet = prange__fork_quiet_ns() / 0.35, most = 2 * fork < quiet ? 2 * fork : quiet;
     double n_max = 0.99 * most / learned->ns;
     if (!(n_max >= (double)L->n)) return; /* serial for another reason: plan each call */
+    inline_memo *m = prange__memo_slot(prange__memos_claim(), key);
+    if (!m) return; /* the pool is taken: plan each call */
     unsigned c = prange__size_class(L->n);
     uint64_t top = c < 31 ? (UINT64_C(4) << (2 * c)) - 1 : UINT64_MAX; /* the class's last length */
-    g_memo = (inline_memo){.key = key, .n_min = c ? UINT64_C(1) << (2 * c) : 0,
+    *m = (inline_memo){.key = key, .n_min = c ? UINT64_C(1) << (2 * c) : 0,
                            .n_max = n_max < (double)top ? (uint64_t)n_max : top, .epoch = epoch,
                            .grain = o->grain, .flags = o->flags, .budget = budget,
                            .pool = prange__pool, .threads = o->threads, .ns = learned->ns};
@@ -478,10 +475,11 @@ static void run_loop(loop *L, const prange_opts *o, const void *key)
         return;
     }
     uint64_t epoch = atomic_load_explicit(&prange__plan_epoch, memory_order_acquire);
-    if (memo_holds(L, o, key, epoch)) {
+    const inline_memo *m = memo_holds(L, o, key, epoch);
+    if (m) {
         L->sample = prange__sample_tick(); /* a warm key: 1 in 64, as cost_sample_learned */
         if (prange__tls.region)
-            prange__region_account_inline((double)L->n * g_memo.ns, 0, !(o->flags & PRANGE_NOWAIT));
+            prange__region_account_inline((double)L->n * m->ns, 0, !(o->flags & PRANGE_NOWAIT));
         run_serial(L);
         if (L->sample) prange__cost_record_alone(key, L->n, L->timed_iters, (double)L->timed_ns, 1);
         return;
@@ -554,11 +552,13 @@ static inline __attribute__((always_inline)) int for_memo(int64_t begin, int64_t
 {
     uint64_t n = prange__len(begin, end);
     if (prange__tls.region_team != 0 || prange__tls.depth != 0 || prange__sample_due() ||
-        atomic_load_explicit(&prange__prof_flag, memory_order_relaxed) != 0 ||
-        !memo_fits(n, &g_automatic, (const void *)body, atomic_load_explicit(&prange__plan_epoch, memory_order_acquire)))
+        atomic_load_explicit(&prange__prof_flag, memory_order_relaxed) != 0)
         return 0;
+    const inline_memo *m =
+        memo_fits(n, &g_automatic, (const void *)body, atomic_load_explicit(&prange__plan_epoch, memory_order_acquire));
+    if (!m) return 0;
     prange__tick++; /* not a sampled call: counted as run_loop counts it */
-    if (prange__tls.region) prange__region_account_inline((double)n * g_memo.ns, 0, 1);
+    if (prange__tls.region) prange__region_account_inline((double)n * m->ns, 0, 1);
     prange__top_saved saved = prange__enter_inline_top();
     if (n) body(ctx, begin, end);
     prange__leave_top(saved);

@@ -264,46 +264,76 @@ typedef struct kept_plan {
     prange_plan plan;
 } kept_plan;
 #define KEPT_PLANS 4 /* a power of two */
-/* Each thread's slots are a group of a static pool, claimed by its first kept plan and
- * released when it exits: in TLS they would add 640 bytes to the static TLS block that a
- * dlopen'd libprange takes from what glibc reserves for all such libraries (glibc 2.36
- * here: a 1.7 KiB block loads alone, not after libgomp; tests/static_tls.sh keeps the
- * block under 512 bytes), and from the heap they would be lost with the threads a fork()
- * leaves behind. Threads beyond the pool keep nothing (their calls plan every time). */
+/* Each thread's kept plans and inline memos (prange_sched.h) are a group of a static
+ * pool, claimed by its first kept plan or memo and released when it exits: in TLS they
+ * would add 900 bytes to the static TLS block that a dlopen'd libprange takes from what
+ * glibc reserves for all such libraries (glibc 2.36 here: a 1.7 KiB block loads alone,
+ * not after libgomp; tests/static_tls.sh keeps the block under 512 bytes), and from the
+ * heap they would be lost with the threads a fork() leaves behind. Threads beyond the
+ * pool keep nothing (their calls plan every time). */
 #define KEPT_GROUPS 64
-static kept_plan g_kept[KEPT_GROUPS][KEPT_PLANS];
+typedef struct kept_group {
+    kept_plan plans[KEPT_PLANS];
+    prange__inline_memo memos[PRANGE__MEMOS];
+} kept_group;
+static kept_group g_kept[KEPT_GROUPS];
 static atomic_int g_kept_owned[KEPT_GROUPS];
 static PRANGE__TLS kept_plan *t_kept;
+PRANGE__TLS prange__inline_memo *prange__memos;
 static pthread_key_t g_kept_key;
 static pthread_once_t g_kept_once = PTHREAD_ONCE_INIT;
 
 static void kept_release(void *p)
 {
     t_kept = NULL; /* destructors run on the exiting thread: a later call claims again */
-    atomic_store_explicit(&g_kept_owned[(kept_plan(*)[KEPT_PLANS])p - g_kept], 0, memory_order_release);
+    prange__memos = NULL;
+    atomic_store_explicit(&g_kept_owned[(kept_group *)p - g_kept], 0, memory_order_release);
 }
 static void kept_key(void) { pthread_key_create(&g_kept_key, kept_release); }
 
-static size_t kept_index(const void *key, uint64_t n) { return (((uintptr_t)key >> 4) ^ n) & (KEPT_PLANS - 1); }
-
-/* This thread's slots, claimed on first use (NULL when the pool is taken: nothing kept). */
-static kept_plan *kept_slots(void)
+/* This thread's group, claimed on first use (NULL when the pool is taken: nothing kept). */
+static kept_group *kept_claim(void)
 {
-    if (t_kept) return t_kept;
     pthread_once(&g_kept_once, kept_key);
     for (int g = 0; g < KEPT_GROUPS; g++) {
         int free_ = 0;
         if (atomic_load_explicit(&g_kept_owned[g], memory_order_relaxed) == 0 &&
             atomic_compare_exchange_strong(&g_kept_owned[g], &free_, 1)) {
-            memset(g_kept[g], 0, sizeof g_kept[g]); /* a former owner's plans */
-            if (pthread_setspecific(g_kept_key, g_kept[g]) != 0) {
+            memset(&g_kept[g], 0, sizeof g_kept[g]); /* a former owner's plans and memos */
+            if (pthread_setspecific(g_kept_key, &g_kept[g]) != 0) {
                 atomic_store(&g_kept_owned[g], 0);
                 return NULL;
             }
-            return t_kept = g_kept[g];
+            t_kept = g_kept[g].plans;
+            prange__memos = g_kept[g].memos;
+            return &g_kept[g];
         }
     }
     return NULL;
+}
+
+static size_t kept_index(const void *key, uint64_t n) { return (((uintptr_t)key >> 4) ^ n) & (KEPT_PLANS - 1); }
+
+/* This thread's kept plans (NULL when the pool is taken). */
+static kept_plan *kept_slots(void)
+{
+    if (t_kept) return t_kept;
+    kept_group *g = kept_claim();
+    return g ? g->plans : NULL;
+}
+
+prange__inline_memo *prange__memos_claim(void)
+{
+    if (prange__memos) return prange__memos;
+    kept_group *g = kept_claim();
+    return g ? g->memos : NULL;
+}
+
+int prange__memo_kept(const void *key, uint64_t n)
+{
+    const prange__inline_memo *m = prange__memo_slot(prange__memos, key);
+    return m && key && m->key == key && n >= m->n_min && n <= m->n_max &&
+           m->epoch == atomic_load_explicit(&prange__plan_epoch, memory_order_acquire);
 }
 
 static int kept_matches(const kept_plan *k, uint64_t n, const prange_opts *o, const void *key, uint64_t epoch)

@@ -472,6 +472,36 @@ static inline void prange__plan_changed(void)
 {
     atomic_fetch_add_explicit(&prange__plan_epoch, 1, memory_order_release);
 }
+/* The last inline decision of this thread for a warm key (no back-off, no probe) and
+ * size class, made at epoch `epoch`: every length in [n_min, n_max] of that class is
+ * serial (lib/loop.c: memo_keep says why, for_memo and run_loop reuse it). A thread keeps
+ * PRANGE__MEMOS of them, one slot per key hash, so the loops of a sequence of small loops
+ * (a solver step, a sweep and its reduction) each keep theirs. */
+typedef struct prange__inline_memo {
+    const void *key;
+    uint64_t n_min, n_max, epoch; /* n_min: the class's first length */
+    int64_t grain;
+    unsigned flags;
+    int budget, pool, threads;
+    double ns; /* the learned cost it was made with (an inline region's account) */
+} prange__inline_memo;
+#define PRANGE__MEMOS 4 /* a power of two */
+/* This thread's memos, NULL until its first kept decision claims them (with its kept
+ * plans: one group of plan.c's static pool, released when the thread exits), or when
+ * the pool is taken. */
+extern PRANGE__TLS prange__inline_memo *prange__memos;
+prange__inline_memo *prange__memos_claim(void);
+/* The slot of `key` (NULL-safe: m NULL gives NULL). Fibonacci hashing of the address
+ * without its alignment bits: neighbouring functions of one file land apart. */
+static inline prange__inline_memo *prange__memo_slot(prange__inline_memo *m, const void *key)
+{
+    uint32_t h = (uint32_t)((uintptr_t)key >> 4) * 0x9E3779B1u;
+    return m ? m + (h >> (32 - 2)) : NULL;
+}
+_Static_assert(PRANGE__MEMOS == 4, "prange__memo_slot takes the top 2 bits");
+/* Whether this thread keeps an inline decision for n iterations of `key` made at the
+ * current epoch (what a call with the same options would reuse). No side effect. */
+int prange__memo_kept(const void *key, uint64_t n);
 /* Back-off (see cost.c): a call of (key, n) planned under a cap counts down to the probe
  * window; a probe planned serial (`serial`: the cost or the fork-join figure says so now)
  * ends the back-off. */

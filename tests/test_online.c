@@ -4,6 +4,7 @@
  * clock the probes read is a fake where a test needs one. */
 #include <criterion/criterion.h>
 #include <omp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -1333,6 +1334,96 @@ Test(plans, a_kept_inline_plan_sees_a_new_fork_figure)
     for (int i = 0; i < 20; i++) cr_assert_eq(memo_team(100), 1, "call %d ran on a team at 600 ns a fork", i);
     for (int i = 0; i < 8; i++) prange__fork_observe(2, 30);
     cr_assert_eq(memo_team(100), 2, "the kept serial plan outlived the fork-join figure it was made from");
+}
+
+/* The loops of a sequence of small loops (a solver step, a sweep and its reduction) each
+ * keep their inline decision: a thread keeps PRANGE__MEMOS, one per key slot. Eight
+ * bodies, and the first of them that fall in different slots. */
+static volatile int seq_mark; /* distinct bodies: no two may be folded into one */
+static void seq_body0(void *c, int64_t b, int64_t e) { seq_mark = 0; team_body(c, b, e); }
+static void seq_body1(void *c, int64_t b, int64_t e) { seq_mark = 1; team_body(c, b, e); }
+static void seq_body2(void *c, int64_t b, int64_t e) { seq_mark = 2; team_body(c, b, e); }
+static void seq_body3(void *c, int64_t b, int64_t e) { seq_mark = 3; team_body(c, b, e); }
+static void seq_body4(void *c, int64_t b, int64_t e) { seq_mark = 4; team_body(c, b, e); }
+static void seq_body5(void *c, int64_t b, int64_t e) { seq_mark = 5; team_body(c, b, e); }
+static void seq_body6(void *c, int64_t b, int64_t e) { seq_mark = 6; team_body(c, b, e); }
+static void seq_body7(void *c, int64_t b, int64_t e) { seq_mark = 7; team_body(c, b, e); }
+static prange_body_fn const seq_bodies[8] = {seq_body0, seq_body1, seq_body2, seq_body3,
+                                             seq_body4, seq_body5, seq_body6, seq_body7};
+
+/* Up to `most` bodies of seq_bodies in distinct memo slots into out; returns how many. */
+static int seq_distinct(prange_body_fn *out, int most)
+{
+    prange__inline_memo base[PRANGE__MEMOS];
+    int k = 0;
+    for (int i = 0; i < 8 && k < most; i++) {
+        int taken = 0;
+        for (int j = 0; j < k; j++)
+            taken |= prange__memo_slot(base, (const void *)out[j]) == prange__memo_slot(base, (const void *)seq_bodies[i]);
+        if (!taken) out[k++] = seq_bodies[i];
+    }
+    return k;
+}
+
+/* 1 ns an iteration for n (as memo_warm) and one call: kept when serial at that cost. */
+static int seq_call(prange_body_fn body, int64_t n)
+{
+    team_ctx c = {0};
+    cr_assert_eq(prange_for(0, n, body, &c), 0);
+    return atomic_load(&c.team);
+}
+static void seq_learn(prange_body_fn body, int64_t n)
+{
+    for (int i = 0; i < 8; i++) prange__cost_record((const void *)body, (uint64_t)n, (uint64_t)n, (double)n);
+}
+
+Test(plans, the_loops_of_a_sequence_each_keep_their_inline_plan)
+{
+    setenv("PRANGE_FORK_NS", "100000", 1);
+    prange_set_num_threads(2);
+    prange_body_fn b[PRANGE__MEMOS];
+    int k = seq_distinct(b, PRANGE__MEMOS);
+    cr_assert_geq(k, 3, "8 neighbouring functions fell in %d of %d memo slots", k, PRANGE__MEMOS);
+    for (int j = 0; j < k; j++) seq_learn(b[j], 1000);
+    /* Called in turn, as a solver step calls its loops: each keeps its own. */
+    for (int round = 0; round < 20; round++)
+        for (int j = 0; j < k; j++) cr_assert_eq(seq_call(b[j], 1000), 1, "a cheap loop ran on a team");
+    for (int j = 0; j < k; j++)
+        cr_assert(prange__memo_kept((const void *)b[j], 1000), "loop %d of %d in turn lost its inline plan", j, k);
+    /* Each still follows what it read: a dear cost for one makes it plan again (a team),
+     * and the others then keep theirs again. */
+    for (int i = 0; i < 8; i++) prange__cost_record((const void *)b[0], 1000, 1000, 1e9);
+    cr_assert_eq(seq_call(b[0], 1000), 2, "a kept inline plan outlived the cost it was made from");
+    for (int j = 1; j < k; j++) {
+        cr_assert_eq(seq_call(b[j], 1000), 1);
+        cr_assert(prange__memo_kept((const void *)b[j], 1000), "loop %d did not keep its plan again", j);
+    }
+}
+
+/* Memos come from a static pool of 64 per-thread groups: a thread's group goes back to the
+ * pool when it exits, so any number of threads, one after another, each keep theirs. */
+static void *seq_thread(void *arg)
+{
+    int *kept = arg;
+    for (int i = 0; i < 20; i++) seq_call(seq_body0, 1000);
+    *kept = prange__memo_kept((const void *)seq_body0, 1000);
+    return NULL;
+}
+
+Test(plans, threads_one_after_another_each_keep_an_inline_plan)
+{
+    setenv("PRANGE_FORK_NS", "100000", 1);
+    prange_set_num_threads(2);
+    seq_learn(seq_body0, 1000);
+    cr_assert_not(prange__memo_kept((const void *)seq_body0, 1000), "nothing ran yet");
+    for (int t = 0; t < 150; t++) {
+        pthread_t th;
+        int kept = 0;
+        cr_assert_eq(pthread_create(&th, NULL, seq_thread, &kept), 0);
+        cr_assert_eq(pthread_join(th, NULL), 0);
+        cr_assert(kept, "thread %d of 150 kept no inline plan: the pool's groups were not given back", t);
+    }
+    cr_assert_not(prange__memo_kept((const void *)seq_body0, 1000), "another thread's memo showed on this one");
 }
 
 /* ---- a kept parallel plan follows what it read ---------------------------------------------- */
