@@ -462,9 +462,9 @@ static void memo_keep(const loop *L, const prange_opts *o, const void *key, uint
     unsigned c = prange__size_class(L->n);
     uint64_t top = c < 31 ? (UINT64_C(4) << (2 * c)) - 1 : UINT64_MAX; /* the class's last length */
     *m = (inline_memo){.key = key, .n_min = c ? UINT64_C(1) << (2 * c) : 0,
-                           .n_max = n_max < (double)top ? (uint64_t)n_max : top, .epoch = epoch,
-                           .grain = o->grain, .flags = o->flags, .budget = budget,
-                           .pool = prange__pool, .threads = o->threads, .ns = learned->ns};
+                       .n_max = n_max < (double)top ? (uint64_t)n_max : top, .epoch = epoch,
+                       .grain = o->grain, .flags = o->flags, .budget = budget,
+                       .pool = prange__pool, .threads = o->threads, .ns = learned->ns};
 }
 
 /* Run a validated loop with loaded options `o`. */

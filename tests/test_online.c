@@ -1339,15 +1339,20 @@ Test(plans, a_kept_inline_plan_sees_a_new_fork_figure)
 /* The loops of a sequence of small loops (a solver step, a sweep and its reduction) each
  * keep their inline decision: a thread keeps PRANGE__MEMOS, one per key slot. Eight
  * bodies, and the first of them that fall in different slots. */
-static volatile int seq_mark; /* distinct bodies: no two may be folded into one */
-static void seq_body0(void *c, int64_t b, int64_t e) { seq_mark = 0; team_body(c, b, e); }
-static void seq_body1(void *c, int64_t b, int64_t e) { seq_mark = 1; team_body(c, b, e); }
-static void seq_body2(void *c, int64_t b, int64_t e) { seq_mark = 2; team_body(c, b, e); }
-static void seq_body3(void *c, int64_t b, int64_t e) { seq_mark = 3; team_body(c, b, e); }
-static void seq_body4(void *c, int64_t b, int64_t e) { seq_mark = 4; team_body(c, b, e); }
-static void seq_body5(void *c, int64_t b, int64_t e) { seq_mark = 5; team_body(c, b, e); }
-static void seq_body6(void *c, int64_t b, int64_t e) { seq_mark = 6; team_body(c, b, e); }
-static void seq_body7(void *c, int64_t b, int64_t e) { seq_mark = 7; team_body(c, b, e); }
+static atomic_int seq_mark; /* distinct bodies: no two may be folded into one */
+static void seq_at(int mark, void *c, int64_t b, int64_t e)
+{
+    atomic_store_explicit(&seq_mark, mark, memory_order_relaxed);
+    team_body(c, b, e);
+}
+static void seq_body0(void *c, int64_t b, int64_t e) { seq_at(0, c, b, e); }
+static void seq_body1(void *c, int64_t b, int64_t e) { seq_at(1, c, b, e); }
+static void seq_body2(void *c, int64_t b, int64_t e) { seq_at(2, c, b, e); }
+static void seq_body3(void *c, int64_t b, int64_t e) { seq_at(3, c, b, e); }
+static void seq_body4(void *c, int64_t b, int64_t e) { seq_at(4, c, b, e); }
+static void seq_body5(void *c, int64_t b, int64_t e) { seq_at(5, c, b, e); }
+static void seq_body6(void *c, int64_t b, int64_t e) { seq_at(6, c, b, e); }
+static void seq_body7(void *c, int64_t b, int64_t e) { seq_at(7, c, b, e); }
 static prange_body_fn const seq_bodies[8] = {seq_body0, seq_body1, seq_body2, seq_body3,
                                              seq_body4, seq_body5, seq_body6, seq_body7};
 

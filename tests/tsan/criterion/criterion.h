@@ -70,6 +70,7 @@ static void t__fail(const char *file, int line, const char *expr, const char *fm
 #define t__check(cond, expr, ...) \
     do { if (!(cond)) t__fail(__FILE__, __LINE__, expr, "" __VA_ARGS__); } while (0)
 #define cr_assert(c, ...) t__check((c), #c, __VA_ARGS__)
+#define cr_assert_not(c, ...) t__check(!(c), "!(" #c ")", __VA_ARGS__)
 #define cr_assert_eq(a, b, ...) t__check((a) == (b), #a " == " #b, __VA_ARGS__)
 #define cr_assert_neq(a, b, ...) t__check((a) != (b), #a " != " #b, __VA_ARGS__)
 #define cr_assert_lt(a, b, ...) t__check((a) < (b), #a " < " #b, __VA_ARGS__)
