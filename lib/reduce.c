@@ -708,6 +708,17 @@ static int reduce_call(int64_t begin, int64_t end, const prange_reducer *reducer
     o.grain = (int64_t)(R.B < (uint64_t)INT64_MAX ? R.B : (uint64_t)INT64_MAX); /* whole blocks */
     o.schedule = PRANGE_SCHEDULE_STATIC; /* blocks are split statically, whatever was asked */
     if (prange__region_team()) return region_reduce(&R, &o, key, result);
+    /* Fewer than 2 blocks' worth (plan()'s grain rule, and no other rule makes it
+     * parallel): serial whatever is learned, so nothing to read, plan or learn. A small
+     * reduction called again and again (a dot product per solver step) pays the fold
+     * alone: 300 -> 160 libprange instructions at 64 elements. PRANGE_VERBOSE=2 plans it,
+     * to print the plan. */
+    if (R.n / 2 < R.B && prange__verbose() < 2) {
+        if (prange__tls.region) /* what plan() would have counted: the hinted work, if any */
+            prange__region_account_inline((double)R.n * o.cost_ns < DBL_MAX ? (double)R.n * o.cost_ns : DBL_MAX, 0, 1);
+        R.sample = 0;
+        return fold_inline(&R, result);
+    }
     /* One read of the learned cost serves the plan and the sampling. */
     prange__learned learned;
     prange_plan plan;

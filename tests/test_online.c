@@ -1270,6 +1270,49 @@ Test(first_call, a_cheap_reduction_stays_inline_and_learns)
     cr_assert_eq(p.serial, 1, "5000 adds do not pay 100 us of fork-join");
 }
 
+/* A reduction of fewer than 2 blocks' worth cannot split: it runs inline without planning,
+ * so it neither reads nor learns a cost (lib/reduce.c). With a grain that lets it split,
+ * the same call plans, and learns. Its bits are the serial fold's either way. */
+typedef struct {
+    team_ctx team;
+    const double *x;
+} short_ctx;
+static void short_sum(void *c, int64_t b, int64_t e, void *acc)
+{
+    short_ctx *s = c;
+    team_body(&s->team, b, e);
+    double v = *(double *)acc;
+    for (int64_t i = b; i < e; i++) v += s->x[i];
+    *(double *)acc = v;
+}
+
+Test(plans, a_reduction_too_short_to_split_plans_and_learns_nothing)
+{
+    setenv("PRANGE_FORK_NS", "100", 1); /* a team would pay for anything that can split */
+    prange_set_num_threads(2);
+    static int key;
+    double x[64], ref = 0;
+    for (int i = 0; i < 64; i++) x[i] = 1.0 / (i + 3) + i * 0.125;
+    for (int i = 0; i < 64; i++) ref += x[i]; /* one block: the body's own left-to-right fold */
+    prange_opts o = PRANGE_OPTS_INIT;
+    o.key = &key;
+    for (int k = 0; k < 200; k++) {
+        short_ctx c = {.x = x};
+        double r = -1;
+        cr_assert_eq(prange_reduce(0, 64, prange_reducer_sum_f64(), short_sum, &c, &r, &o), 0);
+        cr_assert(memcmp(&r, &ref, sizeof r) == 0, "call %d: %.17g, serial fold %.17g", k, r, ref);
+        cr_assert_eq(atomic_load(&c.team.team), 1, "64 iterations in one block ran on a team");
+    }
+    cr_assert_eq(prange__cost_lookup(&key, 64), 0, "a reduction that cannot split learned a cost");
+    o.grain = 16; /* 4 blocks: it may split, so it plans and learns */
+    for (int k = 0; k < 20; k++) {
+        short_ctx c = {.x = x};
+        double r = 0;
+        cr_assert_eq(prange_reduce(0, 64, prange_reducer_sum_f64(), short_sum, &c, &r, &o), 0);
+    }
+    cr_assert_gt(prange__cost_lookup(&key, 64), 0, "20 calls of a reduction that can split learned nothing");
+}
+
 /* ---- a kept inline plan follows what it read ----------------------------------------------- */
 
 /* A loop planned serial again and again runs without planning (lib/loop.c, inline_memo);

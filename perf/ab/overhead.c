@@ -3,10 +3,12 @@
  * (perf/ab/run): a forced 2-thread empty loop (cost_ns 1e9 on 4 elements: always a team),
  * an inline 64-element loop (prange_for: the serial plan), two such loops of different
  * bodies called in turn (a sequence of small loops: inline2), and a forced 2-thread sum
- * reduction of 8 default blocks (perf/kernels/overhead.c's ovh-reduce). Builds against any
- * libprange with prange_reduce (0.1's prange_opts had no struct_size).
+ * reduction of 8 default blocks (perf/kernels/overhead.c's ovh-reduce), and an inline sum
+ * reduction of 64 elements, default options (ireduce: a small dot product per solver
+ * step). Builds against any libprange with prange_reduce (0.1's prange_opts had no
+ * struct_size).
  *   overhead [reps]          medians and minimums of `reps` timed rounds
- *   overhead --count MODE    one untimed round of MODE (forced | inline | inline2 | reduce) inside
+ *   overhead --count MODE    one untimed round of MODE (forced | inline | inline2 | reduce | ireduce) inside
  *                            measure(), for callgrind --toggle-collect=measure (instruction
  *                            counts)
  */
@@ -36,6 +38,13 @@ static void body64b(void *c, int64_t b, int64_t e)
     for (int64_t i = b; i < e; i++) s += v[i];
     sink = s;
 }
+static void sum64(void *c, int64_t b, int64_t e, void *acc)
+{
+    const double *v = c;
+    double s = *(double *)acc;
+    for (int64_t i = b; i < e; i++) s += v[i];
+    *(double *)acc = s;
+}
 static void one_sum(void *c, int64_t b, int64_t e, void *acc)
 {
     (void)c;
@@ -62,7 +71,7 @@ static prange_opts forced(void)
     o.cost_ns = 1e9;
     return o;
 }
-enum { FORCED, INLINE, REDUCE, INLINE2 };
+enum { FORCED, INLINE, REDUCE, INLINE2, IREDUCE };
 static void calls_of(int mode, const prange_opts *o, int calls)
 {
     prange_opts r = *o;
@@ -71,7 +80,11 @@ static void calls_of(int mode, const prange_opts *o, int calls)
         if (mode == INLINE) prange_for(0, 64, body64, x);
         else if (mode == INLINE2) prange_for(0, 64, i & 1 ? body64b : body64, x);
         else if (mode == FORCED) prange_for_opts(0, 4, empty, NULL, o);
-        else {
+        else if (mode == IREDUCE) {
+            double s = 0;
+            prange_reduce(0, 64, prange_reducer_sum_f64(), sum64, x, &s, NULL);
+            sink = s;
+        } else {
             double s = 0;
             prange_reduce(0, 4 * 4096, prange_reducer_sum_f64(), one_sum, NULL, &s, &r);
             sink = s;
@@ -91,17 +104,21 @@ int main(int argc, char **argv)
     calls_of(INLINE, &o, 2000);
     calls_of(INLINE2, &o, 2000);
     calls_of(REDUCE, &o, 2000);
+    calls_of(IREDUCE, &o, 2000);
     if (argc > 2 && strcmp(argv[1], "--count") == 0) {
         int mode = strcmp(argv[2], "inline") == 0    ? INLINE
                    : strcmp(argv[2], "inline2") == 0 ? INLINE2
                    : strcmp(argv[2], "reduce") == 0  ? REDUCE
+                   : strcmp(argv[2], "ireduce") == 0 ? IREDUCE
                                                      : FORCED;
-        measure(mode, &o, mode == INLINE || mode == INLINE2 ? INLINE_CALLS : mode == REDUCE ? REDUCE_CALLS : FORCED_CALLS);
+        measure(mode, &o, mode == INLINE || mode == INLINE2 || mode == IREDUCE ? INLINE_CALLS
+                          : mode == REDUCE                                 ? REDUCE_CALLS
+                                                                           : FORCED_CALLS);
         return 0;
     }
     int reps = argc > 1 ? atoi(argv[1]) : 21;
     if (reps < 1 || reps > 1000) reps = 21;
-    double f[1000], in[1000], rd[1000], in2[1000];
+    double f[1000], in[1000], rd[1000], in2[1000], ird[1000];
     for (int r = 0; r < reps; r++) {
         double t0 = now();
         measure(FORCED, &o, FORCED_CALLS);
@@ -111,7 +128,10 @@ int main(int argc, char **argv)
         measure(REDUCE, &o, REDUCE_CALLS);
         double t3 = now();
         measure(INLINE2, &o, INLINE_CALLS);
-        in2[r] = (now() - t3) / INLINE_CALLS;
+        double t4 = now();
+        measure(IREDUCE, &o, INLINE_CALLS);
+        ird[r] = (now() - t4) / INLINE_CALLS;
+        in2[r] = (t4 - t3) / INLINE_CALLS;
         f[r] = (t1 - t0) / FORCED_CALLS;
         in[r] = (t2 - t1) / INLINE_CALLS;
         rd[r] = (t3 - t2) / REDUCE_CALLS;
@@ -120,8 +140,9 @@ int main(int argc, char **argv)
     qsort(in, (size_t)reps, sizeof in[0], cmp);
     qsort(rd, (size_t)reps, sizeof rd[0], cmp);
     qsort(in2, (size_t)reps, sizeof in2[0], cmp);
+    qsort(ird, (size_t)reps, sizeof ird[0], cmp);
     printf("forced2 median %.1f min %.1f ns   inline64 median %.2f min %.2f ns   reduce2 median %.1f min %.1f ns   "
-           "inline2 median %.2f min %.2f ns\n",
-           f[reps / 2], f[0], in[reps / 2], in[0], rd[reps / 2], rd[0], in2[reps / 2], in2[0]);
+           "inline2 median %.2f min %.2f ns   ireduce64 median %.2f min %.2f ns\n",
+           f[reps / 2], f[0], in[reps / 2], in[0], rd[reps / 2], rd[0], in2[reps / 2], in2[0], ird[reps / 2], ird[0]);
     return 0;
 }
