@@ -711,8 +711,8 @@ static int reduce_call(int64_t begin, int64_t end, const prange_reducer *reducer
     /* Fewer than 2 blocks' worth (plan()'s grain rule, and no other rule makes it
      * parallel): serial whatever is learned, so nothing to read, plan or learn. A small
      * reduction called again and again (a dot product per solver step) pays the fold
-     * alone: 300 -> 160 libprange instructions at 64 elements. PRANGE_VERBOSE=2 plans it,
-     * to print the plan. */
+     * alone: 732 -> 379 libprange instructions at 64 elements (perf/ab/run).
+     * PRANGE_VERBOSE=2 plans it, to print the plan. */
     if (R.n / 2 < R.B && prange__verbose() < 2) {
         if (prange__tls.region) /* what plan() would have counted: the hinted work, if any */
             prange__region_account_inline((double)R.n * o.cost_ns < DBL_MAX ? (double)R.n * o.cost_ns : DBL_MAX, 0, 1);
