@@ -1313,6 +1313,26 @@ Test(plans, a_reduction_too_short_to_split_plans_and_learns_nothing)
     cr_assert_gt(prange__cost_lookup(&key, 64), 0, "20 calls of a reduction that can split learned nothing");
 }
 
+/* PRANGE_VERBOSE=2 plans a short reduction anyway, to print it: never silent. */
+Test(plans, a_short_reduction_is_printed_under_verbose_2)
+{
+    setenv("PRANGE_VERBOSE", "2", 1); /* read once, at the first call */
+    double x[64], r = 0;
+    for (int i = 0; i < 64; i++) x[i] = i;
+    prange_opts o = PRANGE_OPTS_INIT;
+    o.label = "short-dot";
+    t_capture cap;
+    static char buf[1 << 16];
+    cr_assert_eq(t_capture_start(&cap), 0);
+    short_ctx c = {.x = x};
+    cr_assert_eq(prange_reduce(0, 64, prange_reducer_sum_f64(), short_sum, &c, &r, &o), 0);
+    cr_assert_eq(t_capture_end(&cap, buf, sizeof buf), 0);
+    cr_assert_eq(r, 2016.0);
+    const char *line = strstr(buf, "reduce short-dot");
+    cr_assert_not_null(line, "no plan printed for a short reduction under PRANGE_VERBOSE=2:\n%s", buf);
+    cr_assert_not_null(strstr(line, "reason=fewer than 2 x grain iterations"), "its reason: %s", line);
+}
+
 /* ---- a kept inline plan follows what it read ----------------------------------------------- */
 
 /* A loop planned serial again and again runs without planning (lib/loop.c, inline_memo);
