@@ -432,9 +432,9 @@ static const prange_opts g_automatic = PRANGE_OPTS_INIT; /* prange_for's, read i
 static inline const inline_memo *memo_fits(uint64_t n, const prange_opts *o, const void *key, uint64_t epoch)
 {
     const inline_memo *m = prange__memo_slot(prange__memos, key);
-    return m && m->key == key && key && n <= m->n_max && n >= m->n_min && m->epoch == epoch &&
-                   m->grain == o->grain && m->threads == o->threads && m->flags == o->flags &&
-                   m->pool == prange__pool && m->budget == prange__budget() && prange__verbose() < 2
+    return prange__memo_covers(m, key, n, epoch) && m->grain == o->grain && m->threads == o->threads &&
+                   m->flags == o->flags && m->pool == prange__pool && m->budget == prange__budget() &&
+                   prange__verbose() < 2
                ? m
                : NULL;
 }

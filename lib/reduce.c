@@ -715,7 +715,7 @@ static int reduce_call(int64_t begin, int64_t end, const prange_reducer *reducer
      * PRANGE_VERBOSE=2 plans it, to print the plan. */
     if (R.n / 2 < R.B && prange__verbose() < 2) {
         if (prange__tls.region) /* what plan() would have counted: the hinted work, if any */
-            prange__region_account_inline((double)R.n * o.cost_ns < DBL_MAX ? (double)R.n * o.cost_ns : DBL_MAX, 0, 1);
+            prange__region_account_inline(prange__cost_times(o.cost_ns, (double)R.n), 0, 1);
         R.sample = 0;
         return fold_inline(&R, result);
     }

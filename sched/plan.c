@@ -331,9 +331,8 @@ prange__inline_memo *prange__memos_claim(void)
 
 int prange__memo_kept(const void *key, uint64_t n)
 {
-    const prange__inline_memo *m = prange__memo_slot(prange__memos, key);
-    return m && key && m->key == key && n >= m->n_min && n <= m->n_max &&
-           m->epoch == atomic_load_explicit(&prange__plan_epoch, memory_order_acquire);
+    return prange__memo_covers(prange__memo_slot(prange__memos, key), key, n,
+                               atomic_load_explicit(&prange__plan_epoch, memory_order_acquire));
 }
 
 static int kept_matches(const kept_plan *k, uint64_t n, const prange_opts *o, const void *key, uint64_t epoch)

@@ -499,6 +499,13 @@ static inline prange__inline_memo *prange__memo_slot(prange__inline_memo *m, con
     return m ? m + (h >> (32 - 2)) : NULL;
 }
 _Static_assert(PRANGE__MEMOS == 4, "prange__memo_slot takes the top 2 bits");
+/* Whether memo m (NULL-safe) was made for n iterations of `key` (never NULL: an empty slot
+ * has key NULL) at epoch `epoch`; the call's options, budget and pool are the caller's to
+ * compare. */
+static inline int prange__memo_covers(const prange__inline_memo *m, const void *key, uint64_t n, uint64_t epoch)
+{
+    return m && key && m->key == key && n >= m->n_min && n <= m->n_max && m->epoch == epoch;
+}
 /* Whether this thread keeps an inline decision for n iterations of `key` made at the
  * current epoch (what a call with the same options would reuse). No side effect. */
 int prange__memo_kept(const void *key, uint64_t n);
