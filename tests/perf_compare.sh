@@ -6,7 +6,8 @@
 # baseline gives "NOT COMPARABLE" and exit 0; noisy but unchanged samples (an outlier rep,
 # jitter) pass; a wrong result fails; a libprange row 2.6x slower than every reference of its
 # own run fails the within-run gate; --tol still works; null (NaN) fields are read; a
-# baseline of several runs absorbs a lucky run and still flags the slowdown.
+# baseline of several runs absorbs a lucky run and still flags the slowdown; an overhead
+# row whose only parallel reference moved with the machine is not judged against serial.
 set -eu
 src=$1
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
@@ -32,6 +33,8 @@ for kernel, n, ts in (("triad", 1 << 20, (400e-6, 220e-6, 210e-6)), ("map", 1 <<
                       ("sum", 64, (40e-9, 1.2e-6, 30e-9))):
     for phase in ("production", "sweep"):
         rows += [row(phase, kernel, n, v, t) for v, t in zip(("serial", "omp", "prange"), ts)]
+# An overhead row: 64 loops in a region, a team forced (perf/kernels/region.c).
+rows += [row("overhead", "ovh-region64", 4, v, t) for v, t in zip(("serial", "omp", "prange"), (85e-9, 16e-6, 12e-6))]
 base = {"schema": 2,
         "fingerprint": {"cpu": "Test CPU", "cpus": 2, "memory_gib": 24, "kernel_release": "6.0.0-test"},
         "meta": {"git": "abc", "quick": 1, "libprange": "0.1.0", "hwloc": "2", "tbb": "absent", "load_start": None},
@@ -75,6 +78,22 @@ def lucky(r):
         r["median_s"] *= 0.5
 variant("lucky", lucky)
 
+def regime(r):
+    # The host's cross-core cost doubled: OpenMP's region 1.9x, libprange's 2.8x (its loops
+    # wait for a publish too), serial unchanged. No valid parallel reference: not judged.
+    if r["kernel"] == "ovh-region64" and r["variant"] != "serial":
+        f = 1.9 if r["variant"] == "omp" else 2.8
+        r["reps_s"] = [x * f for x in r["reps_s"]]
+        r["median_s"] *= f
+variant("regime", regime)
+
+def ovh_slow(r):
+    # libprange's region loops 1.6x slower, OpenMP's unchanged: flagged against OpenMP.
+    if r["kernel"] == "ovh-region64" and r["variant"] == "prange":
+        r["reps_s"] = [x * 1.6 for x in r["reps_s"]]
+        r["median_s"] *= 1.6
+variant("ovh_slow", ovh_slow)
+
 other = copy.deepcopy(base)
 other["fingerprint"]["memory_gib"] = 32
 save("other", other)
@@ -115,6 +134,10 @@ expect 2 "not comparable\|different machines" $rep baseline "$tmp/multi2.json" "
 expect 0 "NOT COMPARABLE.*memory_gib: base 32, new 24" "$cmp" "$tmp/other.json" "$tmp/slow.json"
 expect 0 "NOT COMPARABLE.*schema 1" "$cmp" "$tmp/schema1.json" "$tmp/base.json"
 expect 1 "FAIL (1 wrong results)" "$cmp" "$tmp/base.json" "$tmp/wrong.json"
+# An overhead row whose only parallel reference moved with the machine is left to the
+# within-run gate; libprange's own slowdown against an unmoved reference is flagged.
+expect 0 "perf gate: PASS" "$cmp" "$tmp/base.json" "$tmp/regime.json"
+expect 1 "flagged .*ovh-region64 .*prange" "$cmp" "$tmp/base.json" "$tmp/ovh_slow.json"
 expect 1 "flagged  *gross .*triad" $rep check "$tmp/gross.json"
 expect 0 "perf gate: PASS" $rep check "$tmp/slow.json"
 expect 2 "" "$cmp" "$tmp/base.json"
