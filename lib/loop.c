@@ -203,13 +203,45 @@ static void until_chunks(loop *L, uint64_t unit, int64_t plan_chunk)
 /* Run the loop on a team of the plan's size; on a sampled call, report what the region
  * cost beyond its slowest share to the fork-join figure, and return the call's wall time
  * (0: not timed, or run inline; L->ran: the team). `label`: the caller's, for logs. */
+/* A static loop's description for its team (prange__launch): the workers read the body and
+ * the range, not the caller's descriptor, which stays with the caller (who also times its
+ * share). No padding: the hand-out compares it byte for byte. */
+typedef struct static_call {
+    prange_body_fn body;
+    void *ctx;
+    int64_t begin;
+    uint64_t n;
+    busy_t *busy; /* sampled: the shares' times */
+    loop *L;      /* member 0's */
+    int code, pad;
+} static_call;
+_Static_assert(sizeof(static_call) <= PRANGE__HANDOUT, "a static loop's call fits the hand-out");
+
+static void static_member(void *p)
+{
+    const static_call *c = p;
+    int team = prange__team_in(c->code), tid = omp_get_thread_num();
+    if (tid == 0) work(c->L, 0, team);
+    else if (tid < team) work_static(c->body, c->ctx, c->begin, c->n, tid, team, c->busy);
+}
+
+/* Any other loop: the workers share the caller's descriptor (its chunk counter). */
+typedef struct loop_call {
+    loop *L;
+    int code, pad;
+} loop_call;
+
+static void loop_member(void *p)
+{
+    const loop_call *c = p;
+    int team = prange__team_in(c->code), tid = omp_get_thread_num();
+    if (tid < team) work(c->L, tid, team);
+}
+
 static uint64_t run_parallel(loop *L, const prange_plan *plan, const char *label)
 {
     prange__region_note_parallel(); /* inside an inline region: it is worth a team */
     prange__mark_pool_started();
-    /* firstprivate: the workers read these values from the block the runtime hands
-     * them, not from this frame: a static loop's workers touch no other line of the
-     * caller's (the descriptor stays with the caller, who also times its share). */
     int planned = prange__team_run(plan, "loop", label);
     if (planned == 1) {
         run_serial(L);
@@ -223,25 +255,11 @@ static uint64_t run_parallel(loop *L, const prange_plan *plan, const char *label
     int region = prange__region_size(planned);
     uint64_t t0 = L->sample || L->timed ? prange__ticks() : 0;
     if (L->schedule == PRANGE_SCHEDULE_STATIC && !L->until) {
-        prange_body_fn body = L->body;
-        void *ctx = L->ctx;
-        int64_t begin = L->begin;
-        uint64_t n = L->n;
-        busy_t *busy = L->sample ? &L->busy : NULL;
-        int code = prange__team_code(planned);
-#pragma omp parallel num_threads(region) firstprivate(L, code, body, ctx, begin, n, busy)
-        {
-            int team = prange__team_in(code), tid = omp_get_thread_num();
-            if (tid == 0) work(L, 0, team);
-            else if (tid < team) work_static(body, ctx, begin, n, tid, team, busy);
-        }
+        static_call c = {L->body, L->ctx, L->begin, L->n, L->sample ? &L->busy : NULL, L, prange__team_code(planned), 0};
+        prange__launch(static_member, &c, sizeof c, region);
     } else {
-        int code = prange__team_code(planned);
-#pragma omp parallel num_threads(region) firstprivate(L, code)
-        {
-            int team = prange__team_in(code), tid = omp_get_thread_num();
-            if (tid < team) work(L, tid, team);
-        }
+        loop_call c = {L, prange__team_code(planned), 0};
+        prange__launch(loop_member, &c, sizeof c, region);
     }
     prange__share_give(planned);
     uint64_t wall = t0 ? prange__ticks_since_ns(t0) : 0;

@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <omp.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "../sched/prange_sched.h"
 #include "../sched/profile.h"
@@ -92,6 +93,34 @@ static inline int prange__team_code(int planned)
     return !omp_get_dynamic() && omp_get_thread_limit() == INT_MAX ? planned : -planned;
 }
 static inline int prange__team_in(int code) { return code > 0 ? code : prange__team_of(-code); }
+
+/* Run fn(desc') on a region of `threads` threads (prange__region_size), where desc' holds
+ * the `size` bytes of the call's description desc (size <= PRANGE__HANDOUT): the caller's
+ * member 0 and the workers read it there. What crosses to a worker's core is the data it
+ * reads. A `#pragma omp parallel` hands its firstprivates over in a block the caller has
+ * just written in its frame: one to three cache lines fetched from the caller's core on
+ * every call, 30-60 ns in this machine's fast regime and 135-280 ns in its slow one. desc'
+ * is instead the thread's hand-out (sched/plan.c), rewritten only when the description
+ * changed: a call repeating the last one's leaves it in the workers' caches, and a
+ * changed one crosses as one aligned pair of lines (docs/performance.md, "Where a forced
+ * reduction's time goes"). The runtime's entry point itself is what the pragma calls
+ * (libgomp's GOMP_parallel, which LLVM's libomp also provides): same ICVs, nesting and
+ * thread limits. A thread without a hand-out (the pool taken), or re-entering while its
+ * fork uses it (a signal handler), passes desc in place. */
+void GOMP_parallel(void (*fn)(void *), void *data, unsigned num_threads, unsigned flags);
+static inline void prange__launch(void (*fn)(void *), const void *desc, size_t size, int threads)
+{
+    unsigned char *h = prange__handout;
+    if (__builtin_expect(h == NULL, 0)) h = prange__handout_claim();
+    if (h == NULL || h == PRANGE__HANDOUT_BUSY) {
+        GOMP_parallel(fn, (void *)(uintptr_t)desc, (unsigned)threads, 0);
+        return;
+    }
+    prange__handout = PRANGE__HANDOUT_BUSY;
+    if (memcmp(h, desc, size) != 0) memcpy(h, desc, size);
+    GOMP_parallel(fn, h, (unsigned)threads, 0);
+    prange__handout = h;
+}
 
 /* The team a parallel plan runs on, taken from the process-wide budget (sched/share.c)
  * and grown on the calling thread to that size. Other threads' loops may hold part of the

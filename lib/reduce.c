@@ -526,6 +526,49 @@ static void member_post(red *R, int tid, int team, int planned, posts P)
     prange__leave(saved);
 }
 
+/* A post_team call's description for its team (prange__launch): what a worker reads, its
+ * own copy of the reduction, not a pointer to the caller's; member 0 (the caller) folds
+ * on R itself. Two cache lines, no padding. */
+typedef struct post_call {
+    prange_reduce_fn body;
+    void *ctx, *rctx;
+    void (*identity)(void *, void *, size_t);
+    void (*combine)(void *, void *, const void *, size_t);
+    int64_t begin;
+    uint64_t n, B, nb, first;
+    size_t acc_size, stride;
+    posts P;
+    red *R;
+    int planned, code;
+} post_call;
+_Static_assert(sizeof(post_call) == PRANGE__HANDOUT, "a reduction's call fills the hand-out");
+
+static void post_member(void *p)
+{
+    const post_call *c = p;
+    int team = prange__team_in(c->code), tid = omp_get_thread_num();
+    if (tid == 0) {
+        member_post(c->R, 0, team, c->planned, c->P);
+    } else if (tid < team) {
+        red L;
+        L.r.acc_size = c->acc_size;
+        L.r.identity = c->identity;
+        L.r.combine = c->combine;
+        L.r.rctx = c->rctx;
+        L.body = c->body;
+        L.ctx = c->ctx;
+        L.begin = c->begin;
+        L.n = c->n;
+        L.B = c->B;
+        L.nb = c->nb;
+        L.stride = c->stride;
+        L.first = c->first;
+        L.pre = NULL; /* member 0's only */
+        L.sample = 0;
+        member_post(&L, tid, team, c->planned, c->P);
+    }
+}
+
 /* Blocks [R->first, nb) on a team of `planned` through posts P (bytes set), merged by the
  * caller into `result`: 0, or PRANGE_ENOMEM. With `timed`, *wall is the region's time. */
 static int post_team(red *R, int planned, posts P, void *result, int timed, uint64_t *wall)
@@ -536,45 +579,30 @@ static int post_team(red *R, int planned, posts P, void *result, int timed, uint
     if (!p) return PRANGE_ENOMEM;
     P.base = p;
     prange__mark_pool_started();
-    /* What a worker reads, by value in the runtime's block; member 0 (the caller) uses R. */
-    red *Rp = R;
-    prange_reduce_fn body = R->body;
-    void *ctx = R->ctx, *rctx = R->r.rctx;
-    void (*identity)(void *, void *, size_t) = R->r.identity;
-    void (*combine)(void *, void *, const void *, size_t) = R->r.combine;
-    int64_t begin = R->begin;
-    uint64_t n = R->n, B = R->B, nb = R->nb, first = R->first;
-    size_t acc_size = R->r.acc_size, stride = R->stride;
+    post_call c = {R->body, R->ctx, R->r.rctx, R->r.identity, R->r.combine, R->begin, R->n, R->B, R->nb, R->first,
+                   R->r.acc_size, R->stride, P, R, planned, prange__team_code(planned)};
     uint64_t t0 = timed ? prange__ticks() : 0;
-    int code = prange__team_code(planned);
-#pragma omp parallel num_threads(prange__region_size(planned)) firstprivate(Rp, P, planned, code, body, ctx, rctx, identity, combine, begin, n, B, nb, first, acc_size, stride)
-    {
-        int team = prange__team_in(code), tid = omp_get_thread_num();
-        if (tid == 0) {
-            member_post(Rp, 0, team, planned, P);
-        } else if (tid < team) {
-            red L;
-            L.r.acc_size = acc_size;
-            L.r.identity = identity;
-            L.r.combine = combine;
-            L.r.rctx = rctx;
-            L.body = body;
-            L.ctx = ctx;
-            L.begin = begin;
-            L.n = n;
-            L.B = B;
-            L.nb = nb;
-            L.stride = stride;
-            L.first = first;
-            L.pre = NULL; /* member 0's only */
-            L.sample = 0;
-            member_post(&L, tid, team, planned, P);
-        }
-    }
+    prange__launch(post_member, &c, sizeof c, prange__region_size(planned));
     if (t0) *wall = prange__ticks_since_ns(t0);
     int rc = merge_posts(R, planned, P, p + all, result);
     buffer_give(&buf);
     return rc;
+}
+
+/* A mailbox call's description for its team (prange__launch). */
+typedef struct mail_call {
+    red *R;
+    void *result;
+    mail *boxes;
+    unsigned char *m;
+    int code, pad;
+} mail_call;
+
+static void mail_member(void *p)
+{
+    const mail_call *c = p;
+    int team = prange__team_in(c->code), tid = omp_get_thread_num();
+    if (tid < team) worker(c->R, tid, team, c->result, c->boxes, c->m);
 }
 
 /* Blocks [R->first, nb) on a team of `planned` (member 0 continuing R->pre when set),
@@ -595,14 +623,9 @@ static int fold_team(red *R, int planned, void *result, int timed, uint64_t *wal
     atomic_init(&R->arrived, 0);
     atomic_init(&R->merged, 0);
     prange__mark_pool_started();
-    red *Rp = R; /* firstprivate, as in loop.c: read from the runtime's block */
+    mail_call c = {R, result, boxes, m, prange__team_code(planned), 0};
     uint64_t t0 = timed ? prange__ticks() : 0; /* timed as loops are (lib/loop.c) */
-    int code = prange__team_code(planned);
-#pragma omp parallel num_threads(prange__region_size(planned)) firstprivate(Rp, code, result, boxes, m)
-    {
-        int team = prange__team_in(code), tid = omp_get_thread_num();
-        if (tid < team) worker(Rp, tid, team, result, boxes, m);
-    }
+    prange__launch(mail_member, &c, sizeof c, prange__region_size(planned));
     if (t0) *wall = prange__ticks_since_ns(t0);
     buffer_give(&buf);
     return atomic_load(&R->failed) ? PRANGE_ENOMEM : 0;

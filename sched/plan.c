@@ -264,8 +264,9 @@ typedef struct kept_plan {
     prange_plan plan;
 } kept_plan;
 #define KEPT_PLANS 4 /* a power of two */
-/* Each thread's kept plans and inline memos (prange_sched.h) are a group of a static
- * pool, claimed by its first kept plan or memo and released when it exits: in TLS they
+/* Each thread's kept plans, inline memos and hand-out (prange_sched.h) are a group of a
+ * static pool, claimed by its first kept plan, memo or fork and released when it exits:
+ * in TLS they
  * would add 900 bytes to the static TLS block that a dlopen'd libprange takes from what
  * glibc reserves for all such libraries (glibc 2.36 here: a 1.7 KiB block loads alone,
  * not after libgomp; tests/static_tls.sh keeps the block under 512 bytes), and from the
@@ -273,6 +274,7 @@ typedef struct kept_plan {
  * pool keep nothing (their calls plan every time). */
 #define KEPT_GROUPS 64
 typedef struct kept_group {
+    _Alignas(128) unsigned char handout[PRANGE__HANDOUT]; /* first: on its own pair of lines */
     kept_plan plans[KEPT_PLANS];
     prange__inline_memo memos[PRANGE__MEMOS];
 } kept_group;
@@ -280,6 +282,7 @@ static kept_group g_kept[KEPT_GROUPS];
 static atomic_int g_kept_owned[KEPT_GROUPS];
 static PRANGE__TLS kept_plan *t_kept;
 PRANGE__TLS prange__inline_memo *prange__memos;
+PRANGE__TLS unsigned char *prange__handout;
 static pthread_key_t g_kept_key;
 static pthread_once_t g_kept_once = PTHREAD_ONCE_INIT;
 
@@ -287,6 +290,7 @@ static void kept_release(void *p)
 {
     t_kept = NULL; /* destructors run on the exiting thread: a later call claims again */
     prange__memos = NULL;
+    prange__handout = NULL;
     atomic_store_explicit(&g_kept_owned[(kept_group *)p - g_kept], 0, memory_order_release);
 }
 static void kept_key(void) { pthread_key_create(&g_kept_key, kept_release); }
@@ -306,6 +310,7 @@ static kept_group *kept_claim(void)
             }
             t_kept = g_kept[g].plans;
             prange__memos = g_kept[g].memos;
+            prange__handout = g_kept[g].handout;
             return &g_kept[g];
         }
     }
@@ -327,6 +332,13 @@ prange__inline_memo *prange__memos_claim(void)
     if (prange__memos) return prange__memos;
     kept_group *g = kept_claim();
     return g ? g->memos : NULL;
+}
+
+unsigned char *prange__handout_claim(void)
+{
+    if (prange__handout) return prange__handout == PRANGE__HANDOUT_BUSY ? NULL : prange__handout;
+    kept_group *g = kept_claim();
+    return g ? g->handout : NULL;
 }
 
 int prange__memo_kept(const void *key, uint64_t n)

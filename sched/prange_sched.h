@@ -491,6 +491,14 @@ typedef struct prange__inline_memo {
  * the pool is taken. */
 extern PRANGE__TLS prange__inline_memo *prange__memos;
 prange__inline_memo *prange__memos_claim(void);
+/* This thread's hand-out: PRANGE__HANDOUT bytes, aligned on a pair of cache lines, in the
+ * same group as its memos. A team's workers read the call's description from it (lib's
+ * prange__launch); NULL until claimed, and PRANGE__HANDOUT_BUSY while the thread's own
+ * fork uses it. prange__handout_claim: the slot, or NULL when the pool is taken. */
+#define PRANGE__HANDOUT 128
+#define PRANGE__HANDOUT_BUSY ((unsigned char *)(uintptr_t)1)
+extern PRANGE__TLS unsigned char *prange__handout;
+unsigned char *prange__handout_claim(void);
 /* The slot of `key` (NULL-safe: m NULL gives NULL). Fibonacci hashing of the address
  * without its alignment bits: neighbouring functions of one file land apart. */
 static inline prange__inline_memo *prange__memo_slot(prange__inline_memo *m, const void *key)

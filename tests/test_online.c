@@ -1668,3 +1668,155 @@ Test(fork_figure, a_fixed_figure_fixes_the_regions_too)
     prange_plan p = region_plan(&key);
     cr_assert_eq(p.fork_ns, 500);
 }
+
+/* ---- a team reads the call's description from the caller's hand-out ------------------------ */
+
+/* Teams read a call's description (body, context, range, the reduction's functions) from
+ * the calling thread's hand-out, rewritten only when the description changed (lib's
+ * prange__launch). Each call must run what it was given: forced 2-thread loops and
+ * reductions that differ from the previous call in one field only, in turn. */
+typedef struct {
+    int64_t *seen; /* seen[i]: the tag of the last body that wrote index i */
+    int64_t tag;
+    atomic_int team;
+} launch_ctx;
+
+static void launch_body_a(void *c, int64_t b, int64_t e)
+{
+    launch_ctx *l = c;
+    raise_to(&l->team, prange_num_threads());
+    for (int64_t i = b; i < e; i++) l->seen[i] = l->tag;
+}
+static void launch_body_b(void *c, int64_t b, int64_t e)
+{
+    launch_ctx *l = c;
+    raise_to(&l->team, prange_num_threads());
+    for (int64_t i = b; i < e; i++) l->seen[i] = -l->tag;
+}
+static void launch_sum(void *c, int64_t b, int64_t e, void *acc)
+{
+    (void)c;
+    for (int64_t i = b; i < e; i++) *(double *)acc += (double)i;
+}
+static void launch_id(void *rctx, void *acc, size_t size)
+{
+    (void)rctx, (void)size;
+    *(double *)acc = 0;
+}
+static void launch_add(void *rctx, void *acc, const void *rhs, size_t size)
+{
+    (void)rctx, (void)size;
+    *(double *)acc += *(const double *)rhs;
+}
+static void launch_sum_sq(void *c, int64_t b, int64_t e, void *acc)
+{
+    (void)c;
+    for (int64_t i = b; i < e; i++) *(double *)acc += (double)i * (double)i;
+}
+
+/* 200 loops in a row, each differing from the one before in the body, the context, the
+ * range's start or its length; then 200 reductions, in the body, the reducer, the start
+ * or the length. Returns the largest team a body saw. */
+static int launch_rounds(void)
+{
+    enum { N = 4096 };
+    static int64_t seen[2][N + 64];
+    launch_ctx ctx[2] = {{seen[0], 1, 0}, {seen[1], 2, 0}};
+    prange_opts o = {.struct_size = sizeof o, .cost_ns = 1e6, .grain = 1};
+    prange_opts ro = {.struct_size = sizeof ro, .cost_ns = 1e6, .grain = 64};
+    static const prange_reducer own = {sizeof own, sizeof(double), launch_id, launch_add, NULL};
+    int team = 1, body = 0, k = 0;
+    int64_t begin = 0, n = N;
+    for (int r = 0; r < 400; r++) {
+        switch (r % 4) { /* one field at a time */
+        case 0: body ^= 1; break;
+        case 1: k ^= 1; break;
+        case 2: begin = begin ? 0 : 16; break;
+        default: n = n == N ? N - 8 : N; break;
+        }
+        if (r < 200) {
+            launch_ctx *c = &ctx[k];
+            c->tag = r + 1;
+            cr_assert_eq(prange_for_opts(begin, begin + n, body ? launch_body_b : launch_body_a, c, &o), 0);
+            int64_t want = body ? -(r + 1) : r + 1;
+            for (int64_t i = begin; i < begin + n; i++)
+                cr_assert_eq(c->seen[i], want, "loop %d: index %ld has %ld, not %ld", r, (long)i, (long)c->seen[i],
+                             (long)want);
+            int t = atomic_exchange(&c->team, 0);
+            team = t > team ? t : team;
+        } else {
+            /* k picks the reducer: the built-in sum or the same sum through a user's
+             * functions (other identity and combine pointers) */
+            const prange_reducer *red = k ? &own : prange_reducer_sum_f64();
+            prange_reduce_fn rf = body ? launch_sum_sq : launch_sum;
+            double s = -1, ref = 0; /* integers below 2^53 in every partial: any order, same bits */
+            rf(NULL, begin, begin + n, &ref);
+            cr_assert_eq(prange_reduce(begin, begin + n, red, rf, NULL, &s, &ro), 0);
+            cr_assert_eq(s, ref, "reduction %d: %.17g, not %.17g", r, s, ref);
+        }
+    }
+    return team;
+}
+
+Test(launch, each_call_runs_what_it_was_given)
+{
+    prange_set_num_threads(2);
+    int team = launch_rounds();
+    cr_assert_eq(team, 2, "no call ran on a team (largest %d): the hand-out was not exercised", team);
+    cr_assert(prange__handout != NULL && prange__handout != PRANGE__HANDOUT_BUSY,
+              "after its calls the thread holds its hand-out");
+}
+
+/* A thread that finds its hand-out in use (a signal handler's call while its fork holds
+ * it), or no hand-out at all (every group of the pool taken), passes the call in place. */
+Test(launch, a_thread_without_its_hand_out_passes_the_call_in_place)
+{
+    prange_set_num_threads(2);
+    unsigned char *own = prange__handout_claim();
+    cr_assert_not_null(own, "a fresh process has groups to give");
+    prange__handout = PRANGE__HANDOUT_BUSY;
+    int team = launch_rounds();
+    cr_assert_eq(prange__handout, PRANGE__HANDOUT_BUSY, "a call took a hand-out in use");
+    prange__handout = own;
+    cr_assert_eq(team, 2, "no call ran on a team (largest %d)", team);
+}
+
+static pthread_barrier_t g_hold;
+static void *launch_holder(void *arg)
+{
+    *(int *)arg = prange__handout_claim() != NULL;
+    pthread_barrier_wait(&g_hold); /* claimed (or not): counted */
+    pthread_barrier_wait(&g_hold); /* released */
+    return NULL;
+}
+static void *launch_late(void *arg)
+{
+    int *out = arg;
+    out[0] = prange__handout_claim() != NULL;
+    out[1] = launch_rounds();
+    out[2] = prange__handout == NULL;
+    return NULL;
+}
+
+Test(launch, threads_beyond_the_pool_pass_the_call_in_place)
+{
+    prange_set_num_threads(2);
+    enum { HOLDERS = 80 }; /* more than the pool's 64 groups */
+    pthread_t th[HOLDERS];
+    int got[HOLDERS], claimed = 0;
+    cr_assert_eq(pthread_barrier_init(&g_hold, NULL, HOLDERS + 1), 0);
+    for (int t = 0; t < HOLDERS; t++) cr_assert_eq(pthread_create(&th[t], NULL, launch_holder, &got[t]), 0);
+    pthread_barrier_wait(&g_hold);
+    for (int t = 0; t < HOLDERS; t++) claimed += got[t];
+    cr_assert(claimed < HOLDERS, "all %d threads got a group: the pool is no longer bounded", HOLDERS);
+    int out[3] = {0};
+    pthread_t late;
+    cr_assert_eq(pthread_create(&late, NULL, launch_late, out), 0);
+    cr_assert_eq(pthread_join(late, NULL), 0);
+    pthread_barrier_wait(&g_hold);
+    for (int t = 0; t < HOLDERS; t++) cr_assert_eq(pthread_join(th[t], NULL), 0);
+    pthread_barrier_destroy(&g_hold);
+    cr_assert_not(out[0], "the late thread found a group");
+    cr_assert(out[2], "the late thread holds no hand-out");
+    cr_assert_eq(out[1], 2, "no call of the late thread ran on a team (largest %d)", out[1]);
+}
