@@ -106,9 +106,8 @@ static inline int prange__team_in(int code) { return code > 0 ? code : prange__t
  * reduction's time goes"). The runtime's entry point itself is what the pragma calls
  * (libgomp's GOMP_parallel, which LLVM's libomp also provides): same ICVs, nesting and
  * thread limits. A thread without a hand-out (the pool taken), or re-entering while its
- * fork uses it (a signal handler), passes desc in place. Loops and reductions launch
- * through here; a region's start and the first-touch partition, once per region or
- * allocation, keep the pragma. */
+ * fork uses it (a signal handler), passes desc in place. Loops, reductions and regions
+ * launch through here; the first-touch partition, once per allocation, keeps the pragma. */
 void GOMP_parallel(void (*fn)(void *), void *data, unsigned num_threads, unsigned flags);
 static inline void prange__launch(void (*fn)(void *), const void *desc, size_t size, int threads)
 {

@@ -298,6 +298,39 @@ static const char *inline_reason(const prange_opts *o)
     return NULL;
 }
 
+
+/* A region's description for its team (prange__launch). No padding. */
+typedef struct region_call {
+    region *R;
+    void (*fn)(void *);
+    void *ctx;
+    double loop_ns, wait_ns; /* the fork-join figures its members' accounts start from */
+    int code, pad;
+} region_call;
+
+/* Each member runs the user's function in the region's context, then adds its account. */
+static void region_member(void *p)
+{
+    const region_call *c = p;
+    region *Rp = c->R;
+    int team = prange__team_in(c->code), tid = omp_get_thread_num();
+    if (tid >= team) return;
+    prange__bind_worker_if_asked(tid);
+    prange__tls_t saved = prange__tls;
+    account mine = {0, 0, c->loop_ns, c->wait_ns, 0, 0, 0, 0}, *saved_account = t_account;
+    prange__tls = (prange__tls_t){.tid = tid, .team = team, .region = Rp, .region_team = team};
+    t_account = &mine;
+    c->fn(c->ctx);
+    barrier(Rp, team); /* the last loops may be nowait: all done before returning */
+    t_account = saved_account;
+    prange__tls = saved;
+    atomic_fetch_add_explicit(&Rp->shared, (int64_t)mine.shared, memory_order_relaxed);
+    atomic_fetch_add_explicit(&Rp->barriers, (int64_t)mine.barriers, memory_order_relaxed);
+    atomic_fetch_add_explicit(&Rp->serial, (int64_t)mine.serial, memory_order_relaxed);
+    if (mine.guessed) atomic_store_explicit(&Rp->guessed, 1, memory_order_relaxed);
+    if (mine.unlearned) atomic_store_explicit(&Rp->unlearned, 1, memory_order_relaxed);
+}
+
 int prange_region(prange_region_fn fn, void *ctx, const prange_opts *opts)
 {
     PRANGE__TLS_SYNC();
@@ -340,30 +373,10 @@ int prange_region(prange_region_fn fn, void *ctx, const prange_opts *opts)
         return 0;
     }
     prange__mark_pool_started();
-    region *Rp = &R;
-    int code = prange__team_code(planned);
-    double loop_ns = prange__region_loop_ns(planned), wait_ns = prange__region_wait_ns(planned);
+    region_call c = {&R, fn, ctx, prange__region_loop_ns(planned), prange__region_wait_ns(planned),
+                     prange__team_code(planned), 0};
     uint64_t t0 = prange__ticks();
-#pragma omp parallel num_threads(prange__region_size(planned)) firstprivate(Rp, code, fn, ctx, loop_ns, wait_ns)
-    {
-        int team = prange__team_in(code), tid = omp_get_thread_num();
-        if (tid < team) {
-            prange__bind_worker_if_asked(tid);
-            prange__tls_t saved = prange__tls;
-            account mine = {0, 0, loop_ns, wait_ns, 0, 0, 0, 0}, *saved_account = t_account;
-            prange__tls = (prange__tls_t){.tid = tid, .team = team, .region = Rp, .region_team = team};
-            t_account = &mine;
-            fn(ctx);
-            barrier(Rp, team); /* the last loops may be nowait: all done before returning */
-            t_account = saved_account;
-            prange__tls = saved;
-            atomic_fetch_add_explicit(&Rp->shared, (int64_t)mine.shared, memory_order_relaxed);
-            atomic_fetch_add_explicit(&Rp->barriers, (int64_t)mine.barriers, memory_order_relaxed);
-            atomic_fetch_add_explicit(&Rp->serial, (int64_t)mine.serial, memory_order_relaxed);
-            if (mine.guessed) atomic_store_explicit(&Rp->guessed, 1, memory_order_relaxed);
-            if (mine.unlearned) atomic_store_explicit(&Rp->unlearned, 1, memory_order_relaxed);
-        }
-    }
+    prange__launch(region_member, &c, sizeof c, prange__region_size(planned));
     uint64_t wall = prange__ticks_since_ns(t0);
     prange__share_give(planned);
     record_team(key, &R, planned, wall, o.label);
