@@ -384,7 +384,6 @@ static void run_region_loop(loop *L, const prange_opts *o, const void *key)
             t0 = prange__ticks();
         }
         prange__region_account(&plan, !(o->flags & PRANGE_NOWAIT) || S->until, learn, &learned);
-        s->planner_frees = !(o->flags & PRANGE_NOWAIT) && !S->until;
         prange__region_publish(s);
     }
     /* The profile counts a loop the members share as a parallel call of their team (a
@@ -392,24 +391,16 @@ static void run_region_loop(loop *L, const prange_opts *o, const void *key)
     if (s->threads > 1) prange__profile_team(s->threads);
     if (s->threads == 1 && s->runner == tid) run_serial(S);
     else if (tid < s->threads && s->threads > 1) work(S, tid, s->threads);
-    /* Read before the barrier: past it, the planner may free the slot. With a barrier and
-     * no early stop, every member past it is done with the slot: the others leave it as
-     * is, and the planner records and frees it, with no `left` count bouncing between the
-     * members' cores after each loop. */
-    int planner_frees = s->planner_frees;
     if (!(o->flags & PRANGE_NOWAIT) || S->until) prange__region_wait();
-    if (planner_frees && !planner) return;
     if (timed) {
         uint64_t wall = prange__ticks_since_ns(t0), busy = atomic_load_explicit(&S->busy.max, memory_order_relaxed);
         if (s->threads > 1) prange__region_loop_observe(s->threads, wall > busy ? (double)(wall - busy) : 0);
         else if (S->timed_iters) /* run by this member: its own time is the loop's */
             prange__region_wait_observe(prange__tls.region_team, wall > S->timed_ns ? (double)(wall - S->timed_ns) : 0);
     }
-    if (!planner_frees) {
-        L->unit = S->unit; /* what prange_for_until reads back */
-        atomic_store_explicit(&L->best, atomic_load(&S->best), memory_order_relaxed);
-    }
-    if (planner_frees || prange__region_leave(s)) {
+    L->unit = S->unit; /* what prange_for_until reads back */
+    atomic_store_explicit(&L->best, atomic_load(&S->best), memory_order_relaxed);
+    if (prange__region_leave(s)) {
         if (S->sample && s->key)
             prange__cost_record_alone(s->key, S->n, S->timed_iters, (double)S->timed_ns, s->threads == 1);
         prange__region_free(s);

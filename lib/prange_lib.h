@@ -215,8 +215,6 @@ typedef struct prange__rslot {
     int threads;       /* members 0 .. threads-1 run shares; 1: `runner` runs it all; 0: none */
     int runner;        /* the member that planned it */
     int rc;            /* an error every member returns (0: none) */
-    int planner_frees; /* a loop with a barrier and no early stop: past the barrier no member
-                          reads the slot again, so its planner frees it, without `left` */
     const void *key;   /* learned-cost identity, for the last member's record */
     _Alignas(64) unsigned char desc[PRANGE__RDESC];
 } prange__rslot;

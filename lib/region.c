@@ -114,7 +114,6 @@ prange__rslot *prange__region_enter(int *planner)
             s->rc = 0;
             s->key = NULL;
             s->runner = prange__tls.tid;
-            s->planner_frees = 0; /* the loop's planner sets it (lib/loop.c) */
             atomic_store_explicit(&s->left, prange__tls.region_team, memory_order_relaxed);
             return s;
         }

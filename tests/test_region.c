@@ -729,9 +729,8 @@ Test(region, many_nowait_loops_reuse_the_slots)
     cr_assert_eq(atomic_load(&r.total), want);
 }
 
-/* Loops with a barrier are freed by their planner past the barrier, nowait and early-stop
- * loops by the last member to leave (lib/loop.c): the two kinds in turn share the ring's
- * slots, with one member slowed now and then so the others run ahead. */
+/* Loops with a barrier, nowait loops and early-stop loops in turn share the ring's slots
+ * (lib/region.c), with one member slowed now and then so the others run ahead. */
 static void add_len_slow(void *c, int64_t b, int64_t e)
 {
     ring *r = c;
