@@ -42,7 +42,24 @@ for r in d["rows"]:
         assert r["p99_s"] is None, r        # no p99 from fewer than 100 calls
     if r["calls"] < 10:
         assert r["p90_s"] is None, r
+# one timing mode for every variant of a row (TBB's run as a group of their own)
+modes = {}
+for r in d["rows"]:
+    if not r["variant"].startswith("tbb"):
+        modes.setdefault((r["phase"], r["kernel"], r["threads"], r["n"]), set()).add(r["dist"])
+assert all(len(m) == 1 for m in modes.values()), modes
 dists = {r["dist"] for r in d["rows"]}
 assert dists == {"per-call", "batch-mean"}, dists  # 16 elements: tens of ns per call (even under ASan); 200000: tens of us
+PY
+# The overhead rows put a serial variant of nanoseconds beside fork-joins of about 1 us (more
+# under sanitizers and on a loaded machine): a row whose variants straddle the per-call
+# threshold must still time them all one way.
+"$bench" --kernels overhead --reps 3 --json "$tmp/o.json" >"$tmp/out" 2>"$tmp/err" || fail "overhead run"
+python3 - "$tmp/o.json" <<'PY' || fail "overhead rows timed two ways"
+import json, sys
+modes = {}
+for r in json.load(open(sys.argv[1]))["rows"]:
+    modes.setdefault((r["kernel"], r["n"]), {})[r["variant"]] = r["dist"]
+assert modes and all(len(set(m.values())) == 1 for m in modes.values()), modes
 PY
 echo "prange-bench: bad arguments exit 2 with a message; JSON parses, has reps, fingerprint, nulls"
