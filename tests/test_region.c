@@ -717,16 +717,22 @@ static void ring_region(void *c)
     for (int k = 0; k < r->loops; k++) prange_for_opts(0, r->n + k % 5, add_len, r, &nw);
 }
 
-Test(region, many_nowait_loops_reuse_the_slots)
+/* Runs fn's `loops` loops of about 64 iterations in a region of 4; returns their total. */
+static long ring_total(void (*fn)(void *), int loops)
 {
     prange_set_num_threads(4);
-    ring r = {.n = 64, .loops = 5000};
+    ring r = {.n = 64, .loops = loops};
     prange_opts ro = region_opts(4);
     ro.key = &r;
-    cr_assert_eq(prange_region(ring_region, &r, &ro), 0);
+    cr_assert_eq(prange_region(fn, &r, &ro), 0);
+    return atomic_load(&r.total);
+}
+
+Test(region, many_nowait_loops_reuse_the_slots)
+{
     long want = 0;
-    for (int k = 0; k < r.loops; k++) want += r.n + k % 5;
-    cr_assert_eq(atomic_load(&r.total), want);
+    for (int k = 0; k < 5000; k++) want += 64 + k % 5;
+    cr_assert_eq(ring_total(ring_region, 5000), want);
 }
 
 /* Loops with a barrier, nowait loops and early-stop loops in turn share the ring's slots
@@ -763,17 +769,11 @@ static void mixed_region(void *c)
 
 Test(region, barrier_and_nowait_loops_in_turn_reuse_the_slots)
 {
-    prange_set_num_threads(4);
-    ring r = {.n = 64, .loops = 3000};
-    prange_opts ro = region_opts(4);
-    ro.key = &r;
-    cr_assert_eq(prange_region(mixed_region, &r, &ro), 0);
+    /* the early-stop loops stop in their last chunk: each runs all of its 64 iterations;
+     * one that stops wrong adds 1000000 */
     long want = 0;
-    for (int k = 0; k < r.loops; k++) want += k % 7 == 6 ? 0 : r.n + k % 5;
-    /* the early-stop loops stop in their last chunk: each ran all of its n iterations */
-    for (int k = 0; k < r.loops; k++)
-        if (k % 7 == 6) want += r.n;
-    cr_assert_eq(atomic_load(&r.total), want, "a loop ran twice, not at all, or stopped wrong (+1000000)");
+    for (int k = 0; k < 3000; k++) want += k % 7 == 6 ? 64 : 64 + k % 5;
+    cr_assert_eq(ring_total(mixed_region, 3000), want, "a loop ran twice, not at all, or stopped wrong");
 }
 
 /* ---- kernels and scans inside a region --------------------------------------------------- */
