@@ -200,9 +200,6 @@ static void until_chunks(loop *L, uint64_t unit, int64_t plan_chunk)
     L->chunk = c > 0 ? (int64_t)c : 1;
 }
 
-/* Run the loop on a team of the plan's size; on a sampled call, report what the region
- * cost beyond its slowest share to the fork-join figure, and return the call's wall time
- * (0: not timed, or run inline; L->ran: the team). `label`: the caller's, for logs. */
 /* A static loop's description for its team (prange__launch): the workers read the body and
  * the range, not the caller's descriptor, which stays with the caller (who also times its
  * share). No padding: the hand-out compares it byte for byte. */
@@ -238,6 +235,9 @@ static void loop_member(void *p)
     if (tid < team) work(c->L, tid, team);
 }
 
+/* Run the loop on a team of the plan's size; on a sampled call, report what the region
+ * cost beyond its slowest share to the fork-join figure, and return the call's wall time
+ * (0: not timed, or run inline; L->ran: the team). `label`: the caller's, for logs. */
 static uint64_t run_parallel(loop *L, const prange_plan *plan, const char *label)
 {
     prange__region_note_parallel(); /* inside an inline region: it is worth a team */

@@ -298,7 +298,6 @@ static const char *inline_reason(const prange_opts *o)
     return NULL;
 }
 
-
 /* A region's description for its team (prange__launch). No padding. */
 typedef struct region_call {
     region *R;

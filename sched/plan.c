@@ -266,12 +266,12 @@ typedef struct kept_plan {
 #define KEPT_PLANS 4 /* a power of two */
 /* Each thread's kept plans, inline memos and hand-out (prange_sched.h) are a group of a
  * static pool, claimed by its first kept plan, memo or fork and released when it exits:
- * in TLS they
- * would add 900 bytes to the static TLS block that a dlopen'd libprange takes from what
- * glibc reserves for all such libraries (glibc 2.36 here: a 1.7 KiB block loads alone,
- * not after libgomp; tests/static_tls.sh keeps the block under 512 bytes), and from the
- * heap they would be lost with the threads a fork() leaves behind. Threads beyond the
- * pool keep nothing (their calls plan every time). */
+ * in TLS they would add 900 bytes to the static TLS block that a dlopen'd libprange takes
+ * from what glibc reserves for all such libraries (glibc 2.36 here: a 1.7 KiB block loads
+ * alone, not after libgomp; tests/static_tls.sh keeps the block under 512 bytes), and from
+ * the heap they would be lost with the threads a fork() leaves behind. Threads beyond the
+ * pool keep nothing (their calls plan every time, and pass their teams' descriptions in
+ * place). */
 #define KEPT_GROUPS 64
 typedef struct kept_group {
     _Alignas(128) unsigned char handout[PRANGE__HANDOUT]; /* first: on its own pair of lines */

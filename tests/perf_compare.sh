@@ -53,10 +53,13 @@ save("base", base)
 # A fresh run of unchanged code: new jitter everywhere.
 variant("again", lambda r: r.update(reps_s=[x * (1 + rng.uniform(-0.03, 0.03)) for x in r["reps_s"]]))
 
+def scale(r, f):
+    r["reps_s"] = [x * f for x in r["reps_s"]]
+    r["median_s"] *= f
+
 def slow(r):
     if r["kernel"] == "map" and r["variant"] == "prange":
-        r["reps_s"] = [x * 1.5 for x in r["reps_s"]]
-        r["median_s"] *= 1.5
+        scale(r, 1.5)
 variant("slow", slow)
 
 def outlier(r):
@@ -67,31 +70,26 @@ variant("outlier", outlier)
 
 def gross(r):
     if r["kernel"] == "triad" and r["variant"] == "prange":
-        r["reps_s"] = [x * 5 for x in r["reps_s"]]
-        r["median_s"] *= 5
+        scale(r, 5)
 variant("gross", gross)
 
 def lucky(r):
     # One baseline run in which libprange's triad escaped a load stall that hit it in the others.
     if r["kernel"] == "triad" and r["variant"] == "prange":
-        r["reps_s"] = [x * 0.5 for x in r["reps_s"]]
-        r["median_s"] *= 0.5
+        scale(r, 0.5)
 variant("lucky", lucky)
 
 def regime(r):
     # The host's cross-core cost doubled: OpenMP's region 1.9x, libprange's 2.8x (its loops
     # wait for a publish too), serial unchanged. No valid parallel reference: not judged.
     if r["kernel"] == "ovh-region64" and r["variant"] != "serial":
-        f = 1.9 if r["variant"] == "omp" else 2.8
-        r["reps_s"] = [x * f for x in r["reps_s"]]
-        r["median_s"] *= f
+        scale(r, 1.9 if r["variant"] == "omp" else 2.8)
 variant("regime", regime)
 
 def ovh_slow(r):
     # libprange's region loops 1.6x slower, OpenMP's unchanged: flagged against OpenMP.
     if r["kernel"] == "ovh-region64" and r["variant"] == "prange":
-        r["reps_s"] = [x * 1.6 for x in r["reps_s"]]
-        r["median_s"] *= 1.6
+        scale(r, 1.6)
 variant("ovh_slow", ovh_slow)
 
 other = copy.deepcopy(base)
