@@ -354,26 +354,76 @@ static int run_first_slice(loop *L, const prange_opts *o, const void *key, const
 
 _Static_assert(sizeof(loop) <= PRANGE__RDESC, "a loop descriptor fits a region slot");
 
+/* A loop inside a region planned by every member alone, from its kept inputs `k`
+ * (prange__region_kept): the same plan on every member, so no slot. Static shares, or the
+ * whole loop on member 0 when serial; then the barrier, unless PRANGE_NOWAIT. Member 0
+ * alone keeps the region's account and samples its share for the cost table. Returns 0,
+ * having done nothing, for a plan that needs the slot's shared counter (DYNAMIC, GUIDED):
+ * every member finds the same and goes there. */
+static int run_region_kept(loop *L, const prange_opts *o, const void *key, const prange__learned *k)
+{
+    prange_plan plan;
+    prange__plan_region(L->n, o, key, k, prange__region_fork_ns(), &plan);
+    int threads = L->n == 0 ? 0 : plan.serial ? 1 : plan.threads;
+    if (threads > 1 && plan.schedule != PRANGE_SCHEDULE_STATIC) return 0;
+    int tid = prange__tls.tid, wait = !(o->flags & PRANGE_NOWAIT), learn = !(o->cost_ns > 0);
+    uint64_t t0 = 0;
+    L->chunk = plan.chunk;
+    L->schedule = plan.schedule;
+    if (tid == 0) {
+        if (prange__verbose() >= 2) prange__log_plan("loop (region, kept inputs)", o->label, &plan);
+        L->sample = learn && threads > 0 && prange__sample_tick();
+        prange__region_account(&plan, wait, learn, k);
+        if (threads > 1) prange__region_note_parallel();
+        if (L->sample && wait) t0 = prange__ticks();
+    }
+    if (threads > 1) {
+        prange__profile_team(threads);
+        if (tid < threads) work(L, tid, threads);
+    } else if (threads == 1 && tid == 0) {
+        run_serial(L);
+    }
+    if (wait) prange__region_wait();
+    if (tid == 0 && L->sample && L->timed_iters) {
+        /* Timed from member 0's share to past the barrier: what sharing the loop cost
+         * beyond that share (its figure is a low quantile: the calls where member 0's
+         * share was the slowest set it), or what the barrier cost beyond the loop run
+         * alone (sched/calibrate.c). */
+        uint64_t wall = t0 ? prange__ticks_since_ns(t0) : 0, own = L->timed_ns;
+        if (t0 && threads > 1) prange__region_loop_observe(threads, wall > own ? (double)(wall - own) : 0);
+        else if (t0) prange__region_wait_observe(prange__tls.region_team, wall > own ? (double)(wall - own) : 0);
+        prange__cost_record_alone(key, L->n, L->timed_iters, (double)L->timed_ns, threads == 1);
+    }
+    return 1;
+}
+
 /* A loop inside a region: planned once, by the first member to reach it, on the
  * region's team; run by the members the plan names (the planner alone when serial);
  * then the barrier, unless PRANGE_NOWAIT (an early-stop loop always waits: its outcome
- * needs every member's chunks). */
+ * needs every member's chunks). A static loop whose key and size class a slot planned
+ * earlier in the call is planned by every member alone instead (run_region_kept). */
 static void run_region_loop(loop *L, const prange_opts *o, const void *key)
 {
+    int hinted = o->cost_ns > 0, keep = key && !L->until;
+    if (keep) {
+        const prange__learned *k = prange__region_kept(key, L->n, hinted);
+        if (k && run_region_kept(L, o, key, k)) return;
+    }
     int planner, tid = prange__tls.tid, timed = 0;
     uint64_t t0 = 0;
-    prange__learned learned;
     prange__rslot *s = prange__region_enter(&planner);
     loop *S = (loop *)(void *)s->desc;
     if (planner) {
         prange_plan plan;
-        int learn = prange__plan_call(L->n, o, key, &learned, &plan);
+        int learn = !hinted;
+        s->learned = learn ? prange__cost_get(key, L->n) : (prange__learned){0, 0, 0, 0, 0};
+        prange__plan_region(L->n, o, key, &s->learned, prange__region_fork_ns(), &plan);
         if (prange__verbose() >= 2) prange__log_plan("loop (region)", o->label, &plan);
         loop_init(S, L->body, L->until, L->ctx, L->begin, prange__at(L->begin, L->n));
         S->chunk = plan.chunk;
         S->schedule = plan.schedule;
         if (S->until && S->n) until_chunks(S, until_unit(S->n, prange__grain(o)), plan.chunk);
-        S->sample = learn && S->n && prange__cost_sample_learned(&learned);
+        S->sample = learn && S->n && prange__cost_sample_learned(&s->learned);
         s->key = learn ? key : NULL;
         s->threads = S->n == 0 ? 0 : plan.serial ? 1 : plan.threads;
         /* A sampled loop with a barrier is timed on its planner, from the hand-out to past
@@ -383,9 +433,10 @@ static void run_region_loop(loop *L, const prange_opts *o, const void *key)
             timed = 1;
             t0 = prange__ticks();
         }
-        prange__region_account(&plan, !(o->flags & PRANGE_NOWAIT) || S->until, learn, &learned);
+        prange__region_account(&plan, !(o->flags & PRANGE_NOWAIT) || S->until, learn, &s->learned);
         prange__region_publish(s);
     }
+    if (keep) prange__region_keep(key, L->n, hinted, &s->learned);
     /* The profile counts a loop the members share as a parallel call of their team (a
      * region forks nothing: prange__team_run does not see its loops). */
     if (s->threads > 1) prange__profile_team(s->threads);

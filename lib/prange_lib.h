@@ -206,7 +206,9 @@ static inline void prange__leave_top(prange__top_saved saved)
  * reach it plans it and publishes the plan and the loop's descriptor there, the others
  * read them; the last member to leave frees the slot for loop k + PRANGE__RING. A
  * member past a nowait loop may thus run up to PRANGE__RING loops ahead of the slowest,
- * then waits for the slot. */
+ * then waits for the slot. A static loop whose inputs the members agreed on in such a
+ * slot earlier in the call skips it: every member plans it alone, from its copy of those
+ * inputs (prange__region_kept), and finds the same plan. */
 #define PRANGE__RING 4
 #define PRANGE__RDESC 512 /* bytes for a loop's descriptor (loop.c, reduce.c) */
 typedef struct prange__rslot {
@@ -216,6 +218,7 @@ typedef struct prange__rslot {
     int runner;        /* the member that planned it */
     int rc;            /* an error every member returns (0: none) */
     const void *key;   /* learned-cost identity, for the last member's record */
+    prange__learned learned; /* what the plan rested on: every member keeps a copy */
     _Alignas(64) unsigned char desc[PRANGE__RDESC];
 } prange__rslot;
 /* The calling member's next loop (prange__region_team() > 0): its slot, once free for
@@ -228,6 +231,20 @@ void prange__region_wait(void);
  * what the slot asks and calls prange__region_free. */
 int prange__region_leave(prange__rslot *s);
 void prange__region_free(prange__rslot *s);
+/* A member's kept inputs for a loop of `key` over n iterations (prange__region_team() >
+ * 0): the cost the members agreed on in an earlier slot for that key and n's size class
+ * (`hinted`: for calls with a cost hint), or NULL when it has none, or when the entry has
+ * served PRANGE__KEPT_USES loops (the slot then refreshes it). Every member makes the
+ * same calls in the same order, so every member's entries are the same, as are their
+ * answers: the loop is planned by each alone, with prange__plan_region and
+ * prange__region_fork_ns, and nobody waits for a planner. */
+#define PRANGE__KEPT_USES 16
+const prange__learned *prange__region_kept(const void *key, uint64_t n, int hinted);
+/* Every member, after a slot's loop of `key` was planned from `learned`: keep it (a
+ * learned cost only once warm, as it then changes slowly). */
+void prange__region_keep(const void *key, uint64_t n, int hinted, const prange__learned *learned);
+/* What sharing a loop costs the calling member's team, as fixed for the region's call. */
+double prange__region_fork_ns(void);
 /* Inside a region (prange__region_team() > 0): call(arg) once, on the first member to
  * reach this call, as a serial loop of the region (the others wait at its barrier), for
  * operations whose steps must all see one member's data (scans). Returns call's result

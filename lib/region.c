@@ -4,9 +4,10 @@
  * lib/reduce.c) with a barrier between them instead of a fork-join each.
  *
  * The region lives on the caller's stack: a barrier (arrival count + generation) and a
- * ring of loop slots (prange_lib.h). Nothing is allocated; a loop costs one
- * compare-and-swap (the member that plans it), one cache line read by the others, one
- * decrement on leaving and the barrier.
+ * ring of loop slots (prange_lib.h). Nothing is allocated; a loop planned in a slot costs
+ * one compare-and-swap (the member that plans it), one cache line read by the others, one
+ * decrement on leaving and the barrier. Most loops cost the barrier alone: every member
+ * plans them from inputs the members agreed on in an earlier slot ("kept inputs" below).
  *
  *   member 0: for(A) ........ barrier | for(B, nowait) | for(C) ..... barrier
  *   member 1: for(A) . barrier ...... | for(B, nowait) | for(C) barrier ....
@@ -41,8 +42,19 @@ typedef struct region {
     atomic_int unlearned;      /* a shared loop had no learned cost (a hint): no such figure */
 } region;
 
+/* A member's kept inputs for loops of one key and size class (prange__region_kept). */
+#define KEPT 16 /* entries, a power of two */
+typedef struct kept {
+    const void *key; /* NULL: empty */
+    unsigned cls;
+    int hinted;
+    int uses; /* loops planned from it since the slot that kept it */
+    prange__learned learned;
+} kept;
+
 /* A member's share of the account, added up on its stack while it runs fn; an inline
- * call keeps one too, of what its team would have done with the same loops. */
+ * call keeps one too, of what its team would have done with the same loops. A team
+ * member's kept inputs live on its stack too, for the length of the call. */
 typedef struct {
     double shared, barriers;
     double loop_ns, wait_ns; /* what sharing a loop costs the team, and a barrier after one */
@@ -50,8 +62,45 @@ typedef struct {
     int team;      /* an inline call: the team a team call would have */
     double serial; /* a team call: its loops on one thread, by their learned costs */
     int unlearned; /* ... unknown: a loop it shared had no learned cost */
+    kept *kept;    /* a team member's: KEPT entries */
 } account;
 static PRANGE__TLS account *t_account;
+
+/* ---- kept inputs -----------------------------------------------------------------------
+ * A loop planned in a slot costs the members that did not plan it a wait for the
+ * planner's line, and the slot's hand-back after it: two or three cross-core transfers a
+ * loop, as much as its barrier (docs/regions.md). But a plan inside a region reads only
+ * the call's arguments, which every member passes alike, the learned cost of its key and
+ * size class, and the region's figure for sharing a loop, fixed for the call
+ * (region_call.loop_ns). So the learned cost a slot's plan used is kept by every member,
+ * and the next loops of that key and class are planned by each member alone: the same
+ * arguments, the same inputs, the same plan, nothing to wait for. The entries change only
+ * at slots, which every member passes in the same order, so every member's table is the
+ * same; an entry serves PRANGE__KEPT_USES loops, then the next loop of its key and class
+ * goes through a slot again and keeps what the cost table says then. */
+static kept *kept_entry(const void *key, unsigned cls)
+{
+    uint64_t h = ((uint64_t)(uintptr_t)key ^ cls) * UINT64_C(0x9e3779b97f4a7c15);
+    return &t_account->kept[h >> 60 & (KEPT - 1)];
+}
+
+const prange__learned *prange__region_kept(const void *key, uint64_t n, int hinted)
+{
+    unsigned cls = prange__size_class(n);
+    kept *k = kept_entry(key, cls);
+    if (k->key != key || k->cls != cls || k->hinted != hinted || k->uses >= PRANGE__KEPT_USES) return NULL;
+    k->uses++;
+    return &k->learned;
+}
+
+void prange__region_keep(const void *key, uint64_t n, int hinted, const prange__learned *learned)
+{
+    if (!hinted && !prange__cost_warm(learned)) return; /* still learning: plan in slots */
+    unsigned cls = prange__size_class(n);
+    *kept_entry(key, cls) = (kept){key, cls, hinted, 0, *learned};
+}
+
+double prange__region_fork_ns(void) { return t_account->loop_ns; }
 
 void prange__region_account_inline(double work_ns, int guessed, int barrier)
 {
@@ -316,7 +365,8 @@ static void region_member(void *p)
     if (tid >= team) return;
     prange__bind_worker_if_asked(tid);
     prange__tls_t saved = prange__tls;
-    account mine = {0, 0, c->loop_ns, c->wait_ns, 0, 0, 0, 0}, *saved_account = t_account;
+    kept table[KEPT] = {{0}};
+    account mine = {.loop_ns = c->loop_ns, .wait_ns = c->wait_ns, .kept = table}, *saved_account = t_account;
     prange__tls = (prange__tls_t){.tid = tid, .team = team, .region = Rp, .region_team = team};
     t_account = &mine;
     c->fn(c->ctx);
@@ -361,7 +411,7 @@ int prange_region(prange_region_fn fn, void *ctx, const prange_opts *opts)
         return 0;
     }
     if (runs_inline(key)) { /* with the account of what its team would have done */
-        account a = {0, 0, prange__region_loop_ns(want.threads), prange__region_wait_ns(want.threads), 0, want.threads, 0, 0};
+        account a = {0, 0, prange__region_loop_ns(want.threads), prange__region_wait_ns(want.threads), 0, want.threads, 0, 0, NULL};
         record_inline(key, &a, run_watched(&R, fn, ctx, &a), o.label);
         return 0;
     }

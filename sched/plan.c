@@ -108,8 +108,10 @@ static int runtime_allows(prange_plan *p, int *t, const char **why, double fork,
 }
 
 /* The plan; the learned cost comes from `learned` when given, else from the table (read
- * only past the inline checks: a nested call reads nothing). */
-static void plan(uint64_t n, const prange_opts *o, const void *key, const prange__learned *learned, prange_plan *p)
+ * only past the inline checks: a nested call reads nothing). `rfork` > 0: inside a
+ * region, the members' figure for sharing a loop, instead of the current one. */
+static void plan(uint64_t n, const prange_opts *o, const void *key, const prange__learned *learned, prange_plan *p,
+                 double rfork)
 {
     static const prange_opts none;
     const prange__state *st = prange__state_get();
@@ -164,7 +166,8 @@ static void plan(uint64_t n, const prange_opts *o, const void *key, const prange
      * the fork-join cost it pays. */
     int pool = prange__pool;
     /* Inside a region: what sharing a loop among the awake members costs (calibrate.c). */
-    double fork = rteam ? prange__region_loop_ns(rteam) : prange__fork_ns(cap > pool ? cap : pool, NULL);
+    double fork = rteam ? (rfork > 0 ? rfork : prange__region_loop_ns(rteam))
+                        : prange__fork_ns(cap > pool ? cap : pool, NULL);
     p->cost_ns = c;
     p->work_ns = work;
     p->fork_ns = fork;
@@ -223,22 +226,29 @@ static void plan(uint64_t n, const prange_opts *o, const void *key, const prange
     }
 }
 
-void prange__plan(uint64_t n, const prange_opts *o, const void *key, prange_plan *p) { plan(n, o, key, NULL, p); }
+void prange__plan(uint64_t n, const prange_opts *o, const void *key, prange_plan *p) { plan(n, o, key, NULL, p, 0); }
+
+void prange__plan_region(uint64_t n, const prange_opts *o, const void *key, const prange__learned *l, double fork_ns,
+                         prange_plan *p)
+{
+    static const prange__learned none;
+    plan(n, o, key, l ? l : &none, p, fork_ns);
+}
 
 void prange__plan_exec_with(uint64_t n, const prange_opts *o, const void *key, const prange__learned *l,
                             prange_plan *p)
 {
-    plan(n, o, key, l, p);
+    plan(n, o, key, l, p, 0);
     if (prange__region_team()) return; /* a region's loops fork nothing: no figure to make or probe */
     /* A plan that the fork-join figure decided: make the first figure if none exists yet,
      * and probe now and then whether a figure taken while the machine was busy still
      * holds. Either may change the plan; the plan then is the one that runs. */
     if ((!p->serial || p->reason == prange__why_fork) && prange__fork_ensure()) {
         prange__profile_event(PRANGE__EV_MEASURE);
-        plan(n, o, key, l, p);
+        plan(n, o, key, l, p, 0);
     }
     int probe = prange__plan_probe_team(p, o);
-    if (probe && prange__fork_probe(probe, o ? o->label : NULL)) plan(n, o, key, l, p);
+    if (probe && prange__fork_probe(probe, o ? o->label : NULL)) plan(n, o, key, l, p, 0);
     /* Backing off: one call fewer to the next probe or watch (the plan that runs). */
     if (l && (l->cap > 0 || l->probe)) prange__backoff_tick(key, n, p->serial);
 }

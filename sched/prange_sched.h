@@ -361,6 +361,13 @@ static inline void prange__plan_exec(uint64_t n, const prange_opts *opts, const 
  * the call learns (no hint). */
 int prange__plan_call(uint64_t n, const prange_opts *o, const void *key, struct prange__learned *learned,
                       prange_plan *plan);
+/* The plan of a loop shared among the members of a region's team (prange__region_team() >
+ * 0), from inputs every member holds alike: the call's arguments, `learned` (the cost the
+ * members agreed on; ignored with a cost hint) and `fork_ns`, what sharing a loop costs
+ * the team, fixed for the region's call. Reads no shared state: every member computes the
+ * same plan (lib/region.c, "kept inputs"). */
+void prange__plan_region(uint64_t n, const prange_opts *o, const void *key, const struct prange__learned *learned,
+                         double fork_ns, prange_plan *out);
 /* The reason of a plan that the fork-join figure made serial (compare by address). */
 extern const char prange__why_fork[];
 /* The reason of a plan that a back-off made serial (cost.c). */

@@ -1,8 +1,10 @@
 /* test_region.c — prange_region: loops shared out among a persistent team, nowait,
  * reductions bit for bit, nesting, every loop kind, errors, inline when small. */
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -774,6 +776,133 @@ Test(region, barrier_and_nowait_loops_in_turn_reuse_the_slots)
     long want = 0;
     for (int k = 0; k < 3000; k++) want += k % 7 == 6 ? 64 : 64 + k % 5;
     cr_assert_eq(ring_total(mixed_region, 3000), want, "a loop ran twice, not at all, or stopped wrong");
+}
+
+/* ---- kept inputs: loops planned by every member alone (lib/region.c) ------------------ */
+
+typedef struct {
+    atomic_long total;
+    int loops;
+} kept_case;
+
+static void kept_count(void *c, int64_t b, int64_t e) { atomic_fetch_add(&((kept_case *)c)->total, (long)(e - b)); }
+
+static void kept_region(void *c)
+{
+    kept_case *k = c;
+    prange_opts o = PRANGE_OPTS_INIT;
+    o.cost_ns = 1e4; /* hinted: kept from the first slot on, and shared */
+    for (int i = 0; i < k->loops; i++) prange_for_opts(0, 1000, kept_count, k, &o);
+}
+
+static int count_of(const char *buf, const char *what)
+{
+    int n = 0;
+    for (const char *p = strstr(buf, what); p; p = strstr(p + 1, what)) n++;
+    return n;
+}
+
+/* A slot plans the first loop of a key and size class; every member keeps what that plan
+ * rested on and plans the next 16 loops of that key and class alone (PRANGE_VERBOSE=2:
+ * `loop (region)` from the slot's planner, `loop (region, kept inputs)` from member 0),
+ * then a slot plans again. 40 loops: slots at loops 0, 17 and 34. */
+Test(region, kept_inputs_plan_most_loops_on_every_member)
+{
+    setenv("PRANGE_VERBOSE", "2", 1); /* read once, at the first call */
+    prange_set_num_threads(2);
+    kept_case k = {.loops = 40};
+    prange_opts ro = region_opts(2);
+    ro.key = &k; /* a fresh key: the first call of a region gets a team */
+    t_capture cap;
+    static char buf[1 << 20];
+    cr_assert_eq(t_capture_start(&cap), 0);
+    int rc = prange_region(kept_region, &k, &ro);
+    cr_assert_eq(t_capture_end(&cap, buf, sizeof buf), 0);
+    cr_assert_eq(rc, 0);
+    cr_assert_eq(atomic_load(&k.total), 40 * 1000, "a loop ran twice or not at all");
+    cr_assert_eq(count_of(buf, "loop (region) "), 3, "%s", buf);
+    cr_assert_eq(count_of(buf, "loop (region, kept inputs) "), 37, "%s", buf);
+    cr_assert_eq(count_of(buf, "n=1000 threads=2 schedule=static"), 40, "%s", buf);
+}
+
+/* Every member plans a kept loop from the same inputs, whatever the cost table says
+ * meanwhile: here another thread keeps teaching the loops' key iterations of 0 and of
+ * ~20 us while a wavefront of anti-diagonals (1 .. 2048 .. 1 iterations, so lengths on
+ * both sides of where a team starts to pay) learns its own. A member that planned from
+ * the table instead of the kept copy would, sooner or later, split a loop the others run
+ * whole (an iteration run twice) or the other way round (one never run). */
+typedef struct {
+    atomic_uchar *hits; /* one per iteration of the whole wavefront */
+    int64_t at;          /* the first hit of the current diagonal */
+    int dear;            /* the outside thread: spin in its iterations */
+} wave_case;
+
+static const int kept_key; /* the loops' key, in the region and outside */
+
+static void wave_body(void *c, int64_t b, int64_t e)
+{
+    wave_case *w = c;
+    for (int64_t i = b; i < e; i++) {
+        if (w->hits) atomic_fetch_add(&w->hits[w->at + i], 1);
+        else if (w->dear) {
+            struct timespec t0, t;
+            clock_gettime(CLOCK_MONOTONIC, &t0);
+            do clock_gettime(CLOCK_MONOTONIC, &t);
+            while ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) < 20000);
+        }
+    }
+}
+
+#define WAVE 2048
+static int64_t wave_len(int d) { return d < WAVE ? d + 1 : 2 * WAVE - 1 - d; }
+
+static void wave_region(void *c)
+{
+    wave_case w = *(wave_case *)c; /* each member's own copy: the same contents */
+    prange_opts o = PRANGE_OPTS_INIT;
+    o.key = &kept_key;
+    for (int d = 0; d < 2 * WAVE - 1; d++) {
+        prange_for_opts(0, wave_len(d), wave_body, &w, &o);
+        w.at += wave_len(d);
+    }
+}
+
+static atomic_int outside_stop;
+static void *outside_teacher(void *arg)
+{
+    (void)arg;
+    prange_opts o = PRANGE_OPTS_INIT;
+    o.key = &kept_key;
+    for (int k = 0; !atomic_load(&outside_stop); k++) {
+        wave_case w = {.dear = k % 2};
+        prange_for_opts(0, 4 << (k % 8), wave_body, &w, &o); /* 4 .. 512: the region's classes */
+    }
+    return NULL;
+}
+
+Test(region, members_plan_kept_loops_alike_while_the_table_moves, .timeout = 120)
+{
+    prange_set_num_threads(2);
+    int64_t all = (int64_t)WAVE * WAVE;
+    atomic_uchar *hits = calloc((size_t)all, 1);
+    cr_assert_not_null(hits);
+    pthread_t th;
+    atomic_store(&outside_stop, 0);
+    cr_assert_eq(pthread_create(&th, NULL, outside_teacher, NULL), 0);
+    int calls = under_instrumentation() ? 3 : 24;
+    prange_opts ro = region_opts(2);
+    ro.key = &outside_stop;
+    for (int r = 0; r < calls; r++) {
+        memset((void *)hits, 0, (size_t)all);
+        wave_case w = {hits, 0, 0};
+        cr_assert_eq(prange_region(wave_region, &w, &ro), 0);
+        int64_t wrong = 0;
+        for (int64_t i = 0; i < all; i++) wrong += atomic_load_explicit(&hits[i], memory_order_relaxed) != 1;
+        cr_assert_eq(wrong, 0, "call %d: %lld iterations ran other than once", r, (long long)wrong);
+    }
+    atomic_store(&outside_stop, 1);
+    pthread_join(th, NULL);
+    free((void *)hits);
 }
 
 /* ---- kernels and scans inside a region --------------------------------------------------- */
