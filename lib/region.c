@@ -78,26 +78,45 @@ static PRANGE__TLS account *t_account;
  * at slots, which every member passes in the same order, so every member's table is the
  * same; an entry serves PRANGE__KEPT_USES loops, then the next loop of its key and class
  * goes through a slot again and keeps what the cost table says then. */
-static kept *kept_entry(const void *key, unsigned cls)
+/* A key's size classes take consecutive entries (a wavefront's diagonals span 6 classes
+ * at 2000²); another key's may overlap them: an entry is looked for at KEPT_PROBES
+ * places. Replacement takes, in this order, the place of the same key and class, a free
+ * one, or the one that served most loops since its slot (it is due for a refresh the
+ * soonest). All deterministic: every member's table stays the same. */
+#define KEPT_PROBES 4
+static kept *kept_at(const void *key, unsigned cls, int p)
 {
-    uint64_t h = ((uint64_t)(uintptr_t)key ^ cls) * UINT64_C(0x9e3779b97f4a7c15);
-    return &t_account->kept[h >> 60 & (KEPT - 1)];
+    uint64_t h = (uint64_t)(uintptr_t)key * UINT64_C(0x9e3779b97f4a7c15);
+    return &t_account->kept[((h >> 60) + cls + (unsigned)p) & (KEPT - 1)];
 }
 
 const prange__learned *prange__region_kept(const void *key, uint64_t n, int hinted)
 {
     unsigned cls = prange__size_class(n);
-    kept *k = kept_entry(key, cls);
-    if (k->key != key || k->cls != cls || k->hinted != hinted || k->uses >= PRANGE__KEPT_USES) return NULL;
-    k->uses++;
-    return &k->learned;
+    for (int p = 0; p < KEPT_PROBES; p++) {
+        kept *k = kept_at(key, cls, p);
+        if (k->key != key || k->cls != cls) continue;
+        if (k->hinted != hinted || k->uses >= PRANGE__KEPT_USES) return NULL;
+        k->uses++;
+        return &k->learned;
+    }
+    return NULL;
 }
 
 void prange__region_keep(const void *key, uint64_t n, int hinted, const prange__learned *learned)
 {
     if (!hinted && !prange__cost_warm(learned)) return; /* still learning: plan in slots */
     unsigned cls = prange__size_class(n);
-    *kept_entry(key, cls) = (kept){key, cls, hinted, 0, *learned};
+    kept *pick = NULL;
+    for (int p = 0; p < KEPT_PROBES; p++) {
+        kept *k = kept_at(key, cls, p);
+        if (k->key == key && k->cls == cls) {
+            pick = k;
+            break;
+        }
+        if (!pick || (pick->key && (!k->key || k->uses > pick->uses))) pick = k;
+    }
+    *pick = (kept){key, cls, hinted, 0, *learned};
 }
 
 double prange__region_fork_ns(void) { return t_account->loop_ns; }

@@ -825,6 +825,42 @@ Test(region, kept_inputs_plan_most_loops_on_every_member)
     cr_assert_eq(count_of(buf, "n=1000 threads=2 schedule=static"), 40, "%s", buf);
 }
 
+/* Two keys, three size classes each, in turn: each pair's first loop goes through a slot,
+ * its next 16 are planned from the members' kept copies. The six entries fit the table
+ * wherever the keys' addresses hash (a key's classes take consecutive entries, an entry
+ * is looked for at 4 places). */
+static const int kept_key_a, kept_key_b;
+static void kept_pairs_region(void *c)
+{
+    kept_case *k = c;
+    static const int64_t lens[3] = {100, 1000, 3000}; /* size classes 3, 4 and 5 */
+    for (int r = 0; r < 17; r++)
+        for (int i = 0; i < 6; i++) {
+            prange_opts o = PRANGE_OPTS_INIT;
+            o.cost_ns = 1e4;
+            o.key = i < 3 ? (const void *)&kept_key_a : (const void *)&kept_key_b;
+            prange_for_opts(0, lens[i % 3], kept_count, k, &o);
+        }
+}
+
+Test(region, kept_inputs_of_several_keys_and_classes)
+{
+    setenv("PRANGE_VERBOSE", "2", 1);
+    prange_set_num_threads(2);
+    kept_case k = {0};
+    prange_opts ro = region_opts(2);
+    ro.key = &k;
+    t_capture cap;
+    static char buf[1 << 20];
+    cr_assert_eq(t_capture_start(&cap), 0);
+    int rc = prange_region(kept_pairs_region, &k, &ro);
+    cr_assert_eq(t_capture_end(&cap, buf, sizeof buf), 0);
+    cr_assert_eq(rc, 0);
+    cr_assert_eq(atomic_load(&k.total), 17 * 2 * (100 + 1000 + 3000), "a loop ran twice or not at all");
+    cr_assert_eq(count_of(buf, "loop (region) "), 6, "%s", buf);
+    cr_assert_eq(count_of(buf, "loop (region, kept inputs) "), 6 * 16, "%s", buf);
+}
+
 /* Every member plans a kept loop from the same inputs, whatever the cost table says
  * meanwhile: here another thread keeps teaching the loops' key iterations of 0 and of
  * ~20 us while a wavefront of anti-diagonals (1 .. 2048 .. 1 iterations, so lengths on
