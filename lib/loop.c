@@ -370,6 +370,7 @@ static int run_region_kept(loop *L, const prange_opts *o, const void *key, const
     uint64_t t0 = 0;
     L->chunk = plan.chunk;
     L->schedule = plan.schedule;
+    L->sample = 0;
     if (tid == 0) {
         if (prange__verbose() >= 2) prange__log_plan("loop (region, kept inputs)", o->label, &plan);
         L->sample = learn && threads > 0 && prange__sample_tick();
