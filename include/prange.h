@@ -294,10 +294,13 @@ typedef void (*prange_region_fn)(void *ctx);
  *        names it in PRANGE_VERBOSE=2 lines, key is the identity under which whether it
  *        pays is learned (default fn); the other fields are ignored.
  *
- * Each loop call inside fn is planned once, by the first member to reach it, with the
- * region's team as the budget and no fork-join in the cost (the members are awake): a
- * loop too small to share runs whole on that member while the others go on to the
- * barrier. Every loop ends with a barrier (all its iterations are done and visible when
+ * Each loop call inside fn is planned with the region's team as the budget and no
+ * fork-join in the cost (the members are awake): once, by the first member to reach it,
+ * or, for a static loop whose key and size class were planned earlier in the call, by
+ * every member alone from the same inputs (the same plan on each: docs/regions.md). A
+ * loop too small to share runs whole on one member (the planner, or member 0) while the
+ * others go on to the barrier. A member's ctx may be its own copy as long as the contents
+ * agree. Every loop ends with a barrier (all its iterations are done and visible when
  * any member returns from the call) unless its opts carry PRANGE_NOWAIT; fn's end is a
  * barrier too. prange_reduce inside a region writes the same result, bit for bit, as
  * outside (its blocks never depend on the team) into every member's `result`, which
