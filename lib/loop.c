@@ -365,8 +365,11 @@ static int run_region_kept(loop *L, const prange_opts *o, const void *key, const
     prange_plan plan;
     prange__plan_region(L->n, o, key, k, prange__region_fork_ns(), &plan);
     int threads = L->n == 0 ? 0 : plan.serial ? 1 : plan.threads;
-    if (threads > 1 && plan.schedule != PRANGE_SCHEDULE_STATIC) return 0;
     int tid = prange__tls.tid, wait = !(o->flags & PRANGE_NOWAIT), learn = !(o->cost_ns > 0);
+    if (threads > 1 && plan.schedule != PRANGE_SCHEDULE_STATIC) return 0;
+    /* A serial plan runs on member 0: only with a barrier, all members in step (else the
+     * first member to arrive runs it, through the slot: prange__region_in_step). */
+    if (threads == 1 && (!wait || !prange__region_in_step())) return 0;
     uint64_t t0 = 0;
     L->chunk = plan.chunk;
     L->schedule = plan.schedule;
@@ -385,6 +388,7 @@ static int run_region_kept(loop *L, const prange_opts *o, const void *key, const
         run_serial(L);
     }
     if (wait) prange__region_wait();
+    else prange__region_went_on();
     if (tid == 0 && L->sample && L->timed_iters) {
         /* Timed from member 0's share to past the barrier: what sharing the loop cost
          * beyond that share (its figure is a low quantile: the calls where member 0's
@@ -444,6 +448,7 @@ static void run_region_loop(loop *L, const prange_opts *o, const void *key)
     if (s->threads == 1 && s->runner == tid) run_serial(S);
     else if (tid < s->threads && s->threads > 1) work(S, tid, s->threads);
     if (!(o->flags & PRANGE_NOWAIT) || S->until) prange__region_wait();
+    else prange__region_went_on();
     if (timed) {
         uint64_t wall = prange__ticks_since_ns(t0), busy = atomic_load_explicit(&S->busy.max, memory_order_relaxed);
         if (s->threads > 1) prange__region_loop_observe(s->threads, wall > busy ? (double)(wall - busy) : 0);

@@ -245,6 +245,24 @@ const prange__learned *prange__region_kept(const void *key, uint64_t n, int hint
 void prange__region_keep(const void *key, uint64_t n, int hinted, const prange__learned *learned);
 /* What sharing a loop costs the calling member's team, as fixed for the region's call. */
 double prange__region_fork_ns(void);
+/* Whether every member of the calling member's team passed the same barrier last (no
+ * nowait loop since: prange__region_went_on marks one). The same answer on every member.
+ * A serial plan from kept inputs runs on member 0 only then: after a nowait loop member
+ * 0 may still be in it, waiting for what this loop does (tests/test_region.c,
+ * nowait_lets_a_member_run_ahead), and the first member to arrive must run it, as a
+ * slot does. */
+int prange__region_in_step(void);
+void prange__region_went_on(void);
+/* The barrier, where the last member to arrive calls last(arg) before releasing the
+ * others (it sees everything they wrote before arriving; they see what it wrote). */
+void prange__region_wait_then(void (*last)(void *), void *arg);
+/* The calling member's region's area for reductions planned from kept inputs, of
+ * prange__region_reduce_bytes(team) bytes (NULL when the caller's scratch had none). */
+unsigned char *prange__region_area(void);
+size_t prange__region_reduce_bytes(int team);
+/* The calling member's count of reductions planned from kept inputs so far in this call
+ * (then one more): the same on every member, so which half of the area a reduction uses. */
+unsigned prange__region_reduction_seq(void);
 /* Inside a region (prange__region_team() > 0): call(arg) once, on the first member to
  * reach this call, as a serial loop of the region (the others wait at its barrier), for
  * operations whose steps must all see one member's data (scans). Returns call's result

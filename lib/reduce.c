@@ -16,7 +16,7 @@
  * and every assignment of blocks to threads. Small accumulators: each thread posts its
  * pieces in the caller's buffer and the caller merges after the join (post_team); big
  * ones, and reductions in a region: mailboxes, and the last thread to arrive merges
- * (fold_team's mailboxes, region_reduce).
+ * (fold_team's mailboxes, region_reduce; kept_reduce merges in the region's barrier).
  *
  *   nb = 6, blocks b0..b5:  one thread: ((b0+b1)+(b2+b3)) + (b4+b5)
  *   3 threads [0,2)[2,4)[4,6): pieces (1,0) | (1,1) | (1,2) -> merge (1,0)+(1,1) = (2,0),
@@ -368,15 +368,119 @@ typedef struct rred {
 } rred;
 _Static_assert(sizeof(rred) <= PRANGE__RDESC, "a reduction's descriptor fits a region slot");
 
+/* ---- a reduction inside a region planned from kept inputs ---------------------------
+ * Every member plans it alone (lib/region.c, "kept inputs"); the members the plan names
+ * fold their shares and post their pieces in the region's area, a mailbox each, and the
+ * last member to arrive at the barrier merges them, in member order, before it releases
+ * the others; each then copies the result. No slot and no planner to wait for: the
+ * posts, the barrier and the result's line. The area holds two sets of mailboxes and
+ * results, used in turn: a member still copying one result is never overtaken by the
+ * next reduction's merge, which waits at its barrier for every member to have copied.
+ * Accumulators of up to KEPT_ACC bytes; bigger ones go through slots. The blocks and
+ * the tree are the same as everywhere else, so are the bits. */
+#define KEPT_ACC 64
+static size_t area_boxes(int team) { return 2 * (size_t)team * sizeof(mail); }
+
+size_t prange__region_reduce_bytes(int team)
+{
+    /* mailboxes, two results, two failure flags (a line), the merge stack */
+    return area_boxes(team) + 3 * KEPT_ACC + stack_bytes(KEPT_ACC, merge_entries((uint64_t)MAX_BLOCKS));
+}
+
+typedef struct kept_merge {
+    const red *R;
+    int k;
+    const mail *boxes;
+    unsigned char *mbuf;
+    void *res;
+    atomic_int *failed;
+} kept_merge;
+
+static void kept_merge_last(void *p)
+{
+    const kept_merge *m = p;
+    if (m->k > 1) merge(m->R, m->k, m->boxes, m->mbuf, m->res, m->failed);
+}
+
+/* Returns 0 or PRANGE_ENOMEM; 1, having done nothing, for a serial plan while members
+ * may be out of step (the slot's first member must run it). */
+static int kept_reduce(red *R, const prange_opts *o, const void *key, const prange__learned *kl, void *result,
+                       unsigned char *area)
+{
+    prange_plan plan;
+    prange__plan_region(R->n, o, key, kl, prange__region_fork_ns(), &plan);
+    int team = prange__tls.region_team, tid = prange__tls.tid, k = plan.serial ? 1 : plan.threads;
+    int learn = !(o->cost_ns > 0);
+    if (k == 1 && !prange__region_in_step()) return 1; /* member 0 may be behind: a slot */
+    unsigned par = prange__region_reduction_seq() & 1;
+    mail *boxes = (mail *)(void *)(area + par * (area_boxes(team) / 2));
+    unsigned char *res = area + area_boxes(team) + par * KEPT_ACC;
+    atomic_int *failed = (atomic_int *)(void *)(area + area_boxes(team) + 2 * KEPT_ACC) + par;
+    unsigned char *mbuf = area + area_boxes(team) + 3 * KEPT_ACC;
+    R->sample = 0;
+    if (tid == 0) {
+        if (prange__verbose() >= 2) prange__log_plan("reduce (region, kept inputs)", o->label, &plan);
+        R->sample = learn && prange__sample_tick();
+        prange__region_account(&plan, 1, learn, kl);
+        if (k > 1) prange__region_note_parallel();
+        atomic_store_explicit(failed, 0, memory_order_relaxed); /* read after the next barrier */
+    }
+    if (k > 1) prange__profile_team(k);
+    buffer mine;
+    int took = 0;
+    if (k > 1 && tid < k) {
+        uint64_t a = 0, b = 0;
+        prange__split(R->nb, k, tid, &a, &b);
+        unsigned char *p = buffer_take(&mine, stack_bytes(R->stride, own_entries(b - a)));
+        took = p != NULL;
+        stack *own = p ? stack_at(p) : NULL;
+        if (own) {
+            prange__tls_t saved = prange__enter_team(tid, k);
+            prange__bind_worker_if_asked(tid);
+            uint64_t t0 = R->sample ? prange__now_ns() : 0;
+            fold_blocks(R, own, a, b);
+            if (t0) {
+                R->timed_ns = prange__now_ns() - t0;
+                R->timed_iters = iters_to(R, b) - iters_to(R, a);
+            }
+            prange__leave(saved);
+        }
+        post(R, &boxes[tid], own); /* a stack posted by address lives in this frame until the merge */
+    } else if (k == 1 && tid == 0 && fold_inline(R, res) != 0) {
+        atomic_store_explicit(failed, 1, memory_order_relaxed);
+    }
+    kept_merge m = {R, k, boxes, mbuf, res, failed};
+    prange__region_wait_then(kept_merge_last, &m);
+    int rc = atomic_load_explicit(failed, memory_order_relaxed) ? PRANGE_ENOMEM : 0;
+    if (rc == 0) acc_copy(result, res, R->r.acc_size);
+    if (took) buffer_give(&mine);
+    if (rc == 0 && R->sample && R->timed_iters)
+        prange__cost_record_alone(key, R->n, R->timed_iters, (double)R->timed_ns, k == 1);
+    return rc;
+}
+
 static int region_reduce(const red *L, prange_opts *o, const void *key, void *result)
 {
+    unsigned char *area = prange__region_area();
+    int keep = key && area && L->r.acc_size <= KEPT_ACC;
+    if (keep) {
+        const prange__learned *kl = prange__region_kept(key, L->n, o->cost_ns > 0);
+        if (kl) {
+            red mine;
+            memcpy(&mine, L, sizeof mine); /* this member's own: its timing, its stack */
+            int rc = kept_reduce(&mine, o, key, kl, result, area);
+            if (rc <= 0) return rc;
+        }
+    }
     int planner, tid = prange__tls.tid;
     prange__rslot *s = prange__region_enter(&planner);
     rred *S = (rred *)(void *)s->desc;
     if (planner) {
-        prange__learned learned;
         prange_plan plan;
-        int learn = prange__plan_call(L->n, o, key, &learned, &plan);
+        int learn = !(o->cost_ns > 0);
+        s->learned = learn ? prange__cost_get(key, L->n) : (prange__learned){0, 0, 0, 0, 0};
+        const prange__learned learned = s->learned;
+        prange__plan_region(L->n, o, key, &learned, prange__region_fork_ns(), &plan);
         if (prange__verbose() >= 2) prange__log_plan("reduce (region)", o->label, &plan);
         memcpy(&S->R, L, sizeof *L); /* not yet shared: a plain copy */
         atomic_init(&S->R.arrived, 0);
@@ -398,6 +502,7 @@ static int region_reduce(const red *L, prange_opts *o, const void *key, void *re
         prange__region_account(&plan, 1, learn, &learned);
         prange__region_publish(s);
     }
+    if (keep) prange__region_keep(key, L->n, o->cost_ns > 0, &s->learned);
     int k = s->threads;
     if (k > 1) prange__profile_team(k); /* shared: a parallel call of the region's team */
     if (k == 1 && s->runner == tid) {

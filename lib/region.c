@@ -40,6 +40,9 @@ typedef struct region {
     atomic_int guessed;        /* a loop was planned at the default cost: no account */
     _Atomic(int64_t) serial;   /* what its loops take on one thread, by their learned costs */
     atomic_int unlearned;      /* a shared loop had no learned cost (a hint): no such figure */
+    /* Read only while the team runs: the caller's scratch for reductions planned from kept
+     * inputs (lib/reduce.c; NULL: none, they go through slots). */
+    _Alignas(64) unsigned char *rarea;
 } region;
 
 /* A member's kept inputs for loops of one key and size class (prange__region_kept). */
@@ -63,6 +66,8 @@ typedef struct {
     double serial; /* a team call: its loops on one thread, by their learned costs */
     int unlearned; /* ... unknown: a loop it shared had no learned cost */
     kept *kept;    /* a team member's: KEPT entries */
+    unsigned reductions; /* ... and the reductions it planned from them so far */
+    int ahead;     /* a team member past a nowait loop since its last barrier */
 } account;
 static PRANGE__TLS account *t_account;
 
@@ -121,6 +126,8 @@ void prange__region_keep(const void *key, uint64_t n, int hinted, const prange__
 
 double prange__region_fork_ns(void) { return t_account->loop_ns; }
 
+unsigned prange__region_reduction_seq(void) { return t_account->reductions++; }
+
 void prange__region_account_inline(double work_ns, int guessed, int barrier)
 {
     account *a = t_account;
@@ -162,7 +169,33 @@ static void barrier(region *R, int team)
     for (unsigned spins = 0; atomic_load_explicit(&R->gen, memory_order_acquire) == gen; spins++) backoff(spins);
 }
 
-void prange__region_wait(void) { barrier(prange__tls.region, prange__tls.region_team); }
+void prange__region_wait(void)
+{
+    barrier(prange__tls.region, prange__tls.region_team);
+    t_account->ahead = 0;
+}
+
+void prange__region_went_on(void) { t_account->ahead = 1; }
+
+int prange__region_in_step(void) { return !t_account->ahead; }
+
+void prange__region_wait_then(void (*last)(void *), void *arg)
+{
+    region *R = prange__tls.region;
+    int team = prange__tls.region_team;
+    unsigned gen = atomic_load_explicit(&R->gen, memory_order_acquire);
+    if (atomic_fetch_add_explicit(&R->arrived, 1, memory_order_acq_rel) == (unsigned)team - 1) {
+        last(arg); /* every member arrived: everything they wrote before is visible here */
+        atomic_store_explicit(&R->arrived, 0, memory_order_relaxed);
+        atomic_store_explicit(&R->gen, gen + 1, memory_order_release);
+    } else {
+        for (unsigned spins = 0; atomic_load_explicit(&R->gen, memory_order_acquire) == gen; spins++)
+            backoff(spins);
+    }
+    t_account->ahead = 0;
+}
+
+unsigned char *prange__region_area(void) { return ((region *)prange__tls.region)->rarea; }
 
 prange__rslot *prange__region_enter(int *planner)
 {
@@ -423,6 +456,7 @@ int prange_region(prange_region_fn fn, void *ctx, const prange_opts *opts)
     atomic_init(&R.guessed, 0);
     atomic_init(&R.serial, 0);
     atomic_init(&R.unlearned, 0);
+    R.rarea = NULL;
     int budget = prange__budget();
     prange_plan want = {.threads = o.threads > 0 && o.threads < budget ? o.threads : budget};
     if (want.threads < 2) { /* a budget of 1: every loop is serial anyway */
@@ -430,7 +464,7 @@ int prange_region(prange_region_fn fn, void *ctx, const prange_opts *opts)
         return 0;
     }
     if (runs_inline(key)) { /* with the account of what its team would have done */
-        account a = {0, 0, prange__region_loop_ns(want.threads), prange__region_wait_ns(want.threads), 0, want.threads, 0, 0, NULL};
+        account a = {0, 0, prange__region_loop_ns(want.threads), prange__region_wait_ns(want.threads), 0, want.threads, 0, 0, NULL, 0, 0};
         record_inline(key, &a, run_watched(&R, fn, ctx, &a), o.label);
         return 0;
     }
@@ -441,10 +475,13 @@ int prange_region(prange_region_fn fn, void *ctx, const prange_opts *opts)
         return 0;
     }
     prange__mark_pool_started();
+    prange__scratch area;
+    R.rarea = prange__scratch_take(&area, prange__region_reduce_bytes(planned));
     region_call c = {&R, fn, ctx, prange__region_loop_ns(planned), prange__region_wait_ns(planned),
                      prange__team_code(planned), 0};
     uint64_t t0 = prange__ticks();
     prange__launch(region_member, &c, sizeof c, prange__region_size(planned));
+    if (R.rarea) prange__scratch_give(&area);
     uint64_t wall = prange__ticks_since_ns(t0);
     prange__share_give(planned);
     record_team(key, &R, planned, wall, o.label);

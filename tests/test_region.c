@@ -17,6 +17,13 @@ static prange_opts region_opts(int threads)
     return o;
 }
 
+static int count_of(const char *buf, const char *what)
+{
+    int n = 0;
+    for (const char *p = strstr(buf, what); p; p = strstr(p + 1, what)) n++;
+    return n;
+}
+
 /* ---- a sequence of loops: a 1-D heat stencil, sweeps alternating two buffers ---------- */
 
 typedef struct {
@@ -135,6 +142,70 @@ Test(region, reductions_keep_their_bits_for_every_team)
             cr_assert_eq(r.rc[m], 0);
             cr_assert_eq(memcmp(&r.got[m], &ref, sizeof ref), 0, "team %d member %d: %a vs %a", t, m, r.got[m], ref);
         }
+    }
+    free(x);
+}
+
+/* Reductions planned from kept inputs (lib/reduce.c): the members post their pieces in the
+ * region's area and the last to reach the barrier merges them. 40 rounds of four lengths
+ * (four size classes, the 1-element one serial on member 0): per class a slot, 16
+ * reductions from kept inputs, a slot, ...;
+ * every member gets the bits of the same call outside the region, every time, with
+ * member 1 sometimes yielding inside its share so the others run ahead into the next
+ * reduction (the area's two halves alternate). */
+typedef struct {
+    const double *x;
+    const double *ref; /* per length */
+    int threads;
+    atomic_int wrong, failed;
+} kept_red;
+
+static const int64_t kept_lens[4] = {300001, 5000, 70000, 1}; /* 1: serial, on member 0 */
+
+static void sum_body_yield(void *c, int64_t b, int64_t e, void *acc)
+{
+    if (prange_thread_id() == 1 && (b & 0x3fff) == 0) sched_yield();
+    sum_body(c, b, e, acc);
+}
+
+static void kept_red_region(void *c)
+{
+    kept_red *r = c;
+    prange_opts o = t_parallel_opts(r->threads, PRANGE_SCHEDULE_AUTO, 0);
+    for (int round = 0; round < 40; round++)
+        for (int l = 0; l < 4; l++) {
+            double mine = -1;
+            if (prange_reduce(0, kept_lens[l], prange_reducer_sum_f64(), sum_body_yield, (void *)r->x, &mine, &o))
+                atomic_fetch_add(&r->failed, 1);
+            if (memcmp(&mine, &r->ref[l], sizeof mine) != 0) atomic_fetch_add(&r->wrong, 1);
+        }
+}
+
+Test(region, kept_reductions_keep_their_bits)
+{
+    setenv("PRANGE_VERBOSE", "2", 1);
+    prange_set_num_threads(4);
+    double *x = malloc((size_t)kept_lens[0] * sizeof *x), ref[4];
+    uint64_t seed = 5;
+    for (int64_t i = 0; i < kept_lens[0]; i++) x[i] = t_unit(&seed) * 1e12;
+    for (int t = 2; t <= 4; t += 2) {
+        prange_opts one = t_parallel_opts(t, PRANGE_SCHEDULE_AUTO, 0);
+        one.flags = PRANGE_SERIAL; /* the same blocks, on the caller */
+        for (int l = 0; l < 4; l++)
+            cr_assert_eq(prange_reduce(0, kept_lens[l], prange_reducer_sum_f64(), sum_body, x, &ref[l], &one), 0);
+        kept_red r = {x, ref, t, 0, 0};
+        prange_opts ro = region_opts(t);
+        ro.key = &kept_lens[t]; /* a fresh key: a team */
+        t_capture cap;
+        static char buf[1 << 21];
+        cr_assert_eq(t_capture_start(&cap), 0);
+        int rc = prange_region(kept_red_region, &r, &ro);
+        cr_assert_eq(t_capture_end(&cap, buf, sizeof buf), 0);
+        cr_assert_eq(rc, 0);
+        cr_assert_eq(atomic_load(&r.failed), 0);
+        cr_assert_eq(atomic_load(&r.wrong), 0, "team %d: %d results differ from outside", t, atomic_load(&r.wrong));
+        cr_assert_eq(count_of(buf, "reduce (region) "), 12, "team %d", t);
+        cr_assert_eq(count_of(buf, "reduce (region, kept inputs) "), 148, "team %d", t);
     }
     free(x);
 }
@@ -793,13 +864,6 @@ static void kept_region(void *c)
     prange_opts o = PRANGE_OPTS_INIT;
     o.cost_ns = 1e4; /* hinted: kept from the first slot on, and shared */
     for (int i = 0; i < k->loops; i++) prange_for_opts(0, 1000, kept_count, k, &o);
-}
-
-static int count_of(const char *buf, const char *what)
-{
-    int n = 0;
-    for (const char *p = strstr(buf, what); p; p = strstr(p + 1, what)) n++;
-    return n;
 }
 
 /* A slot plans the first loop of a key and size class; every member keeps what that plan
