@@ -268,6 +268,62 @@ Test(region, nowait_lets_a_member_run_ahead)
     cr_assert_eq(atomic_load(&g_timed_out), 0, "member 1 waited after a nowait loop");
 }
 
+/* The same, 40 times in one call: from the second round on, A and B are planned from kept
+ * inputs, and B, serial, must still run on the first member to reach it (member 1), not
+ * on member 0, which is inside A waiting for it. Each round's B sets that round's flag;
+ * a round whose B member 1 did not run times out (5 s) and the next ones too. */
+typedef struct {
+    atomic_int flag[40];
+    atomic_int round_now; /* member 0's round, for its share of A */
+    atomic_int timed_out;
+} step_ctx;
+
+static void wait_for_round(void *c, int64_t b, int64_t e)
+{
+    (void)e;
+    step_ctx *w = c;
+    if (b != 0) return;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    while (!atomic_load(&w->flag[atomic_load(&w->round_now)])) {
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        if (t1.tv_sec - t0.tv_sec > 5) {
+            atomic_store(&w->timed_out, 1);
+            return;
+        }
+    }
+}
+static void set_round_flag(void *c, int64_t b, int64_t e)
+{
+    (void)e;
+    step_ctx *w = c;
+    atomic_store(&w->flag[b], 1);
+}
+static void step_region(void *c)
+{
+    step_ctx *w = c;
+    prange_opts a = t_parallel_opts(2, PRANGE_SCHEDULE_STATIC, 0);
+    a.flags = PRANGE_NOWAIT;
+    prange_opts b = PRANGE_OPTS_INIT;
+    b.cost_ns = 1; /* one iteration of 1 ns: serial; hinted, so kept from the first round */
+    for (int r = 0; r < 40; r++) {
+        if (prange_thread_id() == 0) atomic_store(&w->round_now, r);
+        prange_for_opts(0, 2, wait_for_round, w, &a);
+        prange_for_opts(r, r + 1, set_round_flag, w, &b); /* with a barrier */
+    }
+}
+
+Test(region, a_serial_loop_after_a_nowait_one_runs_on_the_first_member, .timeout = 120)
+{
+    prange_set_num_threads(2);
+    step_ctx w = {0};
+    prange_opts ro = region_opts(2);
+    ro.key = &w;
+    cr_assert_eq(prange_region(step_region, &w, &ro), 0);
+    for (int r = 0; r < 40; r++) cr_assert_eq(atomic_load(&w.flag[r]), 1, "round %d", r);
+    cr_assert_eq(atomic_load(&w.timed_out), 0, "member 0 waited for a loop planned to run on it");
+}
+
 Test(region, a_loop_without_nowait_is_a_barrier, .timeout = 60)
 {
     prange_set_num_threads(2);
