@@ -223,6 +223,60 @@ static double ovh_serial_region(int64_t n)
     return 0;
 }
 
+/* 16 reductions per call in one team: `omp for reduction(+)` in one `omp parallel` (into
+ * one element of a shared array each, zeroed before the region: no extra barrier)
+ * against prange_reduce in one prange_region (forced onto the team, the blocks of
+ * ovh-reduce). */
+#define REGION_REDS 16
+static double ovh_omp_regred(int64_t n)
+{
+    double s[REGION_REDS] = {0}, total = 0;
+#pragma omp parallel num_threads(g_threads) shared(s)
+    for (int k = 0; k < REGION_REDS; k++) {
+#pragma omp for schedule(static) reduction(+ : s[k : 1])
+        for (int64_t i = 0; i < n; i++) s[k] += 1.0;
+    }
+    for (int k = 0; k < REGION_REDS; k++) total += s[k];
+    return total;
+}
+static void one_block(void *c, int64_t b, int64_t e, void *acc)
+{
+    (void)c;
+    *(double *)acc += (double)(e - b);
+}
+typedef struct {
+    int64_t n;
+    double total; /* member 0's */
+} regred;
+static void ovh_regred_member(void *p)
+{
+    regred *r = p;
+    prange_opts o = {.struct_size = sizeof(prange_opts), .cost_ns = 1e9, .grain = 2048};
+    double total = 0;
+    for (int k = 0; k < REGION_REDS; k++) {
+        double s = 0;
+        prange_reduce(0, r->n * 4096, prange_reducer_sum_f64(), one_block, NULL, &s, &o);
+        total += s / 4096;
+    }
+    if (prange_thread_id() == 0) r->total = total;
+}
+static double ovh_prange_regred(int64_t n)
+{
+    regred r = {n, 0};
+    prange_region(ovh_regred_member, &r, NULL);
+    return r.total;
+}
+static double ovh_serial_regred(int64_t n)
+{
+    double total = 0;
+    for (int k = 0; k < REGION_REDS; k++) {
+        double s = 0;
+        for (int64_t i = 0; i < n; i++) s += 1.0;
+        total += s;
+    }
+    return total;
+}
+
 static const kernel region_kernels[] = {
     {.name = "wavefront", .bytes = 8, .check = CHECK_OUTPUT_EXACT, .elements = elements_square, .size = size_grid,
      .v = {V("serial", wave_serial), V("omp-region", wave_omp), V("prange-region", wave_prange)}},
@@ -230,5 +284,7 @@ static const kernel region_kernels[] = {
      .v = {V("serial", heat_serial), V("omp-region", heat_omp), V("prange-region", heat_prange)}},
     {.name = "ovh-region64", .check = CHECK_RETURN, .overhead = true,
      .v = {V("serial", ovh_serial_region), V("omp", ovh_omp_region), V("prange", ovh_prange_region)}},
+    {.name = "ovh-regred16", .check = CHECK_RETURN, .overhead = true,
+     .v = {V("serial", ovh_serial_regred), V("omp", ovh_omp_regred), V("prange", ovh_prange_regred)}},
 };
 BENCH_REGISTER(region_kernels)
