@@ -24,6 +24,17 @@ static int count_of(const char *buf, const char *what)
     return n;
 }
 
+/* prange_region(fn, ctx, ro) with its stderr (PRANGE_VERBOSE=2 lines) in buf; returns
+ * what the region returned. */
+static int region_logged(prange_region_fn fn, void *ctx, const prange_opts *ro, char *buf, size_t size)
+{
+    t_capture cap;
+    cr_assert_eq(t_capture_start(&cap), 0);
+    int rc = prange_region(fn, ctx, ro);
+    cr_assert_eq(t_capture_end(&cap, buf, size), 0);
+    return rc;
+}
+
 /* ---- a sequence of loops: a 1-D heat stencil, sweeps alternating two buffers ---------- */
 
 typedef struct {
@@ -196,11 +207,8 @@ Test(region, kept_reductions_keep_their_bits)
         kept_red r = {x, ref, t, 0, 0};
         prange_opts ro = region_opts(t);
         ro.key = &kept_lens[t]; /* a fresh key: a team */
-        t_capture cap;
         static char buf[1 << 21];
-        cr_assert_eq(t_capture_start(&cap), 0);
-        int rc = prange_region(kept_red_region, &r, &ro);
-        cr_assert_eq(t_capture_end(&cap, buf, sizeof buf), 0);
+        int rc = region_logged(kept_red_region, &r, &ro, buf, sizeof buf);
         cr_assert_eq(rc, 0);
         cr_assert_eq(atomic_load(&r.failed), 0);
         cr_assert_eq(atomic_load(&r.wrong), 0, "team %d: %d results differ from outside", t, atomic_load(&r.wrong));
@@ -933,11 +941,8 @@ Test(region, kept_inputs_plan_most_loops_on_every_member)
     kept_case k = {.loops = 40};
     prange_opts ro = region_opts(2);
     ro.key = &k; /* a fresh key: the first call of a region gets a team */
-    t_capture cap;
     static char buf[1 << 20];
-    cr_assert_eq(t_capture_start(&cap), 0);
-    int rc = prange_region(kept_region, &k, &ro);
-    cr_assert_eq(t_capture_end(&cap, buf, sizeof buf), 0);
+    int rc = region_logged(kept_region, &k, &ro, buf, sizeof buf);
     cr_assert_eq(rc, 0);
     cr_assert_eq(atomic_load(&k.total), 40 * 1000, "a loop ran twice or not at all");
     cr_assert_eq(count_of(buf, "loop (region) "), 3, "%s", buf);
@@ -970,11 +975,8 @@ Test(region, kept_inputs_of_several_keys_and_classes)
     kept_case k = {0};
     prange_opts ro = region_opts(2);
     ro.key = &k;
-    t_capture cap;
     static char buf[1 << 20];
-    cr_assert_eq(t_capture_start(&cap), 0);
-    int rc = prange_region(kept_pairs_region, &k, &ro);
-    cr_assert_eq(t_capture_end(&cap, buf, sizeof buf), 0);
+    int rc = region_logged(kept_pairs_region, &k, &ro, buf, sizeof buf);
     cr_assert_eq(rc, 0);
     cr_assert_eq(atomic_load(&k.total), 17 * 2 * (100 + 1000 + 3000), "a loop ran twice or not at all");
     cr_assert_eq(count_of(buf, "loop (region) "), 6, "%s", buf);
