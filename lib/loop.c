@@ -441,7 +441,9 @@ static void run_region_loop(loop *L, const prange_opts *o, const void *key)
         prange__region_account(&plan, !(o->flags & PRANGE_NOWAIT) || S->until, learn, &s->learned);
         prange__region_publish(s);
     }
-    if (keep) prange__region_keep(key, L->n, hinted, &s->learned);
+    /* Kept only for static plans: a DYNAMIC or GUIDED one needs the slot every time
+     * (the schedule is the options', whatever the length). */
+    if (keep && S->schedule == PRANGE_SCHEDULE_STATIC) prange__region_keep(key, L->n, hinted, &s->learned);
     /* The profile counts a loop the members share as a parallel call of their team (a
      * region forks nothing: prange__team_run does not see its loops). */
     if (s->threads > 1) prange__profile_team(s->threads);

@@ -240,28 +240,38 @@ static void wait_merged(red *R)
     }
 }
 
-static void worker(red *R, int tid, int team, void *result, mail *boxes, unsigned char *m)
+/* Member tid's share of a team of `team`, blocks [first, nb) split among them, folded onto
+ * a stack: R->pre for member 0 after a first slice (its pieces then cover [0, b), as those
+ * of a member given [0, b) would), else one in `mine` (given back by the caller when the
+ * result is not R->pre). Member 0 of a sampled call times it. NULL: no memory. */
+static stack *fold_share(red *R, int tid, int team, buffer *mine)
 {
     uint64_t a = 0, b = 0;
     prange__split(R->nb - R->first, team, tid, &a, &b);
     a += R->first;
     b += R->first;
-    /* Member 0 goes on folding the caller's first slice: its pieces then cover [0, b), as
-     * those of a member given [0, b) would. */
-    int pre = tid == 0 && R->pre;
+    stack *own = R->pre;
+    if (tid != 0 || !own) {
+        unsigned char *p = buffer_take(mine, stack_bytes(R->stride, own_entries(b - a)));
+        if (!p) return NULL;
+        own = stack_at(p);
+    }
+    uint64_t t0 = (R->sample && tid == 0) ? prange__now_ns() : 0;
+    fold_blocks(R, own, a, b);
+    if (t0) {
+        R->timed_ns = prange__now_ns() - t0;
+        R->timed_iters = iters_to(R, b) - iters_to(R, a);
+    }
+    return own;
+}
+
+static void worker(red *R, int tid, int team, void *result, mail *boxes, unsigned char *m)
+{
     buffer mine;
-    unsigned char *p = pre ? NULL : buffer_take(&mine, stack_bytes(R->stride, own_entries(b - a)));
-    stack *own = pre ? R->pre : p ? stack_at(p) : NULL;
     prange__tls_t saved = prange__enter_team(tid, team);
     prange__bind_worker_if_asked(tid);
-    if (own) {
-        uint64_t t0 = (R->sample && tid == 0) ? prange__now_ns() : 0;
-        fold_blocks(R, own, a, b);
-        if (t0) {
-            R->timed_ns = prange__now_ns() - t0;
-            R->timed_iters = iters_to(R, b) - iters_to(R, a);
-        }
-    }
+    stack *own = fold_share(R, tid, team, &mine);
+    int pre = own && own == R->pre;
     post(R, &boxes[tid], own);
     /* acq_rel: the last member sees every post made before the others arrived. */
     if (atomic_fetch_add_explicit(&R->arrived, 1, memory_order_acq_rel) == team - 1) {
@@ -429,22 +439,11 @@ static int kept_reduce(red *R, const prange_opts *o, const void *key, const pran
     buffer mine;
     int took = 0;
     if (k > 1 && tid < k) {
-        uint64_t a = 0, b = 0;
-        prange__split(R->nb, k, tid, &a, &b);
-        unsigned char *p = buffer_take(&mine, stack_bytes(R->stride, own_entries(b - a)));
-        took = p != NULL;
-        stack *own = p ? stack_at(p) : NULL;
-        if (own) {
-            prange__tls_t saved = prange__enter_team(tid, k);
-            prange__bind_worker_if_asked(tid);
-            uint64_t t0 = R->sample ? prange__now_ns() : 0;
-            fold_blocks(R, own, a, b);
-            if (t0) {
-                R->timed_ns = prange__now_ns() - t0;
-                R->timed_iters = iters_to(R, b) - iters_to(R, a);
-            }
-            prange__leave(saved);
-        }
+        prange__tls_t saved = prange__enter_team(tid, k);
+        prange__bind_worker_if_asked(tid);
+        stack *own = fold_share(R, tid, k, &mine); /* R->pre is NULL in a region */
+        prange__leave(saved);
+        took = own != NULL;
         post(R, &boxes[tid], own); /* a stack posted by address lives in this frame until the merge */
     } else if (k == 1 && tid == 0 && fold_inline(R, res) != 0) {
         atomic_store_explicit(failed, 1, memory_order_relaxed);
@@ -459,18 +458,15 @@ static int kept_reduce(red *R, const prange_opts *o, const void *key, const pran
     return rc;
 }
 
-static int region_reduce(const red *L, prange_opts *o, const void *key, void *result)
+/* L: the calling member's own reduction (its timing is written there). */
+static int region_reduce(red *L, prange_opts *o, const void *key, void *result)
 {
     unsigned char *area = prange__region_area();
     int keep = key && area && L->r.acc_size <= KEPT_ACC;
     if (keep) {
         const prange__learned *kl = prange__region_kept(key, L->n, o->cost_ns > 0);
-        if (kl) {
-            red mine;
-            memcpy(&mine, L, sizeof mine); /* this member's own: its timing, its stack */
-            int rc = kept_reduce(&mine, o, key, kl, result, area);
-            if (rc <= 0) return rc;
-        }
+        int rc = kl ? kept_reduce(L, o, key, kl, result, area) : 1;
+        if (rc <= 0) return rc;
     }
     int planner, tid = prange__tls.tid;
     prange__rslot *s = prange__region_enter(&planner);
@@ -479,13 +475,12 @@ static int region_reduce(const red *L, prange_opts *o, const void *key, void *re
         prange_plan plan;
         int learn = !(o->cost_ns > 0);
         s->learned = learn ? prange__cost_get(key, L->n) : (prange__learned){0, 0, 0, 0, 0};
-        const prange__learned learned = s->learned;
-        prange__plan_region(L->n, o, key, &learned, prange__region_fork_ns(), &plan);
+        prange__plan_region(L->n, o, key, &s->learned, prange__region_fork_ns(), &plan);
         if (prange__verbose() >= 2) prange__log_plan("reduce (region)", o->label, &plan);
         memcpy(&S->R, L, sizeof *L); /* not yet shared: a plain copy */
         atomic_init(&S->R.arrived, 0);
         atomic_init(&S->R.merged, 0);
-        S->R.sample = learn && prange__cost_sample_learned(&learned);
+        S->R.sample = learn && prange__cost_sample_learned(&s->learned);
         int k = plan.serial ? 1 : plan.threads;
         size_t mail_bytes = k > 1 ? (size_t)k * sizeof(mail) : 0;
         size_t res = round64(L->r.acc_size);
@@ -499,7 +494,7 @@ static int region_reduce(const red *L, prange_opts *o, const void *key, void *re
             S->boxes = (mail *)(p + res);
             S->m = k > 1 ? p + res + mail_bytes : NULL;
         }
-        prange__region_account(&plan, 1, learn, &learned);
+        prange__region_account(&plan, 1, learn, &s->learned);
         prange__region_publish(s);
     }
     if (keep) prange__region_keep(key, L->n, o->cost_ns > 0, &s->learned);

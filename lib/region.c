@@ -158,10 +158,13 @@ static inline void backoff(unsigned spins)
     else sched_yield();
 }
 
-static void barrier(region *R, int team)
+/* `last` (when not NULL) runs on the last member to arrive, before it releases the others:
+ * every member's writes before arriving are visible to it, and its writes to them. */
+static void barrier(region *R, int team, void (*last)(void *), void *arg)
 {
     unsigned gen = atomic_load_explicit(&R->gen, memory_order_acquire);
     if (atomic_fetch_add_explicit(&R->arrived, 1, memory_order_acq_rel) == (unsigned)team - 1) {
+        if (last) last(arg);
         atomic_store_explicit(&R->arrived, 0, memory_order_relaxed);
         atomic_store_explicit(&R->gen, gen + 1, memory_order_release);
         return;
@@ -169,31 +172,17 @@ static void barrier(region *R, int team)
     for (unsigned spins = 0; atomic_load_explicit(&R->gen, memory_order_acquire) == gen; spins++) backoff(spins);
 }
 
-void prange__region_wait(void)
+void prange__region_wait_then(void (*last)(void *), void *arg)
 {
-    barrier(prange__tls.region, prange__tls.region_team);
+    barrier(prange__tls.region, prange__tls.region_team, last, arg);
     t_account->ahead = 0;
 }
+
+void prange__region_wait(void) { prange__region_wait_then(NULL, NULL); }
 
 void prange__region_went_on(void) { t_account->ahead = 1; }
 
 int prange__region_in_step(void) { return !t_account->ahead; }
-
-void prange__region_wait_then(void (*last)(void *), void *arg)
-{
-    region *R = prange__tls.region;
-    int team = prange__tls.region_team;
-    unsigned gen = atomic_load_explicit(&R->gen, memory_order_acquire);
-    if (atomic_fetch_add_explicit(&R->arrived, 1, memory_order_acq_rel) == (unsigned)team - 1) {
-        last(arg); /* every member arrived: everything they wrote before is visible here */
-        atomic_store_explicit(&R->arrived, 0, memory_order_relaxed);
-        atomic_store_explicit(&R->gen, gen + 1, memory_order_release);
-    } else {
-        for (unsigned spins = 0; atomic_load_explicit(&R->gen, memory_order_acquire) == gen; spins++)
-            backoff(spins);
-    }
-    t_account->ahead = 0;
-}
 
 unsigned char *prange__region_area(void) { return ((region *)prange__tls.region)->rarea; }
 
@@ -422,7 +411,7 @@ static void region_member(void *p)
     prange__tls = (prange__tls_t){.tid = tid, .team = team, .region = Rp, .region_team = team};
     t_account = &mine;
     c->fn(c->ctx);
-    barrier(Rp, team); /* the last loops may be nowait: all done before returning */
+    barrier(Rp, team, NULL, NULL); /* the last loops may be nowait: all done before returning */
     t_account = saved_account;
     prange__tls = saved;
     atomic_fetch_add_explicit(&Rp->shared, (int64_t)mine.shared, memory_order_relaxed);
