@@ -530,7 +530,8 @@ static void memo_keep(const loop *L, const prange_opts *o, const void *key, uint
     int budget = prange__budget(), cap = o->threads > 0 && o->threads < budget ? o->threads : budget;
     /* plan(): t <= work / F(max(cap, pool)), serial below 2; plan_probe_team(): a probe
      * when quiet + work / 2 < 0.85 work. A margin of 1% keeps rounding on the safe side. */
-    double fork = prange__fork_ns(cap > prange__pool ? cap : prange__pool, NULL);
+    int pool = prange__pool_size();
+    double fork = prange__fork_ns(cap > pool ? cap : pool, NULL);
     double quiet = prange__fork_quiet_ns() / 0.35, most = 2 * fork < quiet ? 2 * fork : quiet;
     double n_max = 0.99 * most / learned->ns;
     if (!(n_max >= (double)L->n)) return; /* serial for another reason: plan each call */

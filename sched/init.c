@@ -20,7 +20,7 @@
 prange__state prange__g_state; /* read through prange__state_get */
 atomic_int prange__g_ready;
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
-static atomic_int g_override; /* prange_set_num_threads(); 0 = none */
+atomic_int prange__threads_override; /* prange_set_num_threads(); 0 = none */
 
 atomic_int prange__after_fork;
 atomic_int prange__pool_started;
@@ -177,7 +177,7 @@ const prange__state *prange__state_init(void)
 static int budget(int force)
 {
     const prange__state *st = prange__state_get();
-    int o = atomic_load_explicit(&g_override, memory_order_relaxed);
+    int o = atomic_load_explicit(&prange__threads_override, memory_order_relaxed);
     if (o > 0) return o;
     /* PRANGE_SHARE=node divides the default budget; an explicit thread count wins. */
     if (st->opt[PRANGE__OPT_SHARE].value == 1 && st->opt[PRANGE__OPT_NUM_THREADS].src == PRANGE__SRC_DEFAULT)
@@ -192,8 +192,8 @@ int prange_set_num_threads(int n)
 {
     if (n < 0 || n > PRANGE_MAX_THREADS) return PRANGE_EINVAL;
     (void)prange__state_get();
-    atomic_store(&g_override, n);
+    atomic_store(&prange__threads_override, n);
     return 0;
 }
 
-int prange__budget_overridden(void) { return atomic_load(&g_override) > 0; }
+int prange__budget_overridden(void) { return atomic_load(&prange__threads_override) > 0; }

@@ -164,7 +164,7 @@ static void plan(uint64_t n, const prange_opts *o, const void *key, const prange
     if (work > DBL_MAX) work = DBL_MAX; /* a valid cost near DBL_MAX: huge, not inf */
     /* A team of t runs in a region of max(t, pool) threads (teams never shrink): that is
      * the fork-join cost it pays. */
-    int pool = prange__pool;
+    int pool = prange__pool_size();
     /* Inside a region: what sharing a loop among the awake members costs (calibrate.c). */
     double fork = rteam ? (rfork > 0 ? rfork : prange__region_loop_ns(rteam))
                         : prange__fork_ns(cap > pool ? cap : pool, NULL);

@@ -4,9 +4,12 @@
  *
  * Each OpenMP master thread owns a pool of workers. libgomp keeps a pool exactly as large
  * as the last team: a smaller team makes the extra workers exit, and the next larger team
- * creates them again (about 20 us each). libprange therefore never shrinks a team: a plan
- * of t threads runs in a region of max(t, pool) threads, and the workers beyond t return
- * at once. prange__pool is that size for the calling thread.
+ * creates them again (about 20 us each). libprange therefore never shrinks a team on its
+ * own: a plan of t threads runs in a region of max(t, pool) threads, and the workers beyond
+ * t return at once. prange__pool is that size for the calling thread. Only the program
+ * shrinks it, with prange_set_num_threads below the pool (prange__pool_size): then it
+ * asked for fewer threads, and the extra workers' share of every fork-join is not worth
+ * keeping them.
  *
  * The system may refuse new threads: RLIMIT_NPROC, a cgroup's pids.max, kernel.threads-max,
  * or no address space for the stacks (a huge OMP_STACKSIZE, RLIMIT_AS). libgomp and LLVM's

@@ -1,6 +1,7 @@
 /* test_loops.c — prange_for / prange_for_opts / prange_for_until: coverage, thread ids,
  * nesting, early stop, limits of int64_t, bad arguments, concurrency, fork. */
 #include <criterion/criterion.h>
+#include <omp.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -1015,5 +1016,55 @@ Test(loops, alternating_team_sizes_keep_their_threads)
     }
     cr_assert_leq(unique, 4, "%d distinct threads ran the bodies: workers were ended and started again", unique);
     cr_assert_geq(unique, 2);
+    prange_set_num_threads(0);
+}
+
+/* The OpenMP team each body runs in: the region's size, not the plan's team. */
+typedef struct {
+    atomic_int region_max, region_min, bad;
+    int team;
+} region_ctx;
+
+static void region_body(void *p, int64_t b, int64_t e)
+{
+    (void)b;
+    (void)e;
+    region_ctx *c = p;
+    int r = omp_get_num_threads();
+    if (prange_num_threads() != c->team) atomic_store(&c->bad, 1);
+    int m = atomic_load(&c->region_max);
+    while (r > m && !atomic_compare_exchange_weak(&c->region_max, &m, r)) {
+    }
+    m = atomic_load(&c->region_min);
+    while (r < m && !atomic_compare_exchange_weak(&c->region_min, &m, r)) {
+    }
+}
+
+static void region_round(int budget, int team, int *lo, int *hi)
+{
+    cr_assert_eq(prange_set_num_threads(budget), 0);
+    region_ctx c = {.region_min = 1 << 20, .team = team};
+    prange_opts o = t_parallel_opts(team, PRANGE_SCHEDULE_STATIC, 0);
+    for (int r = 0; r < 5; r++) cr_assert_eq(prange_for_opts(0, 8 * team, region_body, &c, &o), 0);
+    cr_assert_eq(atomic_load(&c.bad), 0, "a body saw another team than %d", team);
+    *lo = atomic_load(&c.region_min);
+    *hi = atomic_load(&c.region_max);
+}
+
+/* A pool started by a larger budget (an earlier loop, a first touch) is kept for smaller
+ * teams of the same budget, but prange_set_num_threads below it shrinks the regions to
+ * the new budget: a program that asks for 2 threads forks 2, not 4. */
+Test(loops, a_lower_budget_shrinks_the_region)
+{
+    setenv("PRANGE_FORK_NS", "1000", 1);
+    int lo, hi;
+    region_round(4, 4, &lo, &hi);
+    cr_assert(lo == 4 && hi == 4, "budget 4, team 4: regions of %d..%d threads", lo, hi);
+    region_round(4, 2, &lo, &hi);
+    cr_assert(lo == 4 && hi == 4, "budget 4, team 2: the pool of 4 is kept, regions of %d..%d", lo, hi);
+    region_round(2, 2, &lo, &hi);
+    cr_assert(lo == 2 && hi == 2, "budget 2, team 2: regions of %d..%d threads, not the pool of 4", lo, hi);
+    region_round(4, 4, &lo, &hi);
+    cr_assert(lo == 4 && hi == 4, "budget 4 again: regions of %d..%d threads", lo, hi);
     prange_set_num_threads(0);
 }
