@@ -1116,3 +1116,67 @@ Test(region, kernels_and_scans_match_outside)
     free(ref);
     free(out);
 }
+
+/* Teams of more than 4 arrive at barriers in groups of 4 (lib/region.c): uneven last
+ * groups (5, 6, 9 members) and full ones (8, 16), oversubscribed on a small machine. The
+ * heat sweeps match serial bit for bit, and every member of each team gets the bits of
+ * the same reduction outside the region, 40 times over (the reductions merge in the last
+ * member to arrive, above the groups). */
+typedef struct {
+    const double *x;
+    double ref;
+    int threads;
+    atomic_int wrong, failed, members;
+} group_red;
+
+static void group_red_region(void *c)
+{
+    group_red *r = c;
+    atomic_fetch_add(&r->members, 1);
+    prange_opts o = t_parallel_opts(r->threads, PRANGE_SCHEDULE_AUTO, 0);
+    for (int round = 0; round < 40; round++) {
+        double mine = -1;
+        if (prange_reduce(0, 20000, prange_reducer_sum_f64(), sum_body, (void *)r->x, &mine, &o))
+            atomic_fetch_add(&r->failed, 1);
+        if (memcmp(&mine, &r->ref, sizeof mine) != 0) atomic_fetch_add(&r->wrong, 1);
+    }
+}
+
+Test(region, large_teams_arrive_in_groups, .timeout = 120)
+{
+    prange_set_num_threads(16);
+    int64_t n = 2000;
+    double *x = malloc(20000 * sizeof *x);
+    uint64_t seed = 3;
+    for (int i = 0; i < 20000; i++) x[i] = t_unit(&seed) * 1e10;
+    static const int teams[] = {5, 6, 8, 9, 16};
+    for (size_t k = 0; k < sizeof teams / sizeof teams[0]; k++) {
+        int t = teams[k];
+        double *a = malloc((size_t)n * sizeof *a), *b = calloc((size_t)n, sizeof *b);
+        double *ra = malloc((size_t)n * sizeof *ra), *rb = calloc((size_t)n, sizeof *rb);
+        heat_init(a, n);
+        memcpy(ra, a, (size_t)n * sizeof *a);
+        heat h = {a, b, n, 31, t_parallel_opts(t, PRANGE_SCHEDULE_STATIC, 0), 0};
+        heat r = {ra, rb, n, 31, PRANGE_OPTS_INIT, 0};
+        prange_opts ro = region_opts(t);
+        cr_assert_eq(prange_region(heat_region, &h, &ro), 0);
+        cr_assert_eq(h.rc, 0);
+        heat_serial(&r);
+        cr_assert_eq(memcmp(b, r.a, (size_t)n * sizeof *b), 0, "team %d: the sweeps differ from serial", t);
+        free(a);
+        free(b);
+        free(ra);
+        free(rb);
+
+        group_red g = {.x = x, .threads = t};
+        prange_opts one = t_parallel_opts(t, PRANGE_SCHEDULE_AUTO, 0);
+        one.flags = PRANGE_SERIAL;
+        cr_assert_eq(prange_reduce(0, 20000, prange_reducer_sum_f64(), sum_body, x, &g.ref, &one), 0);
+        cr_assert_eq(prange_region(group_red_region, &g, &ro), 0);
+        cr_assert_eq(atomic_load(&g.members), t, "team %d: %d members ran the region", t, atomic_load(&g.members));
+        cr_assert_eq(atomic_load(&g.failed), 0, "team %d", t);
+        cr_assert_eq(atomic_load(&g.wrong), 0, "team %d: %d members' results differ", t, atomic_load(&g.wrong));
+    }
+    free(x);
+    prange_set_num_threads(0);
+}
