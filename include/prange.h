@@ -359,7 +359,10 @@ PRANGE_API int prange_num_threads(void);
  * @n: 1 .. PRANGE_MAX_THREADS, or 0 to restore the default (environment, then topology).
  *
  * The budget is still capped by the CPUs this process may use and its cgroup CPU quota
- * unless n is larger, in which case n is used (oversubscription on request).
+ * unless n is larger, in which case n is used (oversubscription on request). A calling
+ * thread whose OpenMP team grew larger than n (an earlier loop, a first touch) runs its
+ * next loops in teams of n: the OpenMP runtime ends the extra workers once, and starts
+ * them again if the budget grows back.
  * Returns: 0, or PRANGE_EINVAL for n < 0 or n > PRANGE_MAX_THREADS (nothing changes).
  * Thread-safe; loops already running are not affected.
  */

@@ -17,6 +17,10 @@
                                          add a peer run's rows (variants renamed NAME-SUFFIX)
   report.py tables RUN.json              the run as Markdown tables (docs/performance.md):
                                          production rows, the size sweep, the overhead rows
+  report.py scaling RUN.json...          the thread-scaling table in Markdown: speed-up over
+                                         serial per kernel and team size, libprange and the
+                                         best OpenMP variant (one run with --threads T,T,...
+                                         or one run per team size)
   report.py profile PROFILE.json [OUT FMT]
                                          a PRANGE_PROFILE=json:PATH profile (docs/profiling.md):
                                          one line per site by total time; with OUT and FMT
@@ -720,6 +724,48 @@ def tables(path):
                                                                 fmt_md(r["median_s"]), r["median_s"] / rr["median_s"]))
     return "\n".join(out) + "\n"
 
+def scaling(paths):
+    """The thread-scaling table: per production row and team size, the speed-up over the
+    serial reference of the same team-size pass (median / median) of libprange's main
+    variant and of the best hand-written OpenMP variant, then their ratio at the largest
+    team. Several runs (one per team size) are read as one."""
+    rows, metas = [], []
+    for path in paths:
+        run = load(path)
+        rows += run["rows"]
+        metas.append(run.get("meta", {}))
+    prod = defaultdict(lambda: defaultdict(dict))  # (kernel, n) -> variant -> threads -> median
+    for r in rows:
+        if r["phase"] == "production" and r.get("median_s"):
+            prod[(r["kernel"], r["n"])][r["variant"]][r["threads"]] = r["median_s"]
+    threads = sorted({t for vs in prod.values() for ts in vs.values() for t in ts})
+    if not prod or len(threads) < 2:
+        return None
+    m = metas[0]
+    out = ["<!-- perf/report.py scaling %s: %s, %s, commit %s -->" % (
+        " ".join(paths), m.get("date", "?"), m.get("cpu", "?"), m.get("git", "?")), "",
+        "speed-up over serial (median), libprange / best OpenMP; last column: libprange's time over the best "
+        "OpenMP's at %d threads" % threads[-1], "",
+        "| kernel | n | " + " | ".join("%d" % t for t in threads) + " | ratio at %d |" % threads[-1],
+        "|---|---|" + "---|" * (len(threads) + 1)]
+    for (k, n) in sorted(prod, key=lambda kn: (kn[0], kn[1])):
+        vs = prod[(k, n)]
+        if "serial" not in vs:
+            continue
+        main_v = "prange" if "prange" in vs else next((v for v in sorted(vs) if is_libprange(v)), None)
+        omps = [v for v in vs if v.startswith("omp") and is_reference(v)]
+        cells = []
+        for t in threads:
+            ser = vs["serial"].get(t)
+            p = vs.get(main_v, {}).get(t) if main_v else None
+            o = min((vs[v][t] for v in omps if t in vs[v]), default=None)
+            cells.append("%s / %s" % ("%.2f" % (ser / p) if ser and p else "-", "%.2f" % (ser / o) if ser and o else "-"))
+        top = threads[-1]
+        p, o = vs.get(main_v, {}).get(top), min((vs[v][top] for v in omps if top in vs[v]), default=None)
+        out.append("| %s%s | %d | %s | %s |" % (k, " (%s)" % main_v if main_v and main_v != "prange" else "", n,
+                                               " | ".join(cells), "%.2f" % (p / o) if p and o else "-"))
+    return "\n".join(out) + "\n"
+
 
 def main(argv):
     argv = list(argv)
@@ -758,6 +804,13 @@ def main(argv):
         return 0
 
 
+    if len(argv) >= 2 and argv[0] == "scaling":
+        text = scaling(argv[1:])
+        if text is None:
+            print("report.py: %s measured fewer than 2 team sizes" % " ".join(argv[1:]), file=sys.stderr)
+            return 1
+        sys.stdout.write(text)
+        return 0
     if len(argv) == 2 and argv[0] == "tables":
         sys.stdout.write(tables(argv[1]))
         return 0

@@ -189,6 +189,14 @@ if [ -s "$tmp/missed.txt" ]; then
   cat "$tmp/missed.txt"
   [ "$(wc -l <"$tmp/missed.txt")" -le 1 ] || fail "the gate missed more than one of $((runs * 3)) real-noise slowdowns"
 fi
+# The scaling table from the committed 16-core runs (one process per team size): one
+# column per team size, triad's speed-ups and the ratio at 16 as docs/performance.md shows.
+d16=$src/docs/data/16core-2026-11-28
+expect 0 "| kernel | n | 1 | 2 | 4 | 8 | 16 | ratio at 16 |" $rep scaling $d16/scale-1.json $d16/scale-2.json \
+  $d16/scale-4.json $d16/scale-8.json $d16/scale-16.json
+grep -q "| triad | 33554432 | 0.98 / 0.99 | 1.77 / 1.78 | 3.29 / 3.34 | 4.95 / 5.35 | 6.37 / 6.41 | 1.01 |" "$out" ||
+  { cat "$out"; fail "report.py scaling: triad's row differs from the committed runs"; }
+expect 1 "fewer than 2 team sizes" $rep scaling $d16/scale-16.json
 echo "perf gate: identical, jittered and outlier runs pass; a 1.5x slowdown of map is flagged and fails when" \
      "confirmed; a multi-run baseline absorbs a lucky run; other machine and schema 1 are not comparable;" \
      "wrong result and gross within-run slowdown fail; on the committed baseline's real runs a 1.5x" \
