@@ -1,7 +1,10 @@
 #!/bin/bash
 # One device run: thread scaling (1,2,4,8,16) + regions + sweep at 16 + contention.
 # The bundle (.devb) holds prange-bench/prange-contend built at c6d8bdf and every shared
-# library they load, run through the bundled loader (the device has no apt, no hwloc).
+# library they load, run through the bundled loader (the device has no apt, no hwloc):
+# what perf/bundle makes now, plus a second prange-bench whose in-cache peers were built
+# for x86-64-v3 (unused: that CPU ran the -march=native build). Kept as the record of
+# what ran; its figures are in docs/performance.md, "A 16-core machine (2026-11-28)".
 B=$PWD/.devb; O=${OUT:-/tmp/out}; R=/tmp/devr; rm -rf $R; mkdir -p $R $O
 L=("$B/ld-linux-x86-64.so.2" --library-path "$B")
 exec > >(tee -a "$O/log.txt") 2>&1; exec 3>&1
