@@ -274,6 +274,18 @@ void output_end(double first_call, double data_bytes, int wrong)
            (double)ru.ru_maxrss / 1024, data_bytes / 1048576);
     if (!J) return;
     fprintf(J, "\n],\n");
+    /* libprange's state after the run: the fork-join figures it ended with and the plans
+     * they give, next to the start's in meta.config (a 16-core sweep ran a 10^5 triad
+     * serially and nothing recorded why). */
+    char *config = NULL;
+    size_t config_len = 0;
+    FILE *cf = open_memstream(&config, &config_len);
+    if (cf) {
+        prange_print_config(cf);
+        fclose(cf);
+    }
+    json_str("config_end", config ? config : "", 1);
+    free(config);
     json_num("load_end", load_average(), "%.2f");
     fprintf(J, ", \"first_call_s\": %.9g, \"bandwidth_limit_gbs\": %.6g, \"peak_rss_bytes\": %lld, "
                "\"data_bytes\": %.0f, \"wrong_results\": %d\n}\n",
