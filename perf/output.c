@@ -87,6 +87,18 @@ static void read_line_of(const char *path, const char *key, char *out, size_t si
     fclose(f);
 }
 
+/* libprange's configuration text (prange_print_config), malloc'd; NULL on failure. */
+static char *config_text(void)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f) return NULL;
+    prange_print_config(f);
+    fclose(f);
+    return text;
+}
+
 static void json_metadata(const config *cfg)
 {
     /* The topology from hwloc itself (the bench uses only libprange's public API). */
@@ -111,13 +123,7 @@ static void json_metadata(const config *cfg)
         hwloc_topology_destroy(topo);
     }
     /* What libprange itself reports: options with their sources, plans (prange-info's text). */
-    char *config = NULL;
-    size_t config_len = 0;
-    FILE *cf = open_memstream(&config, &config_len);
-    if (cf) {
-        prange_print_config(cf);
-        fclose(cf);
-    }
+    char *config = config_text();
     struct utsname u;
     uname(&u);
     char cpu[256], gov[64], kern[300];
@@ -277,13 +283,7 @@ void output_end(double first_call, double data_bytes, int wrong)
     /* libprange's state after the run: the fork-join figures it ended with and the plans
      * they give, next to the start's in meta.config (a 16-core sweep ran a 10^5 triad
      * serially and nothing recorded why). */
-    char *config = NULL;
-    size_t config_len = 0;
-    FILE *cf = open_memstream(&config, &config_len);
-    if (cf) {
-        prange_print_config(cf);
-        fclose(cf);
-    }
+    char *config = config_text();
     json_str("config_end", config ? config : "", 1);
     free(config);
     json_num("load_end", load_average(), "%.2f");
