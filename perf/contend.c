@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -71,6 +72,15 @@ static triad_ctx triad_arrays(int64_t n)
 
 /* ---- neighbours ------------------------------------------------------------------------ */
 
+/* fork(), where the child dies with this process: a run stopped from outside (a timeout,
+ * ^C, a crash) must not leave busy loops behind on the machine. */
+static pid_t fork_child(void)
+{
+    pid_t parent = getpid(), p = fork();
+    if (p == 0 && (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)) _exit(1);
+    return p;
+}
+
 typedef struct {
     pid_t pid[64];
     int n;
@@ -82,7 +92,7 @@ static neighbour start_load(const char *kind)
     int count = strcmp(kind, "all") == 0 ? (int)sysconf(_SC_NPROCESSORS_ONLN) : 1;
     if (count > 64) count = 64;
     for (int i = 0; i < count; i++) {
-        pid_t p = fork();
+        pid_t p = fork_child();
         if (p == 0) {
             if (strcmp(kind, "prange") == 0) {
                 triad_ctx t = triad_arrays(1 << 22);
@@ -141,7 +151,7 @@ static recovery run_recovery(const char *kind, double total_s)
     memset(shared, 0, sizeof *shared);
     neighbour nb = start_load(kind);
     double t0 = now_s();
-    pid_t child = fork();
+    pid_t child = fork_child();
     if (child == 0) { /* a fresh process, started under load */
         int64_t n = 10000000;
         triad_ctx t = triad_arrays(n);
@@ -248,7 +258,7 @@ static int run_sweep(const char *kind, int reps, sweep_row *rows)
     int ns = (int)(sizeof sizes / sizeof sizes[0]);
     sweep_row *shared = mmap(NULL, sizeof(sweep_row) * 8, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     neighbour nb = start_load(kind);
-    pid_t child = fork();
+    pid_t child = fork_child();
     if (child == 0) {
         triad_ctx t = triad_arrays(10000000);
         double s[3][64];
@@ -331,7 +341,7 @@ typedef struct {
 static hiccup_result run_hiccup(void)
 {
     hiccup_result *shared = mmap(NULL, sizeof *shared, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    pid_t child = fork();
+    pid_t child = fork_child();
     if (child == 0) {
         enum { N = 16384 };
         hiccup_ctx h = {calloc(N, sizeof(double)), 0, 0};
