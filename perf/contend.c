@@ -225,11 +225,17 @@ static void (*volatile serial_call)(void *, int64_t, int64_t) = triad_body;
 
 /* Time one call of variant v at size n, in a batch long enough to read (>= 20 us); *par
  * gets how many of prange's calls ran on a team. */
-static double time_call(triad_ctx *t, int64_t n, int v, int *par)
+/* The mean time of one call of variant v (serial, omp, prange) over a batch of calls
+ * long enough to time, cut short after BATCH_MAX_S: a call that waits for a core takes
+ * milliseconds, and 2001 such OpenMP calls of 100 elements next to a busy loop on each of
+ * 16 cores made one sample last seconds (the run passed its 60 s limit). *par: the
+ * prange calls that ran on a team; *made: the calls made. */
+#define BATCH_MAX_S 0.02
+static double time_call(triad_ctx *t, int64_t n, int v, int *par, int *made)
 {
-    int batch = n >= 100000 ? 1 : (int)(200000 / n) + 1, teams = 0;
+    int batch = n >= 100000 ? 1 : (int)(200000 / n) + 1, teams = 0, b = 0;
     double a = now_s();
-    for (int b = 0; b < batch; b++) {
+    while (b < batch) {
         if (v == 0) {
             serial_call(t, 0, n);
         } else if (v == 1) {
@@ -239,10 +245,12 @@ static double time_call(triad_ctx *t, int64_t n, int v, int *par)
             prange_for(0, n, triad_body, t);
             teams += t->team > 1;
         }
+        /* The clock every 16 calls: read on each, it would add ~20 ns to a 40 ns call. */
+        if ((++b & 15) == 0 && now_s() - a > BATCH_MAX_S) break;
     }
-    double s = (now_s() - a) / batch;
     if (par) *par = teams;
-    return s;
+    if (made) *made = b;
+    return (now_s() - a) / b;
 }
 
 /* The order of the variants in repetition r: every variant follows every other equally
@@ -264,7 +272,7 @@ static int run_sweep(const char *kind, int reps, sweep_row *rows)
         double s[3][64];
         for (int k = 0; k < ns; k++) {
             int64_t n = sizes[k];
-            for (int v = 0; v < 3; v++) time_call(&t, n, v, NULL); /* warm-up (and prange's learning) */
+            for (int v = 0; v < 3; v++) time_call(&t, n, v, NULL, NULL); /* warm-up (and prange's learning) */
             int64_t par = 0, calls = 0;
             for (int r = 0; r < reps && r < 64; r++) /* interleaved, in all 6 orders */
                 for (int j = 0; j < 3; j++) {
@@ -272,9 +280,9 @@ static int run_sweep(const char *kind, int reps, sweep_row *rows)
                     /* libgomp's workers spin for a while after a region (GOMP_SPINCOUNT):
                      * let them sleep, or whatever runs after omp pays for them. */
                     usleep(3000);
-                    int teams = 0;
-                    s[v][r] = time_call(&t, n, v, &teams);
-                    if (v == 2) par += teams, calls += n >= 100000 ? 1 : 200000 / n + 1;
+                    int teams = 0, made = 0;
+                    s[v][r] = time_call(&t, n, v, &teams, &made);
+                    if (v == 2) par += teams, calls += made;
                 }
             sweep_row row = {.n = n};
             row.serial = median(s[0], reps);
