@@ -558,16 +558,21 @@ def plot(path, out, fmt):
     return "\n".join(lines) + "\n"
 
 
+def production_medians(rows):
+    """Production medians by (kernel, n) -> variant -> threads, and the team sizes seen."""
+    prod = defaultdict(lambda: defaultdict(dict))
+    for r in rows:
+        if r["phase"] == "production" and r.get("median_s"):
+            prod[(r["kernel"], r["n"])][r["variant"]][r["threads"]] = r["median_s"]
+    return prod, sorted({t for vs in prod.values() for ts in vs.values() for t in ts})
+
+
 def plot_scaling(path, out, fmt):
     """Thread scaling at production sizes, when the run measured several team sizes: speed-up
     over the serial reference of the same team-size pass (median / median) vs threads, one
     panel per kernel, libprange and the OpenMP references. None with fewer than 2 sizes."""
     run = load(path)
-    prod = defaultdict(lambda: defaultdict(dict))  # (kernel, n) -> variant -> threads -> median
-    for r in run["rows"]:
-        if r["phase"] == "production" and r.get("median_s"):
-            prod[(r["kernel"], r["n"])][r["variant"]][r["threads"]] = r["median_s"]
-    threads = sorted({t for vs in prod.values() for ts in vs.values() for t in ts})
+    prod, threads = production_medians(run["rows"])
     if len(threads) < 2 or not prod:
         return None
     fp, m = run.get("fingerprint", {}), run["meta"]
@@ -734,11 +739,7 @@ def scaling(paths):
         run = load(path)
         rows += run["rows"]
         metas.append(run.get("meta", {}))
-    prod = defaultdict(lambda: defaultdict(dict))  # (kernel, n) -> variant -> threads -> median
-    for r in rows:
-        if r["phase"] == "production" and r.get("median_s"):
-            prod[(r["kernel"], r["n"])][r["variant"]][r["threads"]] = r["median_s"]
-    threads = sorted({t for vs in prod.values() for ts in vs.values() for t in ts})
+    prod, threads = production_medians(rows)
     if not prod or len(threads) < 2:
         return None
     m = metas[0]

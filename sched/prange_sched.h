@@ -186,9 +186,9 @@ static inline int prange__pool_size(void)
  * team grows (and probes) again. */
 static inline int prange__region_size(int team)
 {
-    int pool = prange__pool_size();
-    if (__builtin_expect(pool < prange__pool, 0) && team < prange__pool) prange__pool = team > pool ? team : pool;
-    return team > pool ? team : pool;
+    int pool = prange__pool_size(), region = team > pool ? team : pool;
+    if (__builtin_expect(region < prange__pool, 0)) prange__pool = region;
+    return region;
 }
 /* The process-wide lock that team growth holds, and how many threads (this one included,
  * up to `want`) could run at once, probed under it. For calibration. */
