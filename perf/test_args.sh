@@ -35,6 +35,9 @@ import json, sys
 d = json.load(open(sys.argv[1]))
 assert d["schema"] == 2 and set(d["fingerprint"]) == {"cpu", "cpus", "memory_gib", "kernel_release"}, d["fingerprint"]
 assert "hostname" not in json.dumps(d["fingerprint"])
+# libprange's configuration at the start and after the run, with the fork-join figure
+for k in (d["meta"]["config"], d["config_end"]):
+    assert k.startswith("libprange ") and "fork-join:" in k, k[:200]
 for r in d["rows"]:
     assert len(r["reps_s"]) == 5 and all(x > 0 for x in r["reps_s"]), r
     assert r["dist"] in ("per-call", "batch-mean"), r
