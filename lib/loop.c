@@ -591,7 +591,9 @@ static void run_loop(loop *L, const prange_opts *o, const void *key)
     else wall = run_parallel(L, &plan, o->label);
     if (L->sample && learn) prange__cost_record_alone(key, L->n, L->timed_iters, (double)L->timed_ns, L->ran <= 1);
     /* Slower than its serial estimate: back off (sched/cost.c). */
-    if (L->timed && wall) prange__backoff_observe(key, &learned, L->n, L->ran, (double)wall, "loop", o->label);
+    if (L->timed && wall)
+        prange__backoff_observe(key, &learned, L->n, L->ran, (double)wall, plan.reason == prange__why_trial, "loop",
+                                o->label);
 }
 
 /* run_loop as one profiled call: its site is its label, else `site` (the user's body). */

@@ -861,7 +861,9 @@ static int reduce_call(int64_t begin, int64_t end, const prange_reducer *reducer
     if (rc != 0) return rc;
     if (R.sample) prange__cost_record_alone(key, R.n, R.timed_iters, (double)R.timed_ns, planned == 1);
     /* Slower than its serial estimate: back off (sched/cost.c). */
-    if (wall) prange__backoff_observe(key, &learned, R.n, planned, (double)wall, "reduce", o.label);
+    if (wall)
+        prange__backoff_observe(key, &learned, R.n, planned, (double)wall, plan.reason == prange__why_trial, "reduce",
+                                o.label);
     return 0;
 }
 

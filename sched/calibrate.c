@@ -384,6 +384,22 @@ double prange__fork_quiet_ns(void)
     return q > 0 && q < QUIET_CAP_NS ? q : QUIET_CAP_NS;
 }
 
+/* A busy figure is what empty regions cost when a worker waits for a core: the probe's
+ * regions run back to back, so under load the worker, still spinning from the last one,
+ * has used its share and waits a time slice for the next (7 ms on 2 cores with a busy loop
+ * on each). A loop's own call often finds its workers asleep and woken at once (the
+ * system favours a thread that slept): a 10^7 triad's team took 8 ms there, against 16
+ * serially. So the figure alone must not keep such loops serial (plan.c). */
+#define TRIAL_BUSY 10.0
+
+double prange__fork_trial_ns(int region, double fork)
+{
+    if (fixed_figure() || !atomic_load_explicit(&g_ready, memory_order_acquire)) return 0;
+    /* Wake-ups are issued one by one: a quiet region of r threads costs ~r/2 of 2's. */
+    double quiet = prange__fork_quiet_ns() * (region > 2 ? (double)region / 2 : 1.0);
+    return fork >= TRIAL_BUSY * quiet ? quiet : 0;
+}
+
 void prange__fork_set_measure_hook(prange__fork_measure_fn fn) { g_measure_hook = fn; }
 
 /* Median of 3 empty regions of t threads, stopping early when the first one shows the

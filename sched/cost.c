@@ -19,6 +19,10 @@
  * when a probe window wins. Windows, not single calls: a virtual CPU descheduled for 2 ms
  * once in a hundred calls is not a reason to give up a 1.8x speed-up, a worker that waits
  * for a core on every call is. docs/scheduling.md has a worked example.
+ *
+ * The same windows judge a team tried against a busy fork-join figure (plan.c, "trying
+ * the team"): after 2 ms of serial work instead of 20, and a loss backs off as a lost
+ * probe window does (at least 32 x the time lost).
  */
 #include "prange_sched.h"
 #include "profile.h"
@@ -39,6 +43,7 @@
 #define WINDOW_DEAR_X 16     /* the 16 capped calls of a first back-off can cost) and */
 #define WINDOW_DEAR_NS 2e5   /* 0.2 ms */
 #define WINDOW_VOTE 32       /* or at 32 calls of which at least 3 in 4 lost */
+#define WINDOW_TRIAL_NS 2e6  /* a team tried under a busy figure: 2 ms of serial work */
 
 typedef struct {
     _Atomic(uintptr_t) key;    /* body pointer ^ size class, 0 = free */
@@ -153,7 +158,7 @@ void prange__backoff_tick(const void *key, uint64_t n, int serial)
 }
 
 int prange__backoff_observe(const void *key, const prange__learned *l, uint64_t n, int threads, double wall_ns,
-                            const char *what, const char *label)
+                            int trial, const char *what, const char *label)
 {
     if (!key || !(l->ns > 0) || threads < 2) return 0;
     slot *s = find(make_key(key, n), 0);
@@ -184,7 +189,9 @@ int prange__backoff_observe(const void *key, const prange__learned *l, uint64_t 
     unsigned lost_calls = atomic_load_explicit(&s->win_lost, memory_order_relaxed) + (wall_ns > est);
     int early = wall - serial > WINDOW_LOST_NS || (slow >= WINDOW_SLOW && wall - serial > WINDOW_SLOW_NS) ||
                 dear >= WINDOW_DEAR || (calls >= WINDOW_VOTE && 4 * lost_calls >= 3 * calls);
-    int closes = calls >= WINDOW_MIN && (serial >= WINDOW_NS || calls >= WINDOW_MAX);
+    /* A team tried under a busy figure is judged on a tenth of the window: it stands
+     * against the figure's verdict, and a sweep makes a dozen calls of a 1 ms loop. */
+    int closes = calls >= WINDOW_MIN && (serial >= (trial ? WINDOW_TRIAL_NS : WINDOW_NS) || calls >= WINDOW_MAX);
     if (!closes && !early) {
         atomic_store_explicit(&s->win_calls, calls, memory_order_relaxed);
         atomic_store_explicit(&s->win_slow, slow, memory_order_relaxed);
@@ -214,7 +221,8 @@ int prange__backoff_observe(const void *key, const prange__learned *l, uint64_t 
     unsigned skip = BO_SKIP(w);
     if (!l->cap) {
         double per = serial / calls, most = BACKOFF_MAX_NS / per, back = BACKOFF_FIRST;
-        if (interval > 0) {
+        /* A lost trial is a lost probe: the figure said so already. */
+        if (interval > 0 || trial) {
             double by_cost = BACKOFF_COST * (wall - serial) / per;
             back = 2.0 * interval > by_cost ? 2.0 * interval : by_cost;
             if (back > most) back = most;

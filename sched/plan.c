@@ -60,6 +60,9 @@ int64_t prange__grain_explicit(const prange_opts *o)
 /* The reason of a plan made serial by the fork-join figure (compared by address). */
 const char prange__why_fork[] = "work below fork-join cost";
 const char prange__why_backoff[] = "parallel ran slower than serial (back-off)";
+const char prange__why_trial[] = "fork-join figure busy: trying the team";
+/* Trying the team under a busy figure: only loops of at least 1/16 of that figure. */
+#define TRIAL_SHARE 16.0
 
 static void set_serial(prange_plan *p, const char *why)
 {
@@ -187,8 +190,27 @@ static void plan(uint64_t n, const prange_opts *o, const void *key, const prange
     if ((double)t > by_work) { t = (int)by_work; why = "threads limited by work"; }
     if ((uint64_t)t > n / (uint64_t)grain) { t = (int)(n / (uint64_t)grain); why = "threads limited by grain"; }
     if (t < 2 || !(fork + work / t < PRANGE__PARALLEL_GAIN * work)) {
-        set_serial(p, prange__why_fork);
-        return;
+        /* Trying the team: a busy figure is an empty region's wait for a core, which a
+         * long loop's own call often does not pay (calibrate.c). A learned loop (not
+         * backing off) whose serial time is at least 1/16 of that figure, and which a team
+         * would speed up at the quiet figure, runs on the team planned at the quiet
+         * figure; its timed calls' windows decide (cost.c): a lost window backs it off
+         * and a probe window tries again. Shorter loops would lose more than 16 times
+         * their work on every call that waits. */
+        double quiet = !rteam && lk && lk->ns > 0 && !lk->cap && work >= fork / TRIAL_SHARE
+                           ? prange__fork_trial_ns(cap > pool ? cap : pool, fork)
+                           : 0;
+        if (quiet > 0) {
+            t = cap;
+            if ((double)t > work / quiet) t = (int)(work / quiet);
+            if ((uint64_t)t > n / (uint64_t)grain) t = (int)(n / (uint64_t)grain);
+        }
+        if (!(quiet > 0) || t < 2 || !(quiet + work / t < PRANGE__PARALLEL_GAIN * work)) {
+            set_serial(p, prange__why_fork);
+            return;
+        }
+        p->fork_ns = fork = quiet;
+        why = prange__why_trial;
     }
     /* A recent parallel call of this body and size took longer than its serial estimate
      * (a busy machine): at most the back-off's team until its next probe (cost.c). */

@@ -268,6 +268,11 @@ void prange__region_wait_observe(int team, double ns);
 extern atomic_int prange__fork_watch;
 /* The cheapest 2-thread figure this process saw, capped at what a quiet machine costs. */
 double prange__fork_quiet_ns(void);
+/* When `fork`, the current figure of a region of `region` threads, says the machine is
+ * busy (10 times what a quiet machine's region of that size costs, or more): that quiet
+ * figure, at which a learned loop may try the team (plan.c, "trying the team"). 0 when
+ * the figure is not busy, fixed (PRANGE_FORK_NS) or not measured yet. */
+double prange__fork_trial_ns(int region, double fork);
 /* On the execution path of a loop that the figure made serial: when the back-off allows,
  * measure a few empty regions of `team` and update the figure. Returns 1 when the figure
  * dropped (plan again). Never blocks: one thread probes at a time, the others skip.
@@ -391,6 +396,9 @@ void prange__plan_region(uint64_t n, const prange_opts *o, const void *key, cons
 extern const char prange__why_fork[];
 /* The reason of a plan that a back-off made serial (cost.c). */
 extern const char prange__why_backoff[];
+/* The reason of a plan that tries the team although the fork-join figure says the machine
+ * is busy: planned at the quiet figure, judged by its calls' windows (cost.c). */
+extern const char prange__why_trial[];
 /* A serial plan that only the fork-join figure made serial, for a loop that a quiet
  * machine would run on 2 threads: the team to probe with prange__fork_probe, else 0. */
 int prange__plan_probe_team(const prange_plan *plan, const prange_opts *opts);
@@ -551,9 +559,11 @@ void prange__backoff_tick(const void *key, uint64_t n, int serial);
  * `threads` threads for n iterations: added to the key's window. A window that closes
  * slower than its serial estimate halves the team the key may plan and backs off (logged
  * under PRANGE_VERBOSE=2 as `what` and `label`, counted in the profile); returns 1 then.
- * A probe window that closes faster ends the back-off. Outside regions only. */
+ * A probe window that closes faster ends the back-off. `trial`: the call's plan tried the
+ * team under a busy figure (prange__why_trial): its window is judged sooner, and a loss
+ * backs off as a lost probe window does. Outside regions only. */
 int prange__backoff_observe(const void *key, const prange__learned *l, uint64_t n, int threads, double wall_ns,
-                            const char *what, const char *label);
+                            int trial, const char *what, const char *label);
 /* Record that `iters` iterations of key took `ns` on one thread (n = the loop size). */
 void prange__cost_record(const void *key, uint64_t n, uint64_t iters, double ns);
 /* The same, for a call that ran on one thread when `alone` (inline, or a first slice):

@@ -795,7 +795,7 @@ static int feed(const void *key, uint64_t n, int threads, double wall, int calls
     for (int k = 0; k < calls; k++) {
         prange_plan p;
         prange__learned l = bo_call(key, n, &p);
-        lost += prange__backoff_observe(key, &l, n, threads, wall, "loop", NULL);
+        lost += prange__backoff_observe(key, &l, n, threads, wall, p.reason == prange__why_trial, "loop", NULL);
     }
     return lost;
 }
@@ -1189,6 +1189,77 @@ Test(backoff, a_probe_planned_serial_ends_the_back_off)
     prange__learned l = prange__cost_get(key, n);
     cr_assert_eq(l.probe, 0, "a probe that plans serial leaves no back-off (its calls would stay timed)");
     cr_assert_eq(l.cap, 0);
+}
+
+/* Trying the team under a busy figure (plan.c). Empty regions said 8 ms (a worker waiting
+ * for a core between back-to-back regions); a loop's own call may not wait at all. A
+ * learned loop of at least 1/16 of the figure runs on the team planned at the quiet
+ * figure, and its windows of 2 ms of serial work decide; shorter loops, hinted ones and a
+ * fixed PRANGE_FORK_NS keep the figure's verdict. Mutant checks: without the trial the
+ * first plan is serial; with 20 ms windows the lost trial below stays open. */
+static void busy_figure_2(void)
+{
+    prange_set_num_threads(2);
+    prange__fork_ensure();
+    for (int i = 0; i < 8; i++) prange__fork_observe(2, 8e6);
+    prange__fork_set_measure_hook(fake_busy); /* the loops kept serial probe: still busy */
+    cr_assert_eq(prange__fork_ns(2, NULL), 8e6);
+}
+
+Test(backoff, a_busy_figure_tries_the_team_on_long_loops)
+{
+    busy_figure_2();
+    const void *key = (const void *)bo_body;
+    uint64_t n = BO_N; /* 1 ms a call at 1 ns: at least 8 ms / 16 */
+    learn_1ns(key, n);
+    prange_plan p, q;
+    bo_call(key, n, &p);
+    cr_assert_eq(p.serial, 0, "a 1 ms loop kept serial by an empty region's 8 ms");
+    cr_assert_eq(p.threads, 2);
+    cr_assert_str_eq(p.reason, prange__why_trial);
+    cr_assert_leq(p.fork_ns, 2000, "planned at the quiet figure, not %.0f ns", p.fork_ns);
+    cr_assert_eq(prange_plan_for_body((int64_t)n, bo_body, NULL, &q), 0);
+    cr_assert_eq(q.threads, 2, "a plan query says what runs");
+    cr_assert_eq(q.reason, prange__why_trial);
+
+    /* Shorter than 1/16 of the figure: 100 us. A hint: the caller's claim is not tried. */
+    learn_1ns(key, n / 10);
+    bo_call(key, n / 10, &p);
+    cr_assert_eq(p.serial, 1, "%s fork %.0f work %.0f", p.reason, p.fork_ns, p.work_ns);
+    cr_assert_eq(p.reason, prange__why_fork);
+    prange_opts o = PRANGE_OPTS_INIT;
+    o.cost_ns = 1;
+    cr_assert_eq(prange_plan_for_body((int64_t)n, bo_body, &o, &q), 0);
+    cr_assert_eq(q.serial, 1, "a hinted call is not tried");
+
+    /* The team wins its window (2 calls, 1.2 ms against 2 ms): it goes on. */
+    cr_assert_eq(feed(key, n, 2, 0.6e6, 2), 0);
+    prange__learned l = bo_call(key, n, &p);
+    cr_assert_eq(p.threads, 2);
+    cr_assert_eq(l.cap, 0);
+    /* It loses one (3 ms against 2 ms): back to serial as a lost probe window backs off,
+     * max(16, 32 x 1 ms lost / 1 ms a call) = 32 calls, then tried again. */
+    cr_assert_eq(feed(key, n, 2, 1.5e6, 2), 1, "2 ms of serial work judge a tried team");
+    l = bo_call(key, n, &p);
+    cr_assert_eq(l.cap, 1);
+    cr_assert_eq(p.serial, 1);
+    cr_assert_eq(capped_calls(key, n), 31);
+    l = bo_call(key, n, &p);
+    cr_assert_eq(l.probe, 1);
+    cr_assert_eq(p.threads, 2, "the probe window tries the team again");
+    cr_assert_eq(p.reason, prange__why_trial);
+}
+
+Test(backoff, a_fixed_figure_is_never_tried_against)
+{
+    setenv("PRANGE_FORK_NS", "8000000", 1);
+    prange_set_num_threads(2);
+    const void *key = (const void *)bo_body;
+    learn_1ns(key, BO_N);
+    prange_plan p;
+    bo_call(key, BO_N, &p);
+    cr_assert_eq(p.serial, 1, "PRANGE_FORK_NS is the user's figure");
+    cr_assert_eq(p.reason, prange__why_fork);
 }
 
 /* ---- first calls of reductions ------------------------------------------------------------ */
