@@ -19,7 +19,9 @@
  * inline, its loops planned as ordinary calls (a fork-join each where one pays); the
  * other way round, the team. A team call that took less than its loops take alone (by
  * their learned costs) keeps the team whatever the account says. A team that lost
- * although it shared is held off for a while that doubles while it keeps losing.
+ * although it shared is held off for a while that doubles while it keeps losing. A team
+ * call that took more than 0.8 x its loops' work is checked against the next call, run
+ * inline: the account cannot see a member waiting for a core.
  * docs/regions.md.
  */
 #include <omp.h>
@@ -58,6 +60,7 @@ typedef struct region {
     _Atomic(int64_t) barriers; /* loops one member ran while the others waited */
     atomic_int guessed;        /* a loop was planned at the default cost: no account */
     _Atomic(int64_t) serial;   /* what its loops take on one thread, by their learned costs */
+    _Atomic(int64_t) work;     /* its loops' work by the costs their plans used (hints too) */
     atomic_int unlearned;      /* a shared loop had no learned cost (a hint): no such figure */
     /* Read only while the team runs: the caller's scratch for reductions planned from kept
      * inputs (lib/reduce.c; NULL: none, they go through slots). */
@@ -83,6 +86,7 @@ typedef struct {
     int guessed;
     int team;      /* an inline call: the team a team call would have */
     double serial; /* a team call: its loops on one thread, by their learned costs */
+    double work;   /* both: its loops' work by the costs their plans used (hints too) */
     int unlearned; /* ... unknown: a loop it shared had no learned cost */
     kept *kept;    /* a team member's: KEPT entries */
     unsigned reductions; /* ... and the reductions it planned from them so far */
@@ -152,6 +156,7 @@ void prange__region_account_inline(double work_ns, int guessed, int barrier)
     account *a = t_account;
     if (!a || !a->team || prange__tls.depth > 0) return;
     a->guessed |= guessed;
+    if (work_ns > 0) a->work += work_ns;
     double g = prange__team_gain_ns(work_ns, a->team, a->loop_ns);
     if (g > 0) a->shared += g;
     else if (barrier) a->barriers += a->wait_ns;
@@ -163,6 +168,7 @@ void prange__region_account(const prange_plan *p, int barrier, int learn, const 
     if (!a || a->team || prange__tls.depth > 0) return;
     int shared = !p->serial && p->threads > 1;
     a->guessed |= prange__plan_guessed(p, learn, l);
+    if (p->work_ns > 0) a->work += p->work_ns;
     if (learn && l->ns > 0) a->serial += prange__serial_estimate_ns(l, (uint64_t)p->n);
     else if (shared) a->unlearned = 1;
     if (shared) a->shared += prange__team_gain_ns(p->work_ns, p->threads, p->fork_ns);
@@ -273,11 +279,24 @@ void prange__region_note_parallel(void)
 #define MODE_PROBES 4
 #define HOLD_FIRST 4   /* inline calls a team that lost to inline is not tried again for */
 #define HOLD_MAX 1024  /* ... doubling while it keeps losing */
+/* A team call that took more than this share of its loops' serial work (by the model) is
+ * checked against one inline call (a member sharing its core with other work makes every
+ * barrier wait: on 2 cores next to one busy loop, heat took 2.2 x its serial time on a
+ * team while the account, which sees no such wait, kept it). Quiet 2-thread teams take
+ * 0.5-0.6 of it. */
+#define SUSPECT 0.8
+#define MUTE_FIRST 64    /* team calls not checked after a check that the team won */
+#define MUTE_MAX 4096    /* ... doubling each time */
+#define HOLD_COST 32.0   /* a team that lost to a check: held off >= 32 x its loss in calls */
+#define HOLD_TIME_NS 5e8 /* ... within 0.5 s of inline calls */
 static struct {
     _Atomic(uintptr_t) key;
     atomic_int inline_next; /* the next call runs inline */
     atomic_int hold, hold_len; /* inline calls left before a team is tried again; the last hold */
     _Atomic(int64_t) lost_shared; /* what the team that lost shared (ns): the hold is for that work */
+    atomic_int check;             /* the next (inline) call checks the last team call */
+    _Atomic(int64_t) team_milli;  /* that call's time per ns of its loops' work, x 1000 */
+    atomic_int mute, mute_len;    /* team calls left unchecked; the last such count */
 } g_modes[MODES];
 
 static int mode_slot(const void *key, int claim)
@@ -303,6 +322,13 @@ static int runs_inline(const void *key)
     return i >= 0 && atomic_load_explicit(&g_modes[i].inline_next, memory_order_relaxed);
 }
 
+/* Whether the next (inline) call checks a team call (record_check). */
+static int checks_next(const void *key)
+{
+    int i = mode_slot(key, 0);
+    return i >= 0 && atomic_load_explicit(&g_modes[i].check, memory_order_relaxed);
+}
+
 /* The account's verdict (both modes): sharing saved more than the barriers cost. What an
  * inline call would save with a fork-join for each loop that pays one is left out: the
  * model's fork-join figure is an empty region's, and a 2000² wavefront's diagonals, each
@@ -319,10 +345,58 @@ static int team_pays(double shared, double barriers)
  * forth on one account. A region has no size: the hold is for work like the one that
  * lost, and an inline call that would share more than twice what that team shared (the
  * same function on a bigger grid) ends it. */
-static void record_inline(const void *key, const account *a, int parallel, const char *label)
+/* A team that lost: held off for HOLD_FIRST inline calls, twice as many each time it
+ * loses again, and at least `least` (at most HOLD_MAX); the hold is for work like
+ * `shared`. */
+static void hold_off(int i, int64_t shared, double least)
+{
+    int len = atomic_load_explicit(&g_modes[i].hold_len, memory_order_relaxed);
+    len = len == 0 ? HOLD_FIRST : len < HOLD_MAX ? 2 * len : HOLD_MAX;
+    if (least > len) len = least < HOLD_MAX ? (int)least : HOLD_MAX;
+    atomic_store_explicit(&g_modes[i].hold_len, len, memory_order_relaxed);
+    atomic_store_explicit(&g_modes[i].hold, len, memory_order_relaxed);
+    atomic_store_explicit(&g_modes[i].lost_shared, shared, memory_order_relaxed);
+}
+
+/* The inline call that checks a suspect team call: by the time each took per ns of its
+ * loops' work (the same model for both, whatever the grid), the faster mode goes on.
+ * Inline faster: the team is held off as one that lost. The team faster: its next
+ * MUTE_FIRST calls are not checked, twice as many after each such check (the function
+ * may do serial work besides its loops, which both modes pay). */
+static void record_check(int i, const account *a, uint64_t wall, const char *label)
+{
+    double team = (double)atomic_load_explicit(&g_modes[i].team_milli, memory_order_relaxed) / 1000;
+    double mine = (double)wall / a->work;
+    int team_won = !(mine < team);
+    if (team_won) {
+        int len = atomic_load_explicit(&g_modes[i].mute_len, memory_order_relaxed);
+        len = len == 0 ? MUTE_FIRST : len < MUTE_MAX ? 2 * len : MUTE_MAX;
+        atomic_store_explicit(&g_modes[i].mute_len, len, memory_order_relaxed);
+        atomic_store_explicit(&g_modes[i].mute, len, memory_order_relaxed);
+        atomic_store_explicit(&g_modes[i].inline_next, 0, memory_order_relaxed);
+    } else {
+        /* As a loop's back-off: the team is tried again after 32 x what it lost in calls
+         * like this one (~3%), within 0.5 s of them (a machine gone quiet is found). */
+        double least = HOLD_COST * (team - mine) / mine, most = HOLD_TIME_NS / (double)(wall ? wall : 1);
+        atomic_store_explicit(&g_modes[i].mute_len, 0, memory_order_relaxed);
+        hold_off(i, (int64_t)a->shared, least < most ? least : most);
+    }
+    if (prange__verbose() >= 2)
+        prange__log("region%s%s: inline took %llu ns, %.2f ns per ns of its loops' work against %.2f on the team: "
+                    "next call %s",
+                    label ? " " : "", label ? label : "", (unsigned long long)wall, mine, team,
+                    team_won ? "a team (faster than inline)" : "inline (the team lost: held off)");
+}
+
+static void record_inline(const void *key, const account *a, int parallel, uint64_t wall, const char *label)
 {
     int i = mode_slot(key, 1);
     if (i < 0) return;
+    if (atomic_load_explicit(&g_modes[i].check, memory_order_relaxed) && atomic_exchange(&g_modes[i].check, 0) &&
+        a->work > 0 && !a->guessed) {
+        record_check(i, a, wall, label);
+        return;
+    }
     int pays = a->guessed ? parallel : team_pays(a->shared, a->barriers);
     int hold = atomic_load_explicit(&g_modes[i].hold, memory_order_relaxed), ended = 0;
     if (hold > 0 && pays && !a->guessed &&
@@ -368,18 +442,27 @@ static void record_team(const void *key, const region *R, int team, uint64_t wal
     int by_account = team_pays((double)shared, (double)barriers);
     int measured = !atomic_load_explicit(&R->unlearned, memory_order_relaxed) && (double)wall < 0.95 * (double)serial;
     int pays = parallel && (guessed || by_account || measured);
-    atomic_store_explicit(&g_modes[i].inline_next, !pays, memory_order_relaxed);
-    if (pays) {
+    /* A team call that saved little or nothing against its loops' work is checked by the
+     * next call, run inline (record_check), unless recent checks found the team faster. */
+    int64_t work = atomic_load_explicit(&R->work, memory_order_relaxed);
+    int suspect = pays && !guessed && work > 0 && (double)wall > SUSPECT * (double)work && !prange__fork_fixed();
+    if (suspect && atomic_load_explicit(&g_modes[i].mute, memory_order_relaxed) > 0) {
+        atomic_fetch_sub_explicit(&g_modes[i].mute, 1, memory_order_relaxed);
+        suspect = 0;
+    }
+    atomic_store_explicit(&g_modes[i].inline_next, !pays || suspect, memory_order_relaxed);
+    if (suspect) {
+        atomic_store_explicit(&g_modes[i].team_milli, (int64_t)(1000.0 * (double)wall / (double)work),
+                              memory_order_relaxed);
+        atomic_store_explicit(&g_modes[i].check, 1, memory_order_relaxed);
+    } else if (pays) {
         atomic_store_explicit(&g_modes[i].hold_len, 0, memory_order_relaxed);
     } else if (shared > 0) {
-        int len = atomic_load_explicit(&g_modes[i].hold_len, memory_order_relaxed);
-        len = len == 0 ? HOLD_FIRST : len < HOLD_MAX ? 2 * len : HOLD_MAX;
-        atomic_store_explicit(&g_modes[i].hold_len, len, memory_order_relaxed);
-        atomic_store_explicit(&g_modes[i].hold, len, memory_order_relaxed);
-        atomic_store_explicit(&g_modes[i].lost_shared, shared, memory_order_relaxed);
+        hold_off(i, shared, 0);
     }
     if (prange__verbose() >= 2) {
         const char *next = !parallel  ? "inline (no loop was shared)"
+                           : suspect    ? "inline, to check the team (it took more than 0.8 x its loops' work)"
                            : guessed    ? "the team (a loop was planned before its cost was known)"
                            : by_account ? "the team"
                            : measured   ? "the team (faster than its loops alone)"
@@ -448,6 +531,7 @@ static void region_member(void *p)
     atomic_fetch_add_explicit(&Rp->shared, (int64_t)mine.shared, memory_order_relaxed);
     atomic_fetch_add_explicit(&Rp->barriers, (int64_t)mine.barriers, memory_order_relaxed);
     atomic_fetch_add_explicit(&Rp->serial, (int64_t)mine.serial, memory_order_relaxed);
+    atomic_fetch_add_explicit(&Rp->work, (int64_t)mine.work, memory_order_relaxed);
     if (mine.guessed) atomic_store_explicit(&Rp->guessed, 1, memory_order_relaxed);
     if (mine.unlearned) atomic_store_explicit(&Rp->unlearned, 1, memory_order_relaxed);
 }
@@ -476,6 +560,7 @@ int prange_region(prange_region_fn fn, void *ctx, const prange_opts *opts)
     atomic_init(&R.barriers, 0);
     atomic_init(&R.guessed, 0);
     atomic_init(&R.serial, 0);
+    atomic_init(&R.work, 0);
     atomic_init(&R.unlearned, 0);
     R.rarea = NULL;
     int budget = prange__budget();
@@ -485,8 +570,22 @@ int prange_region(prange_region_fn fn, void *ctx, const prange_opts *opts)
         return 0;
     }
     if (runs_inline(key)) { /* with the account of what its team would have done */
-        account a = {0, 0, prange__region_loop_ns(want.threads), prange__region_wait_ns(want.threads), 0, want.threads, 0, 0, NULL, 0, 0};
-        record_inline(key, &a, run_watched(&R, fn, ctx, &a), o.label);
+        account a = {.loop_ns = prange__region_loop_ns(want.threads),
+                     .wait_ns = prange__region_wait_ns(want.threads),
+                     .team = want.threads};
+        int checking = checks_next(key);
+        uint64_t t0 = prange__ticks(), c0 = checking ? prange__cpu_ns() : 0;
+        int parallel = run_watched(&R, fn, ctx, &a);
+        uint64_t wall = prange__ticks_since_ns(t0);
+        /* A check runs right after its team call, while the team's workers still spin
+         * (~3 ms, libgomp's default) on the cores it needs: its own CPU time says what
+         * the inline calls after it take (unless its loops ran on a team: those shares
+         * are not on this thread's clock). */
+        if (checking && !parallel) {
+            uint64_t cpu = prange__cpu_ns() - c0;
+            if (cpu < wall) wall = cpu;
+        }
+        record_inline(key, &a, parallel, wall, o.label);
         return 0;
     }
     int planned = prange__team_run(&want, "region", o.label);

@@ -392,6 +392,8 @@ double prange__fork_quiet_ns(void)
  * serially. So the figure alone must not keep such loops serial (plan.c). */
 #define TRIAL_BUSY 10.0
 
+int prange__fork_fixed(void) { return fixed_figure(); }
+
 double prange__fork_trial_ns(int region, double fork)
 {
     if (fixed_figure() || !atomic_load_explicit(&g_ready, memory_order_acquire)) return 0;

@@ -273,6 +273,9 @@ double prange__fork_quiet_ns(void);
  * figure, at which a learned loop may try the team (plan.c, "trying the team"). 0 when
  * the figure is not busy, fixed (PRANGE_FORK_NS) or not measured yet. */
 double prange__fork_trial_ns(int region, double fork);
+/* Whether PRANGE_FORK_NS fixes the figures (reproducible plans: nothing is measured against
+ * them, neither the trials above nor a region's check, lib/region.c). */
+int prange__fork_fixed(void);
 /* On the execution path of a loop that the figure made serial: when the back-off allows,
  * measure a few empty regions of `team` and update the figure. Returns 1 when the figure
  * dropped (plan again). Never blocks: one thread probes at a time, the others skip.

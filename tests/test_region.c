@@ -722,6 +722,103 @@ Test(region, a_team_faster_than_its_loops_alone_is_kept, .timeout = 60)
     cr_assert_geq(teams, 2, "the team ran in %d of 3 calls", teams);
 }
 
+/* ---- the check: a suspect team call against one inline call ---------------------------
+ * A team call that took more than 0.8 x its loops' work (by the model) is checked by the
+ * next call, run inline; the faster of the two modes, per ns of work, goes on. Member 1 of
+ * the team sleeps 100 ms in its share (a core held by another process, which the model's
+ * account cannot see); one loop of 64 iterations hinted at 1 ms each (64 ms of work, shared
+ * whatever fork-join figure a loaded machine measures). The sleep is a floor no load can
+ * shorten, so the decisions do not depend on timing. */
+typedef struct {
+    atomic_int fn_calls;
+    atomic_int team;   /* the team the function runs on, this call */
+    double inline_ms;  /* CPU time it spends when it runs inline */
+} check_case;
+
+static void check_body(void *c, int64_t b, int64_t e)
+{
+    (void)b; (void)e;
+    const check_case *k = c;
+    if (atomic_load(&k->team) > 1 && prange_thread_id() != 0) {
+        struct timespec ts = {0, 100000000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+static void check_region(void *c)
+{
+    check_case *k = c;
+    atomic_fetch_add(&k->fn_calls, 1);
+    if (prange_thread_id() == 0) atomic_store(&k->team, prange_num_threads());
+    if (atomic_load(&k->team) == 1 && k->inline_ms > 0) { /* serial work the team call does not do */
+        struct timespec t0, t;
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
+        do clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+        while ((double)(t.tv_sec - t0.tv_sec) * 1e3 + (double)(t.tv_nsec - t0.tv_nsec) * 1e-6 < k->inline_ms);
+    }
+    prange_region_barrier(); /* member 1 reads the team */
+    prange_opts o = PRANGE_OPTS_INIT;
+    o.cost_ns = 1e6;
+    /* Inline, the loop runs on this thread (a fork-join of its own could wait for a core
+     * on a loaded machine as long as the team's sleep). */
+    if (atomic_load(&k->team) == 1) o.flags = PRANGE_SERIAL;
+    prange_for_opts(0, 64, check_body, k, &o);
+}
+
+/* Which of `calls` calls of check_region had a team, as a string of T and i. */
+static void check_calls(check_case *k, int calls, char *out)
+{
+    prange_opts ro = region_opts(2);
+    ro.key = k;
+    for (int i = 0; i < calls; i++) {
+        atomic_store(&k->fn_calls, 0);
+        cr_assert_eq(prange_region(check_region, k, &ro), 0);
+        out[i] = atomic_load(&k->fn_calls) == 2 ? 'T' : 'i';
+    }
+    out[calls] = '\0';
+}
+
+Test(region, a_team_slower_than_inline_is_found_by_a_check, .timeout = 60)
+{
+    prange_set_num_threads(2);
+    check_case k = {0};
+    char got[16];
+    check_calls(&k, 8, got);
+    /* The first call's team took 100 ms for 64 ms of work: the second runs inline and
+     * takes microseconds; the team is held off (32 x its loss: the most, 1024 calls). */
+    cr_assert_str_eq(got, "Tiiiiiii", "calls: %s", got);
+}
+
+Test(region, a_team_faster_than_inline_is_not_checked_again_soon, .timeout = 60)
+{
+    setenv("PRANGE_VERBOSE", "2", 1);
+    prange_set_num_threads(2);
+    check_case k = {.inline_ms = 400}; /* inline, the function spends 400 ms of CPU time */
+    char got[16];
+    static char buf[1 << 16];
+    prange_opts ro = region_opts(2);
+    ro.key = &k;
+    atomic_store(&k.fn_calls, 0);
+    cr_assert_eq(region_logged(check_region, &k, &ro, buf, sizeof buf), 0);
+    cr_assert_eq(atomic_load(&k.fn_calls), 2, "the first call has a team");
+    cr_assert_not_null(strstr(buf, "inline, to check the team"), "%s", buf);
+    cr_assert_eq(region_logged(check_region, &k, &ro, buf, sizeof buf), 0);
+    cr_assert_not_null(strstr(buf, "next call a team (faster than inline)"), "%s", buf);
+    /* The next 64 suspect team calls are not checked. */
+    check_calls(&k, 6, got);
+    cr_assert_str_eq(got, "TTTTTT", "calls: %s", got);
+}
+
+Test(region, a_fixed_figure_checks_nothing, .timeout = 60)
+{
+    setenv("PRANGE_FORK_NS", "1000", 1);
+    prange_set_num_threads(2);
+    check_case k = {0};
+    char got[16];
+    check_calls(&k, 3, got);
+    cr_assert_str_eq(got, "TTT", "PRANGE_FORK_NS: the model's account decides (calls: %s)", got);
+}
+
 /* ---- nesting ------------------------------------------------------------------------- */
 
 typedef struct {
