@@ -1239,6 +1239,53 @@ static void group_red_region(void *c)
     }
 }
 
+/* A member that waits longer than the spin (100 us) sleeps on the barrier's word and the
+ * last member's release wakes it (lib/region.c): rounds of a 1 ms serial loop on one
+ * member, the others waiting, for pairs (the near barrier) and teams of 3 and 5 (the far
+ * one, in groups). A lost wake-up hangs the test (its timeout fails it); a member woken
+ * early would see the round's counter short. */
+typedef struct {
+    atomic_int done, short_seen;
+    int rounds;
+} sleep_rounds;
+
+static void one_ms(void *c, int64_t b, int64_t e)
+{
+    sleep_rounds *r = c;
+    for (int64_t i = b; i < e; i++) {
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+        atomic_fetch_add(&r->done, 1);
+    }
+}
+
+static void sleep_rounds_region(void *c)
+{
+    sleep_rounds *r = c;
+    prange_opts one = PRANGE_OPTS_INIT;
+    one.flags = PRANGE_SERIAL; /* run by one member; the others wait at its barrier */
+    for (int k = 0; k < r->rounds; k++) {
+        prange_for_opts(0, 1, one_ms, r, &one);
+        if (atomic_load(&r->done) < k + 1) atomic_fetch_add(&r->short_seen, 1);
+        prange_region_barrier();
+    }
+}
+
+Test(region, members_that_wait_long_sleep_and_are_woken, .timeout = 60)
+{
+    prange_set_num_threads(5);
+    static const int teams[] = {2, 3, 5};
+    for (size_t k = 0; k < sizeof teams / sizeof teams[0]; k++) {
+        sleep_rounds r = {.rounds = 40};
+        prange_opts ro = region_opts(teams[k]);
+        ro.key = &teams[k];
+        cr_assert_eq(prange_region(sleep_rounds_region, &r, &ro), 0);
+        cr_assert_eq(atomic_load(&r.done), 40, "team %d", teams[k]);
+        cr_assert_eq(atomic_load(&r.short_seen), 0, "team %d: a member left a barrier early", teams[k]);
+    }
+    prange_set_num_threads(0);
+}
+
 Test(region, large_teams_arrive_in_groups, .timeout = 120)
 {
     prange_set_num_threads(16);
