@@ -511,8 +511,8 @@ static int region_reduce(red *L, prange_opts *o, const void *key, void *result)
     if (planner) {
         /* The result lives in this member's scratch: every other member copies it first. */
         for (unsigned spins = 0; atomic_load_explicit(&s->left, memory_order_acquire) > 1; spins++) {
-            if (spins < 256) prange__cpu_relax();
-            else sched_yield();
+            if (spins < 4096) prange__cpu_relax(); /* ~100 us: yielding sooner loses the core */
+            else sched_yield();                    /* to a busy neighbour (lib/region.c) */
         }
         if (s->threads) prange__scratch_give(&S->buf);
     }

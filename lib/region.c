@@ -181,11 +181,12 @@ void prange__region_account(const prange_plan *p, int barrier, int learn, const 
     else if (barrier) a->barriers += a->wait_ns;
 }
 
-/* Spin briefly, then let other threads run: members wait at barriers for serial loops,
- * and a loaded machine must not lose a core to a spinning member. */
+/* Waiting for a slot: spin ~100 us (4096 pauses), then let other threads run. Not sooner:
+ * a member that yields next to a busy process loses its core for a time slice (see
+ * wait_gen below). */
 static inline void backoff(unsigned spins)
 {
-    if (spins < 256) prange__cpu_relax();
+    if (spins < 4096) prange__cpu_relax();
     else sched_yield();
 }
 
