@@ -579,26 +579,21 @@ static void run_loop(loop *L, const prange_opts *o, const void *key)
     /* Early stop: chunks fixed by the range and the grain (PRANGE_GRAIN when 0). */
     if (L->until) until_chunks(L, until_unit(L->n, grain), plan.chunk);
     /* Sampling keeps the timer off most calls (hinted calls are still timed 1 in 64, for
-     * the fork-join figure, and every one while backing off: their serial calls time the
-     * estimate the probe window is judged against). */
-    L->sample = learn ? prange__cost_sample_learned(&learned)
-                      : learned.cap || learned.probe ? 1 : prange__sample_tick();
-    /* Every parallel call of a body with a learned cost or a hint is timed (two clock
-     * reads) and compared with its serial estimate: a worker that waits for a core stalls
-     * one call in hundreds by milliseconds, which 1-in-64 samples would miss
-     * (sched/cost.c). */
-    L->timed = learn ? learned.ns > 0 : key != NULL;
+     * the fork-join figure). */
+    L->sample = learn ? prange__cost_sample_learned(&learned) : prange__sample_tick();
+    /* Every parallel call of a body with a learned cost is timed (two clock reads) and
+     * compared with its serial estimate: a worker that waits for a core stalls one call in
+     * hundreds by milliseconds, which 1-in-64 samples would miss (sched/cost.c). */
+    L->timed = learn && learned.ns > 0;
     if (learn && run_first_slice(L, o, key, &learned, grain, &plan)) return;
     uint64_t wall = 0;
     if (plan.serial) run_serial(L);
     else wall = run_parallel(L, &plan, o->label);
     if (L->sample && learn) prange__cost_record_alone(key, L->n, L->timed_iters, (double)L->timed_ns, L->ran <= 1);
-    else if (L->sample && L->ran <= 1)
-        prange__backoff_record_alone(prange__hinted_key(key), L->n, L->timed_iters, (double)L->timed_ns);
     /* Slower than its serial estimate: back off (sched/cost.c). */
     if (L->timed && wall)
-        prange__backoff_observe(prange__backoff_key(o, key), &learned, L->n, L->ran, (double)wall,
-                                plan.reason == prange__why_trial, "loop", o->label);
+        prange__backoff_observe(key, &learned, L->n, L->ran, (double)wall, plan.reason == prange__why_trial, "loop",
+                                o->label);
 }
 
 /* run_loop as one profiled call: its site is its label, else `site` (the user's body). */

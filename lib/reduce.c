@@ -849,26 +849,21 @@ static int reduce_call(int64_t begin, int64_t end, const prange_reducer *reducer
     if (prange__verbose() >= 2) prange__log_plan("reduce", o.label, &plan);
     if (prange__tls.region) /* an inline region's reduction: what its team would do with it */
         prange__region_account_inline(plan.work_ns, prange__plan_guessed(&plan, learn, &learned), 1);
-    /* A hinted reduction learns nothing, but while it backs off its serial calls are timed
-     * for the estimate its probe window is judged against (sched/cost.c). */
-    R.sample = learn ? prange__cost_sample_learned(&learned) : learned.cap || learned.probe;
+    R.sample = learn && prange__cost_sample_learned(&learned);
     if (learn && slice_applies(&R, &o, &learned, &plan)) return reduce_sliced(&R, &o, key, &plan, result);
     int planned = plan.serial ? 1 : prange__team_run(&plan, "reduce", o.label);
     /* Threads taken from the budget (a parallel plan that found it held runs inline,
      * counted as 1), given back before returning. */
     int taken = plan.serial ? 0 : planned;
     uint64_t wall = 0; /* a sampled parallel call's time, for the back-off */
-    int timed = learn ? learned.ns > 0 : key != NULL;
-    int rc = planned == 1 ? fold_inline(&R, result) : fold_team(&R, planned, result, timed, &wall);
+    int rc = planned == 1 ? fold_inline(&R, result) : fold_team(&R, planned, result, learn && learned.ns > 0, &wall);
     prange__share_give(taken);
     if (rc != 0) return rc;
-    if (R.sample && learn) prange__cost_record_alone(key, R.n, R.timed_iters, (double)R.timed_ns, planned == 1);
-    else if (R.sample && planned == 1)
-        prange__backoff_record_alone(prange__hinted_key(key), R.n, R.timed_iters, (double)R.timed_ns);
+    if (R.sample) prange__cost_record_alone(key, R.n, R.timed_iters, (double)R.timed_ns, planned == 1);
     /* Slower than its serial estimate: back off (sched/cost.c). */
     if (wall)
-        prange__backoff_observe(prange__backoff_key(&o, key), &learned, R.n, planned, (double)wall,
-                                plan.reason == prange__why_trial, "reduce", o.label);
+        prange__backoff_observe(key, &learned, R.n, planned, (double)wall, plan.reason == prange__why_trial, "reduce",
+                                o.label);
     return 0;
 }
 

@@ -162,9 +162,6 @@ int prange__backoff_observe(const void *key, const prange__learned *l, uint64_t 
 {
     if (!key || !(l->ns > 0) || threads < 2) return 0;
     slot *s = find(make_key(key, n), 0);
-    /* A hinted call's window starts at its first call slower than its estimate (n x the
-     * hint): hinted loops that win take no slot from the ones that learn. */
-    if (!s && prange__is_hinted_key(key) && wall_ns > prange__serial_estimate_ns(l, n)) s = find(make_key(key, n), 1);
     if (!s) return 0;
     /* The serial estimate from calls that ran alone when there are some: a team's share of
      * a memory-bound loop runs slower per iteration than the loop alone (the team shares
@@ -261,10 +258,4 @@ void prange__cost_record_alone(const void *key, uint64_t n, uint64_t iters, doub
 void prange__cost_record(const void *key, uint64_t n, uint64_t iters, double ns)
 {
     prange__cost_record_alone(key, n, iters, ns, 0);
-}
-
-void prange__backoff_record_alone(const void *hkey, uint64_t n, uint64_t iters, double ns)
-{
-    if (!hkey || iters == 0 || !(ns >= 0) || !find(make_key(hkey, n), 0)) return;
-    prange__cost_record_alone(hkey, n, iters, ns, 1);
 }

@@ -153,16 +153,13 @@ static void plan(uint64_t n, const prange_opts *o, const void *key, const prange
         set_serial(p, inline_why);
         return;
     }
-    /* What the table knows of the key, unless the caller gave a cost (hinted calls learn
-     * nothing; their back-off is kept under the hinted key, `bo`). */
+    /* What the table knows of the key, unless the caller gave a cost (hinted calls neither
+     * learn nor back off). */
     prange__learned table;
-    const prange__learned *lk = NULL, *bo = NULL;
+    const prange__learned *lk = NULL;
     if (!(o->cost_ns > 0)) {
         if (!learned) table = prange__cost_get(key, n);
-        lk = bo = learned ? learned : &table;
-    } else if (!rteam) {
-        if (!learned) table = prange__cost_get(prange__hinted_key(key), n);
-        bo = learned ? learned : &table;
+        lk = learned ? learned : &table;
     }
     double c = lk ? lk->ns : o->cost_ns;
     if (c <= 0) c = DEFAULT_COST_NS;
@@ -217,12 +214,12 @@ static void plan(uint64_t n, const prange_opts *o, const void *key, const prange
     }
     /* A recent parallel call of this body and size took longer than its serial estimate
      * (a busy machine): at most the back-off's team until its next probe (cost.c). */
-    if (!rteam && bo && bo->cap > 0 && t > bo->cap) {
-        if (bo->cap < 2) {
+    if (!rteam && lk && lk->cap > 0 && t > lk->cap) {
+        if (lk->cap < 2) {
             set_serial(p, prange__why_backoff);
             return;
         }
-        t = bo->cap;
+        t = lk->cap;
         why = "threads limited by back-off";
     }
     /* What the OpenMP runtime will give, and the system lets this thread start (a
@@ -275,7 +272,7 @@ void prange__plan_exec_with(uint64_t n, const prange_opts *o, const void *key, c
     int probe = prange__plan_probe_team(p, o);
     if (probe && prange__fork_probe(probe, o ? o->label : NULL)) plan(n, o, key, l, p, 0);
     /* Backing off: one call fewer to the next probe or watch (the plan that runs). */
-    if (l && (l->cap > 0 || l->probe)) prange__backoff_tick(prange__backoff_key(o, key), n, p->serial);
+    if (l && (l->cap > 0 || l->probe)) prange__backoff_tick(key, n, p->serial);
 }
 
 /* ---- kept plans -------------------------------------------------------------------------
@@ -401,13 +398,7 @@ int prange__plan_call(uint64_t n, const prange_opts *o, const void *key, prange_
         *p = k->plan;
         return learn;
     }
-    /* A hinted call reads its back-off, and its hint stands for the learned cost in the
-     * serial estimate a team is judged against (until its serial calls were timed). */
-    if (learn) *learned = prange__cost_get(key, n);
-    else {
-        *learned = prange__cost_get(prange__hinted_key(key), n);
-        learned->ns = o->cost_ns;
-    }
+    *learned = learn ? prange__cost_get(key, n) : (prange__learned){0, 0, 0, 0, 0};
     prange__plan_exec_with(n, o, key, learned, p);
     if (!p->serial && !learned->cap && !learned->probe && !prange__region_team() && p->threads <= prange__pool &&
         (k || (kept_slots() && (k = &t_kept[kept_index(key, n)]))))

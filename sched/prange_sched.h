@@ -362,22 +362,6 @@ static inline const void *prange__key(const prange_opts *o, const void *body)
 {
     return o && o->key ? o->key : body;
 }
-/* Where a call with a cost hint keeps its back-off (cost.c): apart from what its key
- * learns without a hint, marked in the top bit, which no user-space address and no size
- * class uses. NULL stays NULL (no key: nothing kept). */
-static inline const void *prange__hinted_key(const void *key)
-{
-    return key ? (const void *)((uintptr_t)key | (uintptr_t)1 << (sizeof(uintptr_t) * 8 - 1)) : NULL;
-}
-static inline int prange__is_hinted_key(const void *key)
-{
-    return (int)((uintptr_t)key >> (sizeof(uintptr_t) * 8 - 1));
-}
-/* The key a call's back-off lives under: the hinted key for a call with a cost hint. */
-static inline const void *prange__backoff_key(const prange_opts *o, const void *key)
-{
-    return o && o->cost_ns > 0 ? prange__hinted_key(key) : key;
-}
 /* The effective grain: opts->grain, or PRANGE_GRAIN when it is 0 (or opts is NULL). */
 int64_t prange__grain(const prange_opts *opts);
 /* The grain the caller chose: opts->grain, or PRANGE_GRAIN when set in the environment;
@@ -585,10 +569,6 @@ int prange__backoff_observe(const void *key, const prange__learned *l, uint64_t 
                             int trial, const char *what, const char *label);
 /* Record that `iters` iterations of key took `ns` on one thread (n = the loop size). */
 void prange__cost_record(const void *key, uint64_t n, uint64_t iters, double ns);
-/* A hinted call (hkey = prange__hinted_key) that ran on one thread: its time joins the
- * serial estimate its back-off judges teams against, when the key backs off or has
- * backed off (a slot exists); otherwise nothing is kept. */
-void prange__backoff_record_alone(const void *hkey, uint64_t n, uint64_t iters, double ns);
 /* The same, for a call that ran on one thread when `alone` (inline, or a first slice):
  * also kept apart as the serial estimate the back-off compares parallel calls with. */
 void prange__cost_record_alone(const void *key, uint64_t n, uint64_t iters, double ns, int alone);

@@ -1031,7 +1031,7 @@ Test(backoff, cost_hints_and_other_sizes_are_not_capped)
     prange_opts o = PRANGE_OPTS_INIT;
     o.cost_ns = 1;
     cr_assert_eq(prange_plan_for_body((int64_t)n, bo_body, &o, &p), 0);
-    cr_assert_eq(p.threads, 2, "a call with a cost hint keeps its own back-off, not the learned one's");
+    cr_assert_eq(p.threads, 2, "a call with a cost hint neither learns nor backs off");
 }
 
 /* A body whose worker 1 waits 2 ms per call (a core held by another process), and which
@@ -1102,91 +1102,6 @@ Test(backoff, a_reduction_backs_off_too)
         parallel += atomic_load(&w.team.team) > 1;
     }
     cr_assert_leq(parallel, 20, "%d of 200 reductions ran on the waiting team", parallel);
-}
-
-/* Hinted calls back off too, under the hinted key: judged against n x the hint until
- * their serial calls were timed, then against those. The hint here (1 ns) is 3 times too
- * low: teams of 2 ms lose against it but win against the 3 ms the loop takes alone. */
-static prange__learned hinted_call(const void *key, uint64_t n, prange_plan *p)
-{
-    prange_opts o = PRANGE_OPTS_INIT;
-    o.cost_ns = 1;
-    prange__learned l = prange__cost_get(prange__hinted_key(key), n);
-    l.ns = o.cost_ns;
-    prange__plan_exec_with(n, &o, key, &l, p);
-    return l;
-}
-
-static int feed_hinted(const void *key, uint64_t n, double wall, int calls)
-{
-    int lost = 0;
-    for (int k = 0; k < calls; k++) {
-        prange_plan p;
-        prange__learned l = hinted_call(key, n, &p);
-        lost += prange__backoff_observe(prange__hinted_key(key), &l, n, p.threads, wall, 0, "loop", NULL);
-    }
-    return lost;
-}
-
-Test(backoff, a_hinted_loop_backs_off_against_its_hint_then_what_ran_alone)
-{
-    bo_start(2);
-    const void *key = (const void *)bo_body, *hkey = prange__hinted_key(key);
-    uint64_t n = BO_N;
-    prange_plan p;
-    hinted_call(key, n, &p);
-    cr_assert_eq(p.threads, 2, "1 ms of hinted work pays a 1 us fork");
-    cr_assert_eq(feed_hinted(key, n, 0.5e6, 40), 0, "teams that win");
-    cr_assert_eq(prange__cost_get(hkey, n).samples + prange__cost_get(hkey, n).cap, 0, "winning hinted calls keep nothing");
-    cr_assert_eq(feed_hinted(key, n, 5e6, 2), 0);
-    cr_assert_eq(feed_hinted(key, n, 5e6, 1), 1, "3 calls 5x over the hint close the window, lost");
-    prange__learned l = hinted_call(key, n, &p);
-    cr_assert_eq(l.cap, 1);
-    cr_assert_eq(p.serial, 1);
-    cr_assert_str_eq(p.reason, prange__why_backoff);
-    prange_opts o = PRANGE_OPTS_INIT;
-    o.cost_ns = 1;
-    prange_plan q;
-    cr_assert_eq(prange_plan_for_body((int64_t)n, bo_body, &o, &q), 0);
-    cr_assert_eq(q.serial, 1, "a plan query says what runs");
-    bo_call(key, n, &q);
-    cr_assert_eq(q.threads, 2, "the body's unhinted calls keep their own state");
-    /* The capped calls run alone and are timed: 3 ms each, the hint was low. */
-    int capped = 0;
-    while (!prange__cost_get(hkey, n).probe && capped < 1000) {
-        hinted_call(key, n, &p);
-        cr_assert_eq(p.serial, 1);
-        prange__backoff_record_alone(hkey, n, n, 3e6);
-        capped++;
-    }
-    cr_assert_eq(capped, 15, "a first loss: 16 capped calls");
-    /* The probe window: 2 ms teams beat the 3 ms the loop took alone (not the hint's 1 ms). */
-    hinted_call(key, n, &p);
-    cr_assert_eq(p.threads, 2);
-    cr_assert_eq(feed_hinted(key, n, 2e6, 10), 0, "judged against what ran alone: won");
-    l = hinted_call(key, n, &p);
-    cr_assert_eq(l.cap, 0);
-    cr_assert_eq(l.probe, 0);
-    cr_assert_eq(p.threads, 2);
-}
-
-Test(backoff, a_hinted_loop_whose_worker_waits_goes_back_to_one_thread)
-{
-    setenv("PRANGE_FORK_NS", "1000", 1);
-    prange_set_num_threads(2);
-    wait_ctx w = {0};
-    prange_opts o = PRANGE_OPTS_INIT;
-    o.cost_ns = 1; /* 262 us of work a call by the hint: a team pays at 1 us */
-    int parallel = 0;
-    for (int i = 0; i < 200; i++) {
-        atomic_store(&w.team.team, 0);
-        cr_assert_eq(prange_for_opts(0, 1 << 18, waiting_worker, &w, &o), 0);
-        parallel += atomic_load(&w.team.team) > 1;
-    }
-    /* Each team call waits 2 ms: 3 calls close the window, 16 serial calls, a probe window
-     * of 3 more, then >= 32 x the loss in calls. Without the back-off: 200 of 200. */
-    cr_assert_leq(parallel, 20, "%d of 200 hinted calls ran on the waiting team", parallel);
-    cr_assert_geq(parallel, 1);
 }
 
 /* Iterations of the upper half cost 3 us of CPU time, the lower half 1 us: on 2 threads the
