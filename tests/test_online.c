@@ -1250,6 +1250,25 @@ Test(backoff, a_busy_figure_tries_the_team_on_long_loops)
     cr_assert_eq(p.reason, prange__why_trial);
 }
 
+/* The same through prange_for: the plan that runs is the trial's, on 2 threads, and
+ * PRANGE_VERBOSE=2 names it. (What the figure is after this call depends on its own
+ * samples; the decision was taken before it ran.) */
+Test(backoff, a_tried_loop_runs_on_the_team_and_says_so)
+{
+    setenv("PRANGE_VERBOSE", "2", 1);
+    busy_figure_2();
+    team_ctx c = {0};
+    int64_t n = 1 << 20;
+    for (int i = 0; i < 8; i++) prange__cost_record((const void *)team_body, (uint64_t)n, (uint64_t)n, (double)n);
+    t_capture cap;
+    static char buf[1 << 16];
+    cr_assert_eq(t_capture_start(&cap), 0);
+    cr_assert_eq(prange_for(0, n, team_body, &c), 0);
+    cr_assert_eq(t_capture_end(&cap, buf, sizeof buf), 0);
+    cr_assert_eq(atomic_load(&c.team), 2, "1 ms of learned work, an 8 ms figure: the team is tried");
+    cr_assert_not_null(strstr(buf, "reason=fork-join figure busy: trying the team"), "%s", buf);
+}
+
 Test(backoff, a_fixed_figure_is_never_tried_against)
 {
     setenv("PRANGE_FORK_NS", "8000000", 1);
