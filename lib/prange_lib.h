@@ -8,6 +8,7 @@
 #include <float.h>
 #include <limits.h>
 #include <omp.h>
+#include <sched.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -322,6 +323,15 @@ static inline void prange__cpu_relax(void)
 #elif defined(__aarch64__)
     __asm__ volatile("yield");
 #endif
+}
+
+/* Step `spins` of a short wait among a team's members: spin ~100 us (4096 pauses), then
+ * let other threads run. Not sooner: a member that yields next to a busy process loses its
+ * core for a time slice (lib/region.c, the barrier's wait_gen). */
+static inline void prange__wait_step(unsigned spins)
+{
+    if (spins < 4096) prange__cpu_relax();
+    else sched_yield();
 }
 
 /* PRANGE_BIND pins the workers of a region, never its thread 0: that is the caller (main

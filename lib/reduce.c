@@ -29,7 +29,6 @@
  * allocation per call in steady state), mapped for the call when big (see lib/scratch.c).
  */
 #include <omp.h>
-#include <sched.h>
 #include <stdlib.h>
 #include <math.h>
 #include <string.h>
@@ -234,10 +233,8 @@ static void merge(const red *R, int team, const mail *boxes, unsigned char *mbuf
 /* A member that posted its stack by address keeps it until the merge has read it. */
 static void wait_merged(red *R)
 {
-    for (unsigned spins = 0; !atomic_load_explicit(&R->merged, memory_order_acquire); spins++) {
-        if (spins < 4096) prange__cpu_relax();
-        else sched_yield();
-    }
+    for (unsigned spins = 0; !atomic_load_explicit(&R->merged, memory_order_acquire); spins++)
+        prange__wait_step(spins);
 }
 
 /* Member tid's share of a team of `team`, blocks [first, nb) split among them, folded onto
@@ -510,10 +507,8 @@ static int region_reduce(red *L, prange_opts *o, const void *key, void *result)
     if (rc == 0) acc_copy(result, S->result, L->r.acc_size);
     if (planner) {
         /* The result lives in this member's scratch: every other member copies it first. */
-        for (unsigned spins = 0; atomic_load_explicit(&s->left, memory_order_acquire) > 1; spins++) {
-            if (spins < 4096) prange__cpu_relax(); /* ~100 us: yielding sooner loses the core */
-            else sched_yield();                    /* to a busy neighbour (lib/region.c) */
-        }
+        for (unsigned spins = 0; atomic_load_explicit(&s->left, memory_order_acquire) > 1; spins++)
+            prange__wait_step(spins);
         if (s->threads) prange__scratch_give(&S->buf);
     }
     if (prange__region_leave(s)) {

@@ -27,7 +27,6 @@
 #include <limits.h>
 #include <linux/futex.h>
 #include <omp.h>
-#include <sched.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -181,15 +180,6 @@ void prange__region_account(const prange_plan *p, int barrier, int learn, const 
     else if (barrier) a->barriers += a->wait_ns;
 }
 
-/* Waiting for a slot: spin ~100 us (4096 pauses), then let other threads run. Not sooner:
- * a member that yields next to a busy process loses its core for a time slice (see
- * wait_gen below). */
-static inline void backoff(unsigned spins)
-{
-    if (spins < 4096) prange__cpu_relax();
-    else sched_yield();
-}
-
 /* A member waiting at a barrier spins for SPIN_NS, then sleeps on the generation word (a
  * futex) until the last member's release wakes it. It never yields: on a machine shared
  * with a busy process, a member that yields hands its core to that process for a time
@@ -288,7 +278,7 @@ prange__rslot *prange__region_enter(int *planner)
             atomic_store_explicit(&s->left, prange__tls.region_team, memory_order_relaxed);
             return s;
         }
-        backoff(spins); /* being planned, or still used by loop seq - PRANGE__RING */
+        prange__wait_step(spins); /* being planned, or still used by loop seq - PRANGE__RING */
     }
 }
 
@@ -360,18 +350,15 @@ static int mode_slot(const void *key, int claim)
     return -1; /* full: such regions always get a team */
 }
 
+/* The mode slot of a region whose next call runs inline, else -1. */
 static int runs_inline(const void *key)
 {
     int i = mode_slot(key, 0);
-    return i >= 0 && atomic_load_explicit(&g_modes[i].inline_next, memory_order_relaxed);
+    return i >= 0 && atomic_load_explicit(&g_modes[i].inline_next, memory_order_relaxed) ? i : -1;
 }
 
-/* Whether the next (inline) call checks a team call (record_check). */
-static int checks_next(const void *key)
-{
-    int i = mode_slot(key, 0);
-    return i >= 0 && atomic_load_explicit(&g_modes[i].check, memory_order_relaxed);
-}
+/* A hold or a mute that doubles each time, from `first`, up to `most`. */
+static int doubled(int len, int first, int most) { return len == 0 ? first : len < most ? 2 * len : most; }
 
 /* The account's verdict (both modes): sharing saved more than the barriers cost. What an
  * inline call would save with a fork-join for each loop that pays one is left out: the
@@ -383,19 +370,12 @@ static int team_pays(double shared, double barriers)
     return shared > 0 && shared > barriers;
 }
 
-/* After an inline call: its account says a team call would pay (one whose loops were
- * planned before their cost was known: one of them ran on a team), unless a team lost
- * recently (the hold). The same verdict as a team call's: a region does not go back and
- * forth on one account. A region has no size: the hold is for work like the one that
- * lost, and an inline call that would share more than twice what that team shared (the
- * same function on a bigger grid) ends it. */
 /* A team that lost: held off for HOLD_FIRST inline calls, twice as many each time it
  * loses again, and at least `least` (at most HOLD_MAX); the hold is for work like
  * `shared`. */
 static void hold_off(int i, int64_t shared, double least)
 {
-    int len = atomic_load_explicit(&g_modes[i].hold_len, memory_order_relaxed);
-    len = len == 0 ? HOLD_FIRST : len < HOLD_MAX ? 2 * len : HOLD_MAX;
+    int len = doubled(atomic_load_explicit(&g_modes[i].hold_len, memory_order_relaxed), HOLD_FIRST, HOLD_MAX);
     if (least > len) len = least < HOLD_MAX ? (int)least : HOLD_MAX;
     atomic_store_explicit(&g_modes[i].hold_len, len, memory_order_relaxed);
     atomic_store_explicit(&g_modes[i].hold, len, memory_order_relaxed);
@@ -413,8 +393,7 @@ static void record_check(int i, const account *a, uint64_t wall, const char *lab
     double mine = (double)wall / a->work;
     int team_won = !(mine < team);
     if (team_won) {
-        int len = atomic_load_explicit(&g_modes[i].mute_len, memory_order_relaxed);
-        len = len == 0 ? MUTE_FIRST : len < MUTE_MAX ? 2 * len : MUTE_MAX;
+        int len = doubled(atomic_load_explicit(&g_modes[i].mute_len, memory_order_relaxed), MUTE_FIRST, MUTE_MAX);
         atomic_store_explicit(&g_modes[i].mute_len, len, memory_order_relaxed);
         atomic_store_explicit(&g_modes[i].mute, len, memory_order_relaxed);
         atomic_store_explicit(&g_modes[i].inline_next, 0, memory_order_relaxed);
@@ -432,10 +411,16 @@ static void record_check(int i, const account *a, uint64_t wall, const char *lab
                     team_won ? "a team (faster than inline)" : "inline (the team lost: held off)");
 }
 
-static void record_inline(const void *key, const account *a, int parallel, uint64_t wall, const char *label)
+/* After an inline call of the region in mode slot i (runs_inline), unless it checks the
+ * last team call (record_check): the next call has a team when its account says a team
+ * would pay (or, where loops were planned before their cost was known, one of them ran
+ * on a team), unless a team lost
+ * recently (the hold). The same verdict as a team call's: a region does not go back and
+ * forth on one account. A region has no size: the hold is for work like the one that
+ * lost, and an inline call that would share more than twice what that team shared (the
+ * same function on a bigger grid) ends it. */
+static void record_inline(int i, const account *a, int parallel, uint64_t wall, const char *label)
 {
-    int i = mode_slot(key, 1);
-    if (i < 0) return;
     if (atomic_load_explicit(&g_modes[i].check, memory_order_relaxed) && atomic_exchange(&g_modes[i].check, 0) &&
         a->work > 0 && !a->guessed) {
         record_check(i, a, wall, label);
@@ -615,11 +600,12 @@ int prange_region(prange_region_fn fn, void *ctx, const prange_opts *opts)
         run_watched(&R, fn, ctx, NULL);
         return 0;
     }
-    if (runs_inline(key)) { /* with the account of what its team would have done */
+    int mode = runs_inline(key);
+    if (mode >= 0) { /* with the account of what its team would have done */
         account a = {.loop_ns = prange__region_loop_ns(want.threads),
                      .wait_ns = prange__region_wait_ns(want.threads),
                      .team = want.threads};
-        int checking = checks_next(key);
+        int checking = atomic_load_explicit(&g_modes[mode].check, memory_order_relaxed);
         uint64_t t0 = prange__ticks(), c0 = checking ? prange__cpu_ns() : 0;
         int parallel = run_watched(&R, fn, ctx, &a);
         uint64_t wall = prange__ticks_since_ns(t0);
@@ -631,7 +617,7 @@ int prange_region(prange_region_fn fn, void *ctx, const prange_opts *opts)
             uint64_t cpu = prange__cpu_ns() - c0;
             if (cpu < wall) wall = cpu;
         }
-        record_inline(key, &a, parallel, wall, o.label);
+        record_inline(mode, &a, parallel, wall, o.label);
         return 0;
     }
     int planned = prange__team_run(&want, "region", o.label);
