@@ -261,6 +261,15 @@ void prange__region_wait_then(void (*last)(void *), void *arg);
  * prange__region_reduce_bytes(team) bytes (NULL when the caller's scratch had none). */
 unsigned char *prange__region_area(void);
 size_t prange__region_reduce_bytes(int team);
+/* PRANGE__SAID bytes in the line the calling member's team waits on at the barrier: the
+ * last member to arrive writes there, in prange__region_wait_then's `last`, what every
+ * member reads after the release (one line fetched instead of two). Valid until the next
+ * barrier's `last`, which runs only after every member arrived there. *pair is set when
+ * that line also holds the barrier's counter (a team of 2): then bytes a member writes
+ * there just before arriving reach the last member with the arrival; the caller keeps
+ * them apart from what `last` writes. */
+#define PRANGE__SAID 48
+unsigned char *prange__region_said(int *pair);
 /* The calling member's count of reductions planned from kept inputs so far in this call
  * (then one more): the same on every member, so which half of the area a reduction uses. */
 unsigned prange__region_reduction_seq(void);

@@ -29,6 +29,7 @@
  * allocation per call in steady state), mapped for the call when big (see lib/scratch.c).
  */
 #include <omp.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <math.h>
 #include <string.h>
@@ -211,20 +212,26 @@ static void post(const red *R, mail *box, const stack *own)
 /* The last member to arrive merges every member's pieces, in block order, onto the merge
  * stack and writes the result. Whoever arrives last at the region's closing barrier
  * pays the futex wake-up: had the caller always merged, it would always pay it. */
+/* One member's mailbox onto the merge stack: 0, or -1 when it had no stack. */
+static int push_mail(const red *R, stack *m, const mail *box)
+{
+    if (box->count < 0) {
+        if (!box->from) return -1;
+        push_stack(R, m, box->from);
+    } else {
+        for (int k = 0; k < box->count; k++)
+            push_piece(R, m, box->acc + (size_t)k * R->r.acc_size, box->level[k], box->index[k]);
+    }
+    return 0;
+}
+
 static void merge(const red *R, int team, const mail *boxes, unsigned char *mbuf, void *result, atomic_int *failed)
 {
     stack *m = stack_at(mbuf); /* set up here: its lines stay with the member that merges */
     for (int t = 0; t < team; t++) {
-        const mail *box = &boxes[t];
-        if (box->count < 0) {
-            if (!box->from) {
-                atomic_store(failed, 1);
-                return;
-            }
-            push_stack(R, m, box->from);
-        } else {
-            for (int k = 0; k < box->count; k++)
-                push_piece(R, m, box->acc + (size_t)k * R->r.acc_size, box->level[k], box->index[k]);
+        if (push_mail(R, m, &boxes[t]) != 0) {
+            atomic_store(failed, 1);
+            return;
         }
     }
     acc_copy(result, fold_right(R, m), R->r.acc_size);
@@ -379,8 +386,9 @@ _Static_assert(sizeof(rred) <= PRANGE__RDESC, "a reduction's descriptor fits a r
  * Every member plans it alone (lib/region.c, "kept inputs"); the members the plan names
  * fold their shares and post their pieces in the region's area, a mailbox each, and the
  * last member to arrive at the barrier merges them, in member order, before it releases
- * the others; each then copies the result. No slot and no planner to wait for: the
- * posts, the barrier and the result's line. The area holds two sets of mailboxes and
+ * the others; each then copies the result, which a team's merge writes in the line the
+ * members wait on (said, said_pair below). No slot and no planner to wait for: the
+ * posts and the barrier's line. The area holds two sets of mailboxes and
  * results, used in turn: a member still copying one result is never overtaken by the
  * next reduction's merge, which waits at its barrier for every member to have copied.
  * Accumulators of up to KEPT_ACC bytes; bigger ones go through slots. The blocks and
@@ -390,23 +398,89 @@ static size_t area_boxes(int team) { return 2 * (size_t)team * sizeof(mail); }
 
 size_t prange__region_reduce_bytes(int team)
 {
-    /* mailboxes, two results, two failure flags (a line), the merge stack */
-    return area_boxes(team) + 3 * KEPT_ACC + stack_bytes(KEPT_ACC, merge_entries((uint64_t)MAX_BLOCKS));
+    /* mailboxes, two results, two failure flags (a line) */
+    return area_boxes(team) + 3 * KEPT_ACC;
 }
 
 typedef struct kept_merge {
     const red *R;
     int k;
+    int said; /* the result and its flag are in the barrier's line (prange__region_said) */
     const mail *boxes;
-    unsigned char *mbuf;
     void *res;
     atomic_int *failed;
 } kept_merge;
 
+/* A merged result said in the line the members wait on: they fetch it with the release,
+ * where a result in the area cost each of them one more cross-core transfer a reduction. */
+typedef struct said {
+    atomic_int failed;
+    int pad;
+    unsigned char acc[PRANGE__SAID - 8];
+} said;
+_Static_assert(sizeof(said) == PRANGE__SAID, "a said result fills the barrier line's room");
+
+/* A pair (a team of 2 waits next to its counter, lib/region.c) says its result in the
+ * same line, and each member also posts there a piece of up to 8 bytes when its share
+ * left one: written just before its arrival's increment on that line, it reaches the
+ * member that merges with that increment, not as a mailbox line of its own. The posts
+ * never overlap the result: a member that is done copying one result posts its next
+ * piece while the other may still be copying. */
+#define PAIR_ACC 8
+#define PAIR_RESULT 16
+typedef struct pair_post {
+    int8_t count; /* 1: the piece is here; 0: in the member's mailbox */
+    int8_t level;
+    uint16_t index; /* < MAX_BLOCKS */
+    unsigned char acc[PAIR_ACC];
+} pair_post;
+typedef struct said_pair {
+    atomic_int failed;
+    int pad;
+    unsigned char acc[PAIR_RESULT];
+    pair_post post[2];
+} said_pair;
+_Static_assert(sizeof(said_pair) <= PRANGE__SAID, "a pair's posts and result fit the barrier line's room");
+_Static_assert(MAX_BLOCKS <= 65536, "a block index fits a pair's post");
+
+static void post_pair(const red *R, pair_post *to, mail *box, const stack *own)
+{
+    if (own && own->count == 1 && R->r.acc_size <= PAIR_ACC) {
+        to->count = 1;
+        to->level = own->level[0];
+        to->index = (uint16_t)own->index[0];
+        acc_copy(to->acc, own->slots, R->r.acc_size);
+    } else {
+        to->count = 0;
+        post(R, box, own);
+    }
+}
+
+/* The merge stack lives in the frame of the member that merges: one in the region's area
+ * moved its lines between the members in turn, as the last to arrive changed. */
+_Static_assert(sizeof(stack) + 64 + (size_t)(16 + 2) * KEPT_ACC <= LOCAL, "a kept merge's stack fits a frame");
 static void kept_merge_last(void *p)
 {
     const kept_merge *m = p;
-    if (m->k > 1) merge(m->R, m->k, m->boxes, m->mbuf, m->res, m->failed);
+    if (m->k < 2) return;
+    buffer b;
+    unsigned char *mbuf = buffer_take(&b, stack_bytes(m->R->stride, merge_entries(m->R->nb))); /* in the frame */
+    if (m->said) atomic_store_explicit(m->failed, 0, memory_order_relaxed);
+    if (m->said != 2) {
+        merge(m->R, m->k, m->boxes, mbuf, m->res, m->failed);
+        return;
+    }
+    const said_pair *sp = (const said_pair *)(const void *)((const unsigned char *)m->res - offsetof(said_pair, acc));
+    stack *st = stack_at(mbuf);
+    for (int t = 0; t < 2; t++) {
+        const pair_post *q = &sp->post[t];
+        if (q->count == 1) push_piece(m->R, st, q->acc, q->level, (int64_t)q->index);
+        else if (push_mail(m->R, st, &m->boxes[t]) != 0) {
+            atomic_store(m->failed, 1);
+            return;
+        }
+    }
+    acc_copy(m->res, fold_right(m->R, st), m->R->r.acc_size);
 }
 
 /* Returns 0 or PRANGE_ENOMEM; 1, having done nothing, for a serial plan while members
@@ -423,14 +497,31 @@ static int kept_reduce(red *R, const prange_opts *o, const void *key, const pran
     mail *boxes = (mail *)(void *)(area + par * (area_boxes(team) / 2));
     unsigned char *res = area + area_boxes(team) + par * KEPT_ACC;
     atomic_int *failed = (atomic_int *)(void *)(area + area_boxes(team) + 2 * KEPT_ACC) + par;
-    unsigned char *mbuf = area + area_boxes(team) + 3 * KEPT_ACC;
+    /* A team's result in the line the members wait on (1); a pair's (2: the line holds the
+     * counter too), with its small pieces. */
+    int in_line = 0, next_to_counter = 0;
+    said_pair *pair = NULL;
+    if (k > 1) {
+        unsigned char *line = prange__region_said(&next_to_counter);
+        size_t size = R->r.acc_size;
+        if (next_to_counter && size <= PAIR_RESULT) {
+            in_line = 2;
+            pair = (said_pair *)(void *)line;
+            res = pair->acc;
+            failed = &pair->failed;
+        } else if (!next_to_counter && size <= sizeof(((said *)0)->acc)) {
+            in_line = 1; /* written by the merging member only */
+            res = ((said *)(void *)line)->acc;
+            failed = &((said *)(void *)line)->failed;
+        }
+    }
     R->sample = 0;
     if (tid == 0) {
         if (prange__verbose() >= 2) prange__log_plan("reduce (region, kept inputs)", o->label, &plan);
         R->sample = learn && prange__sample_tick();
         prange__region_account(&plan, 1, learn, kl);
         if (k > 1) prange__region_note_parallel();
-        atomic_store_explicit(failed, 0, memory_order_relaxed); /* read after the next barrier */
+        if (!in_line) atomic_store_explicit(failed, 0, memory_order_relaxed); /* read after the next barrier */
     }
     if (k > 1) prange__profile_team(k);
     buffer mine;
@@ -441,11 +532,13 @@ static int kept_reduce(red *R, const prange_opts *o, const void *key, const pran
         stack *own = fold_share(R, tid, k, &mine); /* R->pre is NULL in a region */
         prange__leave(saved);
         took = own != NULL;
-        post(R, &boxes[tid], own); /* a stack posted by address lives in this frame until the merge */
+        /* a stack posted by address lives in this frame until the merge */
+        if (pair) post_pair(R, &pair->post[tid], &boxes[tid], own);
+        else post(R, &boxes[tid], own);
     } else if (k == 1 && tid == 0 && fold_inline(R, res) != 0) {
         atomic_store_explicit(failed, 1, memory_order_relaxed);
     }
-    kept_merge m = {R, k, boxes, mbuf, res, failed};
+    kept_merge m = {R, k, in_line, boxes, res, failed};
     prange__region_wait_then(kept_merge_last, &m);
     int rc = atomic_load_explicit(failed, memory_order_relaxed) ? PRANGE_ENOMEM : 0;
     if (rc == 0) acc_copy(result, res, R->r.acc_size);

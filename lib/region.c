@@ -25,6 +25,7 @@
  * docs/regions.md.
  */
 #include <limits.h>
+#include <stddef.h>
 #include <linux/futex.h>
 #include <omp.h>
 #include <sys/syscall.h>
@@ -50,8 +51,13 @@ typedef struct region {
     _Alignas(64) atomic_uint arrived; /* members (or groups, TREE_TEAM) arrived */
     atomic_uint gen_near;             /* barriers completed, teams of at most NEAR_TEAM */
     atomic_int sleep_near;            /* members asleep on gen_near (a futex) */
+    /* What the last member writes for the others before a release, in the line they wait
+     * on: they read it with the generation, not as one more line (a reduction's result,
+     * lib/reduce.c); a pair's members also write there before arriving (its posts). */
+    _Alignas(16) unsigned char said_near[PRANGE__SAID];
     _Alignas(64) atomic_uint gen_far; /* barriers completed, larger teams */
     atomic_int sleep_far;             /* members asleep on gen_far */
+    _Alignas(16) unsigned char said_far[PRANGE__SAID];
     /* Teams of more than TREE_TEAM arrive in groups of GROUP first, each group on its own
      * line, and the last of each group arrives for it above: 16 members make 4 + 4 serial
      * increments on a contended line instead of 16. Beyond GROUPS x GROUP members the
@@ -71,6 +77,9 @@ typedef struct region {
      * inputs (lib/reduce.c; NULL: none, they go through slots). */
     _Alignas(64) unsigned char *rarea;
 } region;
+_Static_assert(offsetof(region, said_near) + PRANGE__SAID <= offsetof(region, arrived) + 64 &&
+                   offsetof(region, said_far) + PRANGE__SAID <= offsetof(region, gen_far) + 64,
+               "what the last member says shares the line the others wait on");
 
 /* A member's kept inputs for loops of one key and size class (prange__region_kept). */
 #define KEPT 16 /* entries, a power of two */
@@ -256,6 +265,13 @@ void prange__region_went_on(void) { t_account->ahead = 1; }
 int prange__region_in_step(void) { return !t_account->ahead; }
 
 unsigned char *prange__region_area(void) { return ((region *)prange__tls.region)->rarea; }
+
+unsigned char *prange__region_said(int *pair)
+{
+    region *R = prange__tls.region;
+    *pair = prange__tls.region_team <= NEAR_TEAM;
+    return *pair ? R->said_near : R->said_far;
+}
 
 prange__rslot *prange__region_enter(int *planner)
 {

@@ -218,6 +218,80 @@ Test(region, kept_reductions_keep_their_bits)
     free(x);
 }
 
+/* Kept reductions say their result in the line the members wait on, and a pair also
+ * posts there a one-piece share of up to 8 bytes, the rest in mailboxes (lib/reduce.c,
+ * said_pair): every block count from 2 to 40 (shares of one piece on both sides, on one
+ * side only, on neither), a sum (8 bytes) and a minloc (16 bytes) in turn, 20 times, on
+ * teams of 2, 3 and 4, against the same calls run serially, bit for bit, with member 1
+ * sometimes yielding inside its share so that members run out of step. */
+#define PAIR_NB 40
+typedef struct {
+    const double *x;
+    int threads;
+    double sum[PAIR_NB + 1];
+    prange_loc_f64 loc[PAIR_NB + 1];
+    atomic_int wrong, failed;
+} pair_red;
+
+static void minloc_body(void *c, int64_t b, int64_t e, void *acc)
+{
+    const double *x = c;
+    prange_loc_f64 *m = acc;
+    if (prange_thread_id() == 1 && (b & 0x1fff) == 0) sched_yield();
+    for (int64_t i = b; i < e; i++)
+        if (x[i] < m->value || (x[i] == m->value && i < m->index)) *m = (prange_loc_f64){x[i], i};
+}
+
+static void pair_red_region(void *c)
+{
+    pair_red *r = c;
+    prange_opts o = t_parallel_opts(r->threads, PRANGE_SCHEDULE_AUTO, 0);
+    o.grain = 2048;
+    for (int round = 0; round < 20; round++)
+        for (int nb = 2; nb <= PAIR_NB; nb++) {
+            int64_t n = (int64_t)nb * 2048 - 7;
+            double s = -1;
+            prange_loc_f64 m = {-1, -1};
+            if (prange_reduce(0, n, prange_reducer_sum_f64(), sum_body_yield, (void *)r->x, &s, &o) ||
+                prange_reduce(0, n, prange_reducer_minloc_f64(), minloc_body, (void *)r->x, &m, &o))
+                atomic_fetch_add(&r->failed, 1);
+            if (memcmp(&s, &r->sum[nb], sizeof s) != 0 || memcmp(&m, &r->loc[nb], sizeof m) != 0)
+                atomic_fetch_add(&r->wrong, 1);
+        }
+}
+
+Test(region, kept_results_said_in_the_barrier_line_keep_their_bits, .timeout = 120)
+{
+    setenv("PRANGE_VERBOSE", "2", 1);
+    int64_t most = (int64_t)PAIR_NB * 2048;
+    double *x = malloc((size_t)most * sizeof *x);
+    uint64_t seed = 11;
+    for (int64_t i = 0; i < most; i++) x[i] = t_unit(&seed) * 1e12 - 5e11;
+    for (int t = 2; t <= 4; t++) {
+        prange_set_num_threads(t);
+        pair_red r = {.x = x, .threads = t};
+        prange_opts one = t_parallel_opts(t, PRANGE_SCHEDULE_AUTO, 0);
+        one.grain = 2048;
+        one.flags = PRANGE_SERIAL; /* the same blocks, on the caller */
+        for (int nb = 2; nb <= PAIR_NB; nb++) {
+            int64_t n = (int64_t)nb * 2048 - 7;
+            cr_assert_eq(prange_reduce(0, n, prange_reducer_sum_f64(), sum_body, x, &r.sum[nb], &one), 0);
+            cr_assert_eq(prange_reduce(0, n, prange_reducer_minloc_f64(), minloc_body, x, &r.loc[nb], &one), 0);
+        }
+        prange_opts ro = region_opts(t);
+        ro.key = &r.sum[t]; /* a fresh key: a team */
+        static char buf[1 << 22];
+        cr_assert_eq(region_logged(pair_red_region, &r, &ro, buf, sizeof buf), 0);
+        cr_assert_eq(atomic_load(&r.failed), 0, "team %d", t);
+        cr_assert_eq(atomic_load(&r.wrong), 0, "team %d: %d results differ from the serial calls", t,
+                     atomic_load(&r.wrong));
+        cr_assert_gt(count_of(buf, "reduce (region, kept inputs) "), 20 * 2 * (PAIR_NB - 1) / 2,
+                     "team %d: most reductions are planned from kept inputs", t);
+    }
+    free(x);
+    prange_set_num_threads(0);
+}
+
 /* ---- nowait: a member goes on to the next loop without waiting ------------------------ */
 
 static atomic_int g_flag, g_timed_out;
