@@ -505,27 +505,31 @@ typedef prange__inline_memo inline_memo;
 static const prange_opts g_automatic = PRANGE_OPTS_INIT; /* prange_for's, read in place */
 
 /* Whether the memo holds for a call of n iterations of `key` with options `o` (no early
- * stop, no cost hint: such calls never keep one) at epoch `epoch`. */
+ * stop: such calls never keep one) at epoch `epoch`. A hinted call's memo serves the same
+ * hint only, a learned one's calls without a hint only. */
 static inline const inline_memo *memo_fits(uint64_t n, const prange_opts *o, const void *key, uint64_t epoch)
 {
     const inline_memo *m = prange__memo_slot(prange__memos, key);
-    return prange__memo_covers(m, key, n, epoch) && m->grain == o->grain && m->threads == o->threads &&
-                   m->flags == o->flags && m->pool == prange__pool && m->budget == prange__budget() &&
-                   prange__verbose() < 2
+    return prange__memo_covers(m, key, n, epoch) && m->hint == o->cost_ns && m->grain == o->grain &&
+                   m->threads == o->threads && m->flags == o->flags && m->pool == prange__pool &&
+                   m->budget == prange__budget() && prange__verbose() < 2
                ? m
                : NULL;
 }
 static inline const inline_memo *memo_holds(const loop *L, const prange_opts *o, const void *key, uint64_t epoch)
 {
-    return !L->until && !(o->cost_ns > 0) ? memo_fits(L->n, o, key, epoch) : NULL;
+    return !L->until ? memo_fits(L->n, o, key, epoch) : NULL;
 }
 
-/* Keep this call's class as serial up to the length where a team of 2 could pay. */
-static void memo_keep(const loop *L, const prange_opts *o, const void *key, uint64_t epoch,
+/* Keep this call's class as serial up to the length where a team of 2 could pay: at its
+ * learned cost (warm: not backing off or probing), or at its hint (hinted calls neither
+ * learn nor back off, so their plan reads only the hint and the shared state). */
+static void memo_keep(const loop *L, const prange_opts *o, const void *key, uint64_t epoch, int learn,
                       const prange__learned *learned, const prange_plan *plan)
 {
-    if (!key || L->until || !plan->serial || plan->reason != prange__why_fork || !prange__cost_warm(learned) ||
-        !(learned->ns > 0) || prange__verbose() >= 2)
+    double ns = learn ? learned->ns : o->cost_ns;
+    if (!key || L->until || !plan->serial || plan->reason != prange__why_fork ||
+        (learn && !prange__cost_warm(learned)) || !(ns > 0) || prange__verbose() >= 2)
         return;
     int budget = prange__budget(), cap = o->threads > 0 && o->threads < budget ? o->threads : budget;
     /* plan(): t <= work / F(max(cap, pool)), serial below 2; plan_probe_team(): a probe
@@ -533,7 +537,7 @@ static void memo_keep(const loop *L, const prange_opts *o, const void *key, uint
     int pool = prange__pool_size();
     double fork = prange__fork_ns(cap > pool ? cap : pool, NULL);
     double quiet = prange__fork_quiet_ns() / 0.35, most = 2 * fork < quiet ? 2 * fork : quiet;
-    double n_max = 0.99 * most / learned->ns;
+    double n_max = 0.99 * most / ns;
     if (!(n_max >= (double)L->n)) return; /* serial for another reason: plan each call */
     inline_memo *m = prange__memo_slot(prange__memos_claim(), key);
     if (!m) return; /* the pool is taken: plan each call */
@@ -542,7 +546,7 @@ static void memo_keep(const loop *L, const prange_opts *o, const void *key, uint
     *m = (inline_memo){.key = key, .n_min = c ? UINT64_C(1) << (2 * c) : 0,
                        .n_max = n_max < (double)top ? (uint64_t)n_max : top, .epoch = epoch,
                        .grain = o->grain, .flags = o->flags, .budget = budget,
-                       .pool = prange__pool, .threads = o->threads, .ns = learned->ns};
+                       .pool = prange__pool, .threads = o->threads, .ns = ns, .hint = learn ? 0 : o->cost_ns};
 }
 
 /* Run a validated loop with loaded options `o`. */
@@ -555,7 +559,9 @@ static void run_loop(loop *L, const prange_opts *o, const void *key)
     uint64_t epoch = atomic_load_explicit(&prange__plan_epoch, memory_order_acquire);
     const inline_memo *m = memo_holds(L, o, key, epoch);
     if (m) {
-        L->sample = prange__sample_tick(); /* a warm key: 1 in 64, as cost_sample_learned */
+        /* A warm key: timed 1 in 64, as cost_sample_learned; a hinted call learns nothing
+         * (its tick still counts, as the planned path's does). */
+        L->sample = prange__sample_tick() && !(m->hint > 0);
         if (prange__tls.region)
             prange__region_account_inline((double)L->n * m->ns, 0, !(o->flags & PRANGE_NOWAIT));
         run_serial(L);
@@ -567,7 +573,7 @@ static void run_loop(loop *L, const prange_opts *o, const void *key)
     prange__learned learned;
     prange_plan plan;
     int learn = prange__plan_call(L->n, o, key, &learned, &plan);
-    if (learn) memo_keep(L, o, key, epoch, &learned, &plan);
+    memo_keep(L, o, key, epoch, learn, &learned, &plan);
     if (prange__tls.region) /* an inline region's loop: what its team would do with it */
         prange__region_account_inline(plan.work_ns, prange__plan_guessed(&plan, learn, &learned),
                                       !(o->flags & PRANGE_NOWAIT) || L->until);

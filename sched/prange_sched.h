@@ -520,7 +520,8 @@ typedef struct prange__inline_memo {
     int64_t grain;
     unsigned flags;
     int budget, pool, threads;
-    double ns; /* the learned cost it was made with (an inline region's account) */
+    double ns;   /* the cost it was made with: learned, or the hint (an inline region's account) */
+    double hint; /* the call's cost_ns: 0 for a learned loop's memo; a call must match it */
 } prange__inline_memo;
 #define PRANGE__MEMOS 4 /* a power of two */
 /* This thread's memos, NULL until its first kept decision claims them (with its kept

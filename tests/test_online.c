@@ -1558,6 +1558,46 @@ Test(plans, the_loops_of_a_sequence_each_keep_their_inline_plan)
     }
 }
 
+/* A hinted call that the fork-join figure makes serial keeps an inline plan too (its plan
+ * reads only the hint and the shared state), but only for that hint: a dearer hint, no
+ * hint, or a learned memo never stands in for another (lib/loop.c, memo_fits). */
+static int hinted_call(prange_body_fn body, int64_t n, double cost_ns)
+{
+    team_ctx c = {0};
+    prange_opts o = PRANGE_OPTS_INIT;
+    o.cost_ns = cost_ns;
+    cr_assert_eq(prange_for_opts(0, n, body, &c, &o), 0);
+    return atomic_load(&c.team);
+}
+
+Test(plans, a_hinted_loop_keeps_an_inline_plan_for_its_hint_only)
+{
+    setenv("PRANGE_FORK_NS", "100000", 1); /* 1000 x 1 ns: serial; 1000 x 1 us: a team */
+    prange_set_num_threads(2);
+    prange_plan p;
+    prange_opts o = PRANGE_OPTS_INIT;
+    o.cost_ns = 1;
+    cr_assert_eq(prange_plan_for_body(1000, seq_body1, &o, &p), 0);
+    cr_assert(p.serial, "1000 x 1 ns planned on %d threads", p.threads);
+    cr_assert_not(prange__memo_kept((const void *)seq_body1, 1000), "nothing ran yet");
+    for (int i = 0; i < 5; i++) cr_assert_eq(hinted_call(seq_body1, 1000, 1), 1, "a cheap hinted loop ran on a team");
+    cr_assert(prange__memo_kept((const void *)seq_body1, 1000), "the cheap hinted loop kept no inline plan");
+    /* The same body and length with a dear hint plans, and runs on a team, past the memo. */
+    cr_assert_eq(hinted_call(seq_body1, 1000, 1000), 2, "a memo made at 1 ns served a 1 us hint");
+    /* Without a hint the call plans at its learned cost (dear here, recorded before the
+     * memo was made), not at the memo's hint. */
+    for (int i = 0; i < 8; i++) prange__cost_record((const void *)seq_body1, 1000, 1000, 1e9);
+    for (int i = 0; i < 5; i++) cr_assert_eq(hinted_call(seq_body1, 1000, 1), 1);
+    cr_assert(prange__memo_kept((const void *)seq_body1, 1000));
+    cr_assert_eq(seq_call(seq_body1, 1000), 2, "a hinted memo served a call without a hint");
+    /* And a learned memo never serves a hinted call: learned cheap, hinted dear. */
+    seq_learn(seq_body2, 1000);
+    for (int i = 0; i < 5; i++) cr_assert_eq(seq_call(seq_body2, 1000), 1);
+    cr_assert(prange__memo_kept((const void *)seq_body2, 1000));
+    cr_assert_eq(hinted_call(seq_body2, 1000, 1000), 2, "a learned memo served a hinted call");
+    prange_set_num_threads(0);
+}
+
 /* Memos come from a static pool of 64 per-thread groups: a thread's group goes back to the
  * pool when it exits, so any number of threads, one after another, each keep theirs. */
 static void *seq_thread(void *arg)
