@@ -29,7 +29,6 @@
  * allocation per call in steady state), mapped for the call when big (see lib/scratch.c).
  */
 #include <omp.h>
-#include <stddef.h>
 #include <stdlib.h>
 #include <math.h>
 #include <string.h>
@@ -209,27 +208,35 @@ static void post(const red *R, mail *box, const stack *own)
     }
 }
 
-/* The last member to arrive merges every member's pieces, in block order, onto the merge
- * stack and writes the result. Whoever arrives last at the region's closing barrier
- * pays the futex wake-up: had the caller always merged, it would always pay it. */
-/* One member's mailbox onto the merge stack: 0, or -1 when it had no stack. */
-static int push_mail(const red *R, stack *m, const mail *box)
-{
-    if (box->count < 0) {
-        if (!box->from) return -1;
-        push_stack(R, m, box->from);
-    } else {
-        for (int k = 0; k < box->count; k++)
-            push_piece(R, m, box->acc + (size_t)k * R->r.acc_size, box->level[k], box->index[k]);
-    }
-    return 0;
-}
+/* A pair's piece posted in its barrier line (kept reductions in a region, below). */
+#define PAIR_ACC 8
+typedef struct pair_post {
+    int8_t count; /* 1: the piece is here; 0: in the member's mailbox */
+    int8_t level;
+    uint16_t index; /* < MAX_BLOCKS */
+    unsigned char acc[PAIR_ACC];
+} pair_post;
+_Static_assert(MAX_BLOCKS <= 65536, "a block index fits a pair's post");
 
-static void merge(const red *R, int team, const mail *boxes, unsigned char *mbuf, void *result, atomic_int *failed)
+/* The last member to arrive merges every member's pieces, in block order, onto the merge
+ * stack and writes the result: member t's from pairs[t] when it posted its piece there
+ * (pairs: NULL, or a pair's posts), else from its mailbox. Whoever arrives last at the
+ * region's closing barrier pays the futex wake-up: had the caller always merged, it
+ * would always pay it. */
+static void merge(const red *R, int team, const mail *boxes, const pair_post *pairs, unsigned char *mbuf,
+                  void *result, atomic_int *failed)
 {
     stack *m = stack_at(mbuf); /* set up here: its lines stay with the member that merges */
     for (int t = 0; t < team; t++) {
-        if (push_mail(R, m, &boxes[t]) != 0) {
+        const mail *box = &boxes[t];
+        if (pairs && pairs[t].count == 1) {
+            push_piece(R, m, pairs[t].acc, pairs[t].level, (int64_t)pairs[t].index);
+        } else if (box->count >= 0) {
+            for (int k = 0; k < box->count; k++)
+                push_piece(R, m, box->acc + (size_t)k * R->r.acc_size, box->level[k], box->index[k]);
+        } else if (box->from) {
+            push_stack(R, m, box->from);
+        } else {
             atomic_store(failed, 1);
             return;
         }
@@ -279,7 +286,7 @@ static void worker(red *R, int tid, int team, void *result, mail *boxes, unsigne
     post(R, &boxes[tid], own);
     /* acq_rel: the last member sees every post made before the others arrived. */
     if (atomic_fetch_add_explicit(&R->arrived, 1, memory_order_acq_rel) == team - 1) {
-        merge(R, team, boxes, m, result, &R->failed);
+        merge(R, team, boxes, NULL, m, result, &R->failed);
         atomic_store_explicit(&R->merged, 1, memory_order_release);
     } else if (own && boxes[tid].count < 0) {
         wait_merged(R);
@@ -405,8 +412,8 @@ size_t prange__region_reduce_bytes(int team)
 typedef struct kept_merge {
     const red *R;
     int k;
-    int said; /* the result and its flag are in the barrier's line (prange__region_said) */
     const mail *boxes;
+    const pair_post *pairs; /* NULL, or a pair's posts in its barrier line */
     void *res;
     atomic_int *failed;
 } kept_merge;
@@ -426,14 +433,7 @@ _Static_assert(sizeof(said) == PRANGE__SAID, "a said result fills the barrier li
  * member that merges with that increment, not as a mailbox line of its own. The posts
  * never overlap the result: a member that is done copying one result posts its next
  * piece while the other may still be copying. */
-#define PAIR_ACC 8
 #define PAIR_RESULT 16
-typedef struct pair_post {
-    int8_t count; /* 1: the piece is here; 0: in the member's mailbox */
-    int8_t level;
-    uint16_t index; /* < MAX_BLOCKS */
-    unsigned char acc[PAIR_ACC];
-} pair_post;
 typedef struct said_pair {
     atomic_int failed;
     int pad;
@@ -441,7 +441,6 @@ typedef struct said_pair {
     pair_post post[2];
 } said_pair;
 _Static_assert(sizeof(said_pair) <= PRANGE__SAID, "a pair's posts and result fit the barrier line's room");
-_Static_assert(MAX_BLOCKS <= 65536, "a block index fits a pair's post");
 
 static void post_pair(const red *R, pair_post *to, mail *box, const stack *own)
 {
@@ -465,22 +464,8 @@ static void kept_merge_last(void *p)
     if (m->k < 2) return;
     buffer b;
     unsigned char *mbuf = buffer_take(&b, stack_bytes(m->R->stride, merge_entries(m->R->nb))); /* in the frame */
-    if (m->said) atomic_store_explicit(m->failed, 0, memory_order_relaxed);
-    if (m->said != 2) {
-        merge(m->R, m->k, m->boxes, mbuf, m->res, m->failed);
-        return;
-    }
-    const said_pair *sp = (const said_pair *)(const void *)((const unsigned char *)m->res - offsetof(said_pair, acc));
-    stack *st = stack_at(mbuf);
-    for (int t = 0; t < 2; t++) {
-        const pair_post *q = &sp->post[t];
-        if (q->count == 1) push_piece(m->R, st, q->acc, q->level, (int64_t)q->index);
-        else if (push_mail(m->R, st, &m->boxes[t]) != 0) {
-            atomic_store(m->failed, 1);
-            return;
-        }
-    }
-    acc_copy(m->res, fold_right(m->R, st), m->R->r.acc_size);
+    atomic_store_explicit(m->failed, 0, memory_order_relaxed); /* read after the release */
+    merge(m->R, m->k, m->boxes, m->pairs, mbuf, m->res, m->failed);
 }
 
 /* Returns 0 or PRANGE_ENOMEM; 1, having done nothing, for a serial plan while members
@@ -497,21 +482,19 @@ static int kept_reduce(red *R, const prange_opts *o, const void *key, const pran
     mail *boxes = (mail *)(void *)(area + par * (area_boxes(team) / 2));
     unsigned char *res = area + area_boxes(team) + par * KEPT_ACC;
     atomic_int *failed = (atomic_int *)(void *)(area + area_boxes(team) + 2 * KEPT_ACC) + par;
-    /* A team's result in the line the members wait on (1); a pair's (2: the line holds the
-     * counter too), with its small pieces. */
-    int in_line = 0, next_to_counter = 0;
+    /* A team's result in the line the members wait on; a pair's (the line holds the
+     * counter too) with its small pieces. */
     said_pair *pair = NULL;
     if (k > 1) {
+        int next_to_counter;
         unsigned char *line = prange__region_said(&next_to_counter);
         size_t size = R->r.acc_size;
         if (next_to_counter && size <= PAIR_RESULT) {
-            in_line = 2;
             pair = (said_pair *)(void *)line;
             res = pair->acc;
             failed = &pair->failed;
         } else if (!next_to_counter && size <= sizeof(((said *)0)->acc)) {
-            in_line = 1; /* written by the merging member only */
-            res = ((said *)(void *)line)->acc;
+            res = ((said *)(void *)line)->acc; /* written by the merging member only */
             failed = &((said *)(void *)line)->failed;
         }
     }
@@ -521,7 +504,8 @@ static int kept_reduce(red *R, const prange_opts *o, const void *key, const pran
         R->sample = learn && prange__sample_tick();
         prange__region_account(&plan, 1, learn, kl);
         if (k > 1) prange__region_note_parallel();
-        if (!in_line) atomic_store_explicit(failed, 0, memory_order_relaxed); /* read after the next barrier */
+        /* a team's merge clears the flag it uses; member 0 runs a serial plan */
+        if (k == 1) atomic_store_explicit(failed, 0, memory_order_relaxed); /* read after the next barrier */
     }
     if (k > 1) prange__profile_team(k);
     buffer mine;
@@ -538,7 +522,7 @@ static int kept_reduce(red *R, const prange_opts *o, const void *key, const pran
     } else if (k == 1 && tid == 0 && fold_inline(R, res) != 0) {
         atomic_store_explicit(failed, 1, memory_order_relaxed);
     }
-    kept_merge m = {R, k, in_line, boxes, res, failed};
+    kept_merge m = {R, k, boxes, pair ? pair->post : NULL, res, failed};
     prange__region_wait_then(kept_merge_last, &m);
     int rc = atomic_load_explicit(failed, memory_order_relaxed) ? PRANGE_ENOMEM : 0;
     if (rc == 0) acc_copy(result, res, R->r.acc_size);
