@@ -18,6 +18,7 @@
  * the measured part in a fresh child process, so it starts with nothing learned.
  * Writes a JSON artifact (--json PATH) and prints one verdict line per target.
  */
+#include <dirent.h>
 #include <math.h>
 #include <omp.h>
 #include <signal.h>
@@ -26,6 +27,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -253,6 +255,43 @@ static double time_call(triad_ctx *t, int64_t n, int v, int *par, int *made)
     return (now_s() - a) / b;
 }
 
+/* CPU ns used so far by this process's threads other than the caller: libgomp's pool,
+ * which the OpenMP variant and libprange's teams share. A thread's CPU clock by its id
+ * (MAKE_THREAD_CPUCLOCK in the kernel's ABI, what pthread_getcpuclockid returns). */
+static double others_cpu_ns(void)
+{
+    DIR *d = opendir("/proc/self/task");
+    if (!d) return -1;
+    pid_t self = (pid_t)syscall(SYS_gettid);
+    double sum = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        pid_t tid = (pid_t)atoi(e->d_name);
+        if (tid <= 0 || tid == self) continue;
+        clockid_t c = (clockid_t)((int)(~(unsigned)tid << 3) | 6); /* per thread (4), scheduler time (2) */
+        struct timespec ts;
+        if (clock_gettime(c, &ts) == 0) sum += (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+    }
+    closedir(d);
+    return sum;
+}
+
+/* Return once libgomp's idle workers sleep. After each region they spin before they sleep
+ * (GOMP_SPINCOUNT): 7.4-8 ms of CPU on the 2-vCPU VM of docs/performance.md, so about
+ * 15 ms on a core shared with a busy loop. Whatever ran next paid for them: a serial
+ * 10^7 triad right after an OpenMP call took 12.4 ms against 8.5 ms next to one busy loop,
+ * and a fixed 3 ms pause did not cover it. Asleep: under 20 us of their CPU in 1 ms.
+ * At most 100 ms. */
+static void let_workers_sleep(void)
+{
+    double last = others_cpu_ns();
+    for (int k = 0; k < 100; k++) {
+        usleep(1000);
+        double cur = others_cpu_ns();
+        if (last < 0 || cur < 0 || cur - last < 2e4) return;
+        last = cur;
+    }
+}
+
 /* The order of the variants in repetition r: every variant follows every other equally
  * often. Under load, whatever runs right after a team call often starts on the busy core
  * (the system left the caller there) and a serial call then took 13-14 ms instead of 9 at
@@ -277,9 +316,7 @@ static int run_sweep(const char *kind, int reps, sweep_row *rows)
             for (int r = 0; r < reps && r < 64; r++) /* interleaved, in all 6 orders */
                 for (int j = 0; j < 3; j++) {
                     int v = order[r % 6][j];
-                    /* libgomp's workers spin for a while after a region (GOMP_SPINCOUNT):
-                     * let them sleep, or whatever runs after omp pays for them. */
-                    usleep(3000);
+                    let_workers_sleep();
                     int teams = 0, made = 0;
                     s[v][r] = time_call(&t, n, v, &teams, &made);
                     if (v == 2) par += teams, calls += made;
