@@ -304,9 +304,9 @@ static int run_first_slice(loop *L, const prange_opts *o, const void *key, const
      * figure, is too short a sample to decide on (the CPU clock's own read costs a few
      * hundred ns; a page fault or a cold cache weighs as much): the whole loop is then
      * below ~32 times that, where the serial loop is the safer bet. */
-    uint64_t t0 = prange__cpu_ns();
+    uint64_t w0 = prange__now_ns(), t0 = prange__cpu_ns();
     uint64_t done = run_block(L, 0, first);
-    uint64_t ns = prange__cpu_ns() - t0;
+    uint64_t ns = prange__cpu_ns() - t0, wall = prange__now_ns() - w0;
     int stopped = L->until && best_chunk(L) < first;
     int dear = prange__slice_decides(ns, plan);
     /* A slice that says "dear" is confirmed by a second one, and the cheaper counts: an
@@ -314,10 +314,11 @@ static int run_first_slice(loop *L, const prange_opts *o, const void *key, const
      * one such sample must not send cheap iterations to the team. Dear iterations pay
      * one more slice (1/32 of the loop) on the caller. */
     if (dear && !stopped && L->n - slice >= slice + 2 * g) {
+        w0 = prange__now_ns();
         t0 = prange__cpu_ns();
         uint64_t done2 = run_block(L, first, 2 * first);
-        uint64_t ns2 = prange__cpu_ns() - t0;
-        if ((double)ns2 * (double)done < (double)ns * (double)done2) done = done2, ns = ns2;
+        uint64_t ns2 = prange__cpu_ns() - t0, wall2 = prange__now_ns() - w0;
+        if ((double)ns2 * (double)done < (double)ns * (double)done2) done = done2, ns = ns2, wall = wall2;
         dear = prange__slice_decides(ns, plan);
         stopped = L->until && best_chunk(L) < 2 * first;
         first *= 2;
@@ -326,8 +327,11 @@ static int run_first_slice(loop *L, const prange_opts *o, const void *key, const
     prange__leave(saved);
     /* A slice too short to decide on is mostly the CPU clock's own reads (a few hundred
      * ns): recorded, it would teach a 4-iteration loop 300 ns per iteration. The rest is
-     * then timed instead (it runs inline, as planned). */
-    if (dear || stopped) prange__cost_record_alone(key, L->n, done, (double)ns, 1);
+     * then timed instead (it runs inline, as planned). What is recorded is the slice's
+     * wall time, as every other sample: the back-off compares teams' wall times with it,
+     * and a CPU time is what the loop takes on a quiet machine only (a 10^7 triad next to
+     * a busy loop on every core: 11.7 ms of CPU, 16.5 ms alone; teams of ~11 ms lost). */
+    if (dear || stopped) prange__cost_record_alone(key, L->n, done, (double)wall, 1);
     if (stopped) return 1; /* stopped in a slice: the lowest stop */
     /* The rest: a loop of its own over [begin + slice, end), planned with the cost just
      * measured (the size class is the whole loop's, as lookups are). */
@@ -421,7 +425,7 @@ static void run_region_loop(loop *L, const prange_opts *o, const void *key)
     if (planner) {
         prange_plan plan;
         int learn = !hinted;
-        s->learned = learn ? prange__cost_get(key, L->n) : (prange__learned){0, 0, 0, 0, 0};
+        s->learned = learn ? prange__cost_get(key, L->n) : (prange__learned){0};
         prange__plan_region(L->n, o, key, &s->learned, prange__region_fork_ns(), &plan);
         if (prange__verbose() >= 2) prange__log_plan("loop (region)", o->label, &plan);
         loop_init(S, L->body, L->until, L->ctx, L->begin, prange__at(L->begin, L->n));

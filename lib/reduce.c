@@ -548,7 +548,7 @@ static int region_reduce(red *L, prange_opts *o, const void *key, void *result)
     if (planner) {
         prange_plan plan;
         int learn = !(o->cost_ns > 0);
-        s->learned = learn ? prange__cost_get(key, L->n) : (prange__learned){0, 0, 0, 0, 0};
+        s->learned = learn ? prange__cost_get(key, L->n) : (prange__learned){0};
         prange__plan_region(L->n, o, key, &s->learned, prange__region_fork_ns(), &plan);
         if (prange__verbose() >= 2) prange__log_plan("reduce (region)", o->label, &plan);
         memcpy(&S->R, L, sizeof *L); /* not yet shared: a plain copy */
@@ -812,12 +812,15 @@ static int slice_applies(const red *R, const prange_opts *o, const prange__learn
 }
 
 /* Blocks [a, b) folded inline onto s, timed on the thread's CPU clock (as a loop's slice:
- * a preemption must not make cheap blocks look dear); returns the CPU ns. */
-static uint64_t fold_timed(red *R, stack *s, uint64_t a, uint64_t b)
+ * a preemption must not make cheap blocks look dear); returns the CPU ns, and the wall
+ * ns in *wall (what is recorded, as a loop's slice records it). */
+static uint64_t fold_timed(red *R, stack *s, uint64_t a, uint64_t b, uint64_t *wall)
 {
-    uint64_t t0 = prange__cpu_ns();
+    uint64_t w0 = prange__now_ns(), t0 = prange__cpu_ns();
     fold_blocks(R, s, a, b);
-    return prange__cpu_ns() - t0;
+    uint64_t ns = prange__cpu_ns() - t0;
+    *wall = prange__now_ns() - w0;
+    return ns;
 }
 
 /* The first call of a reduction that the default cost made serial: a first slice of
@@ -838,18 +841,18 @@ __attribute__((noinline)) static int reduce_sliced(red *R, const prange_opts *o,
     uint64_t first = R->nb / (32 * (uint64_t)(P > 2 ? P - 1 : 1));
     if (first == 0) first = 1;
     prange__tls_t saved = prange__enter_inline();
-    uint64_t ns = fold_timed(R, s, 0, first), done = iters_to(R, first);
+    uint64_t slice_wall, ns = fold_timed(R, s, 0, first, &slice_wall), done = iters_to(R, first);
     int dear = prange__slice_decides(ns, plan);
     if (dear && R->nb - first >= first + 2) {
-        uint64_t ns2 = fold_timed(R, s, first, 2 * first), done2 = iters_to(R, 2 * first) - done;
-        if ((double)ns2 * (double)done < (double)ns * (double)done2) done = done2, ns = ns2;
+        uint64_t wall2, ns2 = fold_timed(R, s, first, 2 * first, &wall2), done2 = iters_to(R, 2 * first) - done;
+        if ((double)ns2 * (double)done < (double)ns * (double)done2) done = done2, ns = ns2, slice_wall = wall2;
         dear = prange__slice_decides(ns, plan);
         first *= 2;
     }
     prange__leave(saved);
     /* A slice too short to decide on teaches nothing (its clock reads weigh as much): the
      * rest is timed instead, as it runs inline. */
-    if (dear) prange__cost_record_alone(key, R->n, done, (double)ns, 1);
+    if (dear) prange__cost_record_alone(key, R->n, done, (double)slice_wall, 1);
     R->first = first;
     R->pre = s;
     R->sample = !dear;

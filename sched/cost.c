@@ -44,6 +44,10 @@
 #define WINDOW_DEAR_NS 2e5   /* 0.2 ms */
 #define WINDOW_VOTE 32       /* or at 32 calls of which at least 3 in 4 lost */
 #define WINDOW_TRIAL_NS 2e6  /* a team tried under a busy figure: 2 ms of serial work */
+/* Serial calls a back-off asks for at once: the first after team calls finds half of an
+ * in-cache loop's data in the other cores' caches (a 10^4 triad: 3.7 us, 2.2 us warm);
+ * the lower median of the two keeps the second. */
+#define ALONE_CALLS 2
 
 typedef struct {
     _Atomic(uintptr_t) key;    /* body pointer ^ size class, 0 = free */
@@ -60,6 +64,7 @@ typedef struct {
     atomic_uint win_dear;            /* calls that lost WINDOW_DEAR_X times their estimate */
     atomic_uint win_lost;            /* calls slower than their estimate */
     _Atomic(double) win_wall, win_serial;
+    atomic_int time_alone;           /* calls to run alone, timed, next (plan.c) */
 } slot;
 
 #define BO_CAP(w) ((int)((w) & 0xffff))
@@ -99,9 +104,11 @@ static slot *find(uintptr_t k, int claim)
 prange__learned prange__cost_get(const void *key, uint64_t n)
 {
     slot *s = key ? find(make_key(key, n), 0) : NULL;
-    if (!s) return (prange__learned){0, 0, 0, 0, 0};
+    if (!s) return (prange__learned){0};
+    unsigned alone = prange__window_count(&s->alone);
     prange__learned l = {prange__window_get(&s->cost), prange__window_count(&s->cost), 0, 0,
-                         prange__window_get(&s->alone)};
+                         prange__window_get(&s->alone), (uint16_t)(alone < 65535 ? alone : 65535),
+                         (uint16_t)(atomic_load_explicit(&s->time_alone, memory_order_relaxed) != 0)};
     uint64_t w = atomic_load_explicit(&s->bo, memory_order_relaxed);
     if (__builtin_expect(w != 0, 0)) {
         if (BO_CAP(w) > 0 && BO_SKIP(w) > 0) l.cap = (uint16_t)BO_CAP(w);
@@ -122,7 +129,7 @@ int prange__cost_sample_learned(const prange__learned *l)
      * probe is then judged against. The caller's share alone under-rates a loop whose
      * dear iterations sit in the other shares (a triangular loop), which would then keep
      * losing to an estimate of half its serial time. */
-    return l->samples < WARM_SAMPLES || l->probe || l->cap ? 1 : prange__sample_tick();
+    return l->samples < WARM_SAMPLES || l->probe || l->cap || l->time_alone ? 1 : prange__sample_tick();
 }
 
 PRANGE__TLS unsigned prange__tick;
@@ -187,11 +194,32 @@ int prange__backoff_observe(const void *key, const prange__learned *l, uint64_t 
      * most calls (a worker that shares its core) lost them all by then. A hiccup is one
      * call's vote. */
     unsigned lost_calls = atomic_load_explicit(&s->win_lost, memory_order_relaxed) + (wall_ns > est);
-    int early = wall - serial > WINDOW_LOST_NS || (slow >= WINDOW_SLOW && wall - serial > WINDOW_SLOW_NS) ||
-                dear >= WINDOW_DEAR || (calls >= WINDOW_VOTE && 4 * lost_calls >= 3 * calls);
+    int stall = (slow >= WINDOW_SLOW && wall - serial > WINDOW_SLOW_NS) || dear >= WINDOW_DEAR;
+    int early = wall - serial > WINDOW_LOST_NS || stall || (calls >= WINDOW_VOTE && 4 * lost_calls >= 3 * calls);
     /* A team tried under a busy figure is judged on a tenth of the window: it stands
      * against the figure's verdict, and a sweep makes a dozen calls of a 1 ms loop. */
     int closes = calls >= WINDOW_MIN && (serial >= (trial ? WINDOW_TRIAL_NS : WINDOW_NS) || calls >= WINDOW_MAX);
+    /* Nothing ran alone yet: the estimate is n x the team shares' cost, which is no serial
+     * time. A share of a memory-bound loop runs slower per iteration than the loop alone,
+     * and next to a busy loop the caller's share ran on the busy core as often as not: a
+     * 10^7 triad's teams of 12-14 ms "won" every window against 16.5 ms estimated, where
+     * it took 8.2 ms alone; a 10^4 triad's teams (4.7 us) never lost a vote against the
+     * shares, and 2.3 us alone. Such a window is judged on stalls only (whatever the
+     * estimate, they lost): at its close or its 32nd call, whichever comes first, the
+     * next calls run alone, timed (plan.c, prange__why_alone), and a new window starts.
+     * A whole call, not a slice: a slice shorter than the system's time slices measured
+     * the caller at full speed next to a busy loop on every core (11.7 ms for 16.5 ms).
+     * Calls of more than PRANGE__ALONE_CALL_NS are judged against the shares. */
+    if (!(l->alone_ns > 0) && est <= PRANGE__ALONE_CALL_NS && !stall && (closes || early || calls >= WINDOW_VOTE)) {
+        window_reset(s);
+        atomic_store_explicit(&s->time_alone, ALONE_CALLS, memory_order_relaxed);
+        prange__plan_changed();
+        if (prange__verbose() >= 2)
+            prange__log("%s%s%s: %u calls on %d threads took %.0f ns against %.0f ns from the team's shares: the "
+                        "next call runs alone, timed, for a serial estimate",
+                        what, label ? " " : "", label ? label : "", calls, threads, wall, serial);
+        return 0;
+    }
     if (!closes && !early) {
         atomic_store_explicit(&s->win_calls, calls, memory_order_relaxed);
         atomic_store_explicit(&s->win_slow, slow, memory_order_relaxed);
@@ -202,9 +230,22 @@ int prange__backoff_observe(const void *key, const prange__learned *l, uint64_t 
         return 0;
     }
     window_reset(s);
+    /* A few serial samples, not two: the next calls after each of the first windows run
+     * alone too. */
+    if (l->alone_samples < PRANGE__ALONE_WANT && est <= PRANGE__ALONE_CALL_NS) {
+        atomic_store_explicit(&s->time_alone, ALONE_CALLS, memory_order_relaxed);
+        prange__plan_changed();
+    }
     uint64_t w = atomic_load_explicit(&s->bo, memory_order_relaxed);
     int cap = BO_CAP(w);
     unsigned interval = atomic_load_explicit(&s->interval, memory_order_relaxed);
+    /* A window closed by its length is judged as its median call would be, too: lost only
+     * when most of its calls lost. Next to a busy loop on every core, a 10^7 triad's team
+     * calls were spread from 4.5 to 24 ms (a member waiting a time slice, or not) around
+     * a median of ~11 ms, against a steady 16.5 ms alone: one late call in a window of 2
+     * lost it, and the loop ran serially for 16-33 calls. Such a window, neither won nor
+     * lost, changes nothing; the next one decides. */
+    if (wall > serial && !early && 2 * lost_calls <= calls) return 0;
     if (wall <= serial) {
         /* Won: a probe window ends the back-off; later wins forget it by halves. */
         if (cap > 0 && !l->cap) atomic_store_explicit(&s->bo, 0, memory_order_relaxed);
@@ -251,7 +292,11 @@ void prange__cost_record_alone(const void *key, uint64_t n, uint64_t iters, doub
     double c = ns / (double)iters;
     if (c < 1e-6) c = 1e-6;
     if (s) prange__window_add(&s->cost, c);
-    if (s && alone) prange__window_add(&s->alone, c);
+    if (s && alone) {
+        prange__window_add(&s->alone, c);
+        int left = atomic_load_explicit(&s->time_alone, memory_order_relaxed);
+        if (left > 0) atomic_store_explicit(&s->time_alone, left - 1, memory_order_relaxed);
+    }
     prange__plan_changed();
 }
 

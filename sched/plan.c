@@ -61,6 +61,7 @@ int64_t prange__grain_explicit(const prange_opts *o)
 const char prange__why_fork[] = "work below fork-join cost";
 const char prange__why_backoff[] = "parallel ran slower than serial (back-off)";
 const char prange__why_trial[] = "fork-join figure busy: trying the team";
+const char prange__why_alone[] = "timing the loop alone for the back-off";
 /* Trying the team under a busy figure: only loops of at least 1/16 of that figure. */
 #define TRIAL_SHARE 16.0
 
@@ -221,6 +222,12 @@ static void plan(uint64_t n, const prange_opts *o, const void *key, const prange
         }
         t = lk->cap;
         why = "threads limited by back-off";
+    }
+    /* Its back-off has no serial time to judge the team against (cost.c): this call runs
+     * alone, timed, when it is short enough to spend once. */
+    if (!rteam && lk && lk->time_alone && work <= PRANGE__ALONE_CALL_NS) {
+        set_serial(p, prange__why_alone);
+        return;
     }
     /* What the OpenMP runtime will give, and the system lets this thread start (a
      * region's team runs already). */
@@ -398,10 +405,10 @@ int prange__plan_call(uint64_t n, const prange_opts *o, const void *key, prange_
         *p = k->plan;
         return learn;
     }
-    *learned = learn ? prange__cost_get(key, n) : (prange__learned){0, 0, 0, 0, 0};
+    *learned = learn ? prange__cost_get(key, n) : (prange__learned){0};
     prange__plan_exec_with(n, o, key, learned, p);
-    if (!p->serial && !learned->cap && !learned->probe && !prange__region_team() && p->threads <= prange__pool &&
-        (k || (kept_slots() && (k = &t_kept[kept_index(key, n)]))))
+    if (!p->serial && !learned->cap && !learned->probe && !learned->time_alone && !prange__region_team() &&
+        p->threads <= prange__pool && (k || (kept_slots() && (k = &t_kept[kept_index(key, n)]))))
         *k = (kept_plan){.key = key, .n = n, .epoch = epoch, .cost_ns = o->cost_ns, .grain = o->grain,
                          .flags = o->flags, .threads = o->threads, .schedule = (int)o->schedule,
                          .budget = p->budget, .pool = prange__pool, .learned = *learned, .plan = *p};

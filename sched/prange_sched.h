@@ -402,6 +402,9 @@ extern const char prange__why_backoff[];
 /* The reason of a plan that tries the team although the fork-join figure says the machine
  * is busy: planned at the quiet figure, judged by its calls' windows (cost.c). */
 extern const char prange__why_trial[];
+/* The reason of a plan that runs a learned loop alone, timed, because its back-off has
+ * no serial time to judge its team against (cost.c). */
+extern const char prange__why_alone[];
 /* A serial plan that only the fork-join figure made serial, for a loop that a quiet
  * machine would run on 2 threads: the team to probe with prange__fork_probe, else 0. */
 int prange__plan_probe_team(const prange_plan *plan, const prange_opts *opts);
@@ -465,7 +468,14 @@ typedef struct prange__learned {
     uint16_t cap;     /* backing off: plan at most this many threads (0: no cap) */
     uint16_t probe;   /* the probe window after a back-off: the full team */
     double alone_ns;  /* ns per iteration of the calls that ran on one thread, 0 when none */
+    uint16_t alone_samples; /* how many such calls were recorded (at most 65535) */
+    uint16_t time_alone;    /* a window closed with fewer than PRANGE__ALONE_WANT of them: the
+                               next calls run alone, timed (prange__why_alone) */
 } prange__learned;
+/* The serial samples a key's back-off wants (a closed window with fewer asks for two calls
+ * alone), and the longest call, by the learned cost, it runs alone for them: 40 ms. */
+#define PRANGE__ALONE_WANT 2
+#define PRANGE__ALONE_CALL_NS 4e7
 prange__learned prange__cost_get(const void *key, uint64_t n);
 /* A plan that rests on the default cost: the call learns (`learn`: no hint), nothing was
  * learned yet, and the cost decided (parallel, or serial by the fork-join figure). */
@@ -565,7 +575,10 @@ void prange__backoff_tick(const void *key, uint64_t n, int serial);
  * under PRANGE_VERBOSE=2 as `what` and `label`, counted in the profile); returns 1 then.
  * A probe window that closes faster ends the back-off. `trial`: the call's plan tried the
  * team under a busy figure (prange__why_trial): its window is judged sooner, and a loss
- * backs off as a lost probe window does. Outside regions only. */
+ * backs off as a lost probe window does. A window that closes while the key has fewer
+ * than PRANGE__ALONE_WANT serial samples asks for one (the next call runs alone, when it
+ * is at most PRANGE__ALONE_CALL_NS of work), and one with none is not judged then: its
+ * serial estimate is the team shares' cost. Outside regions only. */
 int prange__backoff_observe(const void *key, const prange__learned *l, uint64_t n, int threads, double wall_ns,
                             int trial, const char *what, const char *label);
 /* Record that `iters` iterations of key took `ns` on one thread (n = the loop size). */

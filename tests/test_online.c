@@ -813,11 +813,11 @@ static int capped_calls(const void *key, uint64_t n)
     return -1;
 }
 
-/* 1 ns per iteration learned for n = 10^6: a serial estimate of 1 ms a call, windows of
- * 20 calls (20 ms of serial work). */
+/* 1 ns per iteration learned for n = 10^6 from calls that ran alone: a serial estimate of
+ * 1 ms a call, windows of 20 calls (20 ms of serial work). */
 static void learn_1ns(const void *key, uint64_t n)
 {
-    for (int i = 0; i < 8; i++) prange__cost_record(key, n, n, (double)n);
+    for (int i = 0; i < 8; i++) prange__cost_record_alone(key, n, n, (double)n, 1);
 }
 
 /* The state machine's cases: a fixed 1 us fork-join figure, `threads` threads, bo_body
@@ -1126,16 +1126,163 @@ Test(backoff, capped_calls_time_the_whole_loop)
     prange_plan p;
     bo_call(key, (uint64_t)n, &p);
     cr_assert_eq(p.threads, 2);
-    /* Parallel calls take 96 us, the estimate says 64 us: the window loses at its 32nd
-     * call, every one of them slower than its estimate (they would have taken 128 us
-     * serially, but only whole serial calls can tell). */
+    /* Parallel calls take 96 us, the shares' estimate says 64 us: the window closes at its
+     * 32nd call, every one of them slower than its estimate. Nothing ran alone yet, so it
+     * is not judged: the next two calls run alone, timed whole. */
     cr_assert_eq(feed(key, (uint64_t)n, 2, 96e3, 31), 0);
-    cr_assert_eq(feed(key, (uint64_t)n, 2, 96e3, 1), 1);
+    cr_assert_eq(feed(key, (uint64_t)n, 2, 96e3, 1), 0, "judged against the shares alone");
+    prange__learned l = prange__cost_get(key, (uint64_t)n);
+    cr_assert_eq(l.time_alone, 1, "no serial call asked for");
+    prange_plan q;
+    bo_call(key, (uint64_t)n, &q);
+    cr_assert_eq(q.reason, prange__why_alone, "%s", q.reason);
+    /* Two calls alone, timed whole. */
+    for (int i = 0; i < 2; i++) cr_assert_eq(prange_for(0, n, uneven_body, &n), 0);
+    l = prange__cost_get(key, (uint64_t)n);
+    cr_assert_eq(l.alone_samples, 2);
+    cr_assert_eq(l.time_alone, 0);
+    bo_call(key, (uint64_t)n, &q);
+    cr_assert_eq(q.threads, 2, "the team again: %s", q.reason);
+    /* A window of calls 1.5 x slower than that serial estimate loses. */
+    double slow = 1.5 * (double)n * l.alone_ns;
+    cr_assert_eq(feed(key, (uint64_t)n, 2, slow, 1), 0);
+    for (int k = 0; k < 40 && feed(key, (uint64_t)n, 2, slow, 1) == 0; k++) cr_assert_lt(k, 39, "the window never lost");
     for (int i = 0; i < 8; i++) cr_assert_eq(prange_for(0, n, uneven_body, &n), 0);
     double c = prange__cost_lookup(key, (uint64_t)n);
     /* Timed whole, the capped serial calls teach the real average (2 us; more under load):
      * the probe window is judged against 128 us a call, which 96 us beats. */
     cr_assert_geq(c, 1500, "learned %.0f ns per iteration: the capped calls were not timed", c);
+}
+
+/* Learned from team shares only, 3 ns an iteration (a memory-bound loop's shares run
+ * slower per iteration than the loop alone, or the caller's share met a busy core): the
+ * shares' estimate is no serial time. A window that closes on it is not judged; the next
+ * two calls run alone, timed (the plan says so: a query is what runs), and the windows
+ * after are judged against them. Mutant checks: judged against the shares, the window of
+ * 1.5 ms calls wins and the team never backs off; without the plan's rule the query
+ * says "parallel". */
+Test(backoff, a_window_without_a_serial_time_runs_the_loop_alone_first)
+{
+    setenv("PRANGE_FORK_NS", "1000", 1);
+    prange_set_num_threads(2);
+    const void *key = (const void *)bo_body;
+    uint64_t n = BO_N;
+    for (int i = 0; i < 8; i++) prange__cost_record_alone(key, n, n / 2, 1.5 * (double)n, 0); /* shares: 3 ns */
+    prange_plan p;
+    prange__learned l = bo_call(key, n, &p);
+    cr_assert_eq(l.alone_samples, 0);
+    cr_assert_eq(p.threads, 2);
+    /* 1.5 ms calls: wins against 3 ms each. The window (20 ms of serial work at 3 ns:
+     * 7 calls) closes unjudged. */
+    cr_assert_eq(feed(key, n, 2, 1.5e6, 7), 0);
+    l = prange__cost_get(key, n);
+    cr_assert_eq(l.time_alone, 1, "the window asked for no serial time");
+    cr_assert_eq(l.cap, 0, "judged against the shares");
+    cr_assert_eq(prange_plan_for_body((int64_t)n, bo_body, NULL, &p), 0);
+    cr_assert_eq(p.serial, 1);
+    cr_assert_eq(p.reason, prange__why_alone, "%s", p.reason);
+    /* The two calls alone, as the execution path records them: 1 ms each. */
+    prange__cost_record_alone(key, n, n, 1.0 * (double)n, 1);
+    cr_assert_eq(prange__cost_get(key, n).time_alone, 1, "one serial call asked for two");
+    prange__cost_record_alone(key, n, n, 1.0 * (double)n, 1);
+    l = bo_call(key, n, &p);
+    cr_assert_eq(l.time_alone, 0);
+    cr_assert_eq(p.threads, 2, "the team again: %s", p.reason);
+    /* Against 1 ms alone the 1.5 ms calls lose: 20 ms of serial work, 20 calls. */
+    cr_assert_eq(feed(key, n, 2, 1.5e6, 19), 0);
+    cr_assert_eq(feed(key, n, 2, 1.5e6, 1), 1, "the team that lost to the loop alone did not back off");
+    bo_call(key, n, &p);
+    cr_assert_eq(p.serial, 1);
+    cr_assert_eq(p.reason, prange__why_backoff, "%s", p.reason);
+
+    /* A short loop (10 us of shares' work) asks at its 32nd call, before its window (2000
+     * calls) closes. */
+    const void *key2 = (const void *)&learn_1ns;
+    uint64_t n2 = 10000;
+    for (int i = 0; i < 8; i++) prange__cost_record_alone(key2, n2, n2 / 2, 0.5 * (double)n2, 0); /* 1 ns */
+    cr_assert_eq(feed(key2, n2, 2, 8e3, 31), 0);
+    cr_assert_eq(prange__cost_get(key2, n2).time_alone, 0);
+    cr_assert_eq(feed(key2, n2, 2, 8e3, 1), 0);
+    cr_assert_eq(prange__cost_get(key2, n2).time_alone, 1, "32 short calls asked for no serial time");
+
+    /* Stalls are judged at once, whatever the estimate: two calls that each waited 2 ms. */
+    const void *key3 = (const void *)&bo_call;
+    for (int i = 0; i < 8; i++) prange__cost_record_alone(key3, n2, n2 / 2, 0.5 * (double)n2, 0);
+    cr_assert_eq(feed(key3, n2, 2, 2e6, 1), 0);
+    cr_assert_eq(feed(key3, n2, 2, 2e6, 1), 1, "two stalls without a serial time did not back off");
+}
+
+/* A reduction plans and runs the two calls alone too, timed whole. */
+static void add_ones(void *c, int64_t b, int64_t e, void *acc)
+{
+    (void)c;
+    *(double *)acc += (double)(e - b);
+}
+
+Test(backoff, a_reduction_runs_alone_when_its_window_asks)
+{
+    setenv("PRANGE_FORK_NS", "1000", 1);
+    prange_set_num_threads(2);
+    const void *key = (const void *)add_ones;
+    uint64_t n = 1 << 20;
+    for (int i = 0; i < 8; i++) prange__cost_record_alone(key, n, n / 2, 1.5 * (double)n, 0); /* shares: 3 ns */
+    cr_assert_eq(feed(key, n, 2, 1.5 * (double)n, 7), 0);
+    cr_assert_eq(prange__cost_get(key, n).time_alone, 1);
+    for (int i = 0; i < 2; i++) {
+        double sum = 0;
+        cr_assert_eq(prange_reduce(0, (int64_t)n, prange_reducer_sum_f64(), add_ones, NULL, &sum, NULL), 0);
+        cr_assert_eq(sum, (double)n);
+    }
+    prange__learned l = prange__cost_get(key, n);
+    cr_assert_eq(l.alone_samples, 2, "%u serial samples", l.alone_samples);
+    cr_assert_eq(l.time_alone, 0);
+}
+
+/* A window of long calls closed by its length is judged as its median call would be: next
+ * to a busy loop on every core a team's calls spread from 4.5 to 24 ms around a steady
+ * serial time. One late call of two that lost the sum decides nothing; two that lost do.
+ * Mutant check: judged on the sum alone, the first window backs off. */
+Test(backoff, one_late_call_of_a_long_window_decides_nothing)
+{
+    bo_start(2);
+    const void *key = (const void *)bo_body;
+    uint64_t n = 16000000; /* 16 ms a call alone */
+    learn_1ns(key, n);
+    cr_assert_eq(feed(key, n, 2, 24e6, 1), 0);
+    cr_assert_eq(feed(key, n, 2, 11e6, 1), 0, "35 ms against 32: one late call of two backed off");
+    prange_plan p;
+    prange__learned l = bo_call(key, n, &p);
+    cr_assert_eq(l.cap, 0);
+    cr_assert_eq(p.threads, 2);
+    cr_assert_eq(feed(key, n, 2, 17e6, 1), 0);
+    cr_assert_eq(feed(key, n, 2, 18e6, 1), 1, "two late calls of two: lost");
+}
+
+/* A first slice decides on the thread's CPU time (a preemption must not make cheap
+ * iterations look dear) but records its wall time, as every other serial sample: the
+ * back-off compares teams' wall times with it. Iterations that spin 20 us of CPU and
+ * sleep 200 us (a thread that waits for its core, made certain): the serial time learned
+ * is the wall time. Mutant check: recording the CPU time learns ~20 us an iteration. */
+static void sleepy_body(void *c, int64_t b, int64_t e)
+{
+    (void)c;
+    for (int64_t i = b; i < e; i++) {
+        uint64_t until = prange__cpu_ns() + 20000;
+        while (prange__cpu_ns() < until) {}
+        usleep(200);
+    }
+}
+
+Test(first_call, a_slice_records_its_wall_time)
+{
+    setenv("PRANGE_FORK_NS", "20000", 1);
+    prange_set_num_threads(2);
+    const void *key = (const void *)sleepy_body;
+    uint64_t n = 128;
+    cr_assert_eq(prange_for(0, (int64_t)n, sleepy_body, NULL), 0);
+    prange__learned l = prange__cost_get(key, n);
+    cr_assert_geq(l.alone_samples, 1, "the slice recorded no serial time");
+    cr_assert_geq(l.alone_ns, 150000, "the slice recorded %.0f ns an iteration: its CPU time", l.alone_ns);
 }
 
 static void tiny_body(void *c, int64_t b, int64_t e)
