@@ -66,6 +66,8 @@ typedef struct {
     atomic_uint win_lost;            /* calls slower than their estimate */
     _Atomic(double) win_wall, win_serial;
     atomic_int time_alone;           /* calls to run alone, timed, next (plan.c) */
+    atomic_uint pend_calls;          /* a window left unjudged for want of a serial time: */
+    _Atomic(double) pend_wall;       /* its calls and their wall time, judged with the next */
 } slot;
 
 #define BO_CAP(w) ((int)((w) & 0xffff))
@@ -195,6 +197,19 @@ int prange__backoff_observe(const void *key, const prange__learned *l, uint64_t 
      * most calls (a worker that shares its core) lost them all by then. A hiccup is one
      * call's vote. */
     unsigned lost_calls = atomic_load_explicit(&s->win_lost, memory_order_relaxed) + (wall_ns > est);
+    /* The window left unjudged for want of a serial time (below) joins the first window
+     * that has one, its calls counted lost or won by their mean: next to one busy loop a
+     * 10^7 triad's 2 team calls of 12.5 ms then lose at the first team call after its 2
+     * calls alone (8.2 ms), not 2 calls later. */
+    unsigned pend = atomic_load_explicit(&s->pend_calls, memory_order_relaxed);
+    if (pend > 0 && l->alone_ns > 0) {
+        double pw = atomic_load_explicit(&s->pend_wall, memory_order_relaxed);
+        atomic_store_explicit(&s->pend_calls, 0, memory_order_relaxed);
+        calls += pend;
+        wall += pw;
+        serial += pend * est;
+        if (pw > pend * est) lost_calls += pend;
+    }
     int stall = (slow >= WINDOW_SLOW && wall - serial > WINDOW_SLOW_NS) || dear >= WINDOW_DEAR;
     /* And by its calls' sum when a tail of slow calls makes it: a 10^4 triad's team next
      * to one busy loop won most calls (2 us against 2.4 us alone) but waited ~20 us on one
@@ -218,6 +233,8 @@ int prange__backoff_observe(const void *key, const prange__learned *l, uint64_t 
      * Calls of more than PRANGE__ALONE_CALL_NS are judged against the shares. */
     if (!(l->alone_ns > 0) && est <= PRANGE__ALONE_CALL_NS && !stall && (closes || early || calls >= WINDOW_VOTE)) {
         window_reset(s);
+        atomic_store_explicit(&s->pend_wall, wall, memory_order_relaxed);
+        atomic_store_explicit(&s->pend_calls, calls, memory_order_relaxed);
         atomic_store_explicit(&s->time_alone, ALONE_CALLS, memory_order_relaxed);
         prange__plan_changed();
         if (prange__verbose() >= 2)
