@@ -409,8 +409,11 @@ Test(learning, converges_on_a_known_cost)
      * 2 cores can stretch them, so the bound is an order of magnitude, not a tight one. */
     cr_assert(p.cost_ns > per * 0.7 && p.cost_ns < per * 5.0, "learned %.1f ns for a %.0f ns body", p.cost_ns, per);
     /* 600 us of work runs in parallel, unless a parallel call lost to it: on a loaded
-     * machine a worker that waited for a core makes the body back off (test_online.c). */
-    cr_assert(p.serial == 0 || p.reason == prange__why_backoff, "600 us of work runs in parallel: %s", p.reason);
+     * machine (or under valgrind) a worker that waited for a core makes the body back
+     * off, or a window that closed before any call ran alone asks for two calls alone
+     * (test_online.c). */
+    cr_assert(p.serial == 0 || p.reason == prange__why_backoff || p.reason == prange__why_alone,
+              "600 us of work runs in parallel: %s", p.reason);
     /* Another size class has not been learned; the plan query without a body neither. */
     cr_assert_eq(prange_plan_for(3000, NULL, &p), 0);
     cr_assert_eq(p.cost_ns, 0.5);
