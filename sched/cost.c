@@ -167,6 +167,13 @@ void prange__backoff_tick(const void *key, uint64_t n, int serial)
     atomic_store_explicit(&s->bo, bo_word(cap, skip), memory_order_relaxed);
 }
 
+/* The next ALONE_CALLS calls of this key run alone, timed (plan.c, prange__why_alone). */
+static void ask_alone(slot *s)
+{
+    atomic_store_explicit(&s->time_alone, ALONE_CALLS, memory_order_relaxed);
+    prange__plan_changed();
+}
+
 int prange__backoff_observe(const void *key, const prange__learned *l, uint64_t n, int threads, double wall_ns,
                             int trial, const char *what, const char *label)
 {
@@ -231,12 +238,12 @@ int prange__backoff_observe(const void *key, const prange__learned *l, uint64_t 
      * A whole call, not a slice: a slice shorter than the system's time slices measured
      * the caller at full speed next to a busy loop on every core (11.7 ms for 16.5 ms).
      * Calls of more than PRANGE__ALONE_CALL_NS are judged against the shares. */
-    if (!(l->alone_ns > 0) && est <= PRANGE__ALONE_CALL_NS && !stall && (closes || early || calls >= WINDOW_VOTE)) {
+    int want_alone = l->alone_samples < PRANGE__ALONE_WANT && est <= PRANGE__ALONE_CALL_NS;
+    if (want_alone && !(l->alone_ns > 0) && !stall && (closes || early || calls >= WINDOW_VOTE)) {
         window_reset(s);
         atomic_store_explicit(&s->pend_wall, wall, memory_order_relaxed);
         atomic_store_explicit(&s->pend_calls, calls, memory_order_relaxed);
-        atomic_store_explicit(&s->time_alone, ALONE_CALLS, memory_order_relaxed);
-        prange__plan_changed();
+        ask_alone(s);
         if (prange__verbose() >= 2)
             prange__log("%s%s%s: %u calls on %d threads took %.0f ns against %.0f ns from the team's shares: the "
                         "next call runs alone, timed, for a serial estimate",
@@ -255,10 +262,7 @@ int prange__backoff_observe(const void *key, const prange__learned *l, uint64_t 
     window_reset(s);
     /* A few serial samples, not two: the next calls after each of the first windows run
      * alone too. */
-    if (l->alone_samples < PRANGE__ALONE_WANT && est <= PRANGE__ALONE_CALL_NS) {
-        atomic_store_explicit(&s->time_alone, ALONE_CALLS, memory_order_relaxed);
-        prange__plan_changed();
-    }
+    if (want_alone) ask_alone(s);
     uint64_t w = atomic_load_explicit(&s->bo, memory_order_relaxed);
     int cap = BO_CAP(w);
     unsigned interval = atomic_load_explicit(&s->interval, memory_order_relaxed);
