@@ -207,6 +207,12 @@ typedef struct {
     double p90_prange;
     double mean[3]; /* serial, omp, prange: what a throughput-minded choice minimises */
     double par; /* the share of timed prange calls that ran on a team: a decision, or noise? */
+    /* Each repetition in the order it ran (the JSON's "calls"): the three samples, and the
+     * share of the prange sample's calls that ran on a team (one call a sample from 10^5 up:
+     * its plan). What a median hides: which calls lost, and what libprange chose then. */
+    int reps;
+    double rep[3][64];
+    double rep_team[64];
 } sweep_row;
 
 static int g_threads;
@@ -313,15 +319,15 @@ static int run_sweep(const char *kind, int reps, sweep_row *rows)
             int64_t n = sizes[k];
             for (int v = 0; v < 3; v++) time_call(&t, n, v, NULL, NULL); /* warm-up (and prange's learning) */
             int64_t par = 0, calls = 0;
+            sweep_row row = {.n = n, .reps = reps < 64 ? reps : 64};
             for (int r = 0; r < reps && r < 64; r++) /* interleaved, in all 6 orders */
                 for (int j = 0; j < 3; j++) {
                     int v = order[r % 6][j];
                     let_workers_sleep();
                     int teams = 0, made = 0;
-                    s[v][r] = time_call(&t, n, v, &teams, &made);
-                    if (v == 2) par += teams, calls += made;
+                    s[v][r] = row.rep[v][r] = time_call(&t, n, v, &teams, &made);
+                    if (v == 2) par += teams, calls += made, row.rep_team[r] = made ? (double)teams / made : 0;
                 }
-            sweep_row row = {.n = n};
             row.serial = median(s[0], reps);
             row.omp = median(s[1], reps);
             row.prange = median(s[2], reps);
@@ -510,11 +516,20 @@ int main(int argc, char **argv)
                 isnan(r.med_loaded_ms) ? 0 : r.med_loaded_ms, isnan(r.med_after_ms) ? 0 : r.med_after_ms,
                 rec_ok ? "true" : "false");
         fprintf(f, " \"sweep\": [");
-        for (int k = 0; k < nrows; k++)
+        for (int k = 0; k < nrows; k++) {
             fprintf(f, "%s{\"n\": %lld, \"serial_s\": %.9g, \"omp_s\": %.9g, \"prange_s\": %.9g, \"prange_p90_s\": %.9g, "
-                       "\"prange_on_team\": %.4f, \"mean_s\": [%.9g, %.9g, %.9g]}",
-                    k ? ", " : "", (long long)rows[k].n, rows[k].serial, rows[k].omp, rows[k].prange,
+                       "\"prange_on_team\": %.4f, \"mean_s\": [%.9g, %.9g, %.9g],\n  \"calls\": {",
+                    k ? ",\n " : "", (long long)rows[k].n, rows[k].serial, rows[k].omp, rows[k].prange,
                     rows[k].p90_prange, rows[k].par, rows[k].mean[0], rows[k].mean[1], rows[k].mean[2]);
+            static const char *const names[3] = {"serial_s", "omp_s", "prange_s"};
+            for (int v = 0; v <= 3; v++) {
+                fprintf(f, "%s\"%s\": [", v ? ", " : "", v < 3 ? names[v] : "prange_team");
+                for (int r = 0; r < rows[k].reps; r++)
+                    fprintf(f, v < 3 ? "%s%.9g" : "%s%.3g", r ? ", " : "", v < 3 ? rows[k].rep[v][r] : rows[k].rep_team[r]);
+                fprintf(f, "]");
+            }
+            fprintf(f, "}}");
+        }
         fprintf(f, "], \"sweep_ok\": %s,\n", sweep_ok ? "true" : "false");
         fprintf(f, " \"hiccup\": {\"steady_team\": %d, \"changed\": %d, \"longest_run\": %d, \"ok\": %s}}\n",
                 h.before_team, h.changed, h.longest_run, hic_ok ? "true" : "false");
