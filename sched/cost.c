@@ -45,6 +45,7 @@
 #define WINDOW_VOTE 32       /* or at 32 calls of which more than half lost, */
 #define WINDOW_TAIL 1.25     /* or at 32 calls 1.25 x their estimate, 3 of them slow */
 #define WINDOW_TRIAL_NS 2e6  /* a team tried under a busy figure: 2 ms of serial work */
+#define WINDOW_ASK 4         /* a window without a serial time asks for one at its 4th call */
 /* Serial calls a back-off asks for at once: the first after team calls finds half of an
  * in-cache loop's data in the other cores' caches (a 10^4 triad: 3.7 us, 2.2 us warm);
  * the lower median of the two keeps the second. */
@@ -209,7 +210,8 @@ int prange__backoff_observe(const void *key, const prange__learned *l, uint64_t 
      * 10^7 triad's 2 team calls of 12.5 ms then lose at the first team call after its 2
      * calls alone (8.2 ms), not 2 calls later. */
     unsigned pend = atomic_load_explicit(&s->pend_calls, memory_order_relaxed);
-    if (pend > 0 && l->alone_ns > 0) {
+    int judged = pend > 0 && l->alone_ns > 0;
+    if (judged) {
         double pw = atomic_load_explicit(&s->pend_wall, memory_order_relaxed);
         atomic_store_explicit(&s->pend_calls, 0, memory_order_relaxed);
         calls += pend;
@@ -227,19 +229,27 @@ int prange__backoff_observe(const void *key, const prange__learned *l, uint64_t 
     /* A team tried under a busy figure is judged on a tenth of the window: it stands
      * against the figure's verdict, and a sweep makes a dozen calls of a 1 ms loop. */
     int closes = calls >= WINDOW_MIN && (serial >= (trial ? WINDOW_TRIAL_NS : WINDOW_NS) || calls >= WINDOW_MAX);
+    /* The window left unjudged is judged now, with this call: it was a window already
+     * (closed, or WINDOW_ASK calls), and waiting for the next one to close would keep a
+     * losing team for another window (below). */
+    closes |= judged;
     /* Nothing ran alone yet: the estimate is n x the team shares' cost, which is no serial
      * time. A share of a memory-bound loop runs slower per iteration than the loop alone,
      * and next to a busy loop the caller's share ran on the busy core as often as not: a
      * 10^7 triad's teams of 12-14 ms "won" every window against 16.5 ms estimated, where
      * it took 8.2 ms alone; a 10^4 triad's teams (4.7 us) never lost a vote against the
      * shares, and 2.3 us alone. Such a window is judged on stalls only (whatever the
-     * estimate, they lost): at its close or its 32nd call, whichever comes first, the
-     * next calls run alone, timed (plan.c, prange__why_alone), and a new window starts.
+     * estimate, they lost): at its close or its WINDOW_ASK-th call, whichever comes
+     * first, the next calls run alone, timed (plan.c, prange__why_alone), and the window
+     * is judged with the first team call after them. At the 4th call, not the 32nd: next
+     * to one busy loop a 10^5 triad's teams took 75-125 us against 45-60 us alone on all
+     * of a sweep's 21 calls, its window waiting for its 32nd; asked at the 8th, 9 of the
+     * 21 calls still ran on the team, and the median was the team's in 1 run of 4.
      * A whole call, not a slice: a slice shorter than the system's time slices measured
      * the caller at full speed next to a busy loop on every core (11.7 ms for 16.5 ms).
      * Calls of more than PRANGE__ALONE_CALL_NS are judged against the shares. */
     int want_alone = l->alone_samples < PRANGE__ALONE_WANT && est <= PRANGE__ALONE_CALL_NS;
-    if (want_alone && !(l->alone_ns > 0) && !stall && (closes || early || calls >= WINDOW_VOTE)) {
+    if (want_alone && !(l->alone_ns > 0) && !stall && (closes || early || calls >= WINDOW_ASK)) {
         window_reset(s);
         atomic_store_explicit(&s->pend_wall, wall, memory_order_relaxed);
         atomic_store_explicit(&s->pend_calls, calls, memory_order_relaxed);

@@ -1151,10 +1151,11 @@ Test(backoff, capped_calls_time_the_whole_loop)
     prange_plan p;
     bo_call(key, (uint64_t)n, &p);
     cr_assert_eq(p.threads, 2);
-    /* Parallel calls take 96 us, the shares' estimate says 64 us: the window closes at its
-     * 32nd call, every one of them slower than its estimate. Nothing ran alone yet, so it
-     * is not judged: the next two calls run alone, timed whole. */
-    cr_assert_eq(feed(key, (uint64_t)n, 2, 96e3, 31), 0);
+    /* Parallel calls take 96 us, the shares' estimate says 64 us: every one of them is
+     * slower than its estimate. Nothing ran alone yet, so the window is not judged: at its
+     * 4th call, the next two calls run alone, timed whole. */
+    cr_assert_eq(feed(key, (uint64_t)n, 2, 96e3, 3), 0);
+    cr_assert_eq(prange__cost_get(key, (uint64_t)n).time_alone, 0, "asked before the 4th call");
     cr_assert_eq(feed(key, (uint64_t)n, 2, 96e3, 1), 0, "judged against the shares alone");
     prange__learned l = prange__cost_get(key, (uint64_t)n);
     cr_assert_eq(l.time_alone, 1, "no serial call asked for");
@@ -1168,11 +1169,11 @@ Test(backoff, capped_calls_time_the_whole_loop)
     cr_assert_eq(l.time_alone, 0);
     bo_call(key, (uint64_t)n, &q);
     cr_assert_eq(q.threads, 2, "the team again: %s", q.reason);
-    /* Calls 1.5 x slower than that serial estimate lose. The 32 calls left unjudged join
-     * the first window, won or lost by their mean against the calls alone (timed for real:
-     * under valgrind they are far slower than 96 us), so it may take a window or two. */
+    /* Calls 1.5 x slower than that serial estimate lose. The 4 calls left unjudged are
+     * judged with the first team call, won or lost by their mean against the calls alone
+     * (timed for real: under valgrind they are far slower than 96 us), so it may take a
+     * window or two. */
     double slow = 1.5 * (double)n * l.alone_ns;
-    cr_assert_eq(feed(key, (uint64_t)n, 2, slow, 1), 0);
     for (int k = 0; k < 300 && feed(key, (uint64_t)n, 2, slow, 1) == 0; k++) cr_assert_lt(k, 299, "the team never lost");
     for (int i = 0; i < 8; i++) cr_assert_eq(prange_for(0, n, uneven_body, &n), 0);
     double c = prange__cost_lookup(key, (uint64_t)n);
@@ -1199,9 +1200,11 @@ Test(backoff, a_window_without_a_serial_time_runs_the_loop_alone_first)
     prange__learned l = bo_call(key, n, &p);
     cr_assert_eq(l.alone_samples, 0);
     cr_assert_eq(p.threads, 2);
-    /* 1.5 ms calls: wins against 3 ms each. The window (20 ms of serial work at 3 ns:
-     * 7 calls) closes unjudged. */
-    cr_assert_eq(feed(key, n, 2, 1.5e6, 7), 0);
+    /* 1.5 ms calls: wins against 3 ms each. The window is left unjudged at its 4th call,
+     * before it closes (20 ms of serial work at 3 ns: 7 calls). */
+    cr_assert_eq(feed(key, n, 2, 1.5e6, 3), 0);
+    cr_assert_eq(prange__cost_get(key, n).time_alone, 0, "asked before the 4th call");
+    cr_assert_eq(feed(key, n, 2, 1.5e6, 1), 0);
     l = prange__cost_get(key, n);
     cr_assert_eq(l.time_alone, 1, "the window asked for no serial time");
     cr_assert_eq(l.cap, 0, "judged against the shares");
@@ -1215,23 +1218,28 @@ Test(backoff, a_window_without_a_serial_time_runs_the_loop_alone_first)
     l = bo_call(key, n, &p);
     cr_assert_eq(l.time_alone, 0);
     cr_assert_eq(p.threads, 2, "the team again: %s", p.reason);
-    /* Against 1 ms alone the 1.5 ms calls lose: 20 ms of serial work, 20 calls, of which
-     * the 7 left unjudged are the first (mutant check: without them, 20 more). */
-    cr_assert_eq(feed(key, n, 2, 1.5e6, 12), 0);
+    /* Against 1 ms alone the 1.5 ms calls lose. The 4 calls left unjudged are judged with
+     * the first team call after the calls alone, not with the next window's 20 ms of
+     * serial work (mutant checks: judged with the next window, 16 calls later; without
+     * them, 20). */
     cr_assert_eq(feed(key, n, 2, 1.5e6, 1), 1, "the team that lost to the loop alone did not back off");
     bo_call(key, n, &p);
     cr_assert_eq(p.serial, 1);
     cr_assert_eq(p.reason, prange__why_backoff, "%s", p.reason);
 
-    /* A short loop (10 us of shares' work) asks at its 32nd call, before its window (2000
-     * calls) closes. */
+    /* A short loop (10 us of shares' work) asks at its 4th call, before its window (2000
+     * calls) closes: a sweep of 21 calls a size must not spend most of them on a team
+     * that loses (mutant check: asking at the 32nd, no serial time asked for). */
     const void *key2 = (const void *)&learn_1ns;
     uint64_t n2 = 10000;
     for (int i = 0; i < 8; i++) prange__cost_record_alone(key2, n2, n2 / 2, 0.5 * (double)n2, 0); /* 1 ns */
-    cr_assert_eq(feed(key2, n2, 2, 8e3, 31), 0);
+    cr_assert_eq(feed(key2, n2, 2, 8e3, 3), 0);
     cr_assert_eq(prange__cost_get(key2, n2).time_alone, 0);
     cr_assert_eq(feed(key2, n2, 2, 8e3, 1), 0);
-    cr_assert_eq(prange__cost_get(key2, n2).time_alone, 1, "32 short calls asked for no serial time");
+    cr_assert_eq(prange__cost_get(key2, n2).time_alone, 1, "4 short calls asked for no serial time");
+    /* Calls alone of 5 us: the 4 team calls of 8 us lost, judged at the next team call. */
+    for (int i = 0; i < 2; i++) prange__cost_record_alone(key2, n2, n2, 5e3, 1);
+    cr_assert_eq(feed(key2, n2, 2, 8e3, 1), 1, "5 calls 1.6 x the loop alone did not back off");
 
     /* Stalls are judged at once, whatever the estimate: two calls that each waited 2 ms. */
     const void *key3 = (const void *)&bo_call;
