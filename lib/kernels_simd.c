@@ -26,9 +26,27 @@
  * counts are constants, then the same balanced tree over the leaf sums. The recursion
  * would split 2048 into exactly those leaves and that tree, so the bits are identical;
  * the flat loop just avoids a call and a mispredicted loop exit per leaf (~20% in cache). */
-#define LANES16(a)                                                                          \
+#define LANES16_SCALAR(a)                                                                   \
     ((((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]))) +                  \
      (((a[8] + a[9]) + (a[10] + a[11])) + ((a[12] + a[13]) + (a[14] + a[15]))))
+#if defined(__AVX__)
+/* The same additions, paired alike, in 8 vector instructions: gcc 12 compiled the
+ * expression above into 31 (15 scalar adds and their shuffles), a quarter of a 128-term
+ * leaf's instructions on the AVX paths, where an in-cache dot is bound by how many
+ * instructions it issues. Adjacent lanes first (hadd), then pairs of pairs (the two
+ * halves of each hadd), then the two halves. */
+static inline double lanes16(const double *a)
+{
+    __m256d h01 = _mm256_hadd_pd(_mm256_loadu_pd(a), _mm256_loadu_pd(a + 4));      /* a0+a1 a4+a5 a2+a3 a6+a7 */
+    __m256d h23 = _mm256_hadd_pd(_mm256_loadu_pd(a + 8), _mm256_loadu_pd(a + 12)); /* a8+a9 ... */
+    __m256d q = _mm256_add_pd(_mm256_permute2f128_pd(h01, h23, 0x20), _mm256_permute2f128_pd(h01, h23, 0x31));
+    __m256d p = _mm256_hadd_pd(q, q); /* q0+q1 . q2+q3 . */
+    return _mm_cvtsd_f64(_mm_add_sd(_mm256_castpd256_pd128(p), _mm256_extractf128_pd(p, 1)));
+}
+#define LANES16(a) lanes16(a)
+#else
+#define LANES16(a) LANES16_SCALAR(a)
+#endif
 
 #define PAIRWISE(name, ARGS, CALL, OFFSET, TERM)                                            \
     static double name##_flat2048(ARGS)                                                     \

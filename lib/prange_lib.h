@@ -290,10 +290,32 @@ void prange__region_account(const prange_plan *plan, int barrier, int learn, con
  * `barrier` as above. Does nothing outside an inline region's function. */
 void prange__region_account_inline(double work_ns, int guessed, int barrier);
 
-/* A reducer's identity / combine, with its user data and accumulator size. */
-static inline void prange__r_identity(const prange_reducer *r, void *acc) { r->identity(r->rctx, acc, r->acc_size); }
+/* A reducer's identity / combine, with its user data and accumulator size. The built-in
+ * double sum's (prange_reducer_sum_f64: the typed kernels' and most users') run here,
+ * inline, the same `a + b` in the same operand order, so the same bits: a reduction of
+ * 2048-element blocks called them twice a block through pointers (prange_dot_f64 at 64K
+ * elements: 4% of its instructions, 3-4% behind an 8-accumulator OpenMP loop). */
+void prange__sum_f64_id(void *rctx, void *acc, size_t size);
+void prange__sum_f64_cb(void *rctx, void *acc, const void *rhs, size_t size);
+static inline void prange__r_identity(const prange_reducer *r, void *acc)
+{
+    if (r->identity == prange__sum_f64_id) {
+        const double zero = 0.0;
+        memcpy(acc, &zero, sizeof zero);
+        return;
+    }
+    r->identity(r->rctx, acc, r->acc_size);
+}
 static inline void prange__r_combine(const prange_reducer *r, void *acc, const void *rhs)
 {
+    if (r->combine == prange__sum_f64_cb) {
+        double a, b;
+        memcpy(&a, acc, sizeof a);
+        memcpy(&b, rhs, sizeof b);
+        a = a + b;
+        memcpy(acc, &a, sizeof a);
+        return;
+    }
     r->combine(r->rctx, acc, rhs, r->acc_size);
 }
 /* Read and validate the caller's reducer into `out`: 0, PRANGE_EINVAL (NULL, a bad

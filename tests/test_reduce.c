@@ -82,6 +82,56 @@ Test(reduce, bitwise_identical_random_and_adversarial)
     free(y);
 }
 
+/* prange_reducer_sum_f64's identity and combine run inline (prange_lib.h); a user's
+ * reducer that does the same through its own pointers takes the calls. Both must give the
+ * same bits: values that cancel, -0.0 everywhere (the identity is +0.0: +0 + -0 = +0),
+ * with every thread count and a few grains. Mutant checks: an inline identity of -0.0,
+ * or an inline combine of a - b, fails it. */
+static void user_zero(void *rctx, void *acc, size_t size)
+{
+    (void)rctx, (void)size;
+    *(double *)acc = 0.0;
+}
+static void user_add(void *rctx, void *acc, const void *rhs, size_t size)
+{
+    (void)rctx, (void)size;
+    *(double *)acc = *(double *)acc + *(const double *)rhs;
+}
+Test(reduce, builtin_sum_inline_gives_a_user_sums_bits)
+{
+    prange_set_num_threads(16);
+    prange_reducer user = PRANGE_REDUCER_INIT;
+    user.acc_size = sizeof(double);
+    user.identity = user_zero;
+    user.combine = user_add;
+    int64_t n = 3 * 2048 + 77;
+    double *x = malloc((size_t)n * sizeof *x), *z = malloc((size_t)n * sizeof *z);
+    uint64_t seed = 7;
+    for (int64_t i = 0; i < n; i++) {
+        x[i] = (i % 2 ? -1e16 : 1e16) + t_unit(&seed);
+        z[i] = -0.0;
+    }
+    static const int64_t grains[] = {0, 1, 100, 2048};
+    for (int which = 0; which < 2; which++) {
+        vec v = {which ? z : x};
+        for (int t = 0; t < T_NTHREADS; t++)
+            for (size_t g = 0; g < sizeof grains / sizeof *grains; g++) {
+                prange_opts o = t_parallel_opts(t_thread_counts[t], PRANGE_SCHEDULE_STATIC, grains[g]);
+                double a = 1, b = 2;
+                cr_assert_eq(prange_reduce(0, n, prange_reducer_sum_f64(), sum_body, &v, &a, &o), 0);
+                cr_assert_eq(prange_reduce(0, n, &user, sum_body, &v, &b, &o), 0);
+                cr_assert_eq(bits(a), bits(b), "%s, threads=%d grain=%lld: built-in %a, user %a", which ? "-0.0" : "x",
+                             t_thread_counts[t], (long long)grains[g], a, b);
+            }
+    }
+    double e = -1;
+    vec v = {x};
+    cr_assert_eq(prange_reduce(0, 0, prange_reducer_sum_f64(), sum_body, &v, &e, NULL), 0);
+    cr_assert_eq(bits(e), bits(0.0), "the identity is +0.0");
+    free(x);
+    free(z);
+}
+
 /* Large n without memory: the terms are computed from the index. Exercises block sizes
  * above 2048 (n > 2^27) and many blocks. */
 static void index_body(void *c, int64_t b, int64_t e, void *acc)
