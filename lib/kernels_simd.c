@@ -58,9 +58,7 @@ static inline double lanes16(const double *a)
                 for (int k = 0; k < LANES; k++) a[k] += TERM(i + k);                        \
             leaf[l] = LANES16(a);                                                           \
         }                                                                                   \
-        for (int w = 8; w > 0; w /= 2)                                                      \
-            for (int k = 0; k < w; k++) leaf[k] = leaf[2 * k] + leaf[2 * k + 1];            \
-        return leaf[0];                                                                     \
+        return LANES16(leaf); /* the balanced tree over the 16 leaves: the same pairings */ \
     }                                                                                       \
     static double name(ARGS, int64_t n)                                                     \
     {                                                                                       \

@@ -476,6 +476,50 @@ Test(kernels, isa_paths_give_the_baseline_bits)
     free(x), free(y), free(f), free(g), free(ix), free(si), free(rows), free(sd), free(sf);
 }
 
+/* The documented sum, written plainly (docs/reductions.md): pairwise, halves rounded up to
+ * 16 terms, leaves of at most 128 terms in 16 lanes combined by adjacent pairs; blocks of
+ * 2048 folded from the identity, combined along the canonical tree (for 3 blocks: (b0 +
+ * b1) + b2). The kernels' flat paths (a 2048-term block as 16 leaves and a tree, a leaf's
+ * lanes in vector instructions) must give its bits on every path. Mutant checks: the
+ * leaves' tree summed left to right, or a leaf's lanes paired otherwise, fail it. */
+static double pairwise_ref(const double *x, int64_t n)
+{
+    if (n > 128) {
+        int64_t m = (n / 2 + 15) & ~(int64_t)15;
+        return pairwise_ref(x, m) + pairwise_ref(x + m, n - m);
+    }
+    double a[16] = {0};
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        for (int k = 0; k < 16; k++) a[k] += x[i + k];
+    for (int k = 0; i + k < n; k++) a[k] += x[i + k];
+    return (((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]))) +
+           (((a[8] + a[9]) + (a[10] + a[11])) + ((a[12] + a[13]) + (a[14] + a[15])));
+}
+Test(kernels, sums_are_the_documented_pairwise_tree_on_every_path)
+{
+    enum { N = 3 * 2048 + 77 };
+    double *x = malloc(N * sizeof *x);
+    uint64_t seed = 11;
+    /* Magnitudes over 2^-20 .. 2^40: a sum in any other order rounds differently. */
+    for (int i = 0; i < N; i++) x[i] = ldexp(t_unit(&seed), (int)(t_rand(&seed) % 61) - 20);
+    static const int64_t lens[] = {1, 17, 128, 129, 1000, 2047, 2048};
+    for (int isa = 0; isa < PRANGE__ISA_COUNT; isa++) {
+        if (!prange__isa_supported(isa)) continue;
+        cr_assert_eq(prange__isa_set(isa), 0);
+        for (size_t k = 0; k < sizeof lens / sizeof *lens; k++) {
+            double want = 0.0 + pairwise_ref(x, lens[k]), got = prange_sum_f64(x, lens[k], NULL);
+            cr_assert_eq(dbits(got), dbits(want), "%s n=%lld: %a, the documented sum %a", prange__kern_get()->name,
+                         (long long)lens[k], got, want);
+        }
+        double b0 = 0.0 + pairwise_ref(x, 2048), b1 = 0.0 + pairwise_ref(x + 2048, 2048),
+               b2 = 0.0 + pairwise_ref(x + 4096, N - 4096), want = (b0 + b1) + b2, got = prange_sum_f64(x, N, NULL);
+        cr_assert_eq(dbits(got), dbits(want), "%s n=%d: %a, the documented sum %a", prange__kern_get()->name, N, got, want);
+    }
+    cr_assert_eq(prange__isa_set(PRANGE__ISA_BASELINE), 0);
+    free(x);
+}
+
 /* Under PRANGE_ISA=auto a kernel over more than the last-level cache runs the baseline path
  * (memory-bound, where the wide paths measured slower; the same bits either way), a kernel
  * in cache the chosen one; an explicit PRANGE_ISA is kept at every size. */
