@@ -152,6 +152,17 @@ static void b_sum(void *c, int64_t b, int64_t e, void *acc)
     arrays *a = c;
     *(double *)acc += a->k->sum(a->x + b, e - b);
 }
+/* The same sums over every block at once, when the reduction runs inline (prange__reduce_sum). */
+static double w_sum(void *c, int64_t b, uint64_t n, uint64_t B)
+{
+    arrays *a = c;
+    return a->k->sum_tree(a->x + b, (int64_t)n, (int64_t)B);
+}
+static double w_dot(void *c, int64_t b, uint64_t n, uint64_t B)
+{
+    arrays *a = c;
+    return a->k->dot_tree(a->x + b, a->y + b, (int64_t)n, (int64_t)B);
+}
 static void b_sumf(void *c, int64_t b, int64_t e, void *acc)
 {
     arrays *a = c;
@@ -220,7 +231,19 @@ static double fold(prange_reduce_fn body, const prange_reducer *r, arrays *a, in
     return acc;
 }
 
-static double run_sum(prange_reduce_fn body, arrays *a, int64_t n) { return fold(body, prange_reducer_sum_f64(), a, n, 1); }
+/* A sum kernel: as fold(), with `whole` (NULL: none) folding every block at once where the
+ * reduction runs inline. */
+static double run_sum_whole(prange_reduce_fn body, prange__whole_fn whole, arrays *a, int64_t n)
+{
+    if (!whole || (n <= KERNEL_BLOCK && prange__verbose() < 2)) return fold(body, prange_reducer_sum_f64(), a, n, 1);
+    double acc;
+    if (prange__reduce_sum(0, n, body, whole, a, &acc, a->opts) != 0) {
+        errno = ENOMEM;
+        return NAN;
+    }
+    return acc;
+}
+static double run_sum(prange_reduce_fn body, arrays *a, int64_t n) { return run_sum_whole(body, NULL, a, n); }
 
 /* A public kernel prange_NAME: NAME_impl as one profiled call (prange_lib.h). */
 #define KERNEL_PUBLIC(T, name, params, args) PRANGE__KERNEL_ENTRY(T, prange_##name, params, name##_impl args)
@@ -235,7 +258,7 @@ static double run_sum(prange_reduce_fn body, arrays *a, int64_t n) { return fold
 static double sum_f64_impl(const double *x, int64_t n, const prange_opts *opts)
 {
     KERNEL_IN(bad_input(x, n), 8.0 * (double)n, .x = x);
-    return run_sum(b_sum, &a, n);
+    return run_sum_whole(b_sum, w_sum, &a, n);
 }
 KERNEL_PUBLIC(double, sum_f64, (const double *x, int64_t n, const prange_opts *opts), (x, n, opts))
 
@@ -249,7 +272,7 @@ KERNEL_PUBLIC(double, sum_f32, (const float *x, int64_t n, const prange_opts *op
 static double dot_f64_impl(const double *x, const double *y, int64_t n, const prange_opts *opts)
 {
     KERNEL_IN(bad_input(x, n) || bad_input(y, n), 16.0 * (double)n, .x = x, .y = y);
-    return run_sum(b_dot, &a, n);
+    return run_sum_whole(b_dot, w_dot, &a, n);
 }
 KERNEL_PUBLIC(double, dot_f64, (const double *x, const double *y, int64_t n, const prange_opts *opts), (x, y, n, opts))
 

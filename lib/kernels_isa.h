@@ -25,6 +25,11 @@ typedef struct prange__kern {
     double (*sqf)(const float *x, int64_t n);
     double (*ssq)(const double *x, double s, int64_t n);     /* sum of (x*s)^2 */
     double (*ssqf)(const float *x, double s, int64_t n);
+    /* What prange_reduce folds inline with prange_reducer_sum_f64 over blocks of B terms
+     * (n >= 1, B >= 1), each block folded from the identity by sum / dot: the blocks
+     * along the canonical tree (lib/reduce.c), without a call through a pointer a block. */
+    double (*sum_tree)(const double *x, int64_t n, int64_t B);
+    double (*dot_tree)(const double *x, const double *y, int64_t n, int64_t B);
     /* max |x| over [0, n) from m (NaNs ignored: nrm2 asks only when there are none). */
     double (*maxabs)(const double *x, int64_t n, double m);
     double (*maxabsf)(const float *x, int64_t n, double m);

@@ -290,6 +290,14 @@ void prange__region_account(const prange_plan *plan, int barrier, int learn, con
  * `barrier` as above. Does nothing outside an inline region's function. */
 void prange__region_account_inline(double work_ns, int guessed, int barrier);
 
+/* prange_reduce with prange_reducer_sum_f64, for the typed kernels (lib/kernels.c): where
+ * the call runs inline over every block, whole(ctx, begin, n, B) returns the result in
+ * one call (what body, block by block along the canonical tree, gives: the same bits);
+ * elsewhere (a team, a first slice) body runs by blocks as in prange_reduce. */
+typedef double (*prange__whole_fn)(void *ctx, int64_t begin, uint64_t n, uint64_t B);
+int prange__reduce_sum(int64_t begin, int64_t end, prange_reduce_fn body, prange__whole_fn whole, void *ctx,
+                       double *result, const prange_opts *opts);
+
 /* A reducer's identity / combine, with its user data and accumulator size. The built-in
  * double sum's (prange_reducer_sum_f64: the typed kernels' and most users') run here,
  * inline, the same `a + b` in the same operand order, so the same bits: a reduction of

@@ -63,6 +63,7 @@ typedef struct red {
     atomic_int merged;               /* the result is written: posted stacks are free */
     int sample;
     uint64_t timed_iters, timed_ns;
+    prange__whole_fn whole; /* the typed kernels' inline path (prange__reduce_sum), or NULL */
 } red;
 
 /* A team member's pieces, posted for whichever member arrives last and merges: inline
@@ -356,6 +357,18 @@ static uint64_t block_size(uint64_t n, int64_t grain, double cost_ns, size_t siz
  * (no scratch for the stack). */
 static int fold_inline(red *R, void *result)
 {
+    if (R->whole && !R->pre) { /* every block here: the kernel folds them in typed code */
+        prange__tls_t saved = prange__enter_inline();
+        uint64_t t0 = R->sample ? prange__now_ns() : 0;
+        double v = R->whole(R->ctx, R->begin, R->n, R->B);
+        if (t0) {
+            R->timed_ns = prange__now_ns() - t0;
+            R->timed_iters = R->n;
+        }
+        prange__leave(saved);
+        memcpy(result, &v, sizeof v);
+        return 0;
+    }
     buffer buf;
     stack *s = R->pre;
     if (!s) {
@@ -877,9 +890,10 @@ __attribute__((noinline)) static int reduce_sliced(red *R, const prange_opts *o,
 }
 
 static int reduce_call(int64_t begin, int64_t end, const prange_reducer *reducer, prange_reduce_fn body, void *ctx,
-                       void *result, const prange_opts *opts)
+                       void *result, const prange_opts *opts, prange__whole_fn whole)
 {
     red R;
+    R.whole = whole;
     prange_opts o;
     if (!body || !result || begin > end || prange__opts_load(opts, &o) != 0) return PRANGE_EINVAL;
     int lrc = prange__reducer_load(reducer, (size_t)1 << 30, &R.r);
@@ -949,7 +963,18 @@ int prange_reduce(int64_t begin, int64_t end, const prange_reducer *reducer, pra
     PRANGE__TLS_SYNC(); /* a body left by longjmp (prange_sched.h) */
     prange__prof_call pc;
     int prof = prange__profile_begin_opts(&pc, opts, (const void *)body, NULL, PRANGE__SITE_REDUCE);
-    int rc = reduce_call(begin, end, reducer, body, ctx, result, opts);
+    int rc = reduce_call(begin, end, reducer, body, ctx, result, opts, NULL);
+    if (prof) prange__profile_finish(&pc, rc, 0, 0);
+    return rc;
+}
+
+int prange__reduce_sum(int64_t begin, int64_t end, prange_reduce_fn body, prange__whole_fn whole, void *ctx,
+                       double *result, const prange_opts *opts)
+{
+    PRANGE__TLS_SYNC();
+    prange__prof_call pc;
+    int prof = prange__profile_begin_opts(&pc, opts, (const void *)body, NULL, PRANGE__SITE_REDUCE);
+    int rc = reduce_call(begin, end, prange_reducer_sum_f64(), body, ctx, result, opts, whole);
     if (prof) prange__profile_finish(&pc, rc, 0, 0);
     return rc;
 }

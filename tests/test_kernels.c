@@ -478,10 +478,11 @@ Test(kernels, isa_paths_give_the_baseline_bits)
 
 /* The documented sum, written plainly (docs/reductions.md): pairwise, halves rounded up to
  * 16 terms, leaves of at most 128 terms in 16 lanes combined by adjacent pairs; blocks of
- * 2048 folded from the identity, combined along the canonical tree (for 3 blocks: (b0 +
- * b1) + b2). The kernels' flat paths (a 2048-term block as 16 leaves and a tree, a leaf's
- * lanes in vector instructions) must give its bits on every path. Mutant checks: the
- * leaves' tree summed left to right, or a leaf's lanes paired otherwise, fail it. */
+ * 2048 folded from the identity, combined along the canonical tree (for 7 blocks: pieces
+ * of 4, 2 and 1 blocks folded right to left). The kernels' flat paths (a 2048-term block as 16 leaves and a tree, a leaf's
+ * lanes in vector instructions, the blocks' tree in typed code when inline) must give its
+ * bits on every path. Mutant checks: the leaves' tree summed left to right, a leaf's
+ * lanes paired otherwise, or the blocks' pieces folded left to right, fail it. */
 static double pairwise_ref(const double *x, int64_t n)
 {
     if (n > 128) {
@@ -498,26 +499,52 @@ static double pairwise_ref(const double *x, int64_t n)
 }
 Test(kernels, sums_are_the_documented_pairwise_tree_on_every_path)
 {
-    enum { N = 3 * 2048 + 77 };
-    double *x = malloc(N * sizeof *x);
+    enum { B = 2048, N = 6 * B + 77 }; /* 7 blocks: pieces of 4, 2 and 1 block */
+    double *x = malloc(N * sizeof *x), *y = malloc(N * sizeof *y), *p = malloc(N * sizeof *p);
+    double *z = calloc(N, sizeof *z);
+    z[0] = 0x1p53, z[4 * B + 3] = 1.0, z[6 * B + 3] = 1.0;
     uint64_t seed = 11;
-    /* Magnitudes over 2^-20 .. 2^40: a sum in any other order rounds differently. */
-    for (int i = 0; i < N; i++) x[i] = ldexp(t_unit(&seed), (int)(t_rand(&seed) % 61) - 20);
+    /* Magnitudes over 2^-20 .. 2^40, and a large term of alternating sign in each block:
+     * a sum in any other order, of terms or of blocks, rounds differently. */
+    for (int i = 0; i < N; i++) {
+        x[i] = ldexp(t_unit(&seed), (int)(t_rand(&seed) % 61) - 20);
+        if (i % B == 5) x[i] += ldexp((i / B) % 2 ? -1.0 : 1.0, 52 - i / B);
+        y[i] = ldexp(t_unit(&seed), (int)(t_rand(&seed) % 21) - 10);
+        p[i] = x[i] * y[i]; /* stored: what the dot adds, rounded once */
+    }
     static const int64_t lens[] = {1, 17, 128, 129, 1000, 2047, 2048};
     for (int isa = 0; isa < PRANGE__ISA_COUNT; isa++) {
         if (!prange__isa_supported(isa)) continue;
         cr_assert_eq(prange__isa_set(isa), 0);
+        const char *name = prange__kern_get()->name;
         for (size_t k = 0; k < sizeof lens / sizeof *lens; k++) {
             double want = 0.0 + pairwise_ref(x, lens[k]), got = prange_sum_f64(x, lens[k], NULL);
-            cr_assert_eq(dbits(got), dbits(want), "%s n=%lld: %a, the documented sum %a", prange__kern_get()->name,
-                         (long long)lens[k], got, want);
+            cr_assert_eq(dbits(got), dbits(want), "%s sum n=%lld: %a, the documented sum %a", name, (long long)lens[k],
+                         got, want);
+            want = 0.0 + pairwise_ref(p, lens[k]), got = prange_dot_f64(x, y, lens[k], NULL);
+            cr_assert_eq(dbits(got), dbits(want), "%s dot n=%lld: %a, the documented sum %a", name, (long long)lens[k],
+                         got, want);
         }
-        double b0 = 0.0 + pairwise_ref(x, 2048), b1 = 0.0 + pairwise_ref(x + 2048, 2048),
-               b2 = 0.0 + pairwise_ref(x + 4096, N - 4096), want = (b0 + b1) + b2, got = prange_sum_f64(x, N, NULL);
-        cr_assert_eq(dbits(got), dbits(want), "%s n=%d: %a, the documented sum %a", prange__kern_get()->name, N, got, want);
+        /* 7 blocks: (((b0 + b1) + (b2 + b3)) + ((b4 + b5) + b6)), the pieces folded right
+         * to left; inline (1 thread) and on a team. z's blocks sum to 2^53, 0, 0, 0, 1, 0, 1:
+         * 2^53 + 2 folded right to left, 2^53 left to right (ties to even, twice). */
+        for (int v = 0; v < 3; v++) {
+            const double *t = v == 1 ? p : v == 2 ? z : x;
+            double b[7];
+            for (int k = 0; k < 7; k++) b[k] = 0.0 + pairwise_ref(t + k * B, k < 6 ? B : N - 6 * B);
+            double want = ((b[0] + b[1]) + (b[2] + b[3])) + ((b[4] + b[5]) + b[6]);
+            for (int threads = 1; threads <= 2; threads++) {
+                prange_opts o = PRANGE_OPTS_INIT;
+                o.threads = threads;
+                o.cost_ns = threads > 1 ? 1e3 : 0; /* a team: the blocks by body calls */
+                double got = v == 1 ? prange_dot_f64(x, y, N, &o) : prange_sum_f64(t, N, &o);
+                cr_assert_eq(dbits(got), dbits(want), "%s %s n=%d threads=%d: %a, the documented sum %a", name,
+                             v == 1 ? "dot" : "sum", N, threads, got, want);
+            }
+        }
     }
     cr_assert_eq(prange__isa_set(PRANGE__ISA_BASELINE), 0);
-    free(x);
+    free(x), free(y), free(p), free(z);
 }
 
 /* Under PRANGE_ISA=auto a kernel over more than the last-level cache runs the baseline path
