@@ -231,11 +231,12 @@ static double fold(prange_reduce_fn body, const prange_reducer *r, arrays *a, in
     return acc;
 }
 
-/* A sum kernel: as fold(), with `whole` (NULL: none) folding every block at once where the
- * reduction runs inline. */
+static double run_sum(prange_reduce_fn body, arrays *a, int64_t n) { return fold(body, prange_reducer_sum_f64(), a, n, 1); }
+
+/* run_sum, with `whole` folding every block at once where the reduction runs inline. */
 static double run_sum_whole(prange_reduce_fn body, prange__whole_fn whole, arrays *a, int64_t n)
 {
-    if (!whole || (n <= KERNEL_BLOCK && prange__verbose() < 2)) return fold(body, prange_reducer_sum_f64(), a, n, 1);
+    if (n <= KERNEL_BLOCK && prange__verbose() < 2) return run_sum(body, a, n); /* one block: fold() calls body */
     double acc;
     if (prange__reduce_sum(0, n, body, whole, a, &acc, a->opts) != 0) {
         errno = ENOMEM;
@@ -243,7 +244,6 @@ static double run_sum_whole(prange_reduce_fn body, prange__whole_fn whole, array
     }
     return acc;
 }
-static double run_sum(prange_reduce_fn body, arrays *a, int64_t n) { return run_sum_whole(body, NULL, a, n); }
 
 /* A public kernel prange_NAME: NAME_impl as one profiled call (prange_lib.h). */
 #define KERNEL_PUBLIC(T, name, params, args) PRANGE__KERNEL_ENTRY(T, prange_##name, params, name##_impl args)

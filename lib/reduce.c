@@ -957,24 +957,25 @@ static int reduce_call(int64_t begin, int64_t end, const prange_reducer *reducer
 }
 
 /* reduce_call as one profiled call (calls the arguments reject are not counted). */
-int prange_reduce(int64_t begin, int64_t end, const prange_reducer *reducer, prange_reduce_fn body, void *ctx,
-                  void *result, const prange_opts *opts)
+static int reduce_profiled(int64_t begin, int64_t end, const prange_reducer *reducer, prange_reduce_fn body,
+                           void *ctx, void *result, const prange_opts *opts, prange__whole_fn whole)
 {
     PRANGE__TLS_SYNC(); /* a body left by longjmp (prange_sched.h) */
     prange__prof_call pc;
     int prof = prange__profile_begin_opts(&pc, opts, (const void *)body, NULL, PRANGE__SITE_REDUCE);
-    int rc = reduce_call(begin, end, reducer, body, ctx, result, opts, NULL);
+    int rc = reduce_call(begin, end, reducer, body, ctx, result, opts, whole);
     if (prof) prange__profile_finish(&pc, rc, 0, 0);
     return rc;
+}
+
+int prange_reduce(int64_t begin, int64_t end, const prange_reducer *reducer, prange_reduce_fn body, void *ctx,
+                  void *result, const prange_opts *opts)
+{
+    return reduce_profiled(begin, end, reducer, body, ctx, result, opts, NULL);
 }
 
 int prange__reduce_sum(int64_t begin, int64_t end, prange_reduce_fn body, prange__whole_fn whole, void *ctx,
                        double *result, const prange_opts *opts)
 {
-    PRANGE__TLS_SYNC();
-    prange__prof_call pc;
-    int prof = prange__profile_begin_opts(&pc, opts, (const void *)body, NULL, PRANGE__SITE_REDUCE);
-    int rc = reduce_call(begin, end, prange_reducer_sum_f64(), body, ctx, result, opts, whole);
-    if (prof) prange__profile_finish(&pc, rc, 0, 0);
-    return rc;
+    return reduce_profiled(begin, end, prange_reducer_sum_f64(), body, ctx, result, opts, whole);
 }
