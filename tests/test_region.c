@@ -775,6 +775,10 @@ static void sleeping_region(void *c)
  * the team stays. Without the measurement, 1 team call of 3. */
 Test(region, a_team_faster_than_its_loops_alone_is_kept, .timeout = 60)
 {
+    /* Valgrind runs one thread at a time: the member waiting at the 5 barriers holds its
+     * lock while it spins, and on a 2-vCPU Xeon guest every team call took 169 ms against
+     * 91 ms alone, so the measurement rightly sent the region inline. */
+    if (UNDER_VALGRIND) cr_skip_test("valgrind serialises threads: a team is never faster than its loops alone");
     setenv("PRANGE_FORK_NS", "32000000", 1);
     prange_set_num_threads(2);
     prange_opts alone = region_opts(1);
