@@ -499,8 +499,8 @@ int prange__region_once(int (*call)(void *), void *arg)
  * epoch `epoch` (sched/prange_sched.h): every length up to n_max of that class is
  * serial, since its work n x c stays below twice the fork-join figure of the team
  * (plan() then finds fewer than 2 threads worth it) and below what a quiet machine's
- * figure would pay (no probe). While the epoch, the call's inputs, the budget and the
- * pool are the same, such a call runs inline without planning (an inline call's
+ * figure would pay (no probe). While the epoch (which a new budget moves), the call's
+ * inputs and the pool are the same, such a call runs inline without planning (an inline call's
  * libprange instructions 667 -> 278, perf/ab/run: the table read, plan(), the probe
  * checks). A wavefront's diagonals of one class share the entry; the loops of a solver
  * step each have theirs. Whatever else would make a call serial (a nested call,
@@ -514,15 +514,23 @@ static const prange_opts g_automatic = PRANGE_OPTS_INIT; /* prange_for's, read i
 static inline const inline_memo *memo_fits(uint64_t n, const prange_opts *o, const void *key, uint64_t epoch)
 {
     const inline_memo *m = prange__memo_slot(prange__memos, key);
+    /* No budget nor PRANGE_VERBOSE here: a new budget moves the epoch, and no memo is kept
+     * under PRANGE_VERBOSE=2 (fixed at start-up). */
     return prange__memo_covers(m, key, n, epoch) && m->hint == o->cost_ns && m->grain == o->grain &&
-                   m->threads == o->threads && m->flags == o->flags && m->pool == prange__pool &&
-                   m->budget == prange__budget() && prange__verbose() < 2
+                   m->threads == o->threads && m->flags == o->flags && m->pool == prange__pool
                ? m
                : NULL;
 }
 static inline const inline_memo *memo_holds(const loop *L, const prange_opts *o, const void *key, uint64_t epoch)
 {
     return !L->until ? memo_fits(L->n, o, key, epoch) : NULL;
+}
+
+/* The last length of size class c a memo covers at n_max (n x ns <= work_max). */
+static uint64_t memo_n_max(unsigned c, double n_max)
+{
+    uint64_t top = c < 31 ? (UINT64_C(4) << (2 * c)) - 1 : UINT64_MAX; /* the class's last length */
+    return n_max < (double)top ? (uint64_t)n_max : top;
 }
 
 /* Keep this call's class as serial up to the length where a team of 2 could pay: at its
@@ -541,16 +549,42 @@ static void memo_keep(const loop *L, const prange_opts *o, const void *key, uint
     int pool = prange__pool_size();
     double fork = prange__fork_ns(cap > pool ? cap : pool, NULL);
     double quiet = prange__fork_quiet_ns() / 0.35, most = 2 * fork < quiet ? 2 * fork : quiet;
-    double n_max = 0.99 * most / ns;
+    double work_max = 0.99 * most, n_max = work_max / ns;
     if (!(n_max >= (double)L->n)) return; /* serial for another reason: plan each call */
     inline_memo *m = prange__memo_slot(prange__memos_claim(), key);
     if (!m) return; /* the pool is taken: plan each call */
     unsigned c = prange__size_class(L->n);
-    uint64_t top = c < 31 ? (UINT64_C(4) << (2 * c)) - 1 : UINT64_MAX; /* the class's last length */
-    *m = (inline_memo){.key = key, .n_min = c ? UINT64_C(1) << (2 * c) : 0,
-                       .n_max = n_max < (double)top ? (uint64_t)n_max : top, .epoch = epoch,
-                       .grain = o->grain, .flags = o->flags, .budget = budget,
-                       .pool = prange__pool, .threads = o->threads, .ns = ns, .hint = learn ? 0 : o->cost_ns};
+    *m = (inline_memo){.key = key, .n_min = c ? UINT64_C(1) << (2 * c) : 0, .n_max = memo_n_max(c, n_max),
+                       .epoch = epoch, .grain = o->grain, .flags = o->flags, .pool = prange__pool,
+                       .threads = o->threads, .ns = ns, .hint = learn ? 0 : o->cost_ns, .work_max = work_max};
+}
+
+/* A sampled call of a kept inline plan, made at `epoch`: record its cost, and carry this
+ * thread's memos over the epoch that record moved when nothing else moved it in between.
+ * The sample changed only its own (key, size class)'s cost: the other memos hold as they
+ * were, and its own up to the length its new cost allows (n x ns <= work_max), while the
+ * key stays warm (a serial sample starts no back-off). Without this every sampled call
+ * (1 in 64) sent the next call of each of the thread's loops through plan() again
+ * (~1,100 instructions: a third of an inline loop's libprange instructions). The budget is
+ * read here, 1 call in 64, as the memo path read it on every call before: under
+ * PRANGE_SHARE=node it keeps this process counted as running loops (sched/node.c). */
+static void memo_sampled(const loop *L, const void *key, uint64_t epoch)
+{
+    (void)prange__budget_now();
+    uint64_t was = prange__cost_record_alone(key, L->n, L->timed_iters, (double)L->timed_ns, 1);
+    if (was != epoch || !prange__memos) return;
+    unsigned c = prange__size_class(L->n);
+    for (int i = 0; i < PRANGE__MEMOS; i++) {
+        inline_memo *m = &prange__memos[i];
+        if (!m->key || m->epoch != epoch) continue;
+        if (m->key == key && prange__size_class(m->n_min) == c) {
+            prange__learned l = prange__cost_get(key, L->n);
+            if (!prange__cost_warm(&l) || !(l.ns > 0)) continue; /* plan the next call */
+            m->n_max = memo_n_max(c, m->work_max / l.ns);
+            m->ns = l.ns;
+        }
+        m->epoch = was + 1;
+    }
 }
 
 /* Run a validated loop with loaded options `o`. */
@@ -569,7 +603,7 @@ static void run_loop(loop *L, const prange_opts *o, const void *key)
         if (prange__tls.region)
             prange__region_account_inline((double)L->n * m->ns, 0, !(o->flags & PRANGE_NOWAIT));
         run_serial(L);
-        if (L->sample) prange__cost_record_alone(key, L->n, L->timed_iters, (double)L->timed_ns, 1);
+        if (L->sample) memo_sampled(L, key, epoch);
         return;
     }
     /* Learn only where the caller gave no cost: one read of the table serves the plan,

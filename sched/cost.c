@@ -321,9 +321,9 @@ int prange__backoff_observe(const void *key, const prange__learned *l, uint64_t 
     return 1;
 }
 
-void prange__cost_record_alone(const void *key, uint64_t n, uint64_t iters, double ns, int alone)
+uint64_t prange__cost_record_alone(const void *key, uint64_t n, uint64_t iters, double ns, int alone)
 {
-    if (!key || iters == 0 || !(ns >= 0)) return;
+    if (!key || iters == 0 || !(ns >= 0)) return UINT64_MAX;
     slot *s = find(make_key(key, n), 1);
     /* 0 means "unknown" to lookups: a sample is never below 1e-6 ns per iteration. */
     double c = ns / (double)iters;
@@ -334,10 +334,10 @@ void prange__cost_record_alone(const void *key, uint64_t n, uint64_t iters, doub
         int left = atomic_load_explicit(&s->time_alone, memory_order_relaxed);
         if (left > 0) atomic_store_explicit(&s->time_alone, left - 1, memory_order_relaxed);
     }
-    prange__plan_changed();
+    return atomic_fetch_add_explicit(&prange__plan_epoch, 1, memory_order_release); /* prange__plan_changed */
 }
 
 void prange__cost_record(const void *key, uint64_t n, uint64_t iters, double ns)
 {
-    prange__cost_record_alone(key, n, iters, ns, 0);
+    (void)prange__cost_record_alone(key, n, iters, ns, 0);
 }

@@ -192,7 +192,8 @@ int prange_set_num_threads(int n)
 {
     if (n < 0 || n > PRANGE_MAX_THREADS) return PRANGE_EINVAL;
     (void)prange__state_get();
-    atomic_store(&prange__threads_override, n);
+    /* Kept plans compare the epoch, not the budget (lib/loop.c's inline memos). */
+    if (atomic_exchange(&prange__threads_override, n) != n) prange__plan_changed();
     return 0;
 }
 

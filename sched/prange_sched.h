@@ -511,8 +511,9 @@ static inline unsigned prange__size_class(uint64_t n)
  * probing: timed 1 in 64 (prange__sample_tick), and its serial plan may be reused. */
 int prange__cost_warm(const prange__learned *l);
 /* Bumped whenever something a plan reads from the shared state changes: a learned cost,
- * a back-off, the fork-join figure. A plan made at one value still holds while the value
- * is unchanged and the call's own inputs are the same (lib/loop.c keeps the last inline
+ * a back-off, the fork-join figure, the thread budget (prange_set_num_threads, a new
+ * PRANGE_SHARE=node share). A plan made at one value still holds while the value is
+ * unchanged and the call's own inputs are the same (lib/loop.c keeps the last inline
  * plan of each thread on this). */
 extern _Atomic(uint64_t) prange__plan_epoch;
 static inline void prange__plan_changed(void)
@@ -529,9 +530,10 @@ typedef struct prange__inline_memo {
     uint64_t n_min, n_max, epoch; /* n_min: the class's first length */
     int64_t grain;
     unsigned flags;
-    int budget, pool, threads;
+    int pool, threads;
     double ns;   /* the cost it was made with: learned, or the hint (an inline region's account) */
     double hint; /* the call's cost_ns: 0 for a learned loop's memo; a call must match it */
+    double work_max; /* serial while n x ns <= this (ns): n_max at another cost (lib/loop.c) */
 } prange__inline_memo;
 #define PRANGE__MEMOS 4 /* a power of two */
 /* This thread's memos, NULL until its first kept decision claims them (with its kept
@@ -556,8 +558,8 @@ static inline prange__inline_memo *prange__memo_slot(prange__inline_memo *m, con
 }
 _Static_assert(PRANGE__MEMOS == 4, "prange__memo_slot takes the top 2 bits");
 /* Whether memo m (NULL-safe) was made for n iterations of `key` (never NULL: an empty slot
- * has key NULL) at epoch `epoch`; the call's options, budget and pool are the caller's to
- * compare. */
+ * has key NULL) at epoch `epoch`; the call's options and the pool are the caller's to
+ * compare (the budget moves the epoch). */
 static inline int prange__memo_covers(const prange__inline_memo *m, const void *key, uint64_t n, uint64_t epoch)
 {
     return m && key && m->key == key && n >= m->n_min && n <= m->n_max && m->epoch == epoch;
@@ -584,8 +586,10 @@ int prange__backoff_observe(const void *key, const prange__learned *l, uint64_t 
 /* Record that `iters` iterations of key took `ns` on one thread (n = the loop size). */
 void prange__cost_record(const void *key, uint64_t n, uint64_t iters, double ns);
 /* The same, for a call that ran on one thread when `alone` (inline, or a first slice):
- * also kept apart as the serial estimate the back-off compares parallel calls with. */
-void prange__cost_record_alone(const void *key, uint64_t n, uint64_t iters, double ns, int alone);
+ * also kept apart as the serial estimate the back-off compares parallel calls with.
+ * Returns the plan epoch its own bump moved on from (UINT64_MAX: nothing recorded), so a
+ * caller that saw that epoch knows the sample was the only change since (lib/loop.c). */
+uint64_t prange__cost_record_alone(const void *key, uint64_t n, uint64_t iters, double ns, int alone);
 /* ---- clocks (sched/clock.c) ------------------------------------------------------------ */
 
 /* Monotonic time in ns (cheap). */

@@ -1718,6 +1718,85 @@ static void seq_learn(prange_body_fn body, int64_t n)
     for (int i = 0; i < 8; i++) prange__cost_record((const void *)body, (uint64_t)n, (uint64_t)n, (double)n);
 }
 
+/* A new budget moves the epoch (the memo no longer compares it on every call): the kept
+ * plan is dropped, and the next call plans and keeps one again. */
+Test(plans, a_kept_inline_plan_sees_a_new_budget)
+{
+    memo_start();
+    cr_assert(prange__memo_kept((const void *)memo_body, 1000), "the cheap loop kept no inline plan");
+    cr_assert_eq(prange_set_num_threads(3), 0);
+    cr_assert_not(prange__memo_kept((const void *)memo_body, 1000), "the kept plan outlived the budget of 2");
+    cr_assert_eq(memo_team(1000), 1);
+    cr_assert(prange__memo_kept((const void *)memo_body, 1000), "no inline plan kept at the new budget");
+    cr_assert_eq(prange_set_num_threads(3), 0); /* the same budget: nothing moves */
+    cr_assert(prange__memo_kept((const void *)memo_body, 1000), "setting the same budget dropped the plan");
+}
+
+/* A kept plan's own sampled calls (1 in 64) record a cost and move the epoch; when that
+ * sample was the only change, the thread's kept plans carry over (lib/loop.c,
+ * memo_sampled): the key's own at its new cost, the others as they were. Four samples
+ * cannot move the lower median of the 8 recorded (1 ns an iteration). */
+Test(plans, a_kept_inline_plan_survives_its_own_samples)
+{
+    memo_start();
+    prange_body_fn other = seq_body3; /* a second loop of the sequence, in another slot */
+    prange__inline_memo base[PRANGE__MEMOS];
+    if (prange__memo_slot(base, (const void *)other) == prange__memo_slot(base, (const void *)memo_body))
+        other = seq_body5;
+    cr_assert_neq(prange__memo_slot(base, (const void *)other), prange__memo_slot(base, (const void *)memo_body));
+    for (int i = 0; i < 8; i++) prange__cost_record((const void *)other, 1000, 1000, 1000);
+    team_ctx c = {0};
+    cr_assert_eq(prange_for(0, 1000, other, &c), 0);
+    cr_assert_eq(memo_team(1000), 1);
+    int sampled = 0;
+    for (int i = 0; i < 4 * 64; i++) {
+        uint64_t before = atomic_load(&prange__plan_epoch);
+        int due = prange__sample_due();
+        cr_assert_eq(memo_team(1000), 1, "call %d of a cheap loop ran on a team", i);
+        if (due) {
+            sampled++;
+            cr_assert_neq(atomic_load(&prange__plan_epoch), before, "a sampled call recorded nothing");
+        }
+        cr_assert(prange__memo_kept((const void *)memo_body, 1000), "call %d (sampled: %d) dropped its kept plan", i,
+                  due);
+        cr_assert(prange__memo_kept((const void *)other, 1000), "call %d (sampled: %d) dropped another loop's plan", i,
+                  due);
+    }
+    cr_assert_geq(sampled, 3, "only %d of 256 calls were sampled", sampled);
+}
+
+/* ... but a sample that makes the loop dear ends its own kept plan: 4 samples of 1 ms an
+ * iteration recorded (the median still 1 ns), then one sampled call that spins 2 ms
+ * (2 us an iteration: 2 ms of work against a 100 us fork-join figure). */
+static atomic_int spin_next;
+static void spin_body(void *c, int64_t b, int64_t e)
+{
+    team_body(c, b, e);
+    if (!atomic_exchange(&spin_next, 0)) return;
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    do clock_gettime(CLOCK_MONOTONIC, &t);
+    while ((t.tv_sec - t0.tv_sec) * 1e9 + (t.tv_nsec - t0.tv_nsec) < 2e6);
+}
+
+Test(plans, a_kept_inline_plan_sees_its_own_dear_sample)
+{
+    setenv("PRANGE_FORK_NS", "100000", 1);
+    prange_set_num_threads(2);
+    for (int i = 0; i < 8; i++) prange__cost_record((const void *)spin_body, 1000, 1000, 1000);
+    for (int i = 0; i < 4; i++) prange__cost_record((const void *)spin_body, 1000, 1000, 1e9);
+    team_ctx c = {0};
+    while (!prange__sample_due()) cr_assert_eq(prange_for(0, 1000, spin_body, &c), 0);
+    cr_assert_eq(atomic_load(&c.team), 1, "a loop of 1 ns an iteration (the median) ran on a team");
+    cr_assert(prange__memo_kept((const void *)spin_body, 1000), "the cheap loop kept no inline plan");
+    atomic_store(&spin_next, 1);
+    cr_assert_eq(prange_for(0, 1000, spin_body, &c), 0); /* sampled: 2 ms recorded */
+    cr_assert_not(prange__memo_kept((const void *)spin_body, 1000), "the kept plan outlived its own dear sample");
+    team_ctx d = {0};
+    cr_assert_eq(prange_for(0, 1000, spin_body, &d), 0);
+    cr_assert_eq(atomic_load(&d.team), 2, "2 ms of work after the dear sample ran inline");
+}
+
 Test(plans, the_loops_of_a_sequence_each_keep_their_inline_plan)
 {
     setenv("PRANGE_FORK_NS", "100000", 1);
