@@ -352,6 +352,8 @@ static uint64_t block_size(uint64_t n, int64_t grain, double cost_ns, size_t siz
 }
 
 
+#define ONE_ACC 64 /* fold_inline's single block: accumulators up to this size in its frame */
+
 /* Blocks [R->first, nb) on the calling thread (onto R->pre, which holds [0, first), when
  * a first slice ran), folded along the canonical tree into `result`: 0, or PRANGE_ENOMEM
  * (no scratch for the stack). */
@@ -367,6 +369,24 @@ static int fold_inline(red *R, void *result)
         }
         prange__leave(saved);
         memcpy(result, &v, sizeof v);
+        return 0;
+    }
+    /* One block (a small reduction called again and again: a dot product per solver
+     * step): its accumulator is the result, with no stack to build (355 -> 283 libprange
+     * instructions at 64 elements, perf/ab/overhead.c's ireduce). The same bits:
+     * fold_blocks folds the one block alone and fold_right combines nothing. */
+    if (R->nb == 1 && !R->pre && R->r.acc_size <= ONE_ACC) {
+        _Alignas(64) unsigned char acc[ONE_ACC]; /* 64-aligned, as a stack slot is */
+        prange__r_identity(&R->r, acc);
+        prange__tls_t saved = prange__enter_inline();
+        uint64_t t0 = R->sample ? prange__now_ns() : 0;
+        R->body(R->ctx, R->begin, prange__at(R->begin, R->n), acc);
+        if (t0) {
+            R->timed_ns = prange__now_ns() - t0;
+            R->timed_iters = R->n;
+        }
+        prange__leave(saved);
+        acc_copy(result, acc, R->r.acc_size);
         return 0;
     }
     buffer buf;

@@ -412,6 +412,67 @@ static void mod_body(void *c, int64_t b, int64_t e, void *acc)
     *(uint64_t *)acc = s;
 }
 
+/* A reduction of one block (n <= the block size: a small dot product per solver step)
+ * runs from its own accumulator (lib/reduce.c, fold_inline's single block; up to 64
+ * bytes in the frame, bigger ones through the stack): identity, one body call over the
+ * whole range, no combine, the result copied out once. Sizes on both sides of 64 bytes. */
+typedef struct {
+    int64_t calls, lo, hi, combines;
+} one_head;
+static void one_id(void *rctx, void *acc, size_t size)
+{
+    (void)rctx;
+    unsigned char *b = acc;
+    for (size_t i = 0; i < size; i++) b[i] = (unsigned char)(7 * i + 1);
+    memset(acc, 0, sizeof(one_head));
+}
+static void one_combine(void *rctx, void *acc, const void *rhs, size_t size)
+{
+    (void)rctx;
+    (void)rhs;
+    (void)size;
+    ((one_head *)acc)->combines++;
+}
+static void one_body(void *c, int64_t b, int64_t e, void *acc)
+{
+    (void)c;
+    one_head *h = acc;
+    h->calls++;
+    h->lo = b;
+    h->hi = e;
+}
+
+Test(reduce, one_block_runs_from_its_own_accumulator)
+{
+    static const size_t sizes[] = {sizeof(one_head), 40, 64, 72, 200};
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        size_t size = sizes[k];
+        prange_reducer r = PRANGE_REDUCER_INIT;
+        r.acc_size = size;
+        r.identity = one_id;
+        r.combine = one_combine;
+        unsigned char out[256], want[256];
+        one_id(NULL, want, size);
+        ((one_head *)(void *)want)->calls = 1;
+        ((one_head *)(void *)want)->lo = -500;
+        ((one_head *)(void *)want)->hi = 500;
+        memset(out, 0xAB, sizeof out);
+        cr_assert_eq(prange_reduce(-500, 500, &r, one_body, NULL, out, NULL), 0);
+        cr_assert_eq(memcmp(out, want, size), 0, "acc_size %zu: not identity + one body call over the range", size);
+        for (size_t i = size; i < sizeof out; i++) cr_assert_eq(out[i], 0xAB, "acc_size %zu: wrote past the result", size);
+        /* Two blocks (grain 500): one combine, the first block's bounds. */
+        prange_opts o = PRANGE_OPTS_INIT;
+        o.grain = 500;
+        o.threads = 1;
+        cr_assert_eq(prange_reduce(-500, 500, &r, one_body, NULL, out, &o), 0);
+        one_head h;
+        memcpy(&h, out, sizeof h);
+        cr_assert(h.calls == 1 && h.lo == -500 && h.hi == 0 && h.combines == 1, "acc_size %zu, 2 blocks: %lld calls "
+                  "[%lld, %lld) %lld combines", size, (long long)h.calls, (long long)h.lo, (long long)h.hi,
+                  (long long)h.combines);
+    }
+}
+
 Test(reduce, reducer_rctx_reaches_identity_and_combine)
 {
     prange_set_num_threads(8);
