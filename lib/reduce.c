@@ -359,34 +359,29 @@ static uint64_t block_size(uint64_t n, int64_t grain, double cost_ns, size_t siz
  * (no scratch for the stack). */
 static int fold_inline(red *R, void *result)
 {
-    if (R->whole && !R->pre) { /* every block here: the kernel folds them in typed code */
-        prange__tls_t saved = prange__enter_inline();
-        uint64_t t0 = R->sample ? prange__now_ns() : 0;
-        double v = R->whole(R->ctx, R->begin, R->n, R->B);
-        if (t0) {
-            R->timed_ns = prange__now_ns() - t0;
-            R->timed_iters = R->n;
-        }
-        prange__leave(saved);
-        memcpy(result, &v, sizeof v);
-        return 0;
-    }
-    /* One block (a small reduction called again and again: a dot product per solver
-     * step): its accumulator is the result, with no stack to build (355 -> 283 libprange
-     * instructions at 64 elements, perf/ab/overhead.c's ireduce). The same bits:
-     * fold_blocks folds the one block alone and fold_right combines nothing. */
-    if (R->nb == 1 && !R->pre && R->r.acc_size <= ONE_ACC) {
+    /* Without the merge stack: a typed kernel folds every block itself, in typed code;
+     * one block (a small reduction called again and again: a dot product per solver step)
+     * is its own accumulator (355 -> 284 libprange instructions at 64 elements,
+     * perf/ab/overhead.c's ireduce). The same bits: fold_blocks would fold the one block
+     * alone and fold_right combine nothing. */
+    if (!R->pre && (R->whole || (R->nb == 1 && R->r.acc_size <= ONE_ACC))) {
         _Alignas(64) unsigned char acc[ONE_ACC]; /* 64-aligned, as a stack slot is */
-        prange__r_identity(&R->r, acc);
+        size_t size = R->whole ? sizeof(double) : R->r.acc_size;
+        if (!R->whole) prange__r_identity(&R->r, acc);
         prange__tls_t saved = prange__enter_inline();
         uint64_t t0 = R->sample ? prange__now_ns() : 0;
-        R->body(R->ctx, R->begin, prange__at(R->begin, R->n), acc);
+        if (R->whole) {
+            double v = R->whole(R->ctx, R->begin, R->n, R->B);
+            memcpy(acc, &v, sizeof v);
+        } else {
+            R->body(R->ctx, R->begin, prange__at(R->begin, R->n), acc);
+        }
         if (t0) {
             R->timed_ns = prange__now_ns() - t0;
             R->timed_iters = R->n;
         }
         prange__leave(saved);
-        acc_copy(result, acc, R->r.acc_size);
+        acc_copy(result, acc, size);
         return 0;
     }
     buffer buf;

@@ -334,7 +334,7 @@ uint64_t prange__cost_record_alone(const void *key, uint64_t n, uint64_t iters, 
         int left = atomic_load_explicit(&s->time_alone, memory_order_relaxed);
         if (left > 0) atomic_store_explicit(&s->time_alone, left - 1, memory_order_relaxed);
     }
-    return atomic_fetch_add_explicit(&prange__plan_epoch, 1, memory_order_release); /* prange__plan_changed */
+    return prange__plan_changed();
 }
 
 void prange__cost_record(const void *key, uint64_t n, uint64_t iters, double ns)

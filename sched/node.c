@@ -132,9 +132,10 @@ static void refresh(int cores, uint64_t now)
     }
     if (active < 1) active = 1;
     int share = cores / active + (before < cores % active ? 1 : 0);
+    if (share < 1) share = 1;
     atomic_store(&g_active, active);
     /* A new share is a new budget: plans kept at the old one are dropped. */
-    if (atomic_exchange(&g_share, share > 0 ? share : 1) != (share > 0 ? share : 1)) prange__plan_changed();
+    if (atomic_exchange(&g_share, share) != share) prange__plan_changed();
 }
 
 int prange__node_share(int cores, int force)

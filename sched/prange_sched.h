@@ -516,9 +516,10 @@ int prange__cost_warm(const prange__learned *l);
  * unchanged and the call's own inputs are the same (lib/loop.c keeps the last inline
  * plan of each thread on this). */
 extern _Atomic(uint64_t) prange__plan_epoch;
-static inline void prange__plan_changed(void)
+/* Returns the epoch the bump moved on from. */
+static inline uint64_t prange__plan_changed(void)
 {
-    atomic_fetch_add_explicit(&prange__plan_epoch, 1, memory_order_release);
+    return atomic_fetch_add_explicit(&prange__plan_epoch, 1, memory_order_release);
 }
 /* The last inline decision of this thread for a warm key (no back-off, no probe) and
  * size class, made at epoch `epoch`: every length in [n_min, n_max] of that class is
