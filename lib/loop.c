@@ -498,8 +498,9 @@ int prange__region_once(int (*call)(void *), void *arg)
  * slot), for a warm key (no back-off, no probe) and size class, made at shared-state
  * epoch `epoch` (sched/prange_sched.h): every length up to n_max of that class is
  * serial, since its work n x c stays below twice the fork-join figure of the team
- * (plan() then finds fewer than 2 threads worth it) and below what a quiet machine's
- * figure would pay (no probe). While the epoch (which a new budget moves), the call's
+ * (plan() then finds fewer than 2 threads worth it); past n_quiet, where a quiet
+ * machine's figure would pay, only until the next fork-join probe is due (memo_keep).
+ * While the epoch (which a new budget moves), the call's
  * inputs and the pool are the same, such a call runs inline without planning (an inline call's
  * libprange instructions 667 -> 278, perf/ab/run: the table read, plan(), the probe
  * checks). A wavefront's diagonals of one class share the entry; the loops of a solver
@@ -544,19 +545,32 @@ static void memo_keep(const loop *L, const prange_opts *o, const void *key, uint
         (learn && !prange__cost_warm(learned)) || !(ns > 0) || prange__verbose() >= 2)
         return;
     int budget = prange__budget(), cap = o->threads > 0 && o->threads < budget ? o->threads : budget;
-    /* plan(): t <= work / F(max(cap, pool)), serial below 2; plan_probe_team(): a probe
-     * when quiet + work / 2 < 0.85 work. A margin of 1% keeps rounding on the safe side. */
-    int pool = prange__pool_size();
-    double fork = prange__fork_ns(cap > pool ? cap : pool, NULL);
-    double quiet = prange__fork_quiet_ns() / 0.35, most = 2 * fork < quiet ? 2 * fork : quiet;
+    /* plan(): t <= work / F(max(cap, pool)), serial below 2. From 2F on it plans a team
+     * of 2 at the figure of max(2, pool) threads, which pays when F + work / 2 < 0.85
+     * work: once the pool has the whole budget that figure is F, and the plan is serial
+     * up to F / 0.35 (2.86F); before, up to 2F only. Unless F is a busy figure (>= 10x
+     * the quiet one), where a long enough loop tries the team at the quiet figure (the
+     * trial): the memo then stops where a team would pay at that figure. Past that
+     * length (quiet / 0.35) the plan is serial but probes the figure when a probe is due
+     * (plan_probe_team()): the memo holds there only while none is (prange__memo_covers).
+     * Those lengths were planned on every call: the longer half of a 1000² wavefront's
+     * diagonals on a guest whose figure sat at 2-3x its quietest. A margin of 1% keeps
+     * rounding on the safe side. */
+    const double pays2 = PRANGE__PARALLEL_GAIN - 0.5; /* a team of 2 pays from F / pays2 */
+    int pool = prange__pool_size(), region = cap > pool ? cap : pool;
+    double fork = prange__fork_ns(region, NULL);
+    double quiet = prange__fork_quiet_ns() / pays2, most = pool >= cap ? fork / pays2 : 2 * fork;
+    if (quiet < most && prange__fork_trial_ns(region, fork) > 0) most = quiet;
     double work_max = 0.99 * most, n_max = work_max / ns;
+    double work_quiet = prange__fork_fixed() || quiet > most ? work_max : 0.99 * quiet;
     if (!(n_max >= (double)L->n)) return; /* serial for another reason: plan each call */
     inline_memo *m = prange__memo_slot(prange__memos_claim(), key);
     if (!m) return; /* the pool is taken: plan each call */
     unsigned c = prange__size_class(L->n);
     *m = (inline_memo){.key = key, .n_min = c ? UINT64_C(1) << (2 * c) : 0, .n_max = memo_n_max(c, n_max),
                        .epoch = epoch, .grain = o->grain, .flags = o->flags, .pool = prange__pool,
-                       .threads = o->threads, .ns = ns, .hint = learn ? 0 : o->cost_ns, .work_max = work_max};
+                       .threads = o->threads, .ns = ns, .hint = learn ? 0 : o->cost_ns, .work_max = work_max,
+                       .n_quiet = memo_n_max(c, work_quiet / ns), .work_quiet = work_quiet};
 }
 
 /* A sampled call of a kept inline plan, made at `epoch`: record its cost, and carry this
@@ -581,6 +595,7 @@ static void memo_sampled(const loop *L, const void *key, uint64_t epoch)
             prange__learned l = prange__cost_get(key, L->n);
             if (!prange__cost_warm(&l) || !(l.ns > 0)) continue; /* plan the next call */
             m->n_max = memo_n_max(c, m->work_max / l.ns);
+            m->n_quiet = memo_n_max(c, m->work_quiet / l.ns);
             m->ns = l.ns;
         }
         m->epoch = was + 1;

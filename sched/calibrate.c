@@ -52,6 +52,7 @@ static atomic_int g_confirm[MAX_SIZES];
 /* The cheapest figure seen for the smallest size, and the probe's back-off. */
 static _Atomic(uint64_t) g_quiet_ns;
 static _Atomic(uint64_t) g_probe_next, g_probe_gap;
+_Atomic(uint64_t) prange__probe_tick; /* g_probe_next in ticks, for kept inline plans */
 static atomic_int g_probing;
 /* Parallel calls still to be sampled for the figure after it was (re)made: > 0 = watching. */
 atomic_int prange__fork_watch;
@@ -469,6 +470,7 @@ int prange__fork_probe(int team, const char *label)
             gap = PROBE_COST_GAP * took < (double)PROBE_GAP_MAX_NS ? (uint64_t)(PROBE_COST_GAP * took) : PROBE_GAP_MAX_NS;
         atomic_store(&g_probe_gap, gap);
         atomic_store(&g_probe_next, prange__now_ns() + gap);
+        atomic_store(&prange__probe_tick, prange__ticks() + (uint64_t)((double)gap / prange__clock_tick_ns));
         changed = prange__window_get(&g_win[i]) < before;
         prange__plan_changed();
         if (prange__verbose() >= 2)

@@ -535,6 +535,10 @@ typedef struct prange__inline_memo {
     double ns;   /* the cost it was made with: learned, or the hint (an inline region's account) */
     double hint; /* the call's cost_ns: 0 for a learned loop's memo; a call must match it */
     double work_max; /* serial while n x ns <= this (ns): n_max at another cost (lib/loop.c) */
+    /* Up to n_quiet (n x ns <= work_quiet) no fork-join probe could follow the plan; the
+     * longer lengths of the class hold only while no probe is due (prange__probe_due). */
+    uint64_t n_quiet;
+    double work_quiet;
 } prange__inline_memo;
 #define PRANGE__MEMOS 4 /* a power of two */
 /* This thread's memos, NULL until its first kept decision claims them (with its kept
@@ -558,12 +562,14 @@ static inline prange__inline_memo *prange__memo_slot(prange__inline_memo *m, con
     return m ? m + (h >> (32 - 2)) : NULL;
 }
 _Static_assert(PRANGE__MEMOS == 4, "prange__memo_slot takes the top 2 bits");
+static inline int prange__probe_due(void);
 /* Whether memo m (NULL-safe) was made for n iterations of `key` (never NULL: an empty slot
- * has key NULL) at epoch `epoch`; the call's options and the pool are the caller's to
- * compare (the budget moves the epoch). */
+ * has key NULL) at epoch `epoch`, and no fork-join probe is due for that length; the
+ * call's options and the pool are the caller's to compare (the budget moves the epoch). */
 static inline int prange__memo_covers(const prange__inline_memo *m, const void *key, uint64_t n, uint64_t epoch)
 {
-    return m && key && m->key == key && n >= m->n_min && n <= m->n_max && m->epoch == epoch;
+    return m && key && m->key == key && n >= m->n_min && n <= m->n_max && m->epoch == epoch &&
+           (n <= m->n_quiet || !prange__probe_due());
 }
 /* Whether this thread keeps an inline decision for n iterations of `key` made at the
  * current epoch (what a call with the same options would reuse). No side effect. */
@@ -609,6 +615,15 @@ static inline uint64_t prange__ticks(void)
     if (__builtin_expect(prange__clock_tsc, 1)) return __builtin_ia32_rdtsc();
 #endif
     return prange__now_ns();
+}
+/* The tick from which the next fork-join probe is due (sched/calibrate.c; 0 before the
+ * first). A serial plan whose loop a team would speed up at the quiet figure probes then
+ * (plan.c); a kept inline plan of such a length holds only until that tick (lib/loop.c;
+ * under PRANGE_FORK_NS nothing probes, and it never asks). */
+extern _Atomic(uint64_t) prange__probe_tick;
+static inline int prange__probe_due(void)
+{
+    return prange__ticks() >= atomic_load_explicit(&prange__probe_tick, memory_order_relaxed);
 }
 /* ns since `t0` (a prange__ticks() reading). */
 static inline uint64_t prange__ticks_since_ns(uint64_t t0)

@@ -1672,6 +1672,68 @@ Test(plans, a_kept_inline_plan_sees_a_new_fork_figure)
     cr_assert_eq(memo_team(100), 2, "the kept serial plan outlived the fork-join figure it was made from");
 }
 
+/* A serial plan long enough that a team would pay at the quiet machine's figure probes the
+ * figure whenever a probe is due (plan.c, plan_probe_team). Such a length keeps its inline
+ * plan between probes and gives the call back to plan() once the next probe is due
+ * (prange__memo_covers); shorter lengths of its class, which never probe, keep it then too.
+ * The probe hook takes 20 ms, so the next probe comes 0.5 s later (calibrate.c: at least 32x
+ * what a probe took). */
+static atomic_int memo_probes;
+static double slow_probe(int t)
+{
+    (void)t;
+    atomic_fetch_add(&memo_probes, 1);
+    struct timespec t0, now;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    do clock_gettime(CLOCK_MONOTONIC, &now);
+    while ((now.tv_sec - t0.tv_sec) * 1e9 + (now.tv_nsec - t0.tv_nsec) < 2e7);
+    return prange__fork_ns(2, NULL); /* the busy figure again: nothing moves */
+}
+
+Test(plans, a_kept_inline_plan_waits_for_the_next_probe)
+{
+    prange_set_num_threads(2);
+    prange__fork_ensure();
+    int region = prange__pool_size() > 2 ? prange__pool_size() : 2;
+    double q0 = prange__fork_quiet_ns();
+    /* A figure of 4x the quiet one: busy enough that a team pays later than the quiet
+     * figure says, not enough for the trial (10x). */
+    for (int i = 0; i < 8; i++) prange__fork_observe(region, 4 * q0);
+    for (int i = 0; i < 8; i++) prange__fork_observe(2, 4 * q0);
+    double q = prange__fork_quiet_ns(), fork = prange__fork_ns(region, NULL);
+    cr_assert(fork >= 3.5 * q && fork < 10 * q, "figure %.0f ns, quiet %.0f ns", fork, q);
+    /* 1000 iterations whose work a team of 2 would speed up at the quiet figure, but not
+     * at the current one (plan(): serial below 2F). */
+    double serial_to = 2 * fork < fork / 0.35 ? 2 * fork : fork / 0.35, work = (q / 0.35 + serial_to) / 2;
+    for (int i = 0; i < 8; i++) prange__cost_record((const void *)memo_body, 1000, 1000, work);
+    prange__fork_set_measure_hook(slow_probe);
+    for (int i = 0; i < 20; i++) cr_assert_eq(memo_team(1000), 1, "call %d ran on a team", i);
+    cr_assert_eq(atomic_load(&memo_probes), 1, "%d probes, where the first call probes", atomic_load(&memo_probes));
+    cr_assert(prange__memo_kept((const void *)memo_body, 1000), "no inline plan kept between probes");
+    /* 300 iterations (the same size class) would not pay even at the quiet figure. */
+    cr_assert(prange__memo_kept((const void *)memo_body, 300));
+    usleep(600000); /* the next probe is due */
+    cr_assert_not(prange__memo_kept((const void *)memo_body, 1000), "the kept plan outlived its probe's gap");
+    cr_assert(prange__memo_kept((const void *)memo_body, 300), "a length that never probes lost its kept plan");
+    cr_assert_eq(memo_team(1000), 1);
+    cr_assert_eq(atomic_load(&memo_probes), 2, "the call after the gap did not probe");
+}
+
+/* Once the pool has the team, a team of 2 pays from F / 0.35 of work, not from 2F (plan():
+ * F + W/2 < 0.85 W): a length between the two keeps its inline plan. A fixed 100 us figure
+ * (nothing probes): 1000 iterations of 250 ns, 250 us of work. */
+Test(plans, a_kept_inline_plan_reaches_where_a_team_of_2_pays)
+{
+    memo_start();
+    cr_assert_eq(team_of_call(4, 1e9), 2, "the pool did not get its team of 2");
+    for (int i = 0; i < 8; i++) prange__cost_record((const void *)memo_body, 1000, 1000, 2.5e5);
+    for (int i = 0; i < 4; i++) cr_assert_eq(memo_team(1000), 1, "call %d: 250 us of work ran on a team", i);
+    cr_assert(prange__memo_kept((const void *)memo_body, 1000), "no inline plan kept between 2F and F / 0.35");
+    /* 300 us is past F / 0.35 (286 us): a team of 2 pays. */
+    for (int i = 0; i < 8; i++) prange__cost_record((const void *)memo_body, 1000, 1000, 3e5);
+    cr_assert_eq(memo_team(1000), 2);
+}
+
 /* The loops of a sequence of small loops (a solver step, a sweep and its reduction) each
  * keep their inline decision: a thread keeps PRANGE__MEMOS, one per key slot. Eight
  * bodies, and the first of them that fall in different slots. */
