@@ -422,7 +422,7 @@ _Static_assert(sizeof(rred) <= PRANGE__RDESC, "a reduction's descriptor fits a r
  * fold their shares and post their pieces in the region's area, a mailbox each, and the
  * last member to arrive at the barrier merges them, in member order, before it releases
  * the others; each then copies the result, which a team's merge writes in the line the
- * members wait on (said, said_pair below). No slot and no planner to wait for: the
+ * members wait on (said below; a pair merges after the barrier, said_pair). No slot and no planner to wait for: the
  * posts and the barrier's line. The area holds two sets of mailboxes and
  * results, used in turn: a member still copying one result is never overtaken by the
  * next reduction's merge, which waits at its barrier for every member to have copied.
@@ -455,20 +455,31 @@ typedef struct said {
 } said;
 _Static_assert(sizeof(said) == PRANGE__SAID, "a said result fills the barrier line's room");
 
-/* A pair (a team of 2 waits next to its counter, lib/region.c) says its result in the
- * same line, and each member also posts there a piece of up to 8 bytes when its share
- * left one: written just before its arrival's increment on that line, it reaches the
- * member that merges with that increment, not as a mailbox line of its own. The posts
- * never overlap the result: a member that is done copying one result posts its next
- * piece while the other may still be copying. */
-#define PAIR_RESULT 16
+/* A pair (a team of 2 waits next to its counter, lib/region.c) posts in that line a piece
+ * of up to 8 bytes each, when its share left one: written just before its arrival's
+ * increment on that line, it reaches the other member with that increment, and the
+ * release, not as a mailbox line of its own. When both pieces are there, nobody merges
+ * in the barrier: each member merges the two after the release, the same pieces in the
+ * same order through the same code, so the same bits. The last to arrive releases at
+ * once; merging first kept the other waiting for the merge and for the line, which it
+ * read while the other spun on it (16 reductions in a region of 2: the 10th percentile
+ * 6-26% lower, docs/performance.md). The posts alternate between two sets by the
+ * reduction's parity: a member may start the next reduction while the other still reads
+ * this one's pieces, but not the one after, whose barrier needs the other's arrival.
+ * Otherwise (a piece in a mailbox) the last to arrive merges into the area, as for a
+ * larger team. */
 typedef struct said_pair {
-    atomic_int failed;
-    int pad;
-    unsigned char acc[PAIR_RESULT];
-    pair_post post[2];
+    pair_post post[2][2]; /* [parity][member] */
 } said_pair;
-_Static_assert(sizeof(said_pair) <= PRANGE__SAID, "a pair's posts and result fit the barrier line's room");
+_Static_assert(sizeof(said_pair) <= PRANGE__SAID, "a pair's two sets of posts fit the barrier line's room");
+
+/* Whether the pair's pieces are all in its posts (pairs: k of them). */
+static int posts_inline(const pair_post *pairs, int k)
+{
+    for (int t = 0; t < k; t++)
+        if (pairs[t].count != 1) return 0;
+    return 1;
+}
 
 static void post_pair(const red *R, pair_post *to, mail *box, const stack *own)
 {
@@ -489,11 +500,24 @@ _Static_assert(sizeof(stack) + 64 + (size_t)(16 + 2) * KEPT_ACC <= LOCAL, "a kep
 static void kept_merge_last(void *p)
 {
     const kept_merge *m = p;
-    if (m->k < 2) return;
+    if (m->k < 2 || (m->pairs && posts_inline(m->pairs, m->k))) return; /* each member merges */
     buffer b;
     unsigned char *mbuf = buffer_take(&b, stack_bytes(m->R->stride, merge_entries(m->R->nb))); /* in the frame */
     atomic_store_explicit(m->failed, 0, memory_order_relaxed); /* read after the release */
     merge(m->R, m->k, m->boxes, m->pairs, mbuf, m->res, m->failed);
+}
+
+/* A pair's merge after the release, by each member, from the two posts (read once from
+ * the line): 0 (pieces in posts leave nothing to fail). */
+static int merge_pair(const red *R, const mail *boxes, const pair_post *posts, void *result)
+{
+    pair_post mine[2];
+    memcpy(mine, posts, sizeof mine);
+    buffer b;
+    unsigned char *mbuf = buffer_take(&b, stack_bytes(R->stride, merge_entries(R->nb))); /* in the frame */
+    atomic_int failed = 0;
+    merge(R, 2, boxes, mine, mbuf, result, &failed);
+    return atomic_load_explicit(&failed, memory_order_relaxed) ? PRANGE_ENOMEM : 0;
 }
 
 /* Returns 0 or PRANGE_ENOMEM; 1, having done nothing, for a serial plan while members
@@ -517,10 +541,8 @@ static int kept_reduce(red *R, const prange_opts *o, const void *key, const pran
         int next_to_counter;
         unsigned char *line = prange__region_said(&next_to_counter);
         size_t size = R->r.acc_size;
-        if (next_to_counter && size <= PAIR_RESULT) {
-            pair = (said_pair *)(void *)line;
-            res = pair->acc;
-            failed = &pair->failed;
+        if (next_to_counter && k == 2) {
+            pair = (said_pair *)(void *)line; /* the result stays in the area */
         } else if (!next_to_counter && size <= sizeof(((said *)0)->acc)) {
             res = ((said *)(void *)line)->acc; /* written by the merging member only */
             failed = &((said *)(void *)line)->failed;
@@ -545,15 +567,20 @@ static int kept_reduce(red *R, const prange_opts *o, const void *key, const pran
         prange__leave(saved);
         took = own != NULL;
         /* a stack posted by address lives in this frame until the merge */
-        if (pair) post_pair(R, &pair->post[tid], &boxes[tid], own);
+        if (pair) post_pair(R, &pair->post[par][tid], &boxes[tid], own);
         else post(R, &boxes[tid], own);
     } else if (k == 1 && tid == 0 && fold_inline(R, res) != 0) {
         atomic_store_explicit(failed, 1, memory_order_relaxed);
     }
-    kept_merge m = {R, k, boxes, pair ? pair->post : NULL, res, failed};
+    kept_merge m = {R, k, boxes, pair ? pair->post[par] : NULL, res, failed};
     prange__region_wait_then(kept_merge_last, &m);
-    int rc = atomic_load_explicit(failed, memory_order_relaxed) ? PRANGE_ENOMEM : 0;
-    if (rc == 0) acc_copy(result, res, R->r.acc_size);
+    int rc;
+    if (pair && posts_inline(pair->post[par], k)) {
+        rc = merge_pair(R, boxes, pair->post[par], result);
+    } else {
+        rc = atomic_load_explicit(failed, memory_order_relaxed) ? PRANGE_ENOMEM : 0;
+        if (rc == 0) acc_copy(result, res, R->r.acc_size);
+    }
     if (took) buffer_give(&mine);
     if (rc == 0 && R->sample && R->timed_iters)
         prange__cost_record_alone(key, R->n, R->timed_iters, (double)R->timed_ns, k == 1);
