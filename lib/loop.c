@@ -497,13 +497,12 @@ int prange__region_once(int (*call)(void *), void *arg)
 /* The inline decisions of this thread's learned loops (prange__inline_memo, one per key
  * slot), for a warm key (no back-off, no probe) and size class, made at shared-state
  * epoch `epoch` (sched/prange_sched.h): every length up to n_max of that class is
- * serial, since its work n x c stays below twice the fork-join figure of the team
- * (plan() then finds fewer than 2 threads worth it); past n_quiet, where a quiet
- * machine's figure would pay, only until the next fork-join probe is due (memo_keep).
- * While the epoch (which a new budget moves), the call's
- * inputs and the pool are the same, such a call runs inline without planning (an inline call's
- * libprange instructions 667 -> 278, perf/ab/run: the table read, plan(), the probe
- * checks). A wavefront's diagonals of one class share the entry; the loops of a solver
+ * serial, since its work n x c stays below where a team of 2 would pay at the team's
+ * fork-join figure (memo_keep says where); past n_quiet, where a quiet machine's figure
+ * would pay, only until the next fork-join probe is due. While the epoch (which a new
+ * budget moves), the call's inputs and the pool are the same, such a call runs inline
+ * without planning (an inline call's libprange instructions 667 -> 278, perf/ab/run:
+ * the table read, plan(), the probe checks). A wavefront's diagonals of one class share the entry; the loops of a solver
  * step each have theirs. Whatever else would make a call serial (a nested call,
  * PRANGE_SERIAL, an OpenMP region) runs it the same way. */
 typedef prange__inline_memo inline_memo;
