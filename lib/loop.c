@@ -552,8 +552,8 @@ static void memo_keep(const loop *L, const prange_opts *o, const void *key, uint
      * trial): the memo then stops where a team would pay at that figure. Past that
      * length (quiet / 0.35) the plan is serial but probes the figure when a probe is due
      * (plan_probe_team()): the memo holds there only while none is (prange__memo_covers).
-     * Those lengths were planned on every call: the longer half of a 1000² wavefront's
-     * diagonals on a guest whose figure sat at 2-3x its quietest. A margin of 1% keeps
+     * Those lengths were planned on every call: 43% of a 1000² wavefront's diagonals on
+     * a guest whose figure sat at 2-3x its quietest. A margin of 1% keeps
      * rounding on the safe side. */
     const double pays2 = PRANGE__PARALLEL_GAIN - 0.5; /* a team of 2 pays from F / pays2 */
     int pool = prange__pool_size(), region = cap > pool ? cap : pool;
@@ -561,7 +561,7 @@ static void memo_keep(const loop *L, const prange_opts *o, const void *key, uint
     double quiet = prange__fork_quiet_ns() / pays2, most = pool >= cap ? fork / pays2 : 2 * fork;
     if (quiet < most && prange__fork_trial_ns(region, fork) > 0) most = quiet;
     double work_max = 0.99 * most, n_max = work_max / ns;
-    double work_quiet = prange__fork_fixed() || quiet > most ? work_max : 0.99 * quiet;
+    double work_quiet = prange__fork_fixed() ? work_max : 0.99 * quiet; /* nothing probes */
     if (!(n_max >= (double)L->n)) return; /* serial for another reason: plan each call */
     inline_memo *m = prange__memo_slot(prange__memos_claim(), key);
     if (!m) return; /* the pool is taken: plan each call */

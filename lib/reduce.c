@@ -422,8 +422,8 @@ _Static_assert(sizeof(rred) <= PRANGE__RDESC, "a reduction's descriptor fits a r
  * fold their shares and post their pieces in the region's area, a mailbox each, and the
  * last member to arrive at the barrier merges them, in member order, before it releases
  * the others; each then copies the result, which a team's merge writes in the line the
- * members wait on (said below; a pair merges after the barrier, said_pair). No slot and no planner to wait for: the
- * posts and the barrier's line. The area holds two sets of mailboxes and
+ * members wait on (said below; a pair merges after the barrier, said_pair). No slot
+ * and no planner to wait for: the posts and the barrier's line. The area holds two sets of mailboxes and
  * results, used in turn: a member still copying one result is never overtaken by the
  * next reduction's merge, which waits at its barrier for every member to have copied.
  * Accumulators of up to KEPT_ACC bytes; bigger ones go through slots. The blocks and
@@ -497,27 +497,30 @@ static void post_pair(const red *R, pair_post *to, mail *box, const stack *own)
 /* The merge stack lives in the frame of the member that merges: one in the region's area
  * moved its lines between the members in turn, as the last to arrive changed. */
 _Static_assert(sizeof(stack) + 64 + (size_t)(16 + 2) * KEPT_ACC <= LOCAL, "a kept merge's stack fits a frame");
+/* merge() on a stack in this frame (a kept merge's always fits, see above). */
+static void merge_here(const red *R, int k, const mail *boxes, const pair_post *pairs, void *result,
+                       atomic_int *failed)
+{
+    buffer b;
+    merge(R, k, boxes, pairs, buffer_take(&b, stack_bytes(R->stride, merge_entries(R->nb))), result, failed);
+}
+
 static void kept_merge_last(void *p)
 {
     const kept_merge *m = p;
     if (m->k < 2 || (m->pairs && posts_inline(m->pairs, m->k))) return; /* each member merges */
-    buffer b;
-    unsigned char *mbuf = buffer_take(&b, stack_bytes(m->R->stride, merge_entries(m->R->nb))); /* in the frame */
     atomic_store_explicit(m->failed, 0, memory_order_relaxed); /* read after the release */
-    merge(m->R, m->k, m->boxes, m->pairs, mbuf, m->res, m->failed);
+    merge_here(m->R, m->k, m->boxes, m->pairs, m->res, m->failed);
 }
 
 /* A pair's merge after the release, by each member, from the two posts (read once from
- * the line): 0 (pieces in posts leave nothing to fail). */
-static int merge_pair(const red *R, const mail *boxes, const pair_post *posts, void *result)
+ * the line). Pieces in posts leave nothing to fail. */
+static void merge_pair(const red *R, const mail *boxes, const pair_post *posts, void *result)
 {
     pair_post mine[2];
     memcpy(mine, posts, sizeof mine);
-    buffer b;
-    unsigned char *mbuf = buffer_take(&b, stack_bytes(R->stride, merge_entries(R->nb))); /* in the frame */
     atomic_int failed = 0;
-    merge(R, 2, boxes, mine, mbuf, result, &failed);
-    return atomic_load_explicit(&failed, memory_order_relaxed) ? PRANGE_ENOMEM : 0;
+    merge_here(R, 2, boxes, mine, result, &failed);
 }
 
 /* Returns 0 or PRANGE_ENOMEM; 1, having done nothing, for a serial plan while members
@@ -574,9 +577,9 @@ static int kept_reduce(red *R, const prange_opts *o, const void *key, const pran
     }
     kept_merge m = {R, k, boxes, pair ? pair->post[par] : NULL, res, failed};
     prange__region_wait_then(kept_merge_last, &m);
-    int rc;
+    int rc = 0;
     if (pair && posts_inline(pair->post[par], k)) {
-        rc = merge_pair(R, boxes, pair->post[par], result);
+        merge_pair(R, boxes, pair->post[par], result);
     } else {
         rc = atomic_load_explicit(failed, memory_order_relaxed) ? PRANGE_ENOMEM : 0;
         if (rc == 0) acc_copy(result, res, R->r.acc_size);

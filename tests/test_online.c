@@ -100,6 +100,15 @@ typedef struct {
     atomic_int team;
 } team_ctx;
 
+/* Spin for `ns` of wall time (a body or a probe that takes that long). */
+static void spin_wall_ns(double ns)
+{
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    do clock_gettime(CLOCK_MONOTONIC, &t);
+    while ((double)(t.tv_sec - t0.tv_sec) * 1e9 + (double)(t.tv_nsec - t0.tv_nsec) < ns);
+}
+
 static void team_body(void *c, int64_t b, int64_t e)
 {
     (void)b; (void)e;
@@ -634,10 +643,7 @@ static void coarse_body(void *p, int64_t b, int64_t e, void *acc)
     int tid = prange_thread_id();
     if (tid < 32) atomic_fetch_or(&c->used, 1u << tid);
     for (int64_t i = b; i < e; i++) {
-        struct timespec t0, t;
-        clock_gettime(CLOCK_MONOTONIC, &t0);
-        do clock_gettime(CLOCK_MONOTONIC, &t);
-        while ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) < 50000);
+        spin_wall_ns(5e4);
         *(double *)acc += 1.0 / (double)(i + 3) * (i % 2 ? 1e8 : 1e-8);
     }
 }
@@ -1683,10 +1689,7 @@ static double slow_probe(int t)
 {
     (void)t;
     atomic_fetch_add(&memo_probes, 1);
-    struct timespec t0, now;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    do clock_gettime(CLOCK_MONOTONIC, &now);
-    while ((now.tv_sec - t0.tv_sec) * 1e9 + (now.tv_nsec - t0.tv_nsec) < 2e7);
+    spin_wall_ns(2e7);
     return prange__fork_ns(2, NULL); /* the busy figure again: nothing moves */
 }
 
@@ -1834,11 +1837,7 @@ static atomic_int spin_next;
 static void spin_body(void *c, int64_t b, int64_t e)
 {
     team_body(c, b, e);
-    if (!atomic_exchange(&spin_next, 0)) return;
-    struct timespec t0, t;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    do clock_gettime(CLOCK_MONOTONIC, &t);
-    while ((t.tv_sec - t0.tv_sec) * 1e9 + (t.tv_nsec - t0.tv_nsec) < 2e6);
+    if (atomic_exchange(&spin_next, 0)) spin_wall_ns(2e6);
 }
 
 Test(plans, a_kept_inline_plan_sees_its_own_dear_sample)
